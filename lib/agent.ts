@@ -1,0 +1,230 @@
+/**
+ * An agent: the mesh, the router with its sinks, and the control socket,
+ * wired together. `start` and `stop` are idempotent; `stop` releases every
+ * socket, timer and file so the process can exit by itself.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { HarkConfig } from "./config.ts";
+import { createEvent, type HarkEvent, parseDraft } from "./event.ts";
+import { Mesh } from "./mesh.ts";
+import { Router } from "./router.ts";
+import { createSink } from "../sinks/mod.ts";
+import { ControlServer } from "./control_server.ts";
+import type { ControlReply, ControlRequest } from "./control_protocol.ts";
+import { HarkError } from "./errors.ts";
+import { loadIdentity } from "./identity.ts";
+import { prepareStateDir } from "./state_dir.ts";
+import { SeenIds } from "./seen_ids.ts";
+import { monotonicUlid } from "./ulid.ts";
+import { VERSION } from "./version.ts";
+
+const log = getLogger(["hark", "agent"]);
+
+export interface AgentInit {
+  config: HarkConfig;
+  stateDir: string;
+  /** How long `stop` waits for sinks to drain. @default 1000 */
+  drainMs?: number;
+}
+
+type TailListener = { topics?: Set<string>; push: (reply: ControlReply) => void };
+
+export class Agent {
+  #init: AgentInit;
+  #mesh?: Mesh;
+  #router?: Router;
+  #control?: ControlServer;
+  #seen = new SeenIds();
+  #nextId = monotonicUlid();
+  #tails = new Set<TailListener>();
+  #topics: Set<string>;
+  #startedAt = 0;
+  #duplicates = 0;
+  #state: "stopped" | "starting" | "running" | "stopping" = "stopped";
+
+  constructor(init: AgentInit) {
+    this.#init = init;
+    this.#topics = new Set(init.config.agent.topics);
+  }
+
+  get peerId(): string {
+    return this.#requireMesh().peerId;
+  }
+
+  get addresses(): string[] {
+    return this.#requireMesh().addresses();
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "stopped") return;
+    this.#state = "starting";
+    try {
+      await this.#start();
+      this.#state = "running";
+    } catch (error) {
+      await this.#release();
+      this.#state = "stopped";
+      throw error;
+    }
+  }
+
+  async #start(): Promise<void> {
+    const { config, stateDir } = this.#init;
+    await prepareStateDir(stateDir);
+    const control = new ControlServer({
+      stateDir,
+      maxRequestBytes: 4 * config.agent.max_event_bytes + 16 * 1024,
+      handlers: { handle: (request) => this.#handle(request), tail: (request, push) => this.#tail(request, push) },
+    });
+    // Before binding any port: a second agent on this state dir is the likelier mistake.
+    await control.refuseIfRunning();
+    const privateKey = await loadIdentity(stateDir);
+    const router = new Router();
+    this.#router = router;
+    for (const sink of config.sinks) {
+      router.add(createSink(sink), { topics: sink.topics, minPriority: sink.min_priority }, sink.queue);
+      for (const topic of sink.topics ?? []) {
+        if (!this.#topics.has(topic)) {
+          log.warn("Sink {sink} lists topic {topic}, which agent.topics does not subscribe to", {
+            sink: sink.type,
+            topic,
+          });
+        }
+      }
+    }
+    router.start();
+    const mesh = new Mesh({
+      privateKey,
+      listen: config.network.listen,
+      peers: config.network.peers,
+      mdns: config.network.mdns,
+      topics: config.agent.topics,
+      limits: { maxEventBytes: config.agent.max_event_bytes },
+      host: config.agent.host,
+      version: VERSION,
+      onEvent: (event) => this.#receive(event),
+    });
+    this.#mesh = mesh;
+    await mesh.start();
+    this.#control = control;
+    await control.start();
+    this.#startedAt = Date.now();
+    log.info("hark {version} running as {peer} on {addresses}, topics {topics}", {
+      version: VERSION,
+      peer: mesh.peerId,
+      addresses: mesh.listenAddresses().join(" "),
+      topics: config.agent.topics.join(","),
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#state = "stopping";
+    await this.#release();
+    this.#state = "stopped";
+    log.info("Stopped");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Resolves when every sink has delivered what it was given. */
+  async idle(): Promise<void> {
+    await this.#router?.idle();
+  }
+
+  async #release(): Promise<void> {
+    await this.#control?.stop();
+    this.#control = undefined;
+    this.#tails.clear();
+    await this.#mesh?.stop();
+    this.#mesh = undefined;
+    await this.#router?.stop(AbortSignal.timeout(this.#init.drainMs ?? 1000));
+    this.#router = undefined;
+  }
+
+  #requireMesh(): Mesh {
+    if (!this.#mesh) throw new HarkError("the agent is not running");
+    return this.#mesh;
+  }
+
+  /** An event from another agent, already validated by the mesh. */
+  #receive(event: HarkEvent): void {
+    if (!this.#seen.add(event.id)) {
+      this.#duplicates++;
+      return;
+    }
+    this.#deliverLocally(event);
+  }
+
+  #deliverLocally(event: HarkEvent): void {
+    this.#router?.route(event);
+    for (const tail of this.#tails) {
+      if (!tail.topics || tail.topics.has(event.topic)) tail.push({ ok: true, event });
+    }
+  }
+
+  async #handle(request: ControlRequest): Promise<ControlReply> {
+    const mesh = this.#requireMesh();
+    switch (request.op) {
+      case "send":
+        return await this.#send(mesh, request);
+      case "peers":
+        return { ok: true, peers: await mesh.peers() };
+      case "id":
+        return { ok: true, peer: mesh.peerId, addresses: mesh.addresses() };
+      case "status":
+        return { ok: true, status: this.#status(mesh) };
+      default:
+        throw new HarkError(`op "${request.op}" is not handled here`);
+    }
+  }
+
+  async #send(mesh: Mesh, request: ControlRequest): Promise<ControlReply> {
+    const { config } = this.#init;
+    const draft = parseDraft(request.event);
+    const event = createEvent(
+      draft,
+      { id: this.#nextId(), now: Date.now(), host: config.agent.host, peer: mesh.peerId },
+      { maxEventBytes: config.agent.max_event_bytes },
+    );
+    this.#seen.add(event.id);
+    const recipients = await mesh.publish(event);
+    // Like Serf's user events, the sender's own sinks see what it publishes.
+    const local = this.#topics.has(event.topic);
+    if (local) this.#deliverLocally(event);
+    return { ok: true, id: event.id, recipients, local, event };
+  }
+
+  #tail(request: ControlRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void } {
+    const topics = Array.isArray(request.topics) && request.topics.length > 0
+      ? new Set(request.topics.map(String))
+      : undefined;
+    const unknown = [...topics ?? []].filter((topic) => !this.#topics.has(topic));
+    const listener: TailListener = { topics, push };
+    this.#tails.add(listener);
+    const reply: ControlReply = { ok: true, topics: [...(topics ?? this.#topics)] };
+    if (unknown.length > 0) {
+      reply.warning = `this agent does not subscribe to ${unknown.join(", ")}; add them to agent.topics`;
+    }
+    return { reply, stop: () => this.#tails.delete(listener) };
+  }
+
+  #status(mesh: Mesh) {
+    const { config, stateDir } = this.#init;
+    return {
+      version: VERSION,
+      network: config.network.name ?? null,
+      peer: mesh.peerId,
+      host: config.agent.host,
+      state_dir: stateDir,
+      listen: mesh.listenAddresses(),
+      topics: config.agent.topics,
+      uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
+      events: { ...mesh.counters, duplicates: this.#duplicates },
+      sinks: this.#router?.health() ?? [],
+    };
+  }
+}

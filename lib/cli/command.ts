@@ -1,0 +1,47 @@
+/** What every subcommand shares: its option spec, help text and context. */
+
+import type { ParseArgsOptionsConfig } from "node:util";
+
+export interface GlobalOptions {
+  config?: string;
+  stateDir: string;
+  logLevel: string;
+  json: boolean;
+}
+
+export interface CommandContext {
+  global: GlobalOptions;
+  // deno-lint-ignore no-explicit-any
+  values: Record<string, any>;
+  positionals: string[];
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Printed after the usage line by `--help`. */
+  help: string;
+  options: ParseArgsOptionsConfig;
+  /** Returns the exit code. */
+  run(context: CommandContext): Promise<number>;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes to stdout; a closed pipe (`hark peers | head -1`) is not an error. */
+export function print(text: string): void {
+  try {
+    Deno.stdout.writeSync(encoder.encode(text + "\n"));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+}
+
+export function printError(text: string): void {
+  try {
+    Deno.stderr.writeSync(encoder.encode(text + "\n"));
+  } catch {
+    // Nowhere to report to.
+  }
+}

@@ -1,0 +1,106 @@
+/** `hark peers`, `hark status` and `hark id`: read-only views of the agent. */
+
+import type { Command } from "./command.ts";
+import { print } from "./command.ts";
+import { requestAgent } from "../control_client.ts";
+import { UsageError } from "../errors.ts";
+import type { MeshPeer } from "../mesh.ts";
+import type { SinkHealth } from "../router.ts";
+
+function noArguments(name: string, positionals: string[]): void {
+  if (positionals.length > 0) throw new UsageError(`${name} takes no arguments, got "${positionals[0]}"`);
+}
+
+/** Left-aligned columns, two spaces apart. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  return rows.map((row) => row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  "))
+    .join("\n");
+}
+
+export const peersCommand: Command = {
+  name: "peers",
+  summary: "list connected peers",
+  usage: "hark peers [--json]",
+  help: "Lists connected peers: peer id, host, address, round-trip time and topics.",
+  options: {},
+  async run({ global, positionals }) {
+    noArguments("peers", positionals);
+    const reply = await requestAgent(global.stateDir, { op: "peers" });
+    const peers = reply.peers as MeshPeer[];
+    if (global.json) {
+      print(JSON.stringify(peers, null, 2));
+    } else if (peers.length === 0) {
+      print("No peers connected.");
+    } else {
+      print(table([
+        ["PEER", "HOST", "ADDRESS", "RTT", "TOPICS"],
+        ...peers.map((peer) => [
+          peer.peer,
+          peer.host ?? "?",
+          peer.addresses[0] ?? "",
+          peer.latencyMs === undefined ? "?" : `${peer.latencyMs} ms`,
+          peer.topics.join(",") || "-",
+        ]),
+      ]));
+    }
+    return 0;
+  },
+};
+
+export const statusCommand: Command = {
+  name: "status",
+  summary: "show the agent's state and its sinks' health",
+  usage: "hark status [--json]",
+  help: "Shows network, peer id, listen addresses, topics, event counts and each sink's health.",
+  options: {},
+  async run({ global, positionals }) {
+    noArguments("status", positionals);
+    const { status } = await requestAgent(global.stateDir, { op: "status" });
+    if (global.json) {
+      print(JSON.stringify(status, null, 2));
+      return 0;
+    }
+    // deno-lint-ignore no-explicit-any
+    const s = status as any;
+    const events = s.events;
+    print([
+      `hark ${s.version}, up ${s.uptime_s} s`,
+      `network:   ${s.network ?? "(open: no network key)"}`,
+      `peer:      ${s.peer}`,
+      `host:      ${s.host}`,
+      `state dir: ${s.state_dir}`,
+      `listen:    ${s.listen.join(" ")}`,
+      `topics:    ${s.topics.join(", ")}`,
+      `events:    ${events.published} published, ${events.received} received, ${events.rejected} rejected, ${events.duplicates} duplicates`,
+      "sinks:",
+      table([
+        ["  NAME", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "LAST ERROR"],
+        ...(s.sinks as SinkHealth[]).map((sink) => [
+          `  ${sink.name}`,
+          String(sink.queued),
+          String(sink.delivered),
+          String(sink.dropped),
+          String(sink.failed),
+          sink.last_error ?? "-",
+        ]),
+      ]),
+    ].join("\n"));
+    return 0;
+  },
+};
+
+export const idCommand: Command = {
+  name: "id",
+  summary: "print this agent's peer id and dialable addresses",
+  usage: "hark id [--json]",
+  help: "Prints the peer id on the first line, then one dialable address per line.",
+  options: {},
+  async run({ global, positionals }) {
+    noArguments("id", positionals);
+    const reply = await requestAgent(global.stateDir, { op: "id" });
+    if (global.json) print(JSON.stringify({ peer: reply.peer, addresses: reply.addresses }, null, 2));
+    else print([reply.peer, ...(reply.addresses as string[])].join("\n"));
+    return 0;
+  },
+};

@@ -1,0 +1,122 @@
+/** `hark send`: publish one event through the local agent. */
+
+import type { Command } from "./command.ts";
+import { print, printError } from "./command.ts";
+import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, parsePriority } from "../event.ts";
+import { EventError, UsageError } from "../errors.ts";
+import { parseDuration } from "../duration.ts";
+import { requestAgent } from "../control_client.ts";
+
+export const sendOptions = {
+  topic: { type: "string", short: "t" },
+  title: { type: "string" },
+  priority: { type: "string", short: "p" },
+  tag: { type: "string", multiple: true },
+  data: { type: "string" },
+  click: { type: "string" },
+  ttl: { type: "string" },
+} as const;
+
+export const sendCommand: Command = {
+  name: "send",
+  summary: "publish an event",
+  usage: "hark send [options] [BODY|-]",
+  help: `The body comes from BODY, or from stdin when BODY is - or stdin is a pipe.
+Prints the new event's id once the agent has accepted and published it.
+
+Options:
+  -t, --topic T        topic (default "default"); a-z 0-9 . _ -, at most 64
+      --title S        title, at most 256 characters
+  -p, --priority P     1-5 or min, low, default, high, urgent (default 3)
+      --tag T          a tag; repeat for more
+      --data JSON      any JSON value, carried in the event's "data"
+      --click URL      URL to open when the notification is clicked
+      --ttl DURATION   drop the event after this long, e.g. 10m, 1h
+      --json           print the whole event as JSON instead of its id`,
+  options: sendOptions,
+  async run({ global, values, positionals }) {
+    if (positionals.length > 1) {
+      throw new UsageError(`send takes one BODY argument, got ${positionals.length}; quote the body`);
+    }
+    const draft = draftFromOptions(values);
+    draft.body = await readBody(positionals[0]);
+    // Check here first, so mistakes get a clear error without an agent; the
+    // agent checks again against its own limits.
+    createEvent(draft, { id: "00000000000000000000000000", now: Date.now(), host: "localhost", peer: "self" }, {
+      maxEventBytes: MAX_EVENT_BYTES_CEILING,
+    });
+    const reply = await requestAgent(global.stateDir, { op: "send", event: draft });
+    if (global.json) print(JSON.stringify(reply.event));
+    else print(String(reply.id));
+    if (reply.recipients === 0 && !reply.local) {
+      printError(`hark: note: no agent subscribes to topic "${draft.topic ?? "default"}" right now`);
+    }
+    return 0;
+  },
+};
+
+// deno-lint-ignore no-explicit-any
+export function draftFromOptions(values: Record<string, any>): EventDraft {
+  const draft: EventDraft = {};
+  if (values.topic !== undefined) draft.topic = values.topic;
+  if (values.title !== undefined) draft.title = values.title;
+  if (values.priority !== undefined) draft.priority = parsePriority(values.priority);
+  if (values.tag !== undefined) draft.tags = values.tag;
+  if (values.click !== undefined) draft.click = values.click;
+  if (values.ttl !== undefined) {
+    try {
+      draft.ttl = parseDuration(values.ttl);
+    } catch (error) {
+      throw new UsageError(`--ttl: ${(error as Error).message}`);
+    }
+  }
+  if (values.data !== undefined) {
+    try {
+      draft.data = JSON.parse(values.data);
+    } catch (error) {
+      throw new EventError(`--data is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const user = Deno.env.get("USER") ?? Deno.env.get("USERNAME");
+  if (user) draft.user = user.slice(0, 64);
+  return draft;
+}
+
+async function readBody(argument: string | undefined): Promise<string> {
+  if (argument !== undefined && argument !== "-") return argument;
+  if (argument === undefined && !stdinIsData()) return "";
+  return await readStdin(BODY_MAX_BYTES);
+}
+
+/** True when stdin is a pipe or a file: `echo hi | hark send`, `hark send < f`. */
+function stdinIsData(): boolean {
+  if (Deno.stdin.isTerminal()) return false;
+  // Windows has no /dev/stdin; there a redirected stdin is always data.
+  if (Deno.build.os === "windows") return true;
+  try {
+    const info = Deno.statSync("/dev/stdin");
+    return info.isFile || info.isFifo === true || info.isSocket === true;
+  } catch {
+    return false;
+  }
+}
+
+async function readStdin(maxBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of Deno.stdin.readable) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      throw new EventError(`body on stdin is over ${maxBytes} bytes, the limit; put large content behind --click`);
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  // Like `$(cmd)`, drop the trailing newline that `echo` adds.
+  return new TextDecoder().decode(bytes).replace(/\r?\n$/, "");
+}

@@ -1,0 +1,35 @@
+/** `hark tail`: stream events as the agent receives them. */
+
+import type { Command } from "./command.ts";
+import { print, printError } from "./command.ts";
+import { ControlClient } from "../control_client.ts";
+import { checkTopic, type HarkEvent } from "../event.ts";
+import { formatEventLine } from "../../sinks/format.ts";
+import { UsageError } from "../errors.ts";
+
+export const tailCommand: Command = {
+  name: "tail",
+  summary: "stream events as they arrive",
+  usage: "hark tail [-t TOPIC]... [--json]",
+  help: `Prints each event the agent receives or sends, until interrupted.
+
+Options:
+  -t, --topic T   only this topic (repeatable); default: every subscribed topic
+      --json      one JSON object per line`,
+  options: { topic: { type: "string", short: "t", multiple: true } },
+  async run({ global, values, positionals }) {
+    if (positionals.length > 0) throw new UsageError(`tail takes no arguments, got "${positionals[0]}"`);
+    const topics: string[] = values.topic ?? [];
+    topics.forEach(checkTopic);
+    await using client = await ControlClient.connect(global.stateDir);
+    const reply = await client.request({ op: "tail", topics });
+    if (typeof reply.warning === "string") printError(`hark: warning: ${reply.warning}`);
+    for await (const line of client.stream()) {
+      const event = line.event as HarkEvent | undefined;
+      if (!event) continue;
+      print(global.json ? JSON.stringify(event) : formatEventLine(event));
+    }
+    printError("hark: the agent stopped");
+    return 1;
+  },
+};

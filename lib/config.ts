@@ -1,0 +1,353 @@
+/**
+ * Configuration: TOML file → typed layers → one resolved config.
+ * Layers merge in the order defaults → file → environment → flags; later
+ * scalars win and lists append. Unset is `undefined`, never a zero value, so
+ * any layer can switch a default off.
+ */
+
+import { parse as parseToml, TomlError } from "smol-toml";
+import { ConfigError, EventError } from "./errors.ts";
+import { type KeyPath, locateKey } from "./config_locate.ts";
+import { inDir } from "./paths.ts";
+import {
+  checkTopic,
+  DEFAULT_MAX_EVENT_BYTES,
+  DEFAULT_TOPIC,
+  MAX_EVENT_BYTES_CEILING,
+  parsePriority,
+  type Priority,
+} from "./event.ts";
+
+export const SINK_TYPES = ["stdout", "file"] as const;
+export type SinkType = typeof SINK_TYPES[number];
+
+/** Sink types SPEC names that this version cannot run yet. */
+const PLANNED_SINK_TYPES = ["desktop", "exec", "webhook"];
+
+export interface SinkConfig {
+  type: SinkType;
+  /** Only these topics; undefined means every subscribed topic. */
+  topics?: string[];
+  min_priority: Priority;
+  /** Events waiting for this sink before new ones are dropped. */
+  queue: number;
+  /** file: where to append JSON lines. */
+  path?: string;
+  /** file: rotate when the file grows past this many bytes. */
+  max_size: number;
+  /** file: rotated files to keep. */
+  keep: number;
+}
+
+export interface HarkConfig {
+  network: {
+    name?: string;
+    listen: string[];
+    peers: string[];
+    mdns: boolean;
+    relay: boolean;
+  };
+  agent: {
+    topics: string[];
+    host: string;
+    max_event_bytes: number;
+  };
+  sinks: SinkConfig[];
+}
+
+/** A partial config as one layer supplies it. */
+export interface ConfigLayer {
+  network?: Partial<HarkConfig["network"]>;
+  agent?: Partial<HarkConfig["agent"]>;
+  sink?: Partial<SinkConfig>[];
+}
+
+export const DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4001";
+export const SINK_QUEUE_DEFAULT = 1000;
+export const FILE_MAX_SIZE_DEFAULT = 10 * 1024 * 1024;
+export const FILE_KEEP_DEFAULT = 5;
+
+type FieldType = "string" | "strings" | "topics" | "bool" | "priority" | "bytes" | "count";
+
+const NETWORK_FIELDS: Record<string, FieldType> = {
+  name: "string",
+  listen: "strings",
+  peers: "strings",
+  mdns: "bool",
+  relay: "bool",
+};
+const AGENT_FIELDS: Record<string, FieldType> = {
+  topics: "topics",
+  host: "string",
+  max_event_bytes: "bytes",
+};
+const SINK_COMMON_FIELDS: Record<string, FieldType> = {
+  type: "string",
+  topics: "topics",
+  min_priority: "priority",
+  queue: "count",
+};
+const SINK_FIELDS: Record<SinkType, Record<string, FieldType>> = {
+  stdout: SINK_COMMON_FIELDS,
+  file: { ...SINK_COMMON_FIELDS, path: "string", max_size: "bytes", keep: "count" },
+};
+
+/** Parses config text; `source` names the file in error messages. */
+export function parseConfig(text: string, source: string): ConfigLayer {
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+      throw new ConfigError(
+        `Cannot read config "${source}": invalid TOML at line ${error.line}: ${reason}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  const fail = (path: KeyPath, problem: string): never => {
+    const line = locateKey(text, path);
+    const where = line > 0 ? ` at line ${line}` : "";
+    throw new ConfigError(`Cannot read config "${source}": ${problem}${where}`);
+  };
+  return readLayer(raw, fail);
+}
+
+type Fail = (path: KeyPath, problem: string) => never;
+
+function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
+  const layer: ConfigLayer = {};
+  for (const [key, value] of Object.entries(raw)) {
+    switch (key) {
+      case "network":
+        layer.network = readTable(value, ["network"], NETWORK_FIELDS, fail);
+        break;
+      case "agent":
+        layer.agent = readTable(value, ["agent"], AGENT_FIELDS, fail);
+        break;
+      case "sink":
+        if (!Array.isArray(value)) fail(["sink"], `"sink" must be written as [[sink]] tables`);
+        layer.sink = (value as unknown[]).map((entry, i) => readSink(entry, i, fail));
+        break;
+      case "source":
+        fail(["source"], `[[source]] is not supported by this version of hark yet`);
+        break;
+      default:
+        fail([key], `unknown key "${key}"`);
+    }
+  }
+  return layer;
+}
+
+function readSink(entry: unknown, index: number, fail: Fail): Partial<SinkConfig> {
+  const path: KeyPath = ["sink", index];
+  if (!isTable(entry)) fail(path, `sink ${index + 1} must be a table`);
+  const table = entry as Record<string, unknown>;
+  const type = table.type;
+  if (typeof type !== "string") {
+    fail([...path, "type"], `sink ${index + 1} needs a type (${SINK_TYPES.join(", ")})`);
+  }
+  if (PLANNED_SINK_TYPES.includes(type as string)) {
+    fail([...path, "type"], `sink type "${type}" is not supported by this version of hark yet`);
+  }
+  if (!(SINK_TYPES as readonly string[]).includes(type as string)) {
+    fail([...path, "type"], `unknown sink type "${type}" (use ${SINK_TYPES.join(", ")})`);
+  }
+  if ("when" in table) {
+    fail([...path, "when"], `"when" filters are not supported by this version of hark yet`);
+  }
+  return readTable(table, path, SINK_FIELDS[type as SinkType], fail);
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+// deno-lint-ignore no-explicit-any
+function readTable<T = any>(
+  value: unknown,
+  path: KeyPath,
+  fields: Record<string, FieldType>,
+  fail: Fail,
+): T {
+  const name = path.filter((p) => typeof p === "string").join(".");
+  if (!isTable(value)) fail(path, `"${name}" must be a table`);
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
+    const type = fields[key];
+    if (!type) fail([...path, key], `unknown key "${name}.${key}"`);
+    out[key] = readField(raw, type, (problem) => fail([...path, key], `"${name}.${key}" ${problem}`));
+  }
+  return out as T;
+}
+
+function readField(raw: unknown, type: FieldType, fail: (problem: string) => never): unknown {
+  switch (type) {
+    case "string":
+      if (typeof raw !== "string") fail(`must be a string, not ${describe(raw)}`);
+      return raw;
+    case "bool":
+      if (typeof raw !== "boolean") fail(`must be true or false, not ${describe(raw)}`);
+      return raw;
+    case "strings":
+    case "topics":
+      if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
+        fail(`must be a list of strings, not ${describe(raw)}`);
+      }
+      if (type === "topics") {
+        for (const topic of raw as string[]) rethrow(() => checkTopic(topic), fail);
+      }
+      return raw;
+    case "priority":
+      if (typeof raw !== "number" && typeof raw !== "string") {
+        fail(`must be 1-5 or a priority name, not ${describe(raw)}`);
+      }
+      return rethrow(() => parsePriority(raw as number | string), fail);
+    case "bytes":
+      return rethrow(() => parseBytes(raw), fail);
+    case "count":
+      if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 1) {
+        fail(`must be a whole number of at least 1, not ${describe(raw)}`);
+      }
+      return raw;
+  }
+}
+
+function rethrow<T>(check: () => T, fail: (problem: string) => never): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof EventError || error instanceof RangeError) {
+      return fail(`is invalid: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (value === null) return "null";
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "object") return "a table";
+  return `${typeof value} ${String(value)}`;
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** Accepts a byte count or a string such as `16KiB` or `10 MB`. */
+export function parseBytes(raw: unknown): number {
+  if (typeof raw === "number" && Number.isInteger(raw) && raw > 0) return raw;
+  if (typeof raw === "string") {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
+    const unit = match && BYTE_UNITS[match[2].toLowerCase()];
+    if (match && unit) return Math.round(Number(match[1]) * unit);
+  }
+  throw new RangeError(`${JSON.stringify(raw)} is not a size; use e.g. 16384, "16KiB" or "10MB"`);
+}
+
+/** Later layers win for scalars and append for lists. */
+export function mergeConfig(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
+  return {
+    network: mergeTable(base.network, over.network),
+    agent: mergeTable(base.agent, over.agent),
+    sink: [...(base.sink ?? []), ...(over.sink ?? [])],
+  };
+}
+
+function mergeTable<T extends object>(base: T | undefined, over: T | undefined): T {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over ?? {})) {
+    if (value === undefined) continue;
+    const existing = out[key];
+    out[key] = Array.isArray(existing) && Array.isArray(value) ? [...new Set([...existing, ...value])] : value;
+  }
+  return out as T;
+}
+
+/** The layer that `HARK_*` environment variables supply. */
+export function envLayer(env: Record<string, string | undefined>): ConfigLayer {
+  const list = (name: string) =>
+    env[name] === undefined ? undefined : env[name]!.split(",").map((item) => item.trim()).filter(Boolean);
+  const layer: ConfigLayer = { network: {}, agent: {} };
+  layer.network!.listen = list("HARK_LISTEN");
+  layer.network!.peers = list("HARK_PEERS");
+  if (env.HARK_MDNS !== undefined) {
+    const value = env.HARK_MDNS.trim().toLowerCase();
+    if (!["true", "false", "1", "0"].includes(value)) {
+      throw new ConfigError(`HARK_MDNS must be true or false, not "${env.HARK_MDNS}"`);
+    }
+    layer.network!.mdns = value === "true" || value === "1";
+  }
+  const topics = list("HARK_TOPICS");
+  if (topics) {
+    for (const topic of topics) {
+      try {
+        checkTopic(topic);
+      } catch (error) {
+        throw new ConfigError(`HARK_TOPICS: ${(error as Error).message}`);
+      }
+    }
+    layer.agent!.topics = topics;
+  }
+  if (env.HARK_HOST !== undefined) layer.agent!.host = env.HARK_HOST;
+  return layer;
+}
+
+/** Fills what no layer set and checks what only makes sense as a whole. */
+export function resolveConfig(
+  layer: ConfigLayer,
+  defaults: { host: string; stateDir: string },
+): HarkConfig {
+  const network = layer.network ?? {};
+  const agent = layer.agent ?? {};
+  const maxEventBytes = agent.max_event_bytes ?? DEFAULT_MAX_EVENT_BYTES;
+  if (maxEventBytes > MAX_EVENT_BYTES_CEILING || maxEventBytes < 1024) {
+    throw new ConfigError(
+      `agent.max_event_bytes must be between 1 KiB and 1 MiB, not ${maxEventBytes}`,
+    );
+  }
+  const sinks = (layer.sink?.length ? layer.sink : defaultSinks(defaults.stateDir))
+    .map((sink) => resolveSink(sink, defaults.stateDir));
+  return {
+    network: {
+      name: network.name,
+      listen: network.listen?.length ? network.listen : [DEFAULT_LISTEN],
+      peers: network.peers ?? [],
+      mdns: network.mdns ?? true,
+      relay: network.relay ?? false,
+    },
+    agent: {
+      topics: agent.topics?.length ? agent.topics : [DEFAULT_TOPIC],
+      host: agent.host || defaults.host,
+      max_event_bytes: maxEventBytes,
+    },
+    sinks,
+  };
+}
+
+function defaultSinks(stateDir: string): Partial<SinkConfig>[] {
+  return [{ type: "stdout" }, { type: "file", path: inDir(stateDir, "events.jsonl") }];
+}
+
+function resolveSink(sink: Partial<SinkConfig>, stateDir: string): SinkConfig {
+  return {
+    type: sink.type!,
+    topics: sink.topics,
+    min_priority: sink.min_priority ?? 1,
+    queue: sink.queue ?? SINK_QUEUE_DEFAULT,
+    path: sink.type === "file" ? sink.path ?? inDir(stateDir, "events.jsonl") : undefined,
+    max_size: sink.max_size ?? FILE_MAX_SIZE_DEFAULT,
+    keep: sink.keep ?? FILE_KEEP_DEFAULT,
+  };
+}

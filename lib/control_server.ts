@@ -1,0 +1,239 @@
+/**
+ * Server side of the control socket. Each request is validated; anything
+ * malformed, oversized or unknown gets an error reply and the agent carries
+ * on. The socket (or, on Windows, the token file) is reachable only by the
+ * user who runs the agent.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { HarkError } from "./errors.ts";
+import { CONTROL_OPS, type ControlReply, type ControlRequest, tokenPath, USE_TCP } from "./control_protocol.ts";
+import { LineTooLongError, readLines } from "./lines.ts";
+import { socketPath } from "./paths.ts";
+import { reason } from "./state_dir.ts";
+
+const log = getLogger(["hark", "control"]);
+const encoder = new TextEncoder();
+/** Events that may wait for a slow `hark tail` before it misses some. */
+const TAIL_BUFFER = 1000;
+
+export interface ControlHandlers {
+  /** Handles one request op; throws `HarkError` for a clear error reply. */
+  handle(request: ControlRequest): Promise<ControlReply>;
+  /** Registers a tail listener; returns the function that removes it. */
+  tail(request: ControlRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void };
+}
+
+export interface ControlServerInit {
+  stateDir: string;
+  /** Longest request line accepted. */
+  maxRequestBytes: number;
+  handlers: ControlHandlers;
+}
+
+/** Serialises writes to one connection and drops them once it is gone. */
+class ReplyWriter {
+  #conn: Deno.Conn;
+  #chain = Promise.resolve();
+  #pending = 0;
+  closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  get pending(): number {
+    return this.#pending;
+  }
+
+  write(reply: ControlReply): Promise<void> {
+    const bytes = encoder.encode(JSON.stringify(reply) + "\n");
+    this.#pending++;
+    this.#chain = this.#chain.then(async () => {
+      try {
+        let offset = 0;
+        while (!this.closed && offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+      } catch {
+        this.closed = true;
+      } finally {
+        this.#pending--;
+      }
+    });
+    return this.#chain;
+  }
+}
+
+export class ControlServer {
+  #init: ControlServerInit;
+  #listener?: Deno.Listener;
+  #connections = new Set<Deno.Conn>();
+  #tasks = new Set<Promise<void>>();
+  #token = "";
+
+  constructor(init: ControlServerInit) {
+    this.#init = init;
+  }
+
+  async start(): Promise<void> {
+    if (this.#listener) return;
+    this.#listener = USE_TCP ? await this.#listenTcp() : await this.#listenUnix();
+    this.#track(this.#acceptLoop(this.#listener));
+  }
+
+  async stop(): Promise<void> {
+    const listener = this.#listener;
+    if (!listener) return;
+    this.#listener = undefined;
+    listener.close();
+    for (const conn of this.#connections) closeQuietly(conn);
+    await Promise.allSettled(this.#tasks);
+    await removeQuietly(USE_TCP ? tokenPath(this.#init.stateDir) : socketPath(this.#init.stateDir));
+  }
+
+  /** Throws if an agent already answers on this state dir's socket. */
+  async refuseIfRunning(): Promise<void> {
+    if (!USE_TCP) await this.#clearStaleSocket(socketPath(this.#init.stateDir));
+  }
+
+  async #listenUnix(): Promise<Deno.Listener> {
+    const path = socketPath(this.#init.stateDir);
+    await this.#clearStaleSocket(path);
+    let listener: Deno.Listener;
+    try {
+      listener = Deno.listen({ transport: "unix", path });
+    } catch (error) {
+      throw new HarkError(`Cannot open control socket "${path}": ${reason(error)}`, { cause: error });
+    }
+    // The state dir is 0700 already; 0600 on the socket is the second lock.
+    await Deno.chmod(path, 0o600);
+    return listener;
+  }
+
+  async #listenTcp(): Promise<Deno.Listener> {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#token = crypto.randomUUID();
+    const port = (listener.addr as Deno.NetAddr).port;
+    await Deno.writeTextFile(tokenPath(this.#init.stateDir), JSON.stringify({ port, token: this.#token }), {
+      mode: 0o600,
+    });
+    return listener;
+  }
+
+  /** A socket file left by a crashed agent is removed; a live agent is an error. */
+  async #clearStaleSocket(path: string): Promise<void> {
+    try {
+      const conn = await Deno.connect({ transport: "unix", path });
+      conn.close();
+      throw new HarkError(
+        `Another agent is already running with state dir "${this.#init.stateDir}". Stop it, or give this one its own --state-dir.`,
+      );
+    } catch (error) {
+      if (error instanceof HarkError) throw error;
+      await removeQuietly(path);
+    }
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        this.#connections.add(conn);
+        this.#track(
+          this.#serve(conn).finally(() => {
+            this.#connections.delete(conn);
+            closeQuietly(conn);
+          }),
+        );
+      }
+    } catch (error) {
+      if (this.#listener) log.error("Control socket failed: {error}", { error: (error as Error).message });
+    }
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    const writer = new ReplyWriter(conn);
+    let stopTail: (() => void) | undefined;
+    try {
+      for await (const line of readLines(conn.readable, this.#init.maxRequestBytes)) {
+        if (line.trim() === "") continue;
+        const request = this.#parse(line);
+        if (typeof request === "string") {
+          await writer.write({ ok: false, error: request });
+          continue;
+        }
+        if (request.op === "tail") {
+          stopTail?.();
+          const tail = this.#init.handlers.tail(request, (reply) => {
+            // A stalled reader must not make the agent buffer without bound.
+            if (writer.pending < TAIL_BUFFER) void writer.write(reply);
+          });
+          stopTail = tail.stop;
+          await writer.write(tail.reply);
+          continue;
+        }
+        await writer.write(await this.#handle(request));
+      }
+    } catch (error) {
+      if (error instanceof LineTooLongError) {
+        await writer.write({
+          ok: false,
+          error: `request too large: the limit is ${this.#init.maxRequestBytes} bytes`,
+        });
+      } else if (!(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset)) {
+        log.debug("Control connection ended: {error}", { error: (error as Error).message });
+      }
+    } finally {
+      stopTail?.();
+      writer.closed = true;
+    }
+  }
+
+  /** The request, or why it is not one. */
+  #parse(line: string): ControlRequest | string {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      return "request is not valid JSON";
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return "request must be a JSON object";
+    }
+    const request = value as ControlRequest;
+    if (USE_TCP && request.token !== this.#token) return "bad or missing token";
+    if (!CONTROL_OPS.includes(request.op)) {
+      return `unknown op ${JSON.stringify(request.op)}; use one of ${CONTROL_OPS.join(", ")}`;
+    }
+    return request;
+  }
+
+  async #handle(request: ControlRequest): Promise<ControlReply> {
+    try {
+      return await this.#init.handlers.handle(request);
+    } catch (error) {
+      if (error instanceof HarkError) return { ok: false, error: error.message };
+      log.error("Control request {op} failed: {error}", { op: request.op, error: (error as Error).stack });
+      return { ok: false, error: `internal error: ${(error as Error).message}` };
+    }
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch {
+    // Gone already.
+  }
+}

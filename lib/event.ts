@@ -1,0 +1,349 @@
+/**
+ * The event model from SPEC: fields, limits, validation and the wire
+ * encoding. The same checks run where an event is made (send side) and where
+ * one arrives from the mesh (receive side).
+ */
+
+import { EventError } from "./errors.ts";
+import { ULID_PATTERN } from "./ulid.ts";
+
+/** 1 min, 2 low, 3 default, 4 high, 5 urgent (ntfy's scale). */
+export type Priority = 1 | 2 | 3 | 4 | 5;
+
+export interface EventSource {
+  host: string;
+  /** The verified libp2p signer of the message. */
+  peer: string;
+  user?: string;
+}
+
+export interface HarkEvent {
+  id: string;
+  topic: string;
+  title: string;
+  body: string;
+  priority: Priority;
+  tags: string[];
+  /** RFC 3339 with milliseconds, UTC. */
+  time: string;
+  click?: string;
+  /** After this instant (RFC 3339) sinks no longer deliver the event. */
+  expires?: string;
+  source: EventSource;
+  data?: unknown;
+}
+
+/** What a publisher supplies; the agent adds id, time and source. */
+export interface EventDraft {
+  topic?: string;
+  title?: string;
+  body?: string;
+  priority?: number;
+  tags?: string[];
+  click?: string;
+  /** Lifetime in milliseconds, turned into `expires`. */
+  ttl?: number;
+  data?: unknown;
+  user?: string;
+}
+
+export interface EventLimits {
+  /** Largest JSON encoding of a whole event, in bytes. */
+  maxEventBytes: number;
+}
+
+export const TITLE_MAX_CHARS = 256;
+export const BODY_MAX_BYTES = 4096;
+export const DEFAULT_MAX_EVENT_BYTES = 16 * 1024;
+export const MAX_EVENT_BYTES_CEILING = 1024 * 1024;
+export const TAGS_MAX = 32;
+export const TAG_MAX_CHARS = 64;
+export const CLICK_MAX_CHARS = 2048;
+export const HOST_MAX_CHARS = 255;
+export const USER_MAX_CHARS = 64;
+export const TOPIC_PATTERN = /^[a-z0-9._-]{1,64}$/;
+export const DEFAULT_TOPIC = "default";
+export const DEFAULT_LIMITS: EventLimits = {
+  maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
+};
+
+const PRIORITY_NAMES: Record<string, Priority> = {
+  min: 1,
+  low: 2,
+  default: 3,
+  high: 4,
+  urgent: 5,
+  max: 5,
+};
+
+const EVENT_KEYS = new Set([
+  "id",
+  "topic",
+  "title",
+  "body",
+  "priority",
+  "tags",
+  "time",
+  "click",
+  "expires",
+  "source",
+  "data",
+]);
+const SOURCE_KEYS = new Set(["host", "peer", "user"]);
+const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Accepts `1`-`5` or a name (`min`, `low`, `default`, `high`, `urgent`). */
+export function parsePriority(text: string | number): Priority {
+  const value = typeof text === "number" ? text : PRIORITY_NAMES[text.trim().toLowerCase()] ?? Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 5) {
+    throw new EventError(
+      `invalid priority "${text}": use 1-5 or min, low, default, high, urgent`,
+    );
+  }
+  return value as Priority;
+}
+
+export function checkTopic(topic: unknown): string {
+  if (typeof topic !== "string" || !TOPIC_PATTERN.test(topic)) {
+    throw new EventError(
+      `invalid topic ${JSON.stringify(topic)}: use 1-64 characters from a-z, 0-9, ".", "_" and "-"`,
+    );
+  }
+  return topic;
+}
+
+/** Builds a complete event from a draft and validates it. */
+export function createEvent(
+  draft: EventDraft,
+  origin: { id: string; now: number; host: string; peer: string },
+  limits: EventLimits = DEFAULT_LIMITS,
+): HarkEvent {
+  const event: HarkEvent = {
+    id: origin.id,
+    topic: draft.topic ?? DEFAULT_TOPIC,
+    title: draft.title ?? "",
+    body: draft.body ?? "",
+    priority: draft.priority === undefined ? 3 : parsePriority(draft.priority as number),
+    tags: draft.tags ?? [],
+    time: new Date(origin.now).toISOString(),
+    source: { host: origin.host, peer: origin.peer },
+  };
+  if (draft.click !== undefined) event.click = draft.click;
+  if (draft.ttl !== undefined) {
+    if (!Number.isFinite(draft.ttl) || draft.ttl <= 0) {
+      throw new EventError(`invalid ttl ${draft.ttl}: it must be positive`);
+    }
+    event.expires = new Date(origin.now + draft.ttl).toISOString();
+  }
+  if (draft.user !== undefined) event.source.user = draft.user;
+  if (draft.data !== undefined) event.data = draft.data;
+  if (event.title === "" && event.body === "") {
+    throw new EventError(
+      "nothing to send: give a body, a --title, or pipe text on stdin",
+    );
+  }
+  return validateEvent(event, limits);
+}
+
+/**
+ * Checks every field and limit of an event of unknown shape and returns it
+ * typed. Throws `EventError` naming the first field that is wrong.
+ */
+export function validateEvent(
+  value: unknown,
+  limits: EventLimits = DEFAULT_LIMITS,
+): HarkEvent {
+  const event = asObject(value, "event");
+  for (const key of Object.keys(event)) {
+    if (!EVENT_KEYS.has(key)) throw new EventError(`unknown field "${key}"`);
+  }
+  if (typeof event.id !== "string" || !ULID_PATTERN.test(event.id)) {
+    throw new EventError(`invalid id ${JSON.stringify(event.id)}: not a ULID`);
+  }
+  checkTopic(event.topic);
+  checkText(event.title, "title");
+  if ((event.title as string).length > TITLE_MAX_CHARS) {
+    throw new EventError(
+      `title is ${(event.title as string).length} characters; the limit is ${TITLE_MAX_CHARS}`,
+    );
+  }
+  checkText(event.body, "body");
+  const bodyBytes = encoder.encode(event.body as string).length;
+  if (bodyBytes > BODY_MAX_BYTES) {
+    throw new EventError(
+      `body is ${bodyBytes} bytes; the limit is ${BODY_MAX_BYTES}`,
+    );
+  }
+  if (
+    typeof event.priority !== "number" || !Number.isInteger(event.priority) ||
+    event.priority < 1 || event.priority > 5
+  ) {
+    throw new EventError(
+      `invalid priority ${JSON.stringify(event.priority)}: use 1-5`,
+    );
+  }
+  checkTags(event.tags);
+  checkTime(event.time, "time");
+  if (event.click !== undefined) checkClick(event.click);
+  if (event.expires !== undefined) checkTime(event.expires, "expires");
+  checkSource(event.source);
+  const size = encoder.encode(JSON.stringify(event)).length;
+  if (size > limits.maxEventBytes) {
+    throw new EventError(
+      `event is ${size} bytes; the limit is ${limits.maxEventBytes}`,
+    );
+  }
+  return event as unknown as HarkEvent;
+}
+
+function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new EventError(`${what} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function checkText(value: unknown, field: string): void {
+  if (typeof value !== "string") {
+    throw new EventError(`${field} must be a string`);
+  }
+}
+
+function checkTags(value: unknown): void {
+  if (!Array.isArray(value)) throw new EventError("tags must be a list");
+  if (value.length > TAGS_MAX) {
+    throw new EventError(
+      `${value.length} tags; the limit is ${TAGS_MAX}`,
+    );
+  }
+  for (const tag of value) {
+    if (
+      typeof tag !== "string" || tag.length === 0 ||
+      tag.length > TAG_MAX_CHARS || /[\s,]/.test(tag)
+    ) {
+      throw new EventError(
+        `invalid tag ${JSON.stringify(tag)}: use 1-${TAG_MAX_CHARS} characters without spaces or commas`,
+      );
+    }
+  }
+}
+
+function checkTime(value: unknown, field: string): void {
+  if (
+    typeof value !== "string" || !RFC3339_MS.test(value) ||
+    Number.isNaN(Date.parse(value))
+  ) {
+    throw new EventError(
+      `invalid ${field} ${JSON.stringify(value)}: use RFC 3339 UTC with milliseconds`,
+    );
+  }
+}
+
+function checkClick(value: unknown): void {
+  if (typeof value !== "string" || value.length > CLICK_MAX_CHARS) {
+    throw new EventError(
+      `click must be a URL of at most ${CLICK_MAX_CHARS} characters`,
+    );
+  }
+  if (!URL.canParse(value)) {
+    throw new EventError(
+      `invalid click URL ${JSON.stringify(value)}: it must be absolute`,
+    );
+  }
+}
+
+function checkSource(value: unknown): void {
+  const source = asObject(value, "source");
+  for (const key of Object.keys(source)) {
+    if (!SOURCE_KEYS.has(key)) {
+      throw new EventError(`unknown field "source.${key}"`);
+    }
+  }
+  if (
+    typeof source.host !== "string" || source.host.length === 0 ||
+    source.host.length > HOST_MAX_CHARS
+  ) {
+    throw new EventError(
+      `source.host must be 1-${HOST_MAX_CHARS} characters`,
+    );
+  }
+  if (typeof source.peer !== "string" || source.peer.length === 0) {
+    throw new EventError("source.peer must be a peer id");
+  }
+  if (
+    source.user !== undefined &&
+    (typeof source.user !== "string" || source.user.length > USER_MAX_CHARS)
+  ) {
+    throw new EventError(`source.user must be at most ${USER_MAX_CHARS} characters`);
+  }
+}
+
+/**
+ * Encodes an event for the mesh. `source.peer` is left out: the receiver
+ * takes it from the verified message signature instead.
+ */
+export function encodeEvent(event: HarkEvent): Uint8Array {
+  const { peer: _signer, ...source } = event.source;
+  return encoder.encode(JSON.stringify({ ...event, source }));
+}
+
+/**
+ * Decodes and validates a message from the mesh. `signer` is the peer id
+ * gossipsub verified; it becomes `source.peer`, and a payload that claims a
+ * different peer is rejected as forged.
+ */
+export function decodeEvent(
+  bytes: Uint8Array,
+  signer: string,
+  limits: EventLimits = DEFAULT_LIMITS,
+): HarkEvent {
+  if (bytes.length > limits.maxEventBytes) {
+    throw new EventError(
+      `message is ${bytes.length} bytes; the limit is ${limits.maxEventBytes}`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(strictDecoder.decode(bytes));
+  } catch {
+    throw new EventError("message is not UTF-8 JSON");
+  }
+  const event = asObject(value, "event");
+  const source = asObject(event.source, "source");
+  if (source.peer !== undefined) {
+    throw new EventError("message claims a source.peer; the signer is the source");
+  }
+  // Rebuild in the canonical field order so the event round-trips exactly.
+  const { user, ...rest } = source;
+  event.source = user === undefined ? { ...rest, peer: signer } : { ...rest, peer: signer, user };
+  return validateEvent(event, limits);
+}
+
+const DRAFT_KEYS = new Set(["topic", "title", "body", "priority", "tags", "click", "ttl", "data", "user"]);
+
+/** Checks the shape of a draft that arrived as JSON (from the control socket). */
+export function parseDraft(value: unknown): EventDraft {
+  const draft = asObject(value, "event");
+  for (const key of Object.keys(draft)) {
+    if (!DRAFT_KEYS.has(key)) throw new EventError(`unknown field "${key}"`);
+  }
+  for (const key of ["topic", "title", "body", "click", "user"] as const) {
+    if (draft[key] !== undefined && typeof draft[key] !== "string") {
+      throw new EventError(`${key} must be a string`);
+    }
+  }
+  if (draft.ttl !== undefined && typeof draft.ttl !== "number") {
+    throw new EventError("ttl must be a number of milliseconds");
+  }
+  if (draft.priority !== undefined) {
+    if (typeof draft.priority !== "number" && typeof draft.priority !== "string") {
+      throw new EventError("priority must be 1-5 or a priority name");
+    }
+    draft.priority = parsePriority(draft.priority);
+  }
+  if (draft.topic !== undefined) checkTopic(draft.topic);
+  return draft as EventDraft;
+}

@@ -1,0 +1,305 @@
+/**
+ * The network side of an agent: libp2p with TCP, Noise, Yamux, identify,
+ * ping, gossipsub and mDNS. It publishes events, validates every message it
+ * receives and hands valid events to `onEvent`. It knows nothing of sinks.
+ */
+
+import "./runtime_patches.ts";
+import { createLibp2p, type Libp2p } from "libp2p";
+import { type GossipSub, gossipsub, type Message, TopicValidatorResult } from "@libp2p/gossipsub";
+import { tcp } from "@libp2p/tcp";
+import { identify } from "@libp2p/identify";
+import { mdns } from "@libp2p/mdns";
+import { noise } from "@libp2p/noise";
+import { yamux } from "@libp2p/yamux";
+import { type Ping, ping } from "@libp2p/ping";
+import type { PeerId, PeerInfo, PrivateKey } from "@libp2p/interface";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import { getLogger } from "@logtape/logtape";
+import { decodeEvent, encodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
+import { PeerKeeper } from "./peer_keeper.ts";
+import { ConfigError, HarkError } from "./errors.ts";
+
+const log = getLogger(["hark", "mesh"]);
+
+/** Gossipsub topic names carry a prefix so hark never mixes with other apps. */
+const TOPIC_PREFIX = "hark/";
+const MDNS_SERVICE_TAG = "_hark._udp.local";
+const DIAL_TIMEOUT_MS = 5000;
+
+export interface MeshInit {
+  privateKey: PrivateKey;
+  listen: string[];
+  /** Bootstrap peers kept connected. */
+  peers: string[];
+  mdns: boolean;
+  topics: string[];
+  limits: EventLimits;
+  /** Announced through identify; other agents show it as this agent's host. */
+  host: string;
+  version: string;
+  /** Called once per valid message from another agent. */
+  onEvent: (event: HarkEvent) => void;
+}
+
+export interface MeshPeer {
+  peer: string;
+  host?: string;
+  addresses: string[];
+  direction: string;
+  latencyMs?: number;
+  topics: string[];
+}
+
+export interface MeshCounters {
+  received: number;
+  rejected: number;
+  published: number;
+}
+
+type Services = { pubsub: GossipSub; ping: Ping; identify: unknown };
+
+export class Mesh {
+  #init: MeshInit;
+  #node?: Libp2p<Services>;
+  #keeper?: PeerKeeper;
+  #peerTopics = new Map<string, Set<string>>();
+  /** Validated events keyed by message, so the message handler need not decode twice. */
+  #validated = new WeakMap<Message, HarkEvent>();
+  #counters: MeshCounters = { received: 0, rejected: 0, published: 0 };
+
+  constructor(init: MeshInit) {
+    this.#init = init;
+  }
+
+  get peerId(): string {
+    return this.#requireNode().peerId.toString();
+  }
+
+  get counters(): Readonly<MeshCounters> {
+    return this.#counters;
+  }
+
+  async start(): Promise<void> {
+    if (this.#node) return;
+    const listen = this.#init.listen.map((text) => checkAddress(text, "network.listen"));
+    this.#init.peers.forEach((text) => checkAddress(text, "network.peers"));
+    let node: Libp2p<Services>;
+    try {
+      node = await createLibp2p({
+        privateKey: this.#init.privateKey,
+        addresses: { listen: listen.map(String) },
+        nodeInfo: { userAgent: `hark/${this.#init.version} host=${this.#init.host}` },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        peerDiscovery: this.#init.mdns ? [mdns({ serviceTag: MDNS_SERVICE_TAG })] : [],
+        connectionManager: {
+          dialTimeout: DIAL_TIMEOUT_MS,
+          // Many agents behind one NAT, or side by side on one test host,
+          // connect from one address; libp2p's default of 5/s refuses them.
+          inboundConnectionThreshold: 100,
+          maxIncomingPendingConnections: 100,
+        },
+        services: {
+          identify: identify(),
+          ping: ping(),
+          pubsub: gossipsub({
+            allowPublishToZeroTopicPeers: true,
+            fallbackToFloodsub: false,
+            globalSignaturePolicy: "StrictSign",
+            maxInboundDataLength: this.#init.limits.maxEventBytes,
+            scoreParams: {
+              // Agents on one host or behind one NAT share an IP; the default
+              // threshold of 10 graylists them and delivery stops silently.
+              IPColocationFactorThreshold: 100,
+              IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]),
+            },
+          }),
+        },
+      }) as unknown as Libp2p<Services>;
+    } catch (error) {
+      throw explainStartError(error, this.#init.listen);
+    }
+    this.#node = node;
+    const pubsub = node.services.pubsub;
+    pubsub.addEventListener("message", this.#onMessage);
+    pubsub.addEventListener("subscription-change", this.#onSubscriptionChange);
+    node.addEventListener("peer:discovery", this.#onDiscovery);
+    node.addEventListener("peer:disconnect", this.#onDisconnect);
+    for (const topic of this.#init.topics) {
+      pubsub.topicValidators.set(TOPIC_PREFIX + topic, this.#validate);
+      pubsub.subscribe(TOPIC_PREFIX + topic);
+    }
+    this.#keeper = new PeerKeeper(node, this.#init.peers, { dialTimeoutMs: DIAL_TIMEOUT_MS });
+    this.#keeper.start();
+  }
+
+  async stop(): Promise<void> {
+    const node = this.#node;
+    if (!node) return;
+    this.#node = undefined;
+    this.#keeper?.stop();
+    node.removeEventListener("peer:discovery", this.#onDiscovery);
+    node.removeEventListener("peer:disconnect", this.#onDisconnect);
+    node.services.pubsub.removeEventListener("message", this.#onMessage);
+    node.services.pubsub.removeEventListener("subscription-change", this.#onSubscriptionChange);
+    await node.stop();
+    this.#peerTopics.clear();
+  }
+
+  /** Publishes to the mesh; returns how many peers it was sent to. */
+  async publish(event: HarkEvent): Promise<number> {
+    const node = this.#requireNode();
+    const result = await node.services.pubsub.publish(TOPIC_PREFIX + event.topic, encodeEvent(event));
+    this.#counters.published++;
+    return result.recipients.length;
+  }
+
+  /** Addresses other agents can dial, each ending in this agent's peer id. */
+  addresses(): string[] {
+    const node = this.#requireNode();
+    const all = node.getMultiaddrs();
+    const external = all.filter((address) => !isLoopback(address));
+    return (external.length > 0 ? external : all).map(String);
+  }
+
+  /** Every address the agent listens on, loopback included. */
+  listenAddresses(): string[] {
+    return this.#requireNode().getMultiaddrs().map(String);
+  }
+
+  async peers(signal?: AbortSignal): Promise<MeshPeer[]> {
+    const node = this.#requireNode();
+    const byPeer = new Map<string, MeshPeer>();
+    for (const connection of node.getConnections()) {
+      const id = connection.remotePeer.toString();
+      const entry = byPeer.get(id) ?? {
+        peer: id,
+        addresses: [],
+        direction: connection.direction,
+        latencyMs: connection.rtt,
+        topics: [...(this.#peerTopics.get(id) ?? [])].sort(),
+      };
+      entry.addresses.push(connection.remoteAddr.toString());
+      byPeer.set(id, entry);
+    }
+    await Promise.all([...byPeer.values()].map(async (entry) => {
+      const peerId = node.getConnections().find((c) => c.remotePeer.toString() === entry.peer)?.remotePeer;
+      if (!peerId) return;
+      entry.host = await this.#hostOf(peerId);
+      try {
+        const timeout = AbortSignal.timeout(1000);
+        entry.latencyMs = await node.services.ping.ping(peerId, {
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        });
+      } catch {
+        // Keep the connection monitor's last measurement.
+      }
+    }));
+    return [...byPeer.values()].sort((a, b) => a.peer.localeCompare(b.peer));
+  }
+
+  async #hostOf(peerId: PeerId): Promise<string | undefined> {
+    try {
+      const peer = await this.#requireNode().peerStore.get(peerId);
+      const agent = peer.metadata.get("AgentVersion");
+      if (!agent) return undefined;
+      return /\bhost=(\S+)/.exec(new TextDecoder().decode(agent))?.[1];
+    } catch {
+      return undefined;
+    }
+  }
+
+  #requireNode(): Libp2p<Services> {
+    if (!this.#node) throw new HarkError("the mesh is not running");
+    return this.#node;
+  }
+
+  #validate = (_from: PeerId, message: Message): TopicValidatorResult => {
+    if (message.type !== "signed") return this.#reject("unsigned message", message);
+    try {
+      const event = decodeEvent(message.data, message.from.toString(), this.#init.limits);
+      if (TOPIC_PREFIX + event.topic !== message.topic) {
+        return this.#reject(`event topic "${event.topic}" does not match ${message.topic}`, message);
+      }
+      this.#validated.set(message, event);
+      return TopicValidatorResult.Accept;
+    } catch (error) {
+      return this.#reject((error as Error).message, message);
+    }
+  };
+
+  #reject(reason: string, message: Message): TopicValidatorResult {
+    this.#counters.rejected++;
+    const from = message.type === "signed" ? message.from.toString() : "unknown";
+    log.warn("Rejected a message from {peer} on {topic}: {reason}", { peer: from, topic: message.topic, reason });
+    return TopicValidatorResult.Reject;
+  }
+
+  #onMessage = (evt: CustomEvent<Message>): void => {
+    const message = evt.detail;
+    const event = this.#validated.get(message);
+    if (!event) return;
+    this.#validated.delete(message);
+    this.#counters.received++;
+    this.#init.onEvent(event);
+  };
+
+  #onSubscriptionChange = (
+    evt: CustomEvent<{ peerId: PeerId; subscriptions: { topic: string; subscribe: boolean }[] }>,
+  ): void => {
+    const id = evt.detail.peerId.toString();
+    const topics = this.#peerTopics.get(id) ?? new Set<string>();
+    for (const { topic, subscribe } of evt.detail.subscriptions) {
+      if (!topic.startsWith(TOPIC_PREFIX)) continue;
+      const name = topic.slice(TOPIC_PREFIX.length);
+      if (subscribe) topics.add(name);
+      else topics.delete(name);
+    }
+    this.#peerTopics.set(id, topics);
+  };
+
+  #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.#peerTopics.delete(evt.detail.toString());
+  };
+
+  #onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
+    const node = this.#node;
+    const peer = evt.detail;
+    if (!node || node.getConnections(peer.id).length > 0) return;
+    // libp2p 3 does not dial what discovery finds; without this, mDNS is inert.
+    node.dial(peer.id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((error) => {
+      log.debug("Cannot dial discovered peer {peer}: {error}", { peer: peer.id.toString(), error: error.message });
+    });
+  };
+}
+
+function checkAddress(text: string, key: string): Multiaddr {
+  try {
+    return multiaddr(text);
+  } catch (error) {
+    throw new ConfigError(`${key}: "${text}" is not a valid multiaddr (${(error as Error).message})`);
+  }
+}
+
+function isLoopback(address: Multiaddr): boolean {
+  const host = address.getComponents().find((c) => c.name === "ip4" || c.name === "ip6")?.value ?? "";
+  return host.startsWith("127.") || host === "::1";
+}
+
+function explainStartError(error: unknown, listen: string[]): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/EADDRINUSE|address already in use|AddrInUse/i.test(message + String((error as { code?: string }).code))) {
+    return new HarkError(
+      `Cannot listen on ${
+        listen.join(", ")
+      }: address already in use. Is another agent running? Pick another port with network.listen or HARK_LISTEN.`,
+      { cause: error },
+    );
+  }
+  if (/EADDRNOTAVAIL|not available|AddrNotAvailable/i.test(message)) {
+    return new HarkError(`Cannot listen on ${listen.join(", ")}: that address is not on this host.`, { cause: error });
+  }
+  return new HarkError(`Cannot start the network: ${message}`, { cause: error });
+}

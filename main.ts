@@ -1,0 +1,126 @@
+/**
+ * hark's entry point: parse the command line, run the subcommand, turn any
+ * error into one line on stderr and an exit code.
+ */
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import type { Command } from "./lib/cli/command.ts";
+import { print, printError } from "./lib/cli/command.ts";
+import { sendCommand } from "./lib/cli/send.ts";
+import { runCommand } from "./lib/cli/run.ts";
+import { tailCommand } from "./lib/cli/tail.ts";
+import { idCommand, peersCommand, statusCommand } from "./lib/cli/info.ts";
+import { ExitCode, HarkError, UsageError } from "./lib/errors.ts";
+import { defaultPaths } from "./lib/paths.ts";
+import { VERSION } from "./lib/version.ts";
+
+const COMMANDS: Command[] = [runCommand, sendCommand, tailCommand, peersCommand, statusCommand, idCommand];
+
+/** Named in SPEC, arriving in later versions. */
+const PLANNED = ["wrap", "history", "network", "service", "doctor"];
+
+const GLOBAL_OPTIONS = {
+  config: { type: "string" },
+  "state-dir": { type: "string" },
+  "log-level": { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const satisfies ParseArgsOptionsConfig;
+
+const GLOBAL_HELP = `Global options:
+      --config FILE       config file (env HARK_CONFIG; default ${defaultPaths().config})
+      --state-dir DIR     state dir (env HARK_STATE_DIR; default ${defaultPaths().stateDir})
+      --log-level LEVEL   trace, debug, info, warning, error (default info)
+      --json              machine-readable output
+  -h, --help              this help
+  -V, --version           print the version`;
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  return [
+    "hark: a serverless event and notification mesh",
+    "",
+    "Usage: hark COMMAND [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    "",
+    GLOBAL_HELP,
+    "",
+    "Exit codes: 0 ok, 1 failure, 2 usage error, 3 no agent running.",
+    "Run `hark COMMAND --help` for a command's options.",
+  ].join("\n");
+}
+
+/** The first argument that is neither an option nor an option's value. */
+function findCommand(args: string[]): number {
+  const takesValue = new Set(["--config", "--state-dir", "--log-level"]);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") return -1;
+    if (takesValue.has(arg)) i++;
+    else if (!arg.startsWith("-")) return i;
+  }
+  return -1;
+}
+
+async function main(args: string[]): Promise<number> {
+  const index = findCommand(args);
+  const name = index === -1 ? undefined : args[index];
+  const rest = index === -1 ? args : [...args.slice(0, index), ...args.slice(index + 1)];
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (name !== undefined && !command) {
+    if (PLANNED.includes(name)) throw new HarkError(`hark ${name} is not available in hark ${VERSION} yet`);
+    throw new UsageError(`unknown command "${name}"; run \`hark --help\` for the list`);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...command?.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    const hint = command ? `run \`hark ${command.name} --help\`` : "run `hark --help`";
+    throw new UsageError(`${(error as Error).message.split("\n")[0]}; ${hint}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    print(`hark ${VERSION}`);
+    return ExitCode.ok;
+  }
+  if (!command || values.help) {
+    print(command ? `Usage: ${command.usage}\n\n${command.help}\n\n${GLOBAL_HELP}` : usage());
+    return command || values.help ? ExitCode.ok : ExitCode.usage;
+  }
+  return await command.run({
+    global: {
+      config: values.config ?? Deno.env.get("HARK_CONFIG"),
+      stateDir: values["state-dir"] ?? Deno.env.get("HARK_STATE_DIR") ?? defaultPaths().stateDir,
+      logLevel: values["log-level"] ?? Deno.env.get("HARK_LOG_LEVEL") ?? "info",
+      json: values.json ?? false,
+    },
+    values,
+    positionals,
+  });
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (error) {
+    if (error instanceof HarkError) {
+      printError(`hark: ${error.message}`);
+      code = error.exitCode;
+    } else {
+      printError(`hark: unexpected error: ${(error as Error)?.stack ?? error}`);
+      code = ExitCode.failure;
+    }
+  }
+  // Not Deno.exit: a clean agent must be able to end on its own, and a
+  // leaked socket or timer should show up as a hang in tests, not be hidden.
+  Deno.exitCode = code;
+}

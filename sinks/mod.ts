@@ -1,0 +1,28 @@
+/**
+ * A sink is where events end up: a terminal, a file, later a desktop popup,
+ * a script or a webhook. The router gives each sink its own queue, so a sink
+ * may take its time; it must honour `signal` when the agent stops.
+ */
+
+import type { HarkEvent } from "../lib/event.ts";
+import type { SinkConfig } from "../lib/config.ts";
+import { StdoutSink } from "./stdout.ts";
+import { FileSink } from "./file.ts";
+
+export interface Sink {
+  /** Shown in logs and `hark status`, e.g. `file:/var/log/hark.jsonl`. */
+  readonly name: string;
+  deliver(event: HarkEvent, options: { signal: AbortSignal }): Promise<void>;
+  /** Releases what the sink holds (file handles). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Makes the sink a config entry describes. */
+export function createSink(config: SinkConfig): Sink {
+  switch (config.type) {
+    case "stdout":
+      return new StdoutSink();
+    case "file":
+      return new FileSink({ path: config.path!, maxBytes: config.max_size, keep: config.keep });
+  }
+}
