@@ -4,8 +4,7 @@ import type { Command } from "./command.ts";
 import { loadConfig } from "./load_config.ts";
 import { parseLogLevel, setupLogging } from "../log.ts";
 import { checkTopic } from "../event.ts";
-import { UsageError } from "../errors.ts";
-import { printError } from "./command.ts";
+import { HarkError, UsageError } from "../errors.ts";
 
 /** A stop that takes longer than this is abandoned; SPEC promises 2 s. */
 const STOP_DEADLINE_MS = 1800;
@@ -49,12 +48,11 @@ HARK_HOST, HARK_MDNS=true|false, HARK_CONFIG, HARK_STATE_DIR.`,
     const agent = new Agent({ config, stateDir: global.stateDir });
     await agent.start();
     await waitForSignal();
-    const deadline = setTimeout(() => {
-      printError("hark: stopping took too long; exiting anyway");
-      Deno.exit(1);
-    }, STOP_DEADLINE_MS);
-    await agent.stop();
-    clearTimeout(deadline);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), STOP_DEADLINE_MS));
+    const outcome = await Promise.race([agent.stop(), deadline]);
+    clearTimeout(timer);
+    if (outcome === "late") throw new HarkError("stopping took too long; exiting anyway");
     return 0;
   },
 };

@@ -1,0 +1,552 @@
+import assert from "node:assert/strict";
+import {
+  type ConfigLayer,
+  DEFAULT_LISTEN,
+  envLayer,
+  FILE_KEEP_DEFAULT,
+  FILE_MAX_SIZE_DEFAULT,
+  mergeConfig,
+  parseBytes,
+  parseConfig,
+  resolveConfig,
+  SINK_QUEUE_DEFAULT,
+} from "./config.ts";
+import { locateKey } from "./config_locate.ts";
+import { ConfigError } from "./errors.ts";
+import { inDir } from "./paths.ts";
+
+/** Runs `parseConfig` and returns the ConfigError message it throws. */
+function parseError(text: string, source = "a.toml"): string {
+  try {
+    parseConfig(text, source);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+    assert.equal(error.name, "ConfigError");
+    return error.message;
+  }
+  assert.fail(`parseConfig accepted:\n${text}`);
+}
+
+Deno.test("parseConfig() reads every supported table", () => {
+  const layer = parseConfig(
+    `
+[network]
+name = "office"
+listen = ["/ip4/0.0.0.0/tcp/4001"]
+peers = ["/dns4/gw.example.org/tcp/4001"]
+mdns = false
+relay = true
+
+[agent]
+topics = ["builds", "commits"]
+host = "build-01"
+max_event_bytes = "32KiB"
+
+[[sink]]
+type = "stdout"
+topics = ["builds"]
+min_priority = "high"
+
+[[sink]]
+type = "file"
+path = "/var/log/hark.jsonl"
+max_size = "1MB"
+keep = 3
+queue = 10
+min_priority = 2
+`,
+    "a.toml",
+  );
+  assert.deepEqual(layer, {
+    network: {
+      name: "office",
+      listen: ["/ip4/0.0.0.0/tcp/4001"],
+      peers: ["/dns4/gw.example.org/tcp/4001"],
+      mdns: false,
+      relay: true,
+    },
+    agent: { topics: ["builds", "commits"], host: "build-01", max_event_bytes: 32 * 1024 },
+    sink: [
+      { type: "stdout", topics: ["builds"], min_priority: 4 },
+      { type: "file", path: "/var/log/hark.jsonl", max_size: 1_000_000, keep: 3, queue: 10, min_priority: 2 },
+    ],
+  });
+});
+
+Deno.test("parseConfig() accepts an empty file", () => {
+  assert.deepEqual(parseConfig("", "a.toml"), {});
+  assert.deepEqual(parseConfig("# only a comment\n", "a.toml"), {});
+});
+
+Deno.test("parseConfig() names file, line and key of an unknown key", async (t) => {
+  const cases: { name: string; text: string; message: string }[] = [
+    {
+      name: "in [network]",
+      text: `[network]\nname = "x"\nmdns = true\nbnid = 3\n`,
+      message: `Cannot read config "a.toml": unknown key "network.bnid" at line 4`,
+    },
+    {
+      name: "after blank lines and comments",
+      text: `# hark\n\n[network]\nname = "x" # comment\nlisten = []\n\nbnid = 1\n`,
+      message: `Cannot read config "a.toml": unknown key "network.bnid" at line 7`,
+    },
+    {
+      name: "at top level",
+      text: `foo = 1\n[agent]\nhost = "h"\n`,
+      message: `Cannot read config "a.toml": unknown key "foo" at line 1`,
+    },
+    {
+      name: "as a dotted key",
+      text: `\nnetwork.bnid = 1\n`,
+      message: `Cannot read config "a.toml": unknown key "network.bnid" at line 2`,
+    },
+    {
+      name: "in [agent] after [network]",
+      text: `[network]\nmdns = true\n[agent]\nhost = "h"\ntopic = ["a"]\n`,
+      message: `Cannot read config "a.toml": unknown key "agent.topic" at line 5`,
+    },
+    {
+      name: "in the second [[sink]]",
+      text: `[[sink]]\ntype = "stdout"\n\n[[sink]]\ntype = "file"\npath = "/x"\nbogus = 1\n`,
+      message: `Cannot read config "a.toml": unknown key "sink.bogus" at line 7`,
+    },
+    {
+      name: "a file key in a stdout sink",
+      text: `[[sink]]\ntype = "stdout"\npath = "/x"\n`,
+      message: `Cannot read config "a.toml": unknown key "sink.path" at line 3`,
+    },
+  ];
+  for (const { name, text, message } of cases) {
+    await t.step(name, () => assert.equal(parseError(text), message));
+  }
+});
+
+Deno.test("parseConfig() uses the source name it is given", () => {
+  assert.match(parseError(`bnid = 1\n`, "/etc/hark/config.toml"), /^Cannot read config "\/etc\/hark\/config\.toml": /);
+});
+
+Deno.test("parseConfig() names the line of a value of the wrong type", async (t) => {
+  const cases: { name: string; text: string; message: string }[] = [
+    {
+      name: "bool as string",
+      text: `[network]\nname = "x"\nmdns = "yes"\n`,
+      message: `Cannot read config "a.toml": "network.mdns" must be true or false, not the string "yes" at line 3`,
+    },
+    {
+      name: "string as number",
+      text: `[agent]\nhost = 42\n`,
+      message: `Cannot read config "a.toml": "agent.host" must be a string, not number 42 at line 2`,
+    },
+    {
+      name: "list of numbers",
+      text: `[network]\n\nlisten = [1, 2]\n`,
+      message: `Cannot read config "a.toml": "network.listen" must be a list of strings, not a list at line 3`,
+    },
+    {
+      name: "list as a string",
+      text: `[network]\npeers = "/ip4/1.2.3.4/tcp/1"\n`,
+      message:
+        `Cannot read config "a.toml": "network.peers" must be a list of strings, not the string "/ip4/1.2.3.4/tcp/1" at line 2`,
+    },
+    {
+      name: "bad topic",
+      text: `[agent]\ntopics = ["Bad Topic"]\n`,
+      message: `Cannot read config "a.toml": "agent.topics" is invalid: invalid topic "Bad Topic": ` +
+        `use 1-64 characters from a-z, 0-9, ".", "_" and "-" at line 2`,
+    },
+    {
+      name: "priority out of range",
+      text: `[[sink]]\ntype = "stdout"\nmin_priority = 9\n`,
+      message: `Cannot read config "a.toml": "sink.min_priority" is invalid: invalid priority "9": ` +
+        `use 1-5 or min, low, default, high, urgent at line 3`,
+    },
+    {
+      name: "priority as a bool",
+      text: `[[sink]]\ntype = "stdout"\nmin_priority = true\n`,
+      message: `Cannot read config "a.toml": "sink.min_priority" must be 1-5 or a priority name, not boolean true at line 3`,
+    },
+    {
+      name: "size that is not a size",
+      text: `[agent]\nmax_event_bytes = "lots"\n`,
+      message: `Cannot read config "a.toml": "agent.max_event_bytes" is invalid: ` +
+        `"lots" is not a size; use e.g. 16384, "16KiB" or "10MB" at line 2`,
+    },
+    {
+      name: "queue of zero",
+      text: `[[sink]]\ntype = "stdout"\nqueue = 0\n`,
+      message: `Cannot read config "a.toml": "sink.queue" must be a whole number of at least 1, not number 0 at line 3`,
+    },
+    {
+      name: "keep as a fraction",
+      text: `[[sink]]\ntype = "file"\nkeep = 1.5\n`,
+      message: `Cannot read config "a.toml": "sink.keep" must be a whole number of at least 1, not number 1.5 at line 3`,
+    },
+    {
+      name: "table as a scalar",
+      text: `network = 3\n`,
+      message: `Cannot read config "a.toml": "network" must be a table at line 1`,
+    },
+  ];
+  for (const { name, text, message } of cases) {
+    await t.step(name, () => assert.equal(parseError(text), message));
+  }
+});
+
+Deno.test("parseConfig() reports TOML syntax errors with their line", async (t) => {
+  const cases: { name: string; text: string; line: number }[] = [
+    { name: "unclosed header", text: `[network\nmdns = true\n`, line: 1 },
+    { name: "missing value", text: `[agent]\nhost = \n`, line: 2 },
+    { name: "unterminated string", text: `[agent]\n\nhost = "build\n`, line: 3 },
+    { name: "duplicate key", text: `[agent]\nhost = "a"\nhost = "b"\n`, line: 3 },
+  ];
+  for (const { name, text, line } of cases) {
+    await t.step(name, () => {
+      const message = parseError(text);
+      assert.match(message, new RegExp(`^Cannot read config "a\\.toml": invalid TOML at line ${line}: \\S`));
+      assert.ok(!message.includes("\n"), `one line: ${message}`);
+    });
+  }
+});
+
+Deno.test("parseConfig() keeps the TOML error as the cause", () => {
+  try {
+    parseConfig(`[network\n`, "a.toml");
+    assert.fail("accepted bad TOML");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.ok(error.cause instanceof Error);
+  }
+});
+
+Deno.test("parseConfig() reads [[sink]] entries in order", () => {
+  const layer = parseConfig(
+    `[[sink]]\ntype = "file"\npath = "/a"\n\n[[sink]]\ntype = "stdout"\n\n[[sink]]\ntype = "file"\npath = "/b"\n`,
+    "a.toml",
+  );
+  assert.deepEqual(layer.sink, [{ type: "file", path: "/a" }, { type: "stdout" }, { type: "file", path: "/b" }]);
+});
+
+Deno.test("parseConfig() rejects bad [[sink]] entries at their line", async (t) => {
+  const cases: { name: string; text: string; message: string }[] = [
+    {
+      name: "unknown type",
+      text: `[[sink]]\ntype = "stdout"\n\n[[sink]]\ntype = "pager"\n`,
+      message: `Cannot read config "a.toml": unknown sink type "pager" (use stdout, file) at line 5`,
+    },
+    {
+      name: "planned type desktop",
+      text: `[[sink]]\ntype = "desktop"\n`,
+      message: `Cannot read config "a.toml": sink type "desktop" is not supported by this version of hark yet at line 2`,
+    },
+    {
+      name: "planned type exec",
+      text: `[[sink]]\ntype = "stdout"\n[[sink]]\ncommand = ["/bin/true"]\ntype = "exec"\n`,
+      message: `Cannot read config "a.toml": sink type "exec" is not supported by this version of hark yet at line 5`,
+    },
+    {
+      name: "planned type webhook",
+      text: `[[sink]]\ntype = "webhook"\n`,
+      message: `Cannot read config "a.toml": sink type "webhook" is not supported by this version of hark yet at line 2`,
+    },
+    {
+      name: "no type",
+      text: `[[sink]]\ntype = "stdout"\n\n[[sink]]\ntopics = ["a"]\n`,
+      message: `Cannot read config "a.toml": sink 2 needs a type (stdout, file) at line 4`,
+    },
+    {
+      name: "type that is not a string",
+      text: `[[sink]]\ntype = 1\n`,
+      message: `Cannot read config "a.toml": sink 1 needs a type (stdout, file) at line 2`,
+    },
+    {
+      name: "when filter",
+      text: `[[sink]]\ntype = "stdout"\nwhen = 'tags contains "deploy"'\n`,
+      message: `Cannot read config "a.toml": "when" filters are not supported by this version of hark yet at line 3`,
+    },
+    {
+      name: "[sink] as a plain table",
+      text: `[sink]\ntype = "stdout"\n`,
+      message: `Cannot read config "a.toml": "sink" must be written as [[sink]] tables at line 1`,
+    },
+  ];
+  for (const { name, text, message } of cases) {
+    await t.step(name, () => assert.equal(parseError(text), message));
+  }
+});
+
+Deno.test("parseConfig() rejects [[source]] as not supported yet", () => {
+  assert.match(parseError(`[[source]]\ntype = "fifo"\n`), /\[\[source\]\] is not supported by this version of hark yet/);
+});
+
+Deno.test("locateKey() finds the line of a key path", async (t) => {
+  const text = [
+    `# hark config`, // 1
+    `[network]`, // 2
+    `name = "office"`, // 3
+    `"mdns" = true`, // 4
+    ``, // 5
+    `[[sink]]`, // 6
+    `type = "stdout"`, // 7
+    ``, // 8
+    `[[sink]]`, // 9
+    `type = "file"`, // 10
+    `path = "/x"`, // 11
+    `[ agent ] # the agent`, // 12
+    `host = "h"`, // 13
+  ].join("\n");
+  const cases: { path: (string | number)[]; line: number }[] = [
+    { path: ["network", "name"], line: 3 },
+    { path: ["network", "mdns"], line: 4 },
+    { path: ["sink", 0, "type"], line: 7 },
+    { path: ["sink", 1, "type"], line: 10 },
+    { path: ["sink", 1, "path"], line: 11 },
+    { path: ["agent", "host"], line: 13 },
+    { path: ["sink", 1], line: 9 },
+    { path: ["sink", 1, "missing"], line: 9 },
+    { path: ["network", "missing"], line: 2 },
+    { path: ["nowhere"], line: 0 },
+  ];
+  for (const { path, line } of cases) {
+    await t.step(path.join("."), () => assert.equal(locateKey(text, path), line));
+  }
+});
+
+Deno.test("locateKey() handles CRLF line endings", () => {
+  assert.equal(locateKey(`[network]\r\nname = "x"\r\nbnid = 1\r\n`, ["network", "bnid"]), 3);
+});
+
+Deno.test("mergeConfig() lets later layers win for scalars", async (t) => {
+  const cases: { name: string; base: ConfigLayer; over: ConfigLayer; expected: ConfigLayer }[] = [
+    {
+      name: "over replaces",
+      base: { network: { name: "a", mdns: true }, agent: { host: "a" } },
+      over: { network: { name: "b", mdns: false }, agent: { host: "b" } },
+      expected: { network: { name: "b", mdns: false }, agent: { host: "b" }, sink: [] },
+    },
+    {
+      name: "false switches a true off",
+      base: { network: { mdns: true, relay: true } },
+      over: { network: { relay: false } },
+      expected: { network: { mdns: true, relay: false }, agent: {}, sink: [] },
+    },
+    {
+      name: "undefined leaves the base",
+      base: { network: { name: "a" }, agent: { host: "a" } },
+      over: { network: { name: undefined }, agent: {} },
+      expected: { network: { name: "a" }, agent: { host: "a" }, sink: [] },
+    },
+    {
+      name: "missing tables",
+      base: {},
+      over: { agent: { max_event_bytes: 2048 } },
+      expected: { network: {}, agent: { max_event_bytes: 2048 }, sink: [] },
+    },
+  ];
+  for (const { name, base, over, expected } of cases) {
+    await t.step(name, () => assert.deepEqual(mergeConfig(base, over), expected));
+  }
+});
+
+Deno.test("mergeConfig() appends lists", async (t) => {
+  await t.step("table lists append without duplicates", () => {
+    const merged = mergeConfig(
+      { network: { listen: ["/a", "/b"], peers: ["/p"] }, agent: { topics: ["default"] } },
+      { network: { listen: ["/b", "/c"] }, agent: { topics: ["builds"] } },
+    );
+    assert.deepEqual(merged.network?.listen, ["/a", "/b", "/c"]);
+    assert.deepEqual(merged.network?.peers, ["/p"]);
+    assert.deepEqual(merged.agent?.topics, ["default", "builds"]);
+  });
+  await t.step("sinks append in layer order", () => {
+    const merged = mergeConfig(
+      { sink: [{ type: "stdout" }] },
+      { sink: [{ type: "file", path: "/x" }] },
+    );
+    assert.deepEqual(merged.sink, [{ type: "stdout" }, { type: "file", path: "/x" }]);
+  });
+  await t.step("inputs are not changed", () => {
+    const base: ConfigLayer = { network: { listen: ["/a"] }, sink: [{ type: "stdout" }] };
+    const over: ConfigLayer = { network: { listen: ["/b"] }, sink: [{ type: "stdout" }] };
+    mergeConfig(base, over);
+    assert.deepEqual(base, { network: { listen: ["/a"] }, sink: [{ type: "stdout" }] });
+    assert.deepEqual(over, { network: { listen: ["/b"] }, sink: [{ type: "stdout" }] });
+  });
+});
+
+Deno.test("envLayer() reads HARK_* variables", async (t) => {
+  const cases: { name: string; env: Record<string, string | undefined>; expected: ConfigLayer }[] = [
+    { name: "nothing set", env: {}, expected: { network: {}, agent: {} } },
+    {
+      name: "HARK_LISTEN splits on commas and trims",
+      env: { HARK_LISTEN: " /ip4/127.0.0.1/tcp/0 , /ip4/0.0.0.0/tcp/4001,," },
+      expected: { network: { listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/0.0.0.0/tcp/4001"] }, agent: {} },
+    },
+    {
+      name: "HARK_PEERS",
+      env: { HARK_PEERS: "/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWa,/dns4/gw/tcp/4001" },
+      expected: { network: { peers: ["/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWa", "/dns4/gw/tcp/4001"] }, agent: {} },
+    },
+    {
+      name: "HARK_TOPICS",
+      env: { HARK_TOPICS: "builds, commits" },
+      expected: { network: {}, agent: { topics: ["builds", "commits"] } },
+    },
+    { name: "HARK_HOST", env: { HARK_HOST: "build-01" }, expected: { network: {}, agent: { host: "build-01" } } },
+    { name: "HARK_MDNS=false", env: { HARK_MDNS: "false" }, expected: { network: { mdns: false }, agent: {} } },
+    { name: "HARK_MDNS=0", env: { HARK_MDNS: "0" }, expected: { network: { mdns: false }, agent: {} } },
+    { name: "HARK_MDNS=TRUE", env: { HARK_MDNS: " TRUE " }, expected: { network: { mdns: true }, agent: {} } },
+    { name: "HARK_MDNS=1", env: { HARK_MDNS: "1" }, expected: { network: { mdns: true }, agent: {} } },
+    { name: "unrelated variables", env: { HOME: "/home/x", HARK_BOGUS: "1" }, expected: { network: {}, agent: {} } },
+  ];
+  for (const { name, env, expected } of cases) {
+    // deepEqual treats a key set to undefined like a missing key only in loose mode,
+    // so compare through JSON.
+    await t.step(name, () => assert.deepEqual(JSON.parse(JSON.stringify(envLayer(env))), expected));
+  }
+});
+
+Deno.test("envLayer() rejects invalid values", async (t) => {
+  const cases: { name: string; env: Record<string, string>; message: RegExp }[] = [
+    { name: "HARK_MDNS=yes", env: { HARK_MDNS: "yes" }, message: /^HARK_MDNS must be true or false, not "yes"$/ },
+    { name: "HARK_MDNS empty", env: { HARK_MDNS: "" }, message: /^HARK_MDNS must be true or false/ },
+    { name: "HARK_TOPICS with a bad topic", env: { HARK_TOPICS: "ok,Not OK" }, message: /^HARK_TOPICS: invalid topic "Not OK"/ },
+  ];
+  for (const { name, env, message } of cases) {
+    await t.step(name, () => assert.throws(() => envLayer(env), (error) => error instanceof ConfigError && message.test(error.message)));
+  }
+});
+
+const DEFAULTS = { host: "test-host", stateDir: "/state/hark" };
+
+Deno.test("resolveConfig() fills defaults", () => {
+  const config = resolveConfig({}, DEFAULTS);
+  assert.deepEqual(config.network, {
+    name: undefined,
+    listen: [DEFAULT_LISTEN],
+    peers: [],
+    mdns: true,
+    relay: false,
+  });
+  assert.equal(DEFAULT_LISTEN, "/ip4/0.0.0.0/tcp/4001");
+  assert.deepEqual(config.agent, { topics: ["default"], host: "test-host", max_event_bytes: 16 * 1024 });
+  assert.deepEqual(config.sinks, [
+    {
+      type: "stdout",
+      topics: undefined,
+      min_priority: 1,
+      queue: SINK_QUEUE_DEFAULT,
+      path: undefined,
+      max_size: FILE_MAX_SIZE_DEFAULT,
+      keep: FILE_KEEP_DEFAULT,
+    },
+    {
+      type: "file",
+      topics: undefined,
+      min_priority: 1,
+      queue: SINK_QUEUE_DEFAULT,
+      path: inDir("/state/hark", "events.jsonl"),
+      max_size: FILE_MAX_SIZE_DEFAULT,
+      keep: FILE_KEEP_DEFAULT,
+    },
+  ]);
+});
+
+Deno.test("resolveConfig() lets a layer override defaults", async (t) => {
+  await t.step("mdns = false wins over the default true", () => {
+    const file = parseConfig(`[network]\nmdns = false\n`, "a.toml");
+    const layer = mergeConfig(mergeConfig({}, file), envLayer({}));
+    assert.equal(resolveConfig(layer, DEFAULTS).network.mdns, false);
+  });
+  await t.step("HARK_MDNS=false wins over a file's true", () => {
+    const file = parseConfig(`[network]\nmdns = true\n`, "a.toml");
+    const layer = mergeConfig(file, envLayer({ HARK_MDNS: "false" }));
+    assert.equal(resolveConfig(layer, DEFAULTS).network.mdns, false);
+  });
+  await t.step("relay = true", () => {
+    assert.equal(resolveConfig({ network: { relay: true } }, DEFAULTS).network.relay, true);
+  });
+  await t.step("listen replaces the default listen address", () => {
+    const config = resolveConfig({ network: { listen: ["/ip4/127.0.0.1/tcp/0"] } }, DEFAULTS);
+    assert.deepEqual(config.network.listen, ["/ip4/127.0.0.1/tcp/0"]);
+  });
+  await t.step("an empty listen list falls back to the default", () => {
+    assert.deepEqual(resolveConfig({ network: { listen: [] } }, DEFAULTS).network.listen, [DEFAULT_LISTEN]);
+  });
+  await t.step("topics and host", () => {
+    const config = resolveConfig({ agent: { topics: ["builds"], host: "ci-01" } }, DEFAULTS);
+    assert.deepEqual(config.agent.topics, ["builds"]);
+    assert.equal(config.agent.host, "ci-01");
+  });
+  await t.step("an empty host falls back to the default host", () => {
+    assert.equal(resolveConfig({ agent: { host: "" } }, DEFAULTS).agent.host, "test-host");
+  });
+  await t.step("configured sinks replace the default sinks", () => {
+    const config = resolveConfig({ sink: [{ type: "stdout", min_priority: 4, topics: ["builds"], queue: 5 }] }, DEFAULTS);
+    assert.equal(config.sinks.length, 1);
+    assert.deepEqual(config.sinks[0], {
+      type: "stdout",
+      topics: ["builds"],
+      min_priority: 4,
+      queue: 5,
+      path: undefined,
+      max_size: FILE_MAX_SIZE_DEFAULT,
+      keep: FILE_KEEP_DEFAULT,
+    });
+  });
+  await t.step("a file sink without a path writes to the state dir", () => {
+    const config = resolveConfig({ sink: [{ type: "file", keep: 2, max_size: 1024 }] }, DEFAULTS);
+    assert.equal(config.sinks[0].path, inDir("/state/hark", "events.jsonl"));
+    assert.equal(config.sinks[0].keep, 2);
+    assert.equal(config.sinks[0].max_size, 1024);
+  });
+  await t.step("max_event_bytes", () => {
+    assert.equal(resolveConfig({ agent: { max_event_bytes: 1024 * 1024 } }, DEFAULTS).agent.max_event_bytes, 1048576);
+  });
+});
+
+Deno.test("resolveConfig() rejects max_event_bytes outside 1 KiB to 1 MiB", async (t) => {
+  for (const bytes of [1023, 1024 * 1024 + 1]) {
+    await t.step(String(bytes), () => {
+      assert.throws(
+        () => resolveConfig({ agent: { max_event_bytes: bytes } }, DEFAULTS),
+        (error) =>
+          error instanceof ConfigError &&
+          error.message === `agent.max_event_bytes must be between 1 KiB and 1 MiB, not ${bytes}`,
+      );
+    });
+  }
+});
+
+Deno.test("parseBytes() reads sizes", async (t) => {
+  const cases: [unknown, number][] = [
+    [16384, 16384],
+    [1, 1],
+    ["16384", 16384],
+    ["16KiB", 16 * 1024],
+    ["16kib", 16 * 1024],
+    ["10MB", 10_000_000],
+    ["10 MB", 10_000_000],
+    [" 7 ", 7],
+    ["7b", 7],
+    ["1kb", 1000],
+    ["2MiB", 2 * 1024 * 1024],
+    ["1GB", 1_000_000_000],
+    ["1GiB", 1024 ** 3],
+    ["1.5KiB", 1536],
+  ];
+  for (const [raw, bytes] of cases) {
+    await t.step(JSON.stringify(raw), () => assert.equal(parseBytes(raw), bytes));
+  }
+});
+
+Deno.test("parseBytes() rejects what is not a size", async (t) => {
+  const cases: unknown[] = [0, -1, 1.5, NaN, Infinity, "", "lots", "10xb", "-5", "5 K B", "1e3", null, true, [1], {}];
+  for (const raw of cases) {
+    await t.step(typeof raw === "number" ? String(raw) : JSON.stringify(raw), () => {
+      assert.throws(
+        () => parseBytes(raw),
+        (error) => error instanceof RangeError && /is not a size; use e\.g\. 16384, "16KiB" or "10MB"$/.test(error.message),
+      );
+    });
+  }
+});
