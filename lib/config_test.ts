@@ -163,7 +163,8 @@ Deno.test("parseConfig() names the line of a value of the wrong type", async (t)
     {
       name: "priority as a bool",
       text: `[[sink]]\ntype = "stdout"\nmin_priority = true\n`,
-      message: `Cannot read config "a.toml": "sink.min_priority" must be 1-5 or a priority name, not boolean true at line 3`,
+      message:
+        `Cannot read config "a.toml": "sink.min_priority" must be 1-5 or a priority name, not boolean true at line 3`,
     },
     {
       name: "size that is not a size",
@@ -179,7 +180,8 @@ Deno.test("parseConfig() names the line of a value of the wrong type", async (t)
     {
       name: "keep as a fraction",
       text: `[[sink]]\ntype = "file"\nkeep = 1.5\n`,
-      message: `Cannot read config "a.toml": "sink.keep" must be a whole number of at least 1, not number 1.5 at line 3`,
+      message:
+        `Cannot read config "a.toml": "sink.keep" must be a whole number of at least 1, not number 1.5 at line 3`,
     },
     {
       name: "table as a scalar",
@@ -236,7 +238,8 @@ Deno.test("parseConfig() rejects bad [[sink]] entries at their line", async (t) 
     {
       name: "planned type desktop",
       text: `[[sink]]\ntype = "desktop"\n`,
-      message: `Cannot read config "a.toml": sink type "desktop" is not supported by this version of hark yet at line 2`,
+      message:
+        `Cannot read config "a.toml": sink type "desktop" is not supported by this version of hark yet at line 2`,
     },
     {
       name: "planned type exec",
@@ -246,7 +249,8 @@ Deno.test("parseConfig() rejects bad [[sink]] entries at their line", async (t) 
     {
       name: "planned type webhook",
       text: `[[sink]]\ntype = "webhook"\n`,
-      message: `Cannot read config "a.toml": sink type "webhook" is not supported by this version of hark yet at line 2`,
+      message:
+        `Cannot read config "a.toml": sink type "webhook" is not supported by this version of hark yet at line 2`,
     },
     {
       name: "no type",
@@ -275,7 +279,10 @@ Deno.test("parseConfig() rejects bad [[sink]] entries at their line", async (t) 
 });
 
 Deno.test("parseConfig() rejects [[source]] as not supported yet", () => {
-  assert.match(parseError(`[[source]]\ntype = "fifo"\n`), /\[\[source\]\] is not supported by this version of hark yet/);
+  assert.match(
+    parseError(`[[source]]\ntype = "fifo"\n`),
+    /\[\[source\]\] is not supported by this version of hark yet/,
+  );
 });
 
 Deno.test("locateKey() finds the line of a key path", async (t) => {
@@ -409,10 +416,17 @@ Deno.test("envLayer() rejects invalid values", async (t) => {
   const cases: { name: string; env: Record<string, string>; message: RegExp }[] = [
     { name: "HARK_MDNS=yes", env: { HARK_MDNS: "yes" }, message: /^HARK_MDNS must be true or false, not "yes"$/ },
     { name: "HARK_MDNS empty", env: { HARK_MDNS: "" }, message: /^HARK_MDNS must be true or false/ },
-    { name: "HARK_TOPICS with a bad topic", env: { HARK_TOPICS: "ok,Not OK" }, message: /^HARK_TOPICS: invalid topic "Not OK"/ },
+    {
+      name: "HARK_TOPICS with a bad topic",
+      env: { HARK_TOPICS: "ok,Not OK" },
+      message: /^HARK_TOPICS: invalid topic "Not OK"/,
+    },
   ];
   for (const { name, env, message } of cases) {
-    await t.step(name, () => assert.throws(() => envLayer(env), (error) => error instanceof ConfigError && message.test(error.message)));
+    await t.step(
+      name,
+      () => assert.throws(() => envLayer(env), (error) => error instanceof ConfigError && message.test(error.message)),
+    );
   }
 });
 
@@ -481,7 +495,10 @@ Deno.test("resolveConfig() lets a layer override defaults", async (t) => {
     assert.equal(resolveConfig({ agent: { host: "" } }, DEFAULTS).agent.host, "test-host");
   });
   await t.step("configured sinks replace the default sinks", () => {
-    const config = resolveConfig({ sink: [{ type: "stdout", min_priority: 4, topics: ["builds"], queue: 5 }] }, DEFAULTS);
+    const config = resolveConfig(
+      { sink: [{ type: "stdout", min_priority: 4, topics: ["builds"], queue: 5 }] },
+      DEFAULTS,
+    );
     assert.equal(config.sinks.length, 1);
     assert.deepEqual(config.sinks[0], {
       type: "stdout",
@@ -545,7 +562,8 @@ Deno.test("parseBytes() rejects what is not a size", async (t) => {
     await t.step(typeof raw === "number" ? String(raw) : JSON.stringify(raw), () => {
       assert.throws(
         () => parseBytes(raw),
-        (error) => error instanceof RangeError && /is not a size; use e\.g\. 16384, "16KiB" or "10MB"$/.test(error.message),
+        (error) =>
+          error instanceof RangeError && /is not a size; use e\.g\. 16384, "16KiB" or "10MB"$/.test(error.message),
       );
     });
   }

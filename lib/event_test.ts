@@ -184,8 +184,8 @@ Deno.test("validateEvent() rejects each bad field", async (t) => {
     },
     { name: "priority 0", change: { priority: 0 }, message: /^invalid priority 0: use 1-5$/ },
     { name: "priority 6", change: { priority: 6 }, message: /^invalid priority 6: use 1-5$/ },
-    { name: "priority \"x\"", change: { priority: "x" }, message: /^invalid priority "x": use 1-5$/ },
-    { name: "priority \"3\"", change: { priority: "3" }, message: /^invalid priority "3": use 1-5$/ },
+    { name: 'priority "x"', change: { priority: "x" }, message: /^invalid priority "x": use 1-5$/ },
+    { name: 'priority "3"', change: { priority: "3" }, message: /^invalid priority "3": use 1-5$/ },
     { name: "priority 2.5", change: { priority: 2.5 }, message: /^invalid priority 2\.5/ },
     { name: "missing priority", change: { priority: undefined }, message: /^invalid priority undefined/ },
     { name: "tags not a list", change: { tags: "ci" }, message: /^tags must be a list$/ },
@@ -200,7 +200,11 @@ Deno.test("validateEvent() rejects each bad field", async (t) => {
       change: { tags: Array.from({ length: 33 }, (_, i) => `t${i}`) },
       message: /^33 tags; the limit is 32$/,
     },
-    { name: "relative click", change: { click: "ci/812" }, message: /^invalid click URL "ci\/812": it must be absolute$/ },
+    {
+      name: "relative click",
+      change: { click: "ci/812" },
+      message: /^invalid click URL "ci\/812": it must be absolute$/,
+    },
     { name: "click not a string", change: { click: 812 }, message: /^click must be a URL/ },
     { name: "click null", change: { click: null }, message: /^click must be a URL/ },
     {
@@ -208,7 +212,11 @@ Deno.test("validateEvent() rejects each bad field", async (t) => {
       change: { click: "https://x.org/" + "a".repeat(2048) },
       message: /^click must be a URL of at most 2048 characters$/,
     },
-    { name: "time without ms", change: { time: "2026-11-21T23:59:59Z" }, message: /^invalid time "2026-11-21T23:59:59Z"/ },
+    {
+      name: "time without ms",
+      change: { time: "2026-11-21T23:59:59Z" },
+      message: /^invalid time "2026-11-21T23:59:59Z"/,
+    },
     { name: "time with offset", change: { time: "2026-11-21T23:59:59.123+01:00" }, message: /^invalid time/ },
     { name: "time as a number", change: { time: NOW }, message: /^invalid time \d+/ },
     { name: "time month 13", change: { time: "2026-13-01T00:00:00.000Z" }, message: /^invalid time/ },
@@ -235,7 +243,11 @@ Deno.test("validateEvent() rejects each bad field", async (t) => {
       change: { source: { host: "h", peer: "p", user: "u".repeat(65) } },
       message: /^source\.user must be at most 64 characters$/,
     },
-    { name: "source.user not a string", change: { source: { host: "h", peer: "p", user: 1 } }, message: /^source\.user/ },
+    {
+      name: "source.user not a string",
+      change: { source: { host: "h", peer: "p", user: 1 } },
+      message: /^source\.user/,
+    },
   ];
   for (const { name, change, message } of cases) {
     await t.step(name, () => {
@@ -267,7 +279,10 @@ Deno.test("validateEvent() limits the whole event's size", async (t) => {
   await t.step("a configured limit", () => {
     const limits = { maxEventBytes: 1024 };
     validateEvent(withData(1024 - baseSize), limits);
-    assertEventError(() => validateEvent(withData(1024 - baseSize + 1), limits), /^event is 1025 bytes; the limit is 1024$/);
+    assertEventError(
+      () => validateEvent(withData(1024 - baseSize + 1), limits),
+      /^event is 1025 bytes; the limit is 1024$/,
+    );
   });
   await t.step("counts bytes, not characters", () => {
     const event = { ...validEvent(), data: "€".repeat(6000) };

@@ -86,7 +86,11 @@ Deno.test("the control socket answers garbage with errors and keeps serving", as
     { name: "not JSON", payload: encode("hello agent\n"), error: /not valid JSON/ },
     { name: "not an object", payload: encode("[1,2,3]\n"), error: /must be a JSON object/ },
     { name: "unknown op", payload: encode('{"op":"explode"}\n'), error: /unknown op "explode"/ },
-    { name: "binary junk", payload: crypto.getRandomValues(new Uint8Array(512)).map((b) => b === 10 ? 11 : b), error: /./ },
+    {
+      name: "binary junk",
+      payload: crypto.getRandomValues(new Uint8Array(512)).map((b) => b === 10 ? 11 : b),
+      error: /./,
+    },
     {
       name: "bad event field",
       payload: encode('{"op":"send","event":{"topic":"UPPER","body":"x"}}\n'),
@@ -216,7 +220,18 @@ Deno.test("SIGTERM and SIGINT stop the agent within 2 s and it exits cleanly", a
 Deno.test("hark tail streams events as they arrive", async () => {
   await using agent = await startAgent({ config: loopbackConfig([], `[agent]\ntopics = ["default", "builds"]\n`) });
   const tail = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", new URL("../main.ts", import.meta.url).pathname, "tail", "-t", "builds", "--json", "--state-dir", agent.stateDir],
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      new URL("../main.ts", import.meta.url).pathname,
+      "tail",
+      "-t",
+      "builds",
+      "--json",
+      "--state-dir",
+      agent.stateDir,
+    ],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

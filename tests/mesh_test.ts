@@ -52,3 +52,22 @@ Deno.test("three agents exchange events exactly once and survive a restart", asy
   const events = await b2.waitForEvents([third]);
   assert.equal(events.filter((event) => event.id === third).length, 1);
 });
+
+Deno.test("a configured peer that restarts is redialed without restarting anyone", async () => {
+  // A fixed port, so the restarted agent is reachable at the address B was given.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const fixed = `[network]\nlisten = ["/ip4/127.0.0.1/tcp/${port}"]\nmdns = false\n`;
+  await using a = await startAgent({ config: fixed });
+  await using b = await startAgent({ config: loopbackConfig(a.addresses) });
+  await b.waitForPeers([a.peerId]);
+
+  assert.equal((await a.stop()).code, 0);
+  await waitFor(async () => (await b.peersOn()).length === 0, { message: "B to notice A left" });
+  await using a2 = await startAgent({ stateDir: a.stateDir, config: fixed });
+  await b.waitForPeers([a2.peerId], "default", 20_000);
+  await a2.waitForPeers([b.peerId]);
+  const id = await a2.send(["back again"]);
+  await b.waitForEvents([id]);
+});

@@ -1,0 +1,512 @@
+import assert from "node:assert/strict";
+import { matches, type RouteFilter, Router } from "./router.ts";
+import { createEvent, type EventDraft, type HarkEvent } from "./event.ts";
+import { monotonicUlid } from "./ulid.ts";
+import type { Sink } from "../sinks/mod.ts";
+
+const ulid = monotonicUlid();
+
+function event(draft: EventDraft = {}, now = Date.now()): HarkEvent {
+  return createEvent({ body: "b", ...draft }, { id: ulid(), now, host: "h", peer: "12D3KooWTest" });
+}
+
+interface FakeSinkInit {
+  /** Whether the call-th attempt (1-based, over the sink's life) throws. */
+  fails?: (event: HarkEvent, call: number) => boolean;
+  /** Deliveries wait for `release()`; they honour the abort signal meanwhile. */
+  gated?: boolean;
+}
+
+/** A test double for a sink: records what it was given, can block and fail on cue. */
+class FakeSink implements Sink {
+  readonly name: string;
+  readonly delivered: HarkEvent[] = [];
+  calls = 0;
+  closed = 0;
+  #init: FakeSinkInit;
+  #gate = Promise.withResolvers<void>();
+  #waiters: { ready: () => boolean; resolve: () => void }[] = [];
+  #log: string[];
+
+  constructor(name: string, init: FakeSinkInit = {}, log: string[] = []) {
+    this.name = name;
+    this.#init = init;
+    this.#log = log;
+    if (!init.gated) this.#gate.resolve();
+  }
+
+  async deliver(event: HarkEvent, { signal }: { signal: AbortSignal }): Promise<void> {
+    const call = ++this.calls;
+    this.#notify();
+    await untilAborted(this.#gate.promise, signal);
+    if (this.#init.fails?.(event, call)) throw new Error(`${this.name} failed call ${call}`);
+    this.delivered.push(event);
+    this.#log.push(`${this.name} delivered ${event.title}`);
+    this.#notify();
+  }
+
+  close(): Promise<void> {
+    this.closed++;
+    this.#log.push(`${this.name} closed`);
+    return Promise.resolve();
+  }
+
+  /** Lets every waiting and future delivery through. */
+  release(): void {
+    this.#gate.resolve();
+  }
+
+  /** Resolves once `deliver` has been entered `n` times. */
+  calledTimes(n: number): Promise<void> {
+    return this.#until(() => this.calls >= n);
+  }
+
+  /** Resolves once `n` events have been delivered. */
+  deliveredCount(n: number): Promise<void> {
+    return this.#until(() => this.delivered.length >= n);
+  }
+
+  #until(ready: () => boolean): Promise<void> {
+    if (ready()) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ ready, resolve });
+    return promise;
+  }
+
+  #notify(): void {
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.ready()) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+}
+
+/** Settles like `promise`, or rejects as soon as `signal` aborts. */
+function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
+}
+
+const ALL: RouteFilter = { minPriority: 1 };
+
+function never(): AbortSignal {
+  return new AbortController().signal;
+}
+
+function titles(events: HarkEvent[]): string[] {
+  return events.map((e) => e.title);
+}
+
+Deno.test("matches() applies topic, priority and expiry", async (t) => {
+  const now = Date.parse("2026-11-21T12:00:00.000Z");
+  const at = (iso: string) => ({ ...event({ topic: "builds", priority: 3 }), expires: iso });
+  const cases: { name: string; event: HarkEvent; filter: RouteFilter; expected: boolean }[] = [
+    { name: "no filter", event: event({ topic: "builds" }), filter: ALL, expected: true },
+    {
+      name: "listed topic",
+      event: event({ topic: "builds" }),
+      filter: { topics: ["a", "builds"], minPriority: 1 },
+      expected: true,
+    },
+    {
+      name: "unlisted topic",
+      event: event({ topic: "commits" }),
+      filter: { topics: ["builds"], minPriority: 1 },
+      expected: false,
+    },
+    {
+      name: "empty topic list",
+      event: event({ topic: "builds" }),
+      filter: { topics: [], minPriority: 1 },
+      expected: false,
+    },
+    { name: "priority at the minimum", event: event({ priority: 4 }), filter: { minPriority: 4 }, expected: true },
+    { name: "priority below the minimum", event: event({ priority: 3 }), filter: { minPriority: 4 }, expected: false },
+    { name: "expires later", event: at("2026-11-21T12:00:00.001Z"), filter: ALL, expected: true },
+    { name: "expires now", event: at("2026-11-21T12:00:00.000Z"), filter: ALL, expected: false },
+    { name: "expired", event: at("2026-11-21T11:59:59.999Z"), filter: ALL, expected: false },
+  ];
+  for (const { name, event, filter, expected } of cases) {
+    await t.step(name, () => assert.equal(matches(event, filter, now), expected));
+  }
+});
+
+Deno.test("Router.route() applies each sink's topic and min_priority filter", async (t) => {
+  const events = [
+    event({ title: "builds-1", topic: "builds", priority: 1 }),
+    event({ title: "builds-4", topic: "builds", priority: 4 }),
+    event({ title: "commits-3", topic: "commits", priority: 3 }),
+    event({ title: "commits-5", topic: "commits", priority: 5 }),
+    event({ title: "default-3", priority: 3 }),
+  ];
+  const cases: { name: string; filter: RouteFilter; expected: string[] }[] = [
+    { name: "everything", filter: ALL, expected: ["builds-1", "builds-4", "commits-3", "commits-5", "default-3"] },
+    { name: "one topic", filter: { topics: ["builds"], minPriority: 1 }, expected: ["builds-1", "builds-4"] },
+    {
+      name: "two topics",
+      filter: { topics: ["builds", "default"], minPriority: 1 },
+      expected: ["builds-1", "builds-4", "default-3"],
+    },
+    { name: "min_priority 4", filter: { minPriority: 4 }, expected: ["builds-4", "commits-5"] },
+    { name: "topic and min_priority", filter: { topics: ["commits"], minPriority: 4 }, expected: ["commits-5"] },
+    { name: "nothing passes", filter: { topics: ["other"], minPriority: 1 }, expected: [] },
+  ];
+  for (const { name, filter, expected } of cases) {
+    await t.step(name, async () => {
+      const router = new Router();
+      const sink = new FakeSink("fake");
+      const all = new FakeSink("all");
+      router.add(sink, filter, 100);
+      router.add(all, ALL, 100);
+      router.start();
+      for (const e of events) router.route(e);
+      await router.idle();
+      assert.deepEqual(titles(sink.delivered), expected);
+      assert.equal(all.delivered.length, events.length, "a filter applies to its own sink only");
+      await router.stop(never());
+    });
+  }
+});
+
+Deno.test("Router.route() skips expired events", async () => {
+  const router = new Router();
+  const sink = new FakeSink("fake");
+  router.add(sink, ALL, 100);
+  router.start();
+  router.route(event({ title: "expired", ttl: 1000 }, Date.now() - 60_000));
+  router.route(event({ title: "fresh", ttl: 60_000 }));
+  router.route(event({ title: "no ttl" }, Date.now() - 3_600_000));
+  await router.idle();
+  assert.deepEqual(titles(sink.delivered), ["fresh", "no ttl"]);
+  assert.equal(router.health()[0].dropped, 0, "a skipped event is not a drop");
+  await router.stop(never());
+});
+
+Deno.test("Router.route() drops events when a sink's queue is full", async (t) => {
+  await t.step("before start", async () => {
+    const router = new Router();
+    const sink = new FakeSink("small");
+    router.add(sink, ALL, 2);
+    for (const title of ["e1", "e2", "e3", "e4", "e5"]) router.route(event({ title }));
+    assert.deepEqual(router.health()[0], {
+      name: "small",
+      topics: undefined,
+      min_priority: 1,
+      queued: 2,
+      delivered: 0,
+      dropped: 3,
+      failed: 0,
+      last_error: undefined,
+    });
+    router.start();
+    await router.idle();
+    assert.deepEqual(titles(sink.delivered), ["e1", "e2"]);
+    assert.equal(router.health()[0].queued, 0);
+    assert.equal(router.health()[0].delivered, 2);
+    await router.stop(never());
+  });
+
+  await t.step("while a delivery is in flight", async () => {
+    const router = new Router();
+    const slow = new FakeSink("slow", { gated: true });
+    const roomy = new FakeSink("roomy");
+    router.add(slow, ALL, 2);
+    router.add(roomy, ALL, 100);
+    router.start();
+    router.route(event({ title: "e1" }));
+    await slow.calledTimes(1);
+    // e1 is being delivered; e2 and e3 fill the queue; e4 and e5 do not fit.
+    for (const title of ["e2", "e3", "e4", "e5"]) router.route(event({ title }));
+    const [busy, other] = router.health();
+    assert.equal(busy.queued, 3, "two waiting plus one in flight");
+    assert.equal(busy.dropped, 2);
+    assert.equal(other.dropped, 0, "drops are per sink");
+    slow.release();
+    await router.idle();
+    assert.deepEqual(titles(slow.delivered), ["e1", "e2", "e3"]);
+    assert.deepEqual(titles(roomy.delivered), ["e1", "e2", "e3", "e4", "e5"]);
+    const [after] = router.health();
+    assert.equal(after.queued, 0);
+    assert.equal(after.delivered, 3);
+    assert.equal(after.dropped, 2);
+    await router.stop(never());
+  });
+});
+
+Deno.test("Router.route() does not let a slow sink delay a fast one", async () => {
+  const router = new Router();
+  const slow = new FakeSink("slow", { gated: true });
+  const fast = new FakeSink("fast");
+  router.add(slow, ALL, 100);
+  router.add(fast, ALL, 100);
+  router.start();
+  for (const title of ["e1", "e2", "e3"]) router.route(event({ title }));
+  await fast.deliveredCount(3);
+  assert.deepEqual(titles(fast.delivered), ["e1", "e2", "e3"]);
+  assert.equal(slow.delivered.length, 0);
+  assert.equal(router.health()[0].queued, 3, "the slow sink still holds every event");
+  slow.release();
+  await router.idle();
+  assert.deepEqual(titles(slow.delivered), ["e1", "e2", "e3"]);
+  await router.stop(never());
+});
+
+Deno.test("Router.route() never blocks the caller", async () => {
+  const router = new Router();
+  const slow = new FakeSink("slow", { gated: true });
+  router.add(slow, ALL, 10_000);
+  router.start();
+  // route() is synchronous: all of these are queued before any delivery starts.
+  for (let i = 0; i < 5000; i++) router.route(event({ title: `e${i}` }));
+  assert.equal(router.health()[0].queued, 5000);
+  slow.release();
+  await router.idle();
+  assert.equal(slow.delivered.length, 5000);
+  await router.stop(never());
+});
+
+Deno.test("Router retries a failing sink, then counts the event failed", async (t) => {
+  const cases: {
+    name: string;
+    attempts: number;
+    fails: (event: HarkEvent, call: number) => boolean;
+    calls: number;
+    delivered: number;
+    failed: number;
+    lastError?: string;
+  }[] = [
+    { name: "succeeds at once", attempts: 3, fails: () => false, calls: 1, delivered: 1, failed: 0 },
+    {
+      name: "succeeds on the third attempt",
+      attempts: 3,
+      fails: (_, call) => call < 3,
+      calls: 3,
+      delivered: 1,
+      failed: 0,
+      lastError: "fake failed call 2",
+    },
+    {
+      name: "fails every attempt",
+      attempts: 3,
+      fails: () => true,
+      calls: 3,
+      delivered: 0,
+      failed: 1,
+      lastError: "fake failed call 3",
+    },
+    {
+      name: "one attempt only",
+      attempts: 1,
+      fails: () => true,
+      calls: 1,
+      delivered: 0,
+      failed: 1,
+      lastError: "fake failed call 1",
+    },
+  ];
+  for (const { name, attempts, fails, calls, delivered, failed, lastError } of cases) {
+    await t.step(name, async () => {
+      const router = new Router({ attempts, retryDelayMs: 1 });
+      const sink = new FakeSink("fake", { fails });
+      router.add(sink, ALL, 10);
+      router.start();
+      router.route(event());
+      await router.idle();
+      assert.equal(sink.calls, calls);
+      const health = router.health()[0];
+      assert.equal(health.delivered, delivered);
+      assert.equal(health.failed, failed);
+      assert.equal(health.last_error, lastError);
+      assert.equal(health.queued, 0);
+      await router.stop(never());
+    });
+  }
+});
+
+Deno.test("Router goes on delivering after an event failed", async () => {
+  const router = new Router({ attempts: 2, retryDelayMs: 1 });
+  const sink = new FakeSink("fake", { fails: (e) => e.title === "bad" });
+  router.add(sink, ALL, 10);
+  router.start();
+  for (const title of ["good-1", "bad", "good-2"]) router.route(event({ title }));
+  await router.idle();
+  assert.deepEqual(titles(sink.delivered), ["good-1", "good-2"]);
+  assert.equal(sink.calls, 4);
+  const health = router.health()[0];
+  assert.equal(health.delivered, 2);
+  assert.equal(health.failed, 1);
+  await router.stop(never());
+});
+
+Deno.test("Router.stop() drains the queues, then closes the sinks", async () => {
+  const log: string[] = [];
+  const router = new Router();
+  const slow = new FakeSink("slow", { gated: true }, log);
+  const fast = new FakeSink("fast", {}, log);
+  router.add(slow, ALL, 10);
+  router.add(fast, { topics: ["other"], minPriority: 1 }, 10);
+  router.start();
+  for (const title of ["e1", "e2", "e3"]) router.route(event({ title }));
+  await slow.calledTimes(1);
+  const stopping = router.stop(never());
+  // Events routed while stopping still drain.
+  router.route(event({ title: "e4" }));
+  assert.equal(slow.closed, 0, "not closed while events wait");
+  slow.release();
+  await stopping;
+  assert.deepEqual(log.filter((line) => line.startsWith("slow")), [
+    "slow delivered e1",
+    "slow delivered e2",
+    "slow delivered e3",
+    "slow delivered e4",
+    "slow closed",
+  ]);
+  assert.equal(slow.closed, 1);
+  assert.equal(fast.closed, 1, "idle sinks are closed too");
+  assert.equal(router.health()[0].queued, 0);
+  assert.equal(router.health()[0].delivered, 4);
+});
+
+Deno.test("Router.stop() gives up draining when its signal aborts", async (t) => {
+  await t.step("aborted while delivering", async () => {
+    const router = new Router({ attempts: 1 });
+    const stuck = new FakeSink("stuck", { gated: true });
+    router.add(stuck, ALL, 10);
+    router.start();
+    for (const title of ["e1", "e2", "e3"]) router.route(event({ title }));
+    await stuck.calledTimes(1);
+    const controller = new AbortController();
+    const stopping = router.stop(controller.signal);
+    controller.abort();
+    await stopping;
+    assert.equal(stuck.closed, 1);
+    assert.equal(stuck.calls, 1, "the waiting events are not attempted");
+    const health = router.health()[0];
+    assert.equal(health.delivered, 0);
+    assert.equal(health.failed, 1, "the aborted delivery");
+    assert.equal(health.queued, 2, "the undelivered rest");
+  });
+
+  await t.step("already aborted", async () => {
+    const router = new Router({ attempts: 1 });
+    const stuck = new FakeSink("stuck", { gated: true });
+    router.add(stuck, ALL, 10);
+    router.start();
+    router.route(event({ title: "e1" }));
+    await stuck.calledTimes(1);
+    await router.stop(AbortSignal.abort());
+    assert.equal(stuck.closed, 1);
+    assert.equal(stuck.delivered.length, 0);
+  });
+});
+
+Deno.test("Router.stop() is idempotent", async (t) => {
+  await t.step("called one after another", async () => {
+    const router = new Router();
+    const sink = new FakeSink("fake");
+    router.add(sink, ALL, 10);
+    router.start();
+    router.route(event({ title: "e1" }));
+    for (let i = 0; i < 5; i++) await router.stop(never());
+    assert.equal(sink.closed, 1);
+    assert.deepEqual(titles(sink.delivered), ["e1"]);
+  });
+
+  await t.step("called at once", async () => {
+    const router = new Router();
+    const sink = new FakeSink("fake");
+    router.add(sink, ALL, 10);
+    router.start();
+    router.route(event({ title: "e1" }));
+    await Promise.all(Array.from({ length: 5 }, () => router.stop(never())));
+    await router.stop(never());
+    assert.equal(sink.closed, 1);
+  });
+
+  await t.step("before start", async () => {
+    const router = new Router();
+    await router.stop(never());
+    await router.stop(never());
+  });
+});
+
+Deno.test("Router.route() after stop() delivers nothing", async () => {
+  const router = new Router();
+  const sink = new FakeSink("fake");
+  router.add(sink, ALL, 10);
+  router.start();
+  await router.stop(never());
+  router.route(event());
+  await router.idle();
+  assert.equal(sink.calls, 0);
+  assert.equal(router.health()[0].queued, 0);
+});
+
+Deno.test("Router.add() after start() starts the new sink", async () => {
+  const router = new Router();
+  router.start();
+  const sink = new FakeSink("late");
+  router.add(sink, ALL, 10);
+  router.route(event({ title: "e1" }));
+  await router.idle();
+  assert.deepEqual(titles(sink.delivered), ["e1"]);
+  await router.stop(never());
+  assert.equal(sink.closed, 1);
+});
+
+Deno.test("Router.start() twice starts each sink once", async () => {
+  const router = new Router();
+  const sink = new FakeSink("fake");
+  router.add(sink, ALL, 10);
+  router.start();
+  router.start();
+  for (const title of ["e1", "e2"]) router.route(event({ title }));
+  await router.idle();
+  assert.deepEqual(titles(sink.delivered), ["e1", "e2"]);
+  await router.stop(never());
+});
+
+Deno.test("Router.idle() resolves at once with nothing queued", async () => {
+  const router = new Router();
+  await router.idle();
+  router.add(new FakeSink("fake"), ALL, 10);
+  router.start();
+  await router.idle();
+  await router.stop(never());
+});
+
+Deno.test("Router.health() describes every sink", () => {
+  const router = new Router();
+  router.add(new FakeSink("stdout"), ALL, 10);
+  router.add(new FakeSink("file:/x"), { topics: ["builds"], minPriority: 4 }, 10);
+  assert.deepEqual(router.health(), [
+    {
+      name: "stdout",
+      topics: undefined,
+      min_priority: 1,
+      queued: 0,
+      delivered: 0,
+      dropped: 0,
+      failed: 0,
+      last_error: undefined,
+    },
+    {
+      name: "file:/x",
+      topics: ["builds"],
+      min_priority: 4,
+      queued: 0,
+      delivered: 0,
+      dropped: 0,
+      failed: 0,
+      last_error: undefined,
+    },
+  ]);
+});

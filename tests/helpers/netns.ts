@@ -1,0 +1,71 @@
+/**
+ * Simulated hosts: network namespaces joined by a Linux bridge, addressed
+ * from 198.18.0.0/15 (reserved for benchmarks, never routed). Needs root and
+ * iproute2; `netnsAvailable()` tells whether they are there.
+ */
+
+export interface Host {
+  name: string;
+  address: string;
+}
+
+async function ip(args: string[]): Promise<void> {
+  const output = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  if (!output.success) {
+    throw new Error(`ip ${args.join(" ")} failed: ${new TextDecoder().decode(output.stderr).trim()}`);
+  }
+}
+
+/** True when this process can create network namespaces. */
+export async function netnsAvailable(): Promise<boolean> {
+  const probe = `hark-probe-${Deno.pid}`;
+  try {
+    await ip(["netns", "add", probe]);
+    await ip(["netns", "del", probe]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A bridge with `count` hosts on 198.18.<subnet>.0/24; `await using` removes it all. */
+export class Lan {
+  readonly hosts: Host[] = [];
+  readonly #bridge: string;
+
+  private constructor(bridge: string) {
+    this.#bridge = bridge;
+  }
+
+  static async create(count: number, subnet = 0): Promise<Lan> {
+    // Names are short (15-char limit) and unique per test process.
+    const tag = `${Deno.pid % 100000}${subnet}`;
+    const lan = new Lan(`hb${tag}`);
+    try {
+      await ip(["link", "add", lan.#bridge, "type", "bridge"]);
+      await ip(["link", "set", lan.#bridge, "up"]);
+      for (let i = 1; i <= count; i++) {
+        const name = `hn${tag}h${i}`;
+        const address = `198.18.${subnet}.${i}`;
+        await ip(["netns", "add", name]);
+        lan.hosts.push({ name, address });
+        await ip(["link", "add", `hv${tag}h${i}`, "type", "veth", "peer", "name", "eth0", "netns", name]);
+        await ip(["link", "set", `hv${tag}h${i}`, "master", lan.#bridge, "up"]);
+        await ip(["-n", name, "addr", "add", `${address}/24`, "dev", "eth0"]);
+        await ip(["-n", name, "link", "set", "eth0", "up"]);
+        await ip(["-n", name, "link", "set", "lo", "up"]);
+        // mDNS sends to 224.0.0.251; without a route for it the send fails.
+        await ip(["-n", name, "route", "add", "224.0.0.0/4", "dev", "eth0"]);
+      }
+    } catch (error) {
+      await lan[Symbol.asyncDispose]();
+      throw error;
+    }
+    return lan;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const host of this.hosts) await ip(["netns", "del", host.name]).catch(() => {});
+    await ip(["link", "del", this.#bridge]).catch(() => {});
+  }
+}
