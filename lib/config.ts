@@ -132,7 +132,7 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
         layer.sink = (value as unknown[]).map((entry, i) => readSink(entry, i, fail));
         break;
       case "source":
-        fail(["source"], `[[source]] is not supported by this version of hark yet`);
+        fail(["source", 0], `[[source]] is not supported by this version of hark yet`);
         break;
       default:
         fail([key], `unknown key "${key}"`);
@@ -251,7 +251,8 @@ export function parseBytes(raw: unknown): number {
   if (typeof raw === "string") {
     const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
     const unit = match && BYTE_UNITS[match[2].toLowerCase()];
-    if (match && unit) return Math.round(Number(match[1]) * unit);
+    const bytes = match && unit ? Math.round(Number(match[1]) * unit) : 0;
+    if (bytes > 0) return bytes;
   }
   throw new RangeError(`${JSON.stringify(raw)} is not a size; use e.g. 16384, "16KiB" or "10MB"`);
 }

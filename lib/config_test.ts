@@ -568,3 +568,7 @@ Deno.test("parseBytes() rejects what is not a size", async (t) => {
     });
   }
 });
+
+Deno.test("parseBytes() rejects sizes that round to zero", () => {
+  for (const raw of ["0", "0.4", "0KiB"]) assert.throws(() => parseBytes(raw), RangeError, raw);
+});

@@ -76,6 +76,7 @@ const PRIORITY_NAMES: Record<string, Priority> = {
   max: 5,
 };
 
+const CLICK_SCHEMES = new Set(["http:", "https:", "mailto:"]);
 const EVENT_KEYS = new Set([
   "id",
   "topic",
@@ -97,7 +98,8 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Accepts `1`-`5` or a name (`min`, `low`, `default`, `high`, `urgent`). */
 export function parsePriority(text: string | number): Priority {
-  const value = typeof text === "number" ? text : PRIORITY_NAMES[text.trim().toLowerCase()] ?? Number(text);
+  const name = typeof text === "string" ? text.trim().toLowerCase() : "";
+  const value = typeof text === "number" ? text : PRIORITY_NAMES[name] ?? (/^\d$/.test(name) ? Number(name) : NaN);
   if (!Number.isInteger(value) || value < 1 || value > 5) {
     throw new EventError(
       `invalid priority "${text}": use 1-5 or min, low, default, high, urgent`,
@@ -136,7 +138,11 @@ export function createEvent(
     if (!Number.isFinite(draft.ttl) || draft.ttl <= 0) {
       throw new EventError(`invalid ttl ${draft.ttl}: it must be positive`);
     }
-    event.expires = new Date(origin.now + draft.ttl).toISOString();
+    const expires = new Date(origin.now + draft.ttl);
+    if (Number.isNaN(expires.getTime())) {
+      throw new EventError(`invalid ttl ${draft.ttl}: too far in the future`);
+    }
+    event.expires = expires.toISOString();
   }
   if (draft.user !== undefined) event.source.user = draft.user;
   if (draft.data !== undefined) event.data = draft.data;
@@ -234,7 +240,8 @@ function checkTags(value: unknown): void {
 function checkTime(value: unknown, field: string): void {
   if (
     typeof value !== "string" || !RFC3339_MS.test(value) ||
-    Number.isNaN(Date.parse(value))
+    // The round trip rejects dates that do not exist, such as February 30.
+    Number.isNaN(Date.parse(value)) || new Date(value).toISOString() !== value
   ) {
     throw new EventError(
       `invalid ${field} ${JSON.stringify(value)}: use RFC 3339 UTC with milliseconds`,
@@ -248,9 +255,12 @@ function checkClick(value: unknown): void {
       `click must be a URL of at most ${CLICK_MAX_CHARS} characters`,
     );
   }
-  if (!URL.canParse(value)) {
+  // A desktop sink opens this URL when clicked: schemes such as file: or
+  // javascript: would let any publisher run things on every receiver.
+  const url = URL.parse(value);
+  if (!url || !CLICK_SCHEMES.has(url.protocol)) {
     throw new EventError(
-      `invalid click URL ${JSON.stringify(value)}: it must be absolute`,
+      `invalid click URL ${JSON.stringify(value)}: use an absolute http, https or mailto URL`,
     );
   }
 }

@@ -203,7 +203,22 @@ Deno.test("validateEvent() rejects each bad field", async (t) => {
     {
       name: "relative click",
       change: { click: "ci/812" },
-      message: /^invalid click URL "ci\/812": it must be absolute$/,
+      message: /^invalid click URL "ci\/812": use an absolute http, https or mailto URL$/,
+    },
+    {
+      name: "click that runs code",
+      change: { click: "javascript:alert(1)" },
+      message: /^invalid click URL "javascript:alert\(1\)"/,
+    },
+    {
+      name: "click to a local file",
+      change: { click: "file:///etc/passwd" },
+      message: /^invalid click URL "file:\/\/\/etc\/passwd"/,
+    },
+    {
+      name: "time that does not exist",
+      change: { time: "2026-02-30T00:00:00.000Z" },
+      message: /^invalid time "2026-02-30T00:00:00.000Z"/,
     },
     { name: "click not a string", change: { click: 812 }, message: /^click must be a URL/ },
     { name: "click null", change: { click: null }, message: /^click must be a URL/ },
@@ -486,4 +501,17 @@ Deno.test("parseDraft() rejects bad drafts", async (t) => {
   for (const { name, value, message } of cases) {
     await t.step(name, () => assertEventError(() => parseDraft(value), message));
   }
+});
+
+Deno.test("parsePriority() accepts only single digits and names", () => {
+  for (const text of ["0x3", "3e0", " 3.0", "03"]) assert.throws(() => parsePriority(text), EventError, text);
+  assert.equal(parsePriority(" 4 "), 4);
+});
+
+Deno.test("createEvent() rejects a ttl too far in the future with an EventError", () => {
+  assert.throws(
+    () => createEvent({ body: "x", ttl: 1e20 }, { id: "01JDQ8ZC5V8Q0W3Z7M9N4T2B6K", now: 0, host: "h", peer: "p" }),
+    EventError,
+    "too far in the future",
+  );
 });

@@ -167,6 +167,7 @@ export class Router {
   #runners: SinkRunner[] = [];
   #init: Required<RouterInit>;
   #started = false;
+  #stopping?: Promise<void>;
 
   constructor(init: RouterInit = {}) {
     this.#init = { attempts: init.attempts ?? 3, retryDelayMs: init.retryDelayMs ?? 200 };
@@ -180,7 +181,7 @@ export class Router {
   }
 
   start(): void {
-    if (this.#started) return;
+    if (this.#started || this.#stopping) return;
     this.#started = true;
     for (const runner of this.#runners) runner.start();
   }
@@ -199,10 +200,11 @@ export class Router {
   }
 
   /** Drains the queues until `signal` aborts, then closes every sink. */
-  async stop(signal: AbortSignal): Promise<void> {
-    if (!this.#started) return;
+  stop(signal: AbortSignal): Promise<void> {
+    // Every caller waits for the same drain, also one that comes while it runs.
+    this.#stopping ??= Promise.all(this.#runners.map((runner) => runner.stop(signal))).then(() => {});
     this.#started = false;
-    await Promise.all(this.#runners.map((runner) => runner.stop(signal)));
+    return this.#stopping;
   }
 
   health(): SinkHealth[] {
@@ -225,6 +227,7 @@ function abortPromise(signal: AbortSignal): Promise<void> {
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });

@@ -395,6 +395,18 @@ Deno.test("Router.stop() gives up draining when its signal aborts", async (t) =>
     assert.equal(health.queued, 2, "the undelivered rest");
   });
 
+  await t.step("a failing sink's retry delay does not hold up an aborted stop", async () => {
+    const router = new Router({ attempts: 3, retryDelayMs: 60_000 });
+    const failing = new FakeSink("failing", { fails: () => true });
+    router.add(failing, ALL, 10);
+    router.start();
+    router.route(event({ title: "e1" }));
+    await failing.calledTimes(1);
+    // Resolves only if the minute-long retry delay is cut short by the abort.
+    await router.stop(AbortSignal.abort());
+    assert.equal(failing.closed, 1);
+  });
+
   await t.step("already aborted", async () => {
     const router = new Router({ attempts: 1 });
     const stuck = new FakeSink("stuck", { gated: true });
@@ -426,7 +438,20 @@ Deno.test("Router.stop() is idempotent", async (t) => {
     router.add(sink, ALL, 10);
     router.start();
     router.route(event({ title: "e1" }));
-    await Promise.all(Array.from({ length: 5 }, () => router.stop(never())));
+    const stops = Array.from({ length: 5 }, () =>
+      router.stop(never()).then(() => {
+        assert.equal(sink.closed, 1, "each caller resolves only after the sinks are closed");
+        assert.deepEqual(titles(sink.delivered), ["e1"], "and drained");
+      }));
+    await Promise.all(stops);
+    await router.stop(never());
+    assert.equal(sink.closed, 1);
+  });
+
+  await t.step("before start closes the sinks", async () => {
+    const router = new Router();
+    const sink = new FakeSink("fake");
+    router.add(sink, ALL, 10);
     await router.stop(never());
     assert.equal(sink.closed, 1);
   });
