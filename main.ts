@@ -10,14 +10,23 @@ import { sendCommand } from "./lib/cli/send.ts";
 import { runCommand } from "./lib/cli/run.ts";
 import { tailCommand } from "./lib/cli/tail.ts";
 import { idCommand, peersCommand, statusCommand } from "./lib/cli/info.ts";
+import { networkCommand } from "./lib/cli/network.ts";
 import { ExitCode, HarkError, UsageError } from "./lib/errors.ts";
 import { defaultPaths } from "./lib/paths.ts";
 import { VERSION } from "./lib/version.ts";
 
-const COMMANDS: Command[] = [runCommand, sendCommand, tailCommand, peersCommand, statusCommand, idCommand];
+const COMMANDS: Command[] = [
+  runCommand,
+  sendCommand,
+  tailCommand,
+  peersCommand,
+  statusCommand,
+  idCommand,
+  networkCommand,
+];
 
 /** Named in SPEC, arriving in later versions. */
-const PLANNED = ["wrap", "history", "network", "service", "doctor"];
+const PLANNED = ["wrap", "history", "service", "doctor"];
 
 const GLOBAL_OPTIONS = {
   config: { type: "string" },

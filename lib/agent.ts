@@ -6,7 +6,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { HarkConfig } from "./config.ts";
-import { createEvent, type HarkEvent, parseDraft } from "./event.ts";
+import { createEvent, DEFAULT_TOPIC, type HarkEvent, parseDraft } from "./event.ts";
 import { Mesh } from "./mesh.ts";
 import { Router } from "./router.ts";
 import { createSink } from "../sinks/mod.ts";
@@ -15,11 +15,13 @@ import type { ControlReply, ControlRequest } from "./control_protocol.ts";
 import { HarkError } from "./errors.ts";
 import { loadIdentity } from "./identity.ts";
 import { prepareStateDir } from "./state_dir.ts";
-import { SeenIds } from "./seen_ids.ts";
+import { encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from "./network.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 
 const log = getLogger(["hark", "agent"]);
+/** Longest a send waits for the rate limit before it is refused. */
+const SEND_WAIT_MS = 10_000;
 
 export interface AgentInit {
   config: HarkConfig;
@@ -35,12 +37,11 @@ export class Agent {
   #mesh?: Mesh;
   #router?: Router;
   #control?: ControlServer;
-  #seen = new SeenIds();
+  #network?: Network;
   #nextId = monotonicUlid();
   #tails = new Set<TailListener>();
   #topics: Set<string>;
   #startedAt = 0;
-  #duplicates = 0;
   #state: "stopped" | "starting" | "running" | "stopping" = "stopped";
 
   constructor(init: AgentInit) {
@@ -80,6 +81,14 @@ export class Agent {
     // Before binding any port: a second agent on this state dir is the likelier mistake.
     await control.refuseIfRunning();
     const privateKey = await loadIdentity(stateDir);
+    let network = await loadNetwork(stateDir);
+    const created = network === undefined;
+    if (!network) {
+      // Private from the first start: an agent never runs on an open network.
+      network = newNetwork(config.network.name);
+      await saveNetwork(stateDir, network);
+    }
+    this.#network = network;
     const router = new Router();
     this.#router = router;
     for (const sink of config.sinks) {
@@ -96,8 +105,14 @@ export class Agent {
     router.start();
     const mesh = new Mesh({
       privateKey,
+      network,
+      publishers: new Map(
+        Object.entries(config.topic).filter(([, rules]) => rules.publishers)
+          .map(([topic, rules]) => [topic, new Set(rules.publishers)]),
+      ),
+      rate: { rate: config.network.publisher_rate, burst: config.network.publisher_burst },
       listen: config.network.listen,
-      peers: config.network.peers,
+      peers: [...new Set([...config.network.peers, ...network.peers])],
       mdns: config.network.mdns,
       topics: config.agent.topics,
       limits: { maxEventBytes: config.agent.max_event_bytes },
@@ -116,6 +131,14 @@ export class Agent {
       addresses: mesh.listenAddresses().join(" "),
       topics: config.agent.topics.join(","),
     });
+    if (created) {
+      log.info(
+        "Created private network {name}. To add another machine, run there:\n\n  hark network join {token}\n\n(`hark network show` prints this again. The token holds the network key: share it only with members.)",
+        { name: network.name, token: encodeToken(network, mesh.addresses()) },
+      );
+    } else {
+      log.info("Member of network {name}", { name: network.name });
+    }
   }
 
   async stop(): Promise<void> {
@@ -152,10 +175,6 @@ export class Agent {
 
   /** An event from another agent, already validated by the mesh. */
   #receive(event: HarkEvent): void {
-    if (!this.#seen.add(event.id)) {
-      this.#duplicates++;
-      return;
-    }
     this.#deliverLocally(event);
   }
 
@@ -185,17 +204,42 @@ export class Agent {
   async #send(mesh: Mesh, request: ControlRequest): Promise<ControlReply> {
     const { config } = this.#init;
     const draft = parseDraft(request.event);
+    const topic = draft.topic ?? DEFAULT_TOPIC;
+    if (!mesh.validator.mayPublish(mesh.peerId, topic)) {
+      throw new HarkError(
+        `this agent (${mesh.peerId}) may not publish on "${topic}": it is not in topic.${topic}.publishers`,
+      );
+    }
+    await this.#throttle(mesh);
     const event = createEvent(
       draft,
       { id: this.#nextId(), now: Date.now(), host: config.agent.host, peer: mesh.peerId },
       { maxEventBytes: config.agent.max_event_bytes },
     );
-    this.#seen.add(event.id);
     const recipients = await mesh.publish(event);
     // Like Serf's user events, the sender's own sinks see what it publishes.
     const local = this.#topics.has(event.topic);
     if (local) this.#deliverLocally(event);
     return { ok: true, id: event.id, recipients, local, event };
+  }
+
+  /**
+   * Holds a send until this agent is within its own rate limit, the one its
+   * peers enforce on it. Waiting here beats being rejected, and penalised,
+   * by every receiver.
+   */
+  async #throttle(mesh: Mesh): Promise<void> {
+    const deadline = Date.now() + SEND_WAIT_MS;
+    while (!mesh.validator.takeToken(mesh.peerId)) {
+      const wait = mesh.validator.throttleDelay(mesh.peerId);
+      if (Date.now() + wait > deadline) {
+        const { publisher_rate: rate, publisher_burst: burst } = this.#init.config.network;
+        throw new HarkError(
+          `rate limit: the network accepts ${rate} events/s (bursts of ${burst}) from one agent; try again shortly or raise network.publisher_rate on every agent`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   #tail(request: ControlRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void } {
@@ -216,14 +260,14 @@ export class Agent {
     const { config, stateDir } = this.#init;
     return {
       version: VERSION,
-      network: config.network.name ?? null,
+      network: this.#network?.name ?? null,
       peer: mesh.peerId,
       host: config.agent.host,
       state_dir: stateDir,
       listen: mesh.listenAddresses(),
       topics: config.agent.topics,
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
-      events: { ...mesh.counters, duplicates: this.#duplicates },
+      events: mesh.counters,
       sinks: this.#router?.health() ?? [],
     };
   }

@@ -46,6 +46,10 @@ export interface HarkConfig {
     peers: string[];
     mdns: boolean;
     relay: boolean;
+    /** Events per second accepted from one publisher. */
+    publisher_rate: number;
+    /** Events accepted at once from one publisher. */
+    publisher_burst: number;
   };
   agent: {
     topics: string[];
@@ -53,6 +57,13 @@ export interface HarkConfig {
     max_event_bytes: number;
   };
   sinks: SinkConfig[];
+  /** Per-topic rules, from `[topic.NAME]` tables. */
+  topic: Record<string, TopicRules>;
+}
+
+export interface TopicRules {
+  /** Only these peer ids may publish on the topic; undefined means anyone. */
+  publishers?: string[];
 }
 
 /** A partial config as one layer supplies it. */
@@ -60,14 +71,18 @@ export interface ConfigLayer {
   network?: Partial<HarkConfig["network"]>;
   agent?: Partial<HarkConfig["agent"]>;
   sink?: Partial<SinkConfig>[];
+  topic?: Record<string, TopicRules>;
 }
+
+export const PUBLISHER_RATE_DEFAULT = 20;
+export const PUBLISHER_BURST_DEFAULT = 200;
 
 export const DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4001";
 export const SINK_QUEUE_DEFAULT = 1000;
 export const FILE_MAX_SIZE_DEFAULT = 10 * 1024 * 1024;
 export const FILE_KEEP_DEFAULT = 5;
 
-type FieldType = "string" | "strings" | "topics" | "bool" | "priority" | "bytes" | "count";
+type FieldType = "string" | "strings" | "topics" | "peers" | "bool" | "priority" | "bytes" | "count" | "rate";
 
 const NETWORK_FIELDS: Record<string, FieldType> = {
   name: "string",
@@ -75,6 +90,8 @@ const NETWORK_FIELDS: Record<string, FieldType> = {
   peers: "strings",
   mdns: "bool",
   relay: "bool",
+  publisher_rate: "rate",
+  publisher_burst: "count",
 };
 const AGENT_FIELDS: Record<string, FieldType> = {
   topics: "topics",
@@ -134,12 +151,30 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
       case "source":
         fail(["source", 0], `[[source]] is not supported by this version of hark yet`);
         break;
+      case "topic":
+        layer.topic = readTopicRules(value, fail);
+        break;
       default:
         fail([key], `unknown key "${key}"`);
     }
   }
   return layer;
 }
+
+const TOPIC_FIELDS: Record<string, FieldType> = { publishers: "peers" };
+
+function readTopicRules(value: unknown, fail: Fail): Record<string, TopicRules> {
+  if (!isTable(value)) fail(["topic"], `"topic" must hold [topic.NAME] tables`);
+  const rules: Record<string, TopicRules> = {};
+  for (const [name, table] of Object.entries(value as Record<string, unknown>)) {
+    rethrow(() => checkTopic(name), (problem) => fail(["topic", name], `[topic.${name}] ${problem}`));
+    rules[name] = readTable(table, ["topic", name], TOPIC_FIELDS, fail);
+  }
+  return rules;
+}
+
+/** The text form of libp2p peer ids: base58btc of an identity or SHA-256 multihash. */
+const PEER_ID_PATTERN = /^(12D3KooW|Qm|16U)[1-9A-HJ-NP-Za-km-z]{20,}$/;
 
 function readSink(entry: unknown, index: number, fail: Fail): Partial<SinkConfig> {
   const path: KeyPath = ["sink", index];
@@ -212,6 +247,19 @@ function readField(raw: unknown, type: FieldType, fail: (problem: string) => nev
         fail(`must be a whole number of at least 1, not ${describe(raw)}`);
       }
       return raw;
+    case "rate":
+      if (typeof raw !== "number" || !(raw > 0) || !Number.isFinite(raw)) {
+        fail(`must be a positive number, not ${describe(raw)}`);
+      }
+      return raw;
+    case "peers":
+      if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
+        fail(`must be a list of peer ids, not ${describe(raw)}`);
+      }
+      for (const peer of raw as string[]) {
+        if (!PEER_ID_PATTERN.test(peer)) fail(`holds "${peer}", which is not a peer id (see \`hark id\`)`);
+      }
+      return raw;
   }
 }
 
@@ -263,7 +311,17 @@ export function mergeConfig(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
     network: mergeTable(base.network, over.network),
     agent: mergeTable(base.agent, over.agent),
     sink: [...(base.sink ?? []), ...(over.sink ?? [])],
+    topic: mergeTopicRules(base.topic, over.topic),
   };
+}
+
+function mergeTopicRules(
+  base: Record<string, TopicRules> | undefined,
+  over: Record<string, TopicRules> | undefined,
+): Record<string, TopicRules> {
+  const out: Record<string, TopicRules> = { ...base };
+  for (const [name, rules] of Object.entries(over ?? {})) out[name] = mergeTable(out[name], rules);
+  return out;
 }
 
 function mergeTable<T extends object>(base: T | undefined, over: T | undefined): T {
@@ -327,6 +385,8 @@ export function resolveConfig(
       peers: network.peers ?? [],
       mdns: network.mdns ?? true,
       relay: network.relay ?? false,
+      publisher_rate: network.publisher_rate ?? PUBLISHER_RATE_DEFAULT,
+      publisher_burst: network.publisher_burst ?? PUBLISHER_BURST_DEFAULT,
     },
     agent: {
       topics: agent.topics?.length ? agent.topics : [DEFAULT_TOPIC],
@@ -334,6 +394,7 @@ export function resolveConfig(
       max_event_bytes: maxEventBytes,
     },
     sinks,
+    topic: layer.topic ?? {},
   };
 }
 

@@ -328,25 +328,25 @@ Deno.test("mergeConfig() lets later layers win for scalars", async (t) => {
       name: "over replaces",
       base: { network: { name: "a", mdns: true }, agent: { host: "a" } },
       over: { network: { name: "b", mdns: false }, agent: { host: "b" } },
-      expected: { network: { name: "b", mdns: false }, agent: { host: "b" }, sink: [] },
+      expected: { network: { name: "b", mdns: false }, agent: { host: "b" }, sink: [], topic: {} },
     },
     {
       name: "false switches a true off",
       base: { network: { mdns: true, relay: true } },
       over: { network: { relay: false } },
-      expected: { network: { mdns: true, relay: false }, agent: {}, sink: [] },
+      expected: { network: { mdns: true, relay: false }, agent: {}, sink: [], topic: {} },
     },
     {
       name: "undefined leaves the base",
       base: { network: { name: "a" }, agent: { host: "a" } },
       over: { network: { name: undefined }, agent: {} },
-      expected: { network: { name: "a" }, agent: { host: "a" }, sink: [] },
+      expected: { network: { name: "a" }, agent: { host: "a" }, sink: [], topic: {} },
     },
     {
       name: "missing tables",
       base: {},
       over: { agent: { max_event_bytes: 2048 } },
-      expected: { network: {}, agent: { max_event_bytes: 2048 }, sink: [] },
+      expected: { network: {}, agent: { max_event_bytes: 2048 }, sink: [], topic: {} },
     },
   ];
   for (const { name, base, over, expected } of cases) {
@@ -440,7 +440,10 @@ Deno.test("resolveConfig() fills defaults", () => {
     peers: [],
     mdns: true,
     relay: false,
+    publisher_rate: 20,
+    publisher_burst: 200,
   });
+  assert.deepEqual(config.topic, {});
   assert.equal(DEFAULT_LISTEN, "/ip4/0.0.0.0/tcp/4001");
   assert.deepEqual(config.agent, { topics: ["default"], host: "test-host", max_event_bytes: 16 * 1024 });
   assert.deepEqual(config.sinks, [
@@ -571,4 +574,37 @@ Deno.test("parseBytes() rejects what is not a size", async (t) => {
 
 Deno.test("parseBytes() rejects sizes that round to zero", () => {
   for (const raw of ["0", "0.4", "0KiB"]) assert.throws(() => parseBytes(raw), RangeError, raw);
+});
+
+Deno.test("parseConfig() reads [topic.NAME] publishers", async (t) => {
+  const peer = "12D3KooWLCrMTaycJBbMnAjCYy51BSt6qHriFWLEetDiLK9v2vyB";
+  await t.step("valid", () => {
+    const layer = parseConfig(`[topic.builds]\npublishers = ["${peer}"]\n`, "a.toml");
+    assert.deepEqual(layer.topic, { builds: { publishers: [peer] } });
+  });
+  await t.step("not a peer id", () => {
+    assert.throws(
+      () => parseConfig(`[topic.builds]\npublishers = ["alice"]\n`, "a.toml"),
+      /Cannot read config "a.toml": "topic.builds.publishers" holds "alice", which is not a peer id .* at line 2/,
+    );
+  });
+  await t.step("bad topic name", () => {
+    assert.throws(() => parseConfig(`[topic.Builds]\npublishers = []\n`, "a.toml"), /\[topic.Builds\].*at line 1/);
+  });
+  await t.step("unknown key", () => {
+    assert.throws(
+      () => parseConfig(`[topic.builds]\nreaders = []\n`, "a.toml"),
+      /unknown key "topic.builds.readers" at line 2/,
+    );
+  });
+  await t.step("later layers replace a topic's list", () => {
+    const merged = mergeConfig({ topic: { builds: { publishers: [peer] } } }, { topic: { deploys: {} } });
+    assert.deepEqual(merged.topic, { builds: { publishers: [peer] }, deploys: {} });
+  });
+});
+
+Deno.test("parseConfig() checks the publisher rate limit", () => {
+  const layer = parseConfig(`[network]\npublisher_rate = 2.5\npublisher_burst = 10\n`, "a.toml");
+  assert.equal(layer.network?.publisher_rate, 2.5);
+  assert.throws(() => parseConfig(`[network]\npublisher_rate = 0\n`, "a.toml"), /must be a positive number.*line 2/);
 });

@@ -6,7 +6,9 @@
 
 import "./runtime_patches.ts";
 import { createLibp2p, type Libp2p } from "libp2p";
-import { type GossipSub, gossipsub, type Message, TopicValidatorResult } from "@libp2p/gossipsub";
+import { type GossipSub, gossipsub, type Message, type TopicValidatorResult } from "@libp2p/gossipsub";
+import { createTopicScoreParams } from "@libp2p/gossipsub/score";
+import { preSharedKey } from "@libp2p/pnet";
 import { tcp } from "@libp2p/tcp";
 import { identify } from "@libp2p/identify";
 import { mdns } from "@libp2p/mdns";
@@ -16,19 +18,46 @@ import { type Ping, ping } from "@libp2p/ping";
 import type { PeerId, PeerInfo, PrivateKey } from "@libp2p/interface";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
-import { decodeEvent, encodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
+import { encodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
 import { PeerKeeper } from "./peer_keeper.ts";
 import { ConfigError, HarkError } from "./errors.ts";
+import { mdnsServiceTag, type Network, swarmKey } from "./network.ts";
+import type { RateLimit } from "./rate_limit.ts";
+import { EventValidator, TOPIC_PREFIX, type ValidatorCounters } from "./validator.ts";
 
 const log = getLogger(["hark", "mesh"]);
 
-/** Gossipsub topic names carry a prefix so hark never mixes with other apps. */
-const TOPIC_PREFIX = "hark/";
-const MDNS_SERVICE_TAG = "_hark._udp.local";
 const DIAL_TIMEOUT_MS = 5000;
+/** A peer without the network key fails the nonce exchange; never wait long for it. */
+const HANDSHAKE_TIMEOUT_MS = 3000;
+/** At most one warning per misbehaving peer in this window; the rest go to debug. */
+const REJECTION_WARN_INTERVAL_MS = 10_000;
+
+/**
+ * Score settings for hark topics. Events are sparse, so the delivery-rate
+ * terms (P2, P3) that suit busy blockchain topics would punish quiet honest
+ * peers; they are off. Invalid messages (P4) count heavily: about ten
+ * rejections in a row push a peer past the graylist threshold (-80), after
+ * which its messages are dropped unread. The penalty halves in about 7 s.
+ */
+const TOPIC_SCORE = createTopicScoreParams({
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -1,
+  invalidMessageDeliveriesDecay: 0.9,
+});
 
 export interface MeshInit {
   privateKey: PrivateKey;
+  /** Every connection must prove this network's key. */
+  network: Network;
+  /** Topics that only the listed peer ids may publish on. */
+  publishers: Map<string, Set<string>>;
+  /** Per-publisher limit on events accepted from the mesh. */
+  rate: RateLimit;
   listen: string[];
   /** Bootstrap peers kept connected. */
   peers: string[];
@@ -49,12 +78,14 @@ export interface MeshPeer {
   direction: string;
   latencyMs?: number;
   topics: string[];
+  /** This agent's gossipsub score for the peer; below 0 it is pruned. */
+  score?: number;
 }
 
-export interface MeshCounters {
-  received: number;
-  rejected: number;
+export interface MeshCounters extends ValidatorCounters {
   published: number;
+  /** Sum of every kind of rejection. */
+  rejected: number;
 }
 
 type Services = { pubsub: GossipSub; ping: Ping; identify: unknown };
@@ -66,18 +97,27 @@ export class Mesh {
   #peerTopics = new Map<string, Set<string>>();
   /** Validated events keyed by message, so the message handler need not decode twice. */
   #validated = new WeakMap<Message, HarkEvent>();
-  #counters: MeshCounters = { received: 0, rejected: 0, published: 0 };
+  #validator: EventValidator;
+  #published = 0;
+  #warned = new Map<string, number>();
 
   constructor(init: MeshInit) {
     this.#init = init;
+    this.#validator = new EventValidator({ limits: init.limits, publishers: init.publishers, rate: init.rate });
+  }
+
+  /** Local rules for this agent's own events: who may publish, and how fast. */
+  get validator(): EventValidator {
+    return this.#validator;
   }
 
   get peerId(): string {
     return this.#requireNode().peerId.toString();
   }
 
-  get counters(): Readonly<MeshCounters> {
-    return this.#counters;
+  get counters(): MeshCounters {
+    const c = this.#validator.counters;
+    return { ...c, published: this.#published, rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting };
   }
 
   async start(): Promise<void> {
@@ -91,11 +131,13 @@ export class Mesh {
         addresses: { listen: listen.map(String) },
         nodeInfo: { userAgent: `hark/${this.#init.version} host=${this.#init.host}` },
         transports: [tcp()],
+        connectionProtector: preSharedKey({ psk: swarmKey(this.#init.network), timeout: HANDSHAKE_TIMEOUT_MS }),
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
-        peerDiscovery: this.#init.mdns ? [mdns({ serviceTag: MDNS_SERVICE_TAG })] : [],
+        peerDiscovery: this.#init.mdns ? [mdns({ serviceTag: await mdnsServiceTag(this.#init.network) })] : [],
         connectionManager: {
           dialTimeout: DIAL_TIMEOUT_MS,
+          inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
           // Many agents behind one NAT, or side by side on one test host,
           // connect from one address; libp2p's default of 5/s refuses them.
           inboundConnectionThreshold: 100,
@@ -110,6 +152,7 @@ export class Mesh {
             globalSignaturePolicy: "StrictSign",
             maxInboundDataLength: this.#init.limits.maxEventBytes,
             scoreParams: {
+              topics: Object.fromEntries(this.#init.topics.map((topic) => [TOPIC_PREFIX + topic, TOPIC_SCORE])),
               // Agents on one host or behind one NAT share an IP; the default
               // threshold of 10 graylists them and delivery stops silently.
               IPColocationFactorThreshold: 100,
@@ -151,8 +194,10 @@ export class Mesh {
   /** Publishes to the mesh; returns how many peers it was sent to. */
   async publish(event: HarkEvent): Promise<number> {
     const node = this.#requireNode();
-    const result = await node.services.pubsub.publish(TOPIC_PREFIX + event.topic, encodeEvent(event));
-    this.#counters.published++;
+    const bytes = encodeEvent(event);
+    this.#validator.remember(event, bytes);
+    const result = await node.services.pubsub.publish(TOPIC_PREFIX + event.topic, bytes);
+    this.#published++;
     return result.recipients.length;
   }
 
@@ -180,6 +225,7 @@ export class Mesh {
         direction: connection.direction,
         latencyMs: connection.rtt,
         topics: [...(this.#peerTopics.get(id) ?? [])].sort(),
+        score: scoreOf(node.services.pubsub, id),
       };
       entry.addresses.push(connection.remoteAddr.toString());
       byPeer.set(id, entry);
@@ -216,25 +262,28 @@ export class Mesh {
     return this.#node;
   }
 
-  #validate = (_from: PeerId, message: Message): TopicValidatorResult => {
-    if (message.type !== "signed") return this.#reject("unsigned message", message);
-    try {
-      const event = decodeEvent(message.data, message.from.toString(), this.#init.limits);
-      if (TOPIC_PREFIX + event.topic !== message.topic) {
-        return this.#reject(`event topic "${event.topic}" does not match ${message.topic}`, message);
-      }
-      this.#validated.set(message, event);
-      return TopicValidatorResult.Accept;
-    } catch (error) {
-      return this.#reject((error as Error).message, message);
+  #validate = (source: PeerId, message: Message): TopicValidatorResult => {
+    const verdict = this.#validator.validate(source.toString(), message);
+    if ("event" in verdict) {
+      this.#validated.set(message, verdict.event);
+    } else if (verdict.reason !== "duplicate") {
+      this.#logRejection(source.toString(), message.topic);
     }
+    return verdict.result;
   };
 
-  #reject(reason: string, message: Message): TopicValidatorResult {
-    this.#counters.rejected++;
-    const from = message.type === "signed" ? message.from.toString() : "unknown";
-    log.warn("Rejected a message from {peer} on {topic}: {reason}", { peer: from, topic: message.topic, reason });
-    return TopicValidatorResult.Reject;
+  #logRejection(source: string, topic: string): void {
+    const { peer, reason } = this.#validator.lastRejection!;
+    const now = Date.now();
+    const quiet = now - (this.#warned.get(peer) ?? -Infinity) < REJECTION_WARN_INTERVAL_MS;
+    if (!quiet) {
+      if (this.#warned.size > 1000) this.#warned.clear();
+      this.#warned.set(peer, now);
+    }
+    const properties = { peer, source, topic, reason };
+    const text = "Rejected a message from {peer} (via {source}) on {topic}: {reason}";
+    if (quiet) log.debug(text, properties);
+    else log.warn(text, properties);
   }
 
   #onMessage = (evt: CustomEvent<Message>): void => {
@@ -242,7 +291,6 @@ export class Mesh {
     const event = this.#validated.get(message);
     if (!event) return;
     this.#validated.delete(message);
-    this.#counters.received++;
     this.#init.onEvent(event);
   };
 
@@ -273,6 +321,11 @@ export class Mesh {
       log.debug("Cannot dial discovered peer {peer}: {error}", { peer: peer.id.toString(), error: error.message });
     });
   };
+}
+
+/** The GossipSub interface leaves out the implementation's `getScore`. */
+function scoreOf(pubsub: GossipSub, peer: string): number | undefined {
+  return (pubsub as unknown as { getScore?: (peer: string) => number }).getScore?.(peer);
 }
 
 function checkAddress(text: string, key: string): Multiaddr {

@@ -236,25 +236,23 @@ Deno.test("hark tail streams events as they arrive", async () => {
     stderr: "piped",
     stdin: "null",
   }).spawn();
-  const reader = tail.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const collecting = (async () => {
+    for await (const chunk of tail.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+  })();
   try {
-    // tail has subscribed once the agent counts it; send until the line shows up.
-    let text = "";
+    // tail is listening once an event sent after it started shows up.
     const id = await waitFor(async () => {
       const sent = await agent.send(["-t", "builds", "--title", "\x1b[31mred\x1b[0m", "done"]);
-      const { value } = await Promise.race([
-        reader.read(),
-        new Promise<{ value: undefined }>((resolve) => setTimeout(() => resolve({ value: undefined }), 500)),
-      ]);
-      text += value ?? "";
-      return text.includes(sent) && sent;
+      return await waitFor(() => text.includes(sent) && sent, { timeoutMs: 1000 }).catch(() => undefined);
     }, { timeoutMs: 15_000, message: "tail to print the event" });
     const line = text.split("\n").find((line) => line.includes(id))!;
-    assert.equal(JSON.parse(line).topic, "builds");
+    const event = JSON.parse(line);
+    assert.equal(event.topic, "builds");
+    assert.equal(event.title, "\x1b[31mred\x1b[0m", "--json keeps the text exactly");
   } finally {
-    reader.releaseLock();
     tail.kill("SIGTERM");
-    await tail.stdout.cancel().catch(() => {});
+    await collecting;
     await tail.stderr.cancel();
     await tail.status;
   }

@@ -10,9 +10,11 @@ const SENDERS = 10;
 const EVENTS_PER_SENDER = 100;
 
 Deno.test("1,000 events from 10 concurrent hark send processes arrive exactly once", async () => {
-  await using a = await startAgent({ config: loopbackConfig() });
-  await using b = await startAgent({ config: loopbackConfig(a.addresses) });
-  await using c = await startAgent({ config: loopbackConfig([...a.addresses, ...b.addresses]) });
+  // Above the default publisher rate (20/s), which this test is not about.
+  const fast = "publisher_rate = 1000\npublisher_burst = 1000";
+  await using a = await startAgent({ config: loopbackConfig([], "", fast) });
+  await using b = await startAgent({ config: loopbackConfig(a.addresses, "", fast) });
+  await using c = await startAgent({ config: loopbackConfig([...a.addresses, ...b.addresses], "", fast) });
   await a.waitForPeers([b.peerId, c.peerId]);
   await b.waitForPeers([a.peerId, c.peerId]);
   await c.waitForPeers([a.peerId, b.peerId]);

@@ -34,12 +34,13 @@ export const peersCommand: Command = {
       print("No peers connected.");
     } else {
       print(table([
-        ["PEER", "HOST", "ADDRESS", "RTT", "TOPICS"],
+        ["PEER", "HOST", "ADDRESS", "RTT", "SCORE", "TOPICS"],
         ...peers.map((peer) => [
           peer.peer,
           peer.host ?? "?",
           peer.addresses[0] ?? "",
           peer.latencyMs === undefined ? "?" : `${peer.latencyMs} ms`,
+          peer.score === undefined ? "?" : peer.score.toFixed(1),
           peer.topics.join(",") || "-",
         ]),
       ]));
@@ -72,7 +73,8 @@ export const statusCommand: Command = {
       `state dir: ${s.state_dir}`,
       `listen:    ${s.listen.join(" ")}`,
       `topics:    ${s.topics.join(", ")}`,
-      `events:    ${events.published} published, ${events.received} received, ${events.rejected} rejected, ${events.duplicates} duplicates`,
+      `events:    ${events.published} published, ${events.accepted} received, ${events.duplicates} duplicates`,
+      `rejected:  ${events.rejected} (${events.malformed} malformed, ${events.unauthorized} unauthorized, ${events.throttled} over the rate limit, ${events.conflicting} conflicting ids)`,
       "sinks:",
       table([
         ["  NAME", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "LAST ERROR"],

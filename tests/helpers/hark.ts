@@ -5,6 +5,7 @@
 
 import { ControlClient } from "../../lib/control_client.ts";
 import type { HarkEvent } from "../../lib/event.ts";
+import { type Network, newNetwork, saveNetwork } from "../../lib/network.ts";
 import { waitFor } from "./wait.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -57,14 +58,26 @@ export interface AgentOptions {
   stateDir?: string;
   netns?: string;
   env?: Record<string, string>;
+  /**
+   * The network a new state dir starts in: by default the one all test
+   * agents share; "own" lets the agent create its own on first start.
+   */
+  network?: Network | "own";
 }
 
-/** Config for a loopback-only agent with no mDNS and the given bootstrap peers. */
-export function loopbackConfig(peers: string[] = [], extra = ""): string {
+/** One network for every agent of this test process, unless a test says otherwise. */
+export const TEST_NETWORK: Network = newNetwork("test");
+
+/**
+ * Config for a loopback-only agent with no mDNS and the given bootstrap
+ * peers. `network` adds lines to the [network] table; `extra` adds tables.
+ */
+export function loopbackConfig(peers: string[] = [], extra = "", network = ""): string {
   return `[network]
 listen = ["/ip4/127.0.0.1/tcp/0"]
 mdns = false
 peers = ${JSON.stringify(peers)}
+${network}
 ${extra}`;
 }
 
@@ -193,6 +206,7 @@ export class AgentProcess {
 export async function startAgent(options: AgentOptions = {}): Promise<AgentProcess> {
   const ownsStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? await Deno.makeTempDir({ prefix: "hark-test-" });
+  if (ownsStateDir && options.network !== "own") await saveNetwork(stateDir, options.network ?? TEST_NETWORK);
   const args = ["run", "--state-dir", stateDir, ...(options.args ?? [])];
   if (options.config !== undefined) {
     const configPath = `${stateDir}.toml`;

@@ -1,0 +1,61 @@
+/**
+ * Per-publisher token buckets: each publisher may send `burst` events at
+ * once and `rate` per second after that. The table of publishers is bounded,
+ * so a flood of fresh identities cannot grow it without limit; a forgotten
+ * publisher simply starts again with a full bucket.
+ */
+
+export interface RateLimit {
+  /** Events per second, sustained. */
+  rate: number;
+  /** Events allowed at once. */
+  burst: number;
+}
+
+interface Bucket {
+  tokens: number;
+  updated: number;
+}
+
+export class TokenBuckets {
+  #limit: RateLimit;
+  #buckets = new Map<string, Bucket>();
+  #capacity: number;
+  #now: () => number;
+
+  constructor(limit: RateLimit, options: { capacity?: number; now?: () => number } = {}) {
+    this.#limit = limit;
+    this.#capacity = options.capacity ?? 10_000;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** Takes a token for `key`; false when its bucket is empty. */
+  take(key: string): boolean {
+    const bucket = this.#refill(key);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until `key` has a token again (0 when it has one now). */
+  wait(key: string): number {
+    const bucket = this.#refill(key);
+    return bucket.tokens >= 1 ? 0 : Math.ceil(((1 - bucket.tokens) / this.#limit.rate) * 1000);
+  }
+
+  #refill(key: string): Bucket {
+    const now = this.#now();
+    let bucket = this.#buckets.get(key);
+    if (!bucket) {
+      bucket = { tokens: this.#limit.burst, updated: now };
+      if (this.#buckets.size >= this.#capacity) this.#buckets.delete(this.#buckets.keys().next().value!);
+    } else {
+      // Re-insert so the map's order stays least-recently-used first.
+      this.#buckets.delete(key);
+      bucket.tokens = Math.min(this.#limit.burst, bucket.tokens + ((now - bucket.updated) / 1000) * this.#limit.rate);
+      bucket.updated = now;
+    }
+    this.#buckets.set(key, bucket);
+    return bucket;
+  }
+}

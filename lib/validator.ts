@@ -1,0 +1,138 @@
+/**
+ * Judges every message that arrives on a hark topic, before gossipsub
+ * delivers or forwards it. This is where the network's rules are enforced:
+ * signature policy, the event model and its limits, who may publish on a
+ * topic, per-publisher rate limits and duplicate ids.
+ *
+ * A rejection counts against a peer's score, so repeat offenders are pruned
+ * from the mesh and then ignored. Only the peer that signed a message is
+ * blamed for breaking a rule that depends on configuration (publishers, rate
+ * limits); a peer that merely forwarded it may run with other settings, so
+ * its copy is ignored instead of rejected.
+ */
+
+import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
+import { decodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
+import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
+
+export const TOPIC_PREFIX = "hark/";
+
+export type Verdict =
+  | { result: TopicValidatorResult.Accept; event: HarkEvent }
+  | { result: TopicValidatorResult.Reject | TopicValidatorResult.Ignore; reason: Rejection | "duplicate" };
+
+export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting";
+
+export interface ValidatorCounters {
+  accepted: number;
+  duplicates: number;
+  malformed: number;
+  unauthorized: number;
+  throttled: number;
+  conflicting: number;
+}
+
+export interface ValidatorInit {
+  limits: EventLimits;
+  /** Topics that only the listed peer ids may publish on. */
+  publishers: Map<string, Set<string>>;
+  rate: RateLimit;
+  /** Ids remembered for duplicate detection. @default 100000 */
+  seenCapacity?: number;
+}
+
+/** FNV-1a: a cheap fingerprint to tell a re-sent event from a forged one. */
+function fingerprint(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193);
+  return hash >>> 0;
+}
+
+export class EventValidator {
+  readonly counters: ValidatorCounters = {
+    accepted: 0,
+    duplicates: 0,
+    malformed: 0,
+    unauthorized: 0,
+    throttled: 0,
+    conflicting: 0,
+  };
+  #init: ValidatorInit;
+  #buckets: TokenBuckets;
+  /** `publisher/id` → fingerprint; insertion order is age, oldest first. */
+  #seen = new Map<string, number>();
+  lastRejection?: { peer: string; reason: string };
+
+  constructor(init: ValidatorInit) {
+    this.#init = init;
+    this.#buckets = new TokenBuckets(init.rate);
+  }
+
+  /** Whether `peer` may publish on `topic` under this agent's config. */
+  mayPublish(peer: string, topic: string): boolean {
+    return this.#init.publishers.get(topic)?.has(peer) ?? true;
+  }
+
+  /** Milliseconds until `peer` may publish again under the rate limit. */
+  throttleDelay(peer: string): number {
+    return this.#buckets.wait(peer);
+  }
+
+  /** Takes a rate-limit token for an event this agent publishes itself. */
+  takeToken(peer: string): boolean {
+    return this.#buckets.take(peer);
+  }
+
+  /** Remembers an event this agent published, so echoes of it are dropped. */
+  remember(event: HarkEvent, bytes: Uint8Array): void {
+    this.#remember(`${event.source.peer}/${event.id}`, fingerprint(bytes));
+  }
+
+  /** `source` is the peer the message came from, which need not be its signer. */
+  validate(source: string, message: Message): Verdict {
+    if (message.type !== "signed") return this.#reject("malformed", "unsigned message", "?");
+    const signer = message.from.toString();
+    let event: HarkEvent;
+    try {
+      event = decodeEvent(message.data, signer, this.#init.limits);
+    } catch (error) {
+      return this.#reject("malformed", (error as Error).message, signer);
+    }
+    if (TOPIC_PREFIX + event.topic !== message.topic) {
+      return this.#reject("malformed", `event topic "${event.topic}" sent on ${message.topic}`, signer);
+    }
+    const blame = source === signer;
+    if (!this.mayPublish(signer, event.topic)) {
+      return this.#reject("unauthorized", `not an allowed publisher of "${event.topic}"`, signer, blame);
+    }
+    const key = `${signer}/${event.id}`;
+    const print = fingerprint(message.data);
+    const seen = this.#seen.get(key);
+    if (seen !== undefined) {
+      if (seen === print) {
+        this.counters.duplicates++;
+        return { result: TopicValidatorResult.Ignore, reason: "duplicate" };
+      }
+      return this.#reject("conflicting", `a different event with id ${event.id}`, signer);
+    }
+    if (!this.#buckets.take(signer)) {
+      return this.#reject("throttled", "over the publisher rate limit", signer, blame);
+    }
+    this.#remember(key, print);
+    this.counters.accepted++;
+    return { result: TopicValidatorResult.Accept, event };
+  }
+
+  #remember(key: string, print: number): void {
+    this.#seen.set(key, print);
+    if (this.#seen.size > (this.#init.seenCapacity ?? 100_000)) {
+      this.#seen.delete(this.#seen.keys().next().value!);
+    }
+  }
+
+  #reject(reason: Rejection, detail: string, signer: string, blame = true): Verdict {
+    this.counters[reason]++;
+    this.lastRejection = { peer: signer, reason: detail };
+    return { result: blame ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore, reason };
+  }
+}
