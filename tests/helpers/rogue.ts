@@ -1,0 +1,81 @@
+/**
+ * A hostile peer for security tests: a real libp2p node with gossipsub, run
+ * inside the test process, that skips every rule an agent keeps. It can
+ * publish any bytes on any hark topic, as fast as it likes.
+ */
+
+import "../../lib/runtime_patches.ts";
+import { createLibp2p, type Libp2p } from "libp2p";
+import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
+import { tcp } from "@libp2p/tcp";
+import { identify } from "@libp2p/identify";
+import { noise } from "@libp2p/noise";
+import { yamux } from "@libp2p/yamux";
+import { preSharedKey } from "@libp2p/pnet";
+import { multiaddr } from "@multiformats/multiaddr";
+import { createEvent, encodeEvent, type EventDraft } from "../../lib/event.ts";
+import { type Network, swarmKey } from "../../lib/network.ts";
+import { monotonicUlid } from "../../lib/ulid.ts";
+import { waitFor } from "./wait.ts";
+
+export class Rogue {
+  readonly node: Libp2p<{ pubsub: GossipSub }>;
+  #nextId = monotonicUlid();
+
+  private constructor(node: Libp2p<{ pubsub: GossipSub }>) {
+    this.node = node;
+  }
+
+  /** Starts a node; with `network` it holds that key, without it none at all. */
+  static async start(network?: Network): Promise<Rogue> {
+    const node = await createLibp2p({
+      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionProtector: network ? preSharedKey({ psk: swarmKey(network) }) : undefined,
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: {
+        identify: identify(),
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, fallbackToFloodsub: false }),
+      },
+    }) as unknown as Libp2p<{ pubsub: GossipSub }>;
+    return new Rogue(node);
+  }
+
+  get peerId(): string {
+    return this.node.peerId.toString();
+  }
+
+  async dial(address: string, timeoutMs = 10_000): Promise<void> {
+    await this.node.dial(multiaddr(address), { signal: AbortSignal.timeout(timeoutMs) });
+  }
+
+  /** Subscribes and waits until `peer` is known to subscribe to `topic` too. */
+  async join(topic: string, peer: string): Promise<void> {
+    this.node.services.pubsub.subscribe(`hark/${topic}`);
+    await waitFor(
+      () => this.node.services.pubsub.getSubscribers(`hark/${topic}`).some((id) => id.toString() === peer),
+      { message: `rogue to see ${peer} on ${topic}` },
+    );
+  }
+
+  /** A well-formed event signed by the rogue, as bytes for the wire. */
+  event(draft: EventDraft & { id?: string }): Uint8Array {
+    const { id, ...rest } = draft;
+    const event = createEvent(rest, { id: id ?? this.#nextId(), now: Date.now(), host: "rogue", peer: this.peerId });
+    return encodeEvent(event);
+  }
+
+  nextId(): string {
+    return this.#nextId();
+  }
+
+  /** Publishes raw bytes on a hark topic, bypassing every check. */
+  async publish(topic: string, bytes: Uint8Array): Promise<void> {
+    await this.node.services.pubsub.publish(`hark/${topic}`, bytes);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.node.stop();
+  }
+}
