@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { hark, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { newNetwork, saveNetwork } from "../lib/network.ts";
+import { loadIdentity } from "../lib/identity.ts";
 
 /** One line, no stack trace. */
 function assertOneLineError(stderr: string, pattern: RegExp): void {
@@ -172,6 +174,21 @@ Deno.test("hark run refuses bad start-up conditions in one line", async (t) => {
       assert.equal(result.code, 1);
       assertOneLineError(result.stderr, /State dir ".*open" is open to other users \(mode 755\).*chmod 700/);
     });
+    for (const file of ["identity.key", "swarm.key"]) {
+      await t.step(`${file} readable by others`, async () => {
+        const stateDir = `${dir}/open-${file}`;
+        await Deno.mkdir(stateDir, { mode: 0o700 });
+        await saveNetwork(stateDir, newNetwork("test"));
+        if (file === "identity.key") await loadIdentity(stateDir);
+        await Deno.chmod(`${stateDir}/${file}`, 0o644);
+        const result = await run(["--state-dir", stateDir, "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+        assert.equal(result.code, 1);
+        assertOneLineError(
+          result.stderr,
+          new RegExp(`"${stateDir}/${file}" is readable by other users \\(mode 644\\)`),
+        );
+      });
+    }
     await t.step("invalid listen address", async () => {
       const result = await run(["--state-dir", `${dir}/s4`, "--no-mdns", "--listen", "not-an-addr"]);
       assert.equal(result.code, 2);
