@@ -150,7 +150,9 @@ export class Mesh {
             allowPublishToZeroTopicPeers: true,
             fallbackToFloodsub: false,
             globalSignaturePolicy: "StrictSign",
-            maxInboundDataLength: this.#init.limits.maxEventBytes,
+            // This caps a whole RPC frame (message, signature, key, control
+            // messages), not one event; the validator checks each event's size.
+            maxInboundDataLength: Math.max(1024 * 1024, 2 * this.#init.limits.maxEventBytes + 64 * 1024),
             scoreParams: {
               topics: Object.fromEntries(this.#init.topics.map((topic) => [TOPIC_PREFIX + topic, TOPIC_SCORE])),
               // Agents on one host or behind one NAT share an IP; the default

@@ -51,7 +51,9 @@ export function checkNetworkName(name: string): string {
 /** A new network with a fresh random key. */
 export function newNetwork(name?: string): Network {
   const secret = crypto.getRandomValues(new Uint8Array(32));
-  return { name: checkNetworkName(name ?? `net-${toHex(secret.subarray(28))}`), secret, peers: [] };
+  // The default name is random on its own: a name is shown and shared, the key never.
+  const suffix = toHex(crypto.getRandomValues(new Uint8Array(4)));
+  return { name: checkNetworkName(name ?? `net-${suffix}`), secret, peers: [] };
 }
 
 /**
@@ -83,6 +85,7 @@ export function decodeToken(token: string): Network {
   } catch {
     throw invalid("it is damaged or cut short");
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid("it is damaged or cut short");
   const secret = typeof value.k === "string" ? fromHex(value.k) : undefined;
   if (!secret) throw invalid("no valid key in it");
   if (typeof value.n !== "string" || !NAME_PATTERN.test(value.n)) throw invalid("no valid network name in it");
@@ -112,7 +115,11 @@ export async function loadNetwork(stateDir: string): Promise<Network | undefined
   let meta: { name?: string; peers?: string[] } = {};
   try {
     meta = JSON.parse(await Deno.readTextFile(inDir(stateDir, NETWORK_FILE)));
+    if (typeof meta !== "object" || meta === null || Array.isArray(meta)) {
+      throw new ConfigError(`"${inDir(stateDir, NETWORK_FILE)}" is not a JSON object; run \`hark network join TOKEN\``);
+    }
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     if (!(error instanceof Deno.errors.NotFound)) {
       throw new ConfigError(`Cannot read "${inDir(stateDir, NETWORK_FILE)}": ${reason(error)}`, { cause: error });
     }

@@ -92,6 +92,14 @@ export class EventValidator {
   validate(source: string, message: Message): Verdict {
     if (message.type !== "signed") return this.#reject("malformed", "unsigned message", "?");
     const signer = message.from.toString();
+    // Whether the sender is the author, and so answerable for the content.
+    const blame = source === signer;
+    // Size limits are a per-agent setting (agent.max_event_bytes): a relay
+    // whose limit is larger did nothing wrong by passing this on.
+    if (message.data.length > this.#init.limits.maxEventBytes) {
+      const detail = `${message.data.length} bytes, over the limit of ${this.#init.limits.maxEventBytes}`;
+      return this.#reject("malformed", detail, signer, blame);
+    }
     let event: HarkEvent;
     try {
       event = decodeEvent(message.data, signer, this.#init.limits);
@@ -101,7 +109,6 @@ export class EventValidator {
     if (TOPIC_PREFIX + event.topic !== message.topic) {
       return this.#reject("malformed", `event topic "${event.topic}" sent on ${message.topic}`, signer);
     }
-    const blame = source === signer;
     if (!this.mayPublish(signer, event.topic)) {
       return this.#reject("unauthorized", `not an allowed publisher of "${event.topic}"`, signer, blame);
     }
@@ -113,7 +120,8 @@ export class EventValidator {
         this.counters.duplicates++;
         return { result: TopicValidatorResult.Ignore, reason: "duplicate" };
       }
-      return this.#reject("conflicting", `a different event with id ${event.id}`, signer);
+      // Which version a relay saw first is chance; only the author is at fault.
+      return this.#reject("conflicting", `a different event with id ${event.id}`, signer, blame);
     }
     if (!this.#buckets.take(signer)) {
       return this.#reject("throttled", "over the publisher rate limit", signer, blame);
