@@ -11,25 +11,16 @@ import { waitFor } from "./helpers/wait.ts";
 import { decodeToken, newNetwork, saveNetwork } from "../lib/network.ts";
 import { loadIdentity } from "../lib/identity.ts";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import type { MeshCounters } from "../lib/mesh.ts";
 
 // The rogue runs libp2p inside the test process; libp2p's dependencies keep
 // timers of their own after stop (see main.ts), which the sanitizers would
 // report although hark's code leaks nothing.
 const inProcessLibp2p = { sanitizeOps: false, sanitizeResources: false };
 
-interface Counters {
-  accepted: number;
-  duplicates: number;
-  malformed: number;
-  unauthorized: number;
-  throttled: number;
-  conflicting: number;
-  rejected: number;
-}
-
-async function counters(agent: AgentProcess): Promise<Counters> {
+async function counters(agent: AgentProcess): Promise<MeshCounters> {
   const reply = await agent.request({ op: "status" });
-  return (reply.status as { events: Counters }).events;
+  return (reply.status as { events: MeshCounters }).events;
 }
 
 async function scoreOf(agent: AgentProcess, peer: string): Promise<number | undefined> {
