@@ -6,23 +6,47 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { Command } from "./lib/cli/command.ts";
 import { print, printError } from "./lib/cli/command.ts";
-import { sendCommand } from "./lib/cli/send.ts";
-import { runCommand } from "./lib/cli/run.ts";
-import { tailCommand } from "./lib/cli/tail.ts";
-import { idCommand, peersCommand, statusCommand } from "./lib/cli/info.ts";
-import { networkCommand } from "./lib/cli/network.ts";
 import { ExitCode, HarkError, UsageError } from "./lib/errors.ts";
 import { defaultPaths } from "./lib/paths.ts";
 import { VERSION } from "./lib/version.ts";
 
-const COMMANDS: Command[] = [
-  runCommand,
-  sendCommand,
-  tailCommand,
-  peersCommand,
-  statusCommand,
-  idCommand,
-  networkCommand,
+/**
+ * Each command's module loads only when that command runs: `hark send` must
+ * start fast and never pay for libp2p, TOML or logging. The imports are
+ * string literals so that `deno compile` includes every module.
+ */
+const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
+  {
+    name: "run",
+    summary: "run the agent in the foreground",
+    load: async () => (await import("./lib/cli/run.ts")).runCommand,
+  },
+  { name: "send", summary: "publish an event", load: async () => (await import("./lib/cli/send.ts")).sendCommand },
+  {
+    name: "tail",
+    summary: "stream events as they arrive",
+    load: async () => (await import("./lib/cli/tail.ts")).tailCommand,
+  },
+  {
+    name: "peers",
+    summary: "list connected peers",
+    load: async () => (await import("./lib/cli/info.ts")).peersCommand,
+  },
+  {
+    name: "status",
+    summary: "show the agent's state and its sinks' health",
+    load: async () => (await import("./lib/cli/info.ts")).statusCommand,
+  },
+  {
+    name: "id",
+    summary: "print this agent's peer id and dialable addresses",
+    load: async () => (await import("./lib/cli/info.ts")).idCommand,
+  },
+  {
+    name: "network",
+    summary: "create, join or show this agent's private network",
+    load: async () => (await import("./lib/cli/network.ts")).networkCommand,
+  },
 ];
 
 /** Named in SPEC, arriving in later versions. */
@@ -78,11 +102,12 @@ async function main(args: string[]): Promise<number> {
   const index = findCommand(args);
   const name = index === -1 ? undefined : args[index];
   const rest = index === -1 ? args : [...args.slice(0, index), ...args.slice(index + 1)];
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (name !== undefined && !command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (name !== undefined && !entry) {
     if (PLANNED.includes(name)) throw new HarkError(`hark ${name} is not available in hark ${VERSION} yet`);
     throw new UsageError(`unknown command "${name}"; run \`hark --help\` for the list`);
   }
+  const command = await entry?.load();
   let parsed;
   try {
     parsed = parseArgs({

@@ -11,7 +11,6 @@ import { createTopicScoreParams } from "@libp2p/gossipsub/score";
 import { preSharedKey } from "@libp2p/pnet";
 import { tcp } from "@libp2p/tcp";
 import { identify } from "@libp2p/identify";
-import { mdns } from "@libp2p/mdns";
 import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { type Ping, ping } from "@libp2p/ping";
@@ -134,7 +133,10 @@ export class Mesh {
         connectionProtector: preSharedKey({ psk: swarmKey(this.#init.network), timeout: HANDSHAKE_TIMEOUT_MS }),
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
-        peerDiscovery: this.#init.mdns ? [mdns({ serviceTag: await mdnsServiceTag(this.#init.network) })] : [],
+        // Loaded only when used: multicast DNS brings its own dependencies.
+        peerDiscovery: this.#init.mdns
+          ? [(await import("@libp2p/mdns")).mdns({ serviceTag: await mdnsServiceTag(this.#init.network) })]
+          : [],
         connectionManager: {
           dialTimeout: DIAL_TIMEOUT_MS,
           inboundUpgradeTimeout: DIAL_TIMEOUT_MS,

@@ -18,7 +18,6 @@ export interface CommandContext {
 
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   /** Printed after the usage line by `--help`. */
   help: string;

@@ -20,7 +20,6 @@ export function table(rows: string[][]): string {
 
 export const peersCommand: Command = {
   name: "peers",
-  summary: "list connected peers",
   usage: "hark peers [--json]",
   help: "Lists connected peers: peer id, host, address, round-trip time and topics.",
   options: {},
@@ -51,7 +50,6 @@ export const peersCommand: Command = {
 
 export const statusCommand: Command = {
   name: "status",
-  summary: "show the agent's state and its sinks' health",
   usage: "hark status [--json]",
   help: "Shows network, peer id, listen addresses, topics, event counts and each sink's health.",
   options: {},
@@ -94,7 +92,6 @@ export const statusCommand: Command = {
 
 export const idCommand: Command = {
   name: "id",
-  summary: "print this agent's peer id and dialable addresses",
   usage: "hark id [--json]",
   help: "Prints the peer id on the first line, then one dialable address per line.",
   options: {},

@@ -10,7 +10,6 @@ import { loadConfig } from "./load_config.ts";
 
 export const networkCommand: Command = {
   name: "network",
-  summary: "create, join or show this agent's private network",
   usage: "hark network create [NAME] [--force] | join TOKEN | show",
   help: `A network is defined by its key: only agents that hold it can connect.
 

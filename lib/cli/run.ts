@@ -11,7 +11,6 @@ const STOP_DEADLINE_MS = 1800;
 
 export const runCommand: Command = {
   name: "run",
-  summary: "run the agent in the foreground",
   usage: "hark run [options]",
   help: `Runs the agent until SIGINT or SIGTERM. Flags add to the config file.
 

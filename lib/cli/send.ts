@@ -19,7 +19,6 @@ export const sendOptions = {
 
 export const sendCommand: Command = {
   name: "send",
-  summary: "publish an event",
   usage: "hark send [options] [BODY|-]",
   help: `The body comes from BODY, or from stdin when BODY is - or stdin is a pipe.
 Prints the new event's id once the agent has accepted and published it.

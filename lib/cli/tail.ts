@@ -9,7 +9,6 @@ import { UsageError } from "../errors.ts";
 
 export const tailCommand: Command = {
   name: "tail",
-  summary: "stream events as they arrive",
   usage: "hark tail [-t TOPIC]... [--json]",
   help: `Prints each event the agent receives or sends, until interrupted.
 

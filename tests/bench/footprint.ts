@@ -1,0 +1,34 @@
+/** Idle footprint of long-running processes: resident memory and CPU time (Linux /proc). */
+
+import { median } from "./stats.ts";
+
+const TICKS_PER_SECOND = 100;
+
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name, which may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+export interface Footprint {
+  /** Median over the processes. */
+  rssMb: number;
+  /** CPU seconds per minute of idling, median over the processes. */
+  cpuPerMinute: number;
+}
+
+/** Samples each process over `windowMs` while nothing is published. */
+export async function measureIdle(pids: number[], windowMs: number): Promise<Footprint> {
+  const before = await Promise.all(pids.map(cpuSeconds));
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  const after = await Promise.all(pids.map(cpuSeconds));
+  const rss = await Promise.all(pids.map(rssMb));
+  const perMinute = after.map((seconds, i) => (seconds - before[i]) * (60_000 / windowMs));
+  return { rssMb: median(rss), cpuPerMinute: median(perMinute) };
+}
