@@ -3,7 +3,7 @@
  * error into one line on stderr and an exit code. The only `Deno.exit`.
  */
 
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { type OptionSpecs, parseArgs } from "./lib/cli/args.ts";
 import type { Command } from "./lib/cli/command.ts";
 import { print, printError } from "./lib/cli/command.ts";
 import { ExitCode, HarkError, UsageError } from "./lib/errors.ts";
@@ -59,7 +59,7 @@ const GLOBAL_OPTIONS = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
-} as const satisfies ParseArgsOptionsConfig;
+} as const satisfies OptionSpecs;
 
 const GLOBAL_HELP = `Global options:
       --config FILE       config file (env HARK_CONFIG; default ${defaultPaths().config})
@@ -110,15 +110,10 @@ async function main(args: string[]): Promise<number> {
   const command = await entry?.load();
   let parsed;
   try {
-    parsed = parseArgs({
-      args: rest,
-      options: { ...GLOBAL_OPTIONS, ...command?.options },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseArgs(rest, { ...GLOBAL_OPTIONS, ...command?.options });
   } catch (error) {
     const hint = command ? `run \`hark ${command.name} --help\`` : "run `hark --help`";
-    throw new UsageError(`${(error as Error).message.split("\n")[0]}; ${hint}`);
+    throw new UsageError(`${(error as Error).message}; ${hint}`);
   }
   const { values, positionals } = parsed;
   if (values.version) {

@@ -1,6 +1,6 @@
 /** What every subcommand shares: its option spec, help text and context. */
 
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { OptionSpecs } from "./args.ts";
 
 export interface GlobalOptions {
   config?: string;
@@ -21,7 +21,7 @@ export interface Command {
   usage: string;
   /** Printed after the usage line by `--help`. */
   help: string;
-  options: ParseArgsOptionsConfig;
+  options: OptionSpecs;
   /** Returns the exit code. */
   run(context: CommandContext): Promise<number>;
 }

@@ -19,18 +19,9 @@ export class Arrivals {
   #loop?: Promise<void>;
   #waiters: { check: () => boolean; resolve: () => void }[] = [];
 
-  readonly #pollMs?: number;
-  #timer?: ReturnType<typeof setInterval>;
-
-  /**
-   * With `pollMs`, files are read on a timer instead of on every append: far
-   * cheaper when thousands of events per second arrive, at the cost of
-   * timestamps only that precise.
-   */
-  constructor(files: string[], markerOf: MarkerOf, options: { pollMs?: number } = {}) {
+  constructor(files: string[], markerOf: MarkerOf) {
     this.#files = files;
     this.#markerOf = markerOf;
-    this.#pollMs = options.pollMs;
   }
 
   async start(): Promise<void> {
@@ -39,17 +30,6 @@ export class Arrivals {
       if (size === 0) await Deno.writeTextFile(file, "", { append: true });
       this.#offsets.set(file, size);
       this.lines.set(file, 0);
-    }
-    if (this.#pollMs !== undefined) {
-      let reading = false;
-      this.#timer = setInterval(async () => {
-        if (reading) return;
-        reading = true;
-        for (const file of this.#files) await this.#read(file);
-        reading = false;
-        this.#wake();
-      }, this.#pollMs);
-      return;
     }
     this.#watcher = Deno.watchFs(this.#files, { recursive: false });
     this.#loop = (async () => {
@@ -129,7 +109,6 @@ export class Arrivals {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
     this.#watcher?.close();
     await this.#loop;
     for (const file of this.#files) await this.#read(file);

@@ -3,9 +3,9 @@
  * to four receivers; then count what each receiver got, lost and doubled.
  */
 
-import { Arrivals } from "./arrivals.ts";
 import { MosquittoCluster, startHarkAgents } from "./clusters.ts";
 import { ControlClient } from "../../lib/control_client.ts";
+import { SequenceCounter } from "./sequence_counter.ts";
 
 export interface Throughput {
   sent: number;
@@ -20,45 +20,34 @@ const RECEIVERS = 4;
 const WINDOW = 64;
 /** Receivers' files are read this often: watching every append would cost the bench more than the agents. */
 const POLL_MS = 50;
+/** How long stragglers may take after the last send. */
+const DRAIN_MS = 20_000;
 
-function tally(arrivals: Arrivals, files: string[], markers: string[], start: number): Throughput {
-  const lost: number[] = [];
-  const duplicated: number[] = [];
-  let last = start;
-  for (const file of files) {
-    let unique = 0;
-    for (const marker of markers) {
-      const at = arrivals.times.get(marker)?.get(file);
-      if (at === undefined) continue;
-      unique++;
-      last = Math.max(last, at);
-    }
-    lost.push(markers.length - unique);
-    duplicated.push(arrivals.lines.get(file)! - unique);
-  }
-  const delivered = markers.length - Math.max(...lost);
-  return { sent: markers.length, perSecond: delivered / ((last - start) / 1000), lost, duplicated };
+async function tally(counter: SequenceCounter, sent: number, start: number): Promise<Throughput> {
+  await counter.until(sent, DRAIN_MS);
+  await counter.stop();
+  const lost = counter.counts.map((count) => sent - count.unique);
+  const duplicated = counter.counts.map((count) => count.lines - count.unique);
+  const last = Math.max(...counter.counts.map((count) => count.lastAt));
+  const delivered = sent - Math.max(...lost);
+  return { sent, perSecond: delivered / ((last - start) / 1000), lost, duplicated };
 }
 
 export async function harkThroughput(durationMs: number): Promise<Throughput> {
   const agents = await startHarkAgents(1 + RECEIVERS);
   try {
-    const files = agents.slice(1).map((agent) => `${agent.stateDir}/events.jsonl`);
-    // Only the body is needed: a regular expression is cheaper than JSON.parse here.
-    const arrivals = new Arrivals(files, (line) => /"body":"(t\d+)"/.exec(line)?.[1], { pollMs: POLL_MS });
-    await arrivals.start();
-    const markers: string[] = [];
+    const counter = new SequenceCounter(agents.slice(1).map((agent) => `${agent.stateDir}/events.jsonl`));
+    for (const count of counter.counts) await Deno.writeTextFile(count.file, "", { append: true });
+    counter.start(POLL_MS);
     const client = await ControlClient.connect(agents[0].stateDir);
+    let sent = 0;
     const start = performance.now();
     try {
       let inFlight = 0;
-      let next = 0;
       // Pipelined: keep WINDOW requests outstanding; the agent answers in order.
       while (performance.now() - start < durationMs) {
         while (inFlight < WINDOW) {
-          const marker = `t${next++}`;
-          markers.push(marker);
-          await client.send({ op: "send", event: { body: marker } });
+          await client.send({ op: "send", event: { body: `t${sent++}` } });
           inFlight++;
         }
         await client.next();
@@ -68,10 +57,7 @@ export async function harkThroughput(durationMs: number): Promise<Throughput> {
     } finally {
       client.close();
     }
-    const complete = () => markers.every((marker) => arrivals.completedAt(marker) !== undefined);
-    await arrivals.until(complete, 30_000);
-    await arrivals.stop();
-    return tally(arrivals, files, markers, start);
+    return await tally(counter, sent, start);
   } finally {
     await Promise.all(agents.map((agent) => agent[Symbol.asyncDispose]()));
   }
@@ -80,17 +66,24 @@ export async function harkThroughput(durationMs: number): Promise<Throughput> {
 export async function mosquittoThroughput(durationMs: number): Promise<Throughput> {
   const cluster = await MosquittoCluster.start(RECEIVERS, "throughput");
   try {
-    const arrivals = new Arrivals(cluster.files, (line) => line.trim() || undefined, { pollMs: POLL_MS });
-    await arrivals.start();
-    // Wait until every subscriber is connected, with probes.
-    for (let probe = 0;; probe++) {
-      await new Deno.Command("mosquitto_pub", {
-        args: ["-h", "127.0.0.1", "-p", String(cluster.port), "-t", "throughput", "-m", `probe${probe}`],
+    const publish = (message: string) =>
+      new Deno.Command("mosquitto_pub", {
+        args: ["-h", "127.0.0.1", "-p", String(cluster.port), "-t", "throughput", "-m", message],
       }).output();
-      if (await arrivals.until(() => arrivals.completedAt(`probe${probe}`) !== undefined, 500)) break;
-      if (probe > 40) throw new Error("mosquitto subscribers never connected");
+    // Probe until every subscriber is connected, then start clean files.
+    const ready = new SequenceCounter(cluster.files);
+    for (let probe = 0;; probe++) {
+      await publish(`t${probe}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await ready.stop();
+      if (ready.counts.every((count) => count.unique > 0)) break;
+      if (probe > 50) throw new Error("mosquitto subscribers never connected");
     }
-    // mosquitto_pub -l sends one message per stdin line, as fast as it can read them.
+    const offsets = await Promise.all(cluster.files.map((file) => Deno.stat(file).then((info) => info.size)));
+    const counter = new SequenceCounter(cluster.files);
+    counter.counts.forEach((count, i) => count.offset = offsets[i]);
+    counter.start(POLL_MS);
+    // mosquitto_pub -l sends one message per stdin line, as fast as it reads them.
     const publisher = new Deno.Command("mosquitto_pub", {
       args: ["-h", "127.0.0.1", "-p", String(cluster.port), "-t", "throughput", "-l"],
       stdin: "piped",
@@ -98,29 +91,17 @@ export async function mosquittoThroughput(durationMs: number): Promise<Throughpu
       stderr: "null",
     }).spawn();
     const writer = publisher.stdin.getWriter();
-    const markers: string[] = [];
     const encoder = new TextEncoder();
     const start = performance.now();
-    let next = 0;
+    let sent = 0;
     while (performance.now() - start < durationMs) {
-      const batch: string[] = [];
-      for (let i = 0; i < 100; i++) batch.push(`t${next++}`);
-      markers.push(...batch);
-      await writer.write(encoder.encode(batch.join("\n") + "\n"));
+      let batch = "";
+      for (let i = 0; i < 1000; i++) batch += `t${sent++}\n`;
+      await writer.write(encoder.encode(batch));
     }
     await writer.close();
     await publisher.status;
-    const complete = () => markers.every((marker) => arrivals.completedAt(marker) !== undefined);
-    await arrivals.until(complete, 30_000);
-    await arrivals.stop();
-    const probes = [...arrivals.times.keys()].filter((marker) => marker.startsWith("probe"));
-    for (const file of cluster.files) {
-      arrivals.lines.set(
-        file,
-        arrivals.lines.get(file)! - probes.filter((p) => arrivals.times.get(p)?.has(file)).length,
-      );
-    }
-    return tally(arrivals, cluster.files, markers, start);
+    return await tally(counter, sent, start);
   } finally {
     await cluster.stop();
   }

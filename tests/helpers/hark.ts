@@ -177,7 +177,11 @@ export class AgentProcess {
     await waitFor(async () => {
       const connected = new Set(await this.peersOn(topic));
       return peers.every((peer) => connected.has(peer));
-    }, { timeoutMs, message: `${this.peerId} to see ${peers.length} peers on ${topic}\n${this.stderr}` });
+    }, {
+      timeoutMs,
+      intervalMs: 100,
+      message: `${this.peerId} to see ${peers.length} peers on ${topic}\n${this.stderr}`,
+    });
   }
 
   /** Sends `signal` and waits for the process to end. */
