@@ -79,10 +79,23 @@ export class SequenceCounter {
     }
   }
 
-  /** Resolves once every file holds `total` distinct markers, or at the deadline. */
-  async until(total: number, timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once every file holds `total` distinct markers, at the
+   * deadline, or when nothing new has arrived for `stallMs` (what is lost
+   * stays lost).
+   */
+  async until(total: number, timeoutMs: number, stallMs = 3000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
+    let seen = -1;
+    let progressAt = performance.now();
     while (performance.now() < deadline && this.counts.some((count) => count.unique < total)) {
+      const now = this.counts.reduce((sum, count) => sum + count.lines, 0);
+      if (now !== seen) {
+        seen = now;
+        progressAt = performance.now();
+      } else if (performance.now() - progressAt > stallMs) {
+        return;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

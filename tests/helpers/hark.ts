@@ -56,6 +56,8 @@ export interface AgentOptions {
   args?: string[];
   /** Reuse this state dir (to restart an agent). */
   stateDir?: string;
+  /** Remove the given `stateDir` when the agent is disposed. */
+  removeStateDir?: boolean;
   netns?: string;
   env?: Record<string, string>;
   /**
@@ -208,9 +210,11 @@ export class AgentProcess {
 
 /** Starts `hark run` and waits until its control socket answers. */
 export async function startAgent(options: AgentOptions = {}): Promise<AgentProcess> {
-  const ownsStateDir = options.stateDir === undefined;
+  const ownsStateDir = options.stateDir === undefined || options.removeStateDir === true;
   const stateDir = options.stateDir ?? await Deno.makeTempDir({ prefix: "hark-test-" });
-  if (ownsStateDir && options.network !== "own") await saveNetwork(stateDir, options.network ?? TEST_NETWORK);
+  if (options.stateDir === undefined && options.network !== "own") {
+    await saveNetwork(stateDir, options.network ?? TEST_NETWORK);
+  }
   const args = ["run", "--state-dir", stateDir, ...(options.args ?? [])];
   if (options.config !== undefined) {
     const configPath = `${stateDir}.toml`;
