@@ -5,10 +5,7 @@
  * what it gets to a file; the bench watches those files.
  */
 
-import { AgentProcess, startAgent, TEST_NETWORK } from "../helpers/hark.ts";
-import { saveNetwork } from "../../lib/network.ts";
-import { loadIdentity } from "../../lib/identity.ts";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { AgentProcess, startAgent } from "../helpers/hark.ts";
 import { waitFor } from "../helpers/wait.ts";
 import type { MarkerOf } from "./arrivals.ts";
 
@@ -39,9 +36,9 @@ export function freePort(): number {
 }
 
 /** hark config for the bench: loopback, file sink only, no rate limit in the way. */
-export function benchConfig(peers: string[], port = 0): string {
+export function benchConfig(peers: string[]): string {
   return `[network]
-listen = ["/ip4/127.0.0.1/tcp/${port}"]
+listen = ["/ip4/127.0.0.1/tcp/0"]
 mdns = false
 peers = ${JSON.stringify(peers)}
 publisher_rate = 1000000
@@ -53,32 +50,14 @@ queue = 100000
 `;
 }
 
-/**
- * Starts `count` agents, every one connected to every other (as mDNS would
- * on a LAN). Identities and ports are made up front, so every agent can be
- * given all the others' addresses and all can start at once.
- */
+/** Starts `count` agents, every one connected to every other (as mDNS would on a LAN). */
 export async function startHarkAgents(count: number): Promise<AgentProcess[]> {
-  const planned = await Promise.all(Array.from({ length: count }, async () => {
-    const stateDir = await Deno.makeTempDir({ prefix: "hark-bench-" });
-    await saveNetwork(stateDir, TEST_NETWORK);
-    const peer = peerIdFromPrivateKey(await loadIdentity(stateDir)).toString();
-    const port = freePort();
-    return { stateDir, port, address: `/ip4/127.0.0.1/tcp/${port}/p2p/${peer}` };
-  }));
-  const started = await Promise.allSettled(planned.map((agent) =>
-    startAgent({
-      stateDir: agent.stateDir,
-      removeStateDir: true,
-      config: benchConfig(planned.filter((other) => other !== agent).map((other) => other.address), agent.port),
-    })
-  ));
-  const agents = started.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
-  const removeDirs = () =>
-    Promise.all(planned.map((agent) => Deno.remove(agent.stateDir, { recursive: true }).catch(() => {})));
+  const agents: AgentProcess[] = [];
   try {
-    const failed = started.find((result) => result.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // One at a time, each dialing every agent before it: a full mesh.
+    for (let i = 0; i < count; i++) {
+      agents.push(await startAgent({ config: benchConfig(agents.flatMap((agent) => agent.addresses)) }));
+    }
     const ids = agents.map((agent) => agent.peerId);
     await Promise.all(
       agents.map((agent) => agent.waitForPeers(ids.filter((id) => id !== agent.peerId), "default", 90_000)),
@@ -86,7 +65,6 @@ export async function startHarkAgents(count: number): Promise<AgentProcess[]> {
     return agents;
   } catch (error) {
     await Promise.all(agents.map((agent) => agent[Symbol.asyncDispose]()));
-    await removeDirs();
     throw error;
   }
 }
