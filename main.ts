@@ -43,6 +43,11 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
     load: async () => (await import("./lib/cli/info.ts")).idCommand,
   },
   {
+    name: "history",
+    summary: "print stored events",
+    load: async () => (await import("./lib/cli/history.ts")).historyCommand,
+  },
+  {
     name: "network",
     summary: "create, join or show this agent's private network",
     load: async () => (await import("./lib/cli/network.ts")).networkCommand,
@@ -50,7 +55,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
 ];
 
 /** Named in SPEC, arriving in later versions. */
-const PLANNED = ["wrap", "history", "service", "doctor"];
+const PLANNED = ["wrap", "service", "doctor"];
 
 const GLOBAL_OPTIONS = {
   config: { type: "string" },

@@ -16,6 +16,7 @@ import { HarkError } from "./errors.ts";
 import { loadIdentity } from "./identity.ts";
 import { prepareStateDir } from "./state_dir.ts";
 import { encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from "./network.ts";
+import { EventStore, type HistoryQuery } from "./store.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 
@@ -38,6 +39,7 @@ export class Agent {
   #router?: Router;
   #control?: ControlServer;
   #network?: Network;
+  #store?: EventStore;
   #nextId = monotonicUlid();
   #tails = new Set<TailListener>();
   #topics: Set<string>;
@@ -89,10 +91,22 @@ export class Agent {
       await saveNetwork(stateDir, network);
     }
     this.#network = network;
-    const router = new Router();
+    const store = EventStore.open(stateDir, {
+      retentionMs: config.store.retention_ms,
+      maxEvents: config.store.max_events,
+    });
+    this.#store = store;
+    const router = new Router({ store });
     this.#router = router;
-    for (const sink of config.sinks) {
-      router.add(createSink(sink), { topics: sink.topics, minPriority: sink.min_priority }, sink.queue);
+    for (const [index, sink] of config.sinks.entries()) {
+      const created = createSink(sink);
+      // The cursor key must survive restarts: position and name in the config.
+      router.add(
+        created,
+        { topics: sink.topics, minPriority: sink.min_priority },
+        sink.queue,
+        `${index}:${created.name}`,
+      );
       for (const topic of sink.topics ?? []) {
         if (!this.#topics.has(topic)) {
           log.warn("Sink {sink} lists topic {topic}, which agent.topics does not subscribe to", {
@@ -118,7 +132,8 @@ export class Agent {
       limits: { maxEventBytes: config.agent.max_event_bytes },
       host: config.agent.host,
       version: VERSION,
-      onEvent: (event) => this.#receive(event),
+      onEvent: (event, fingerprint) => this.#receive(event, fingerprint),
+      lookup: (publisher, id) => store.fingerprint(publisher, id),
     });
     this.#mesh = mesh;
     await mesh.start();
@@ -166,6 +181,8 @@ export class Agent {
     this.#mesh = undefined;
     await this.#router?.stop(AbortSignal.timeout(this.#init.drainMs ?? 1000));
     this.#router = undefined;
+    this.#store?.close();
+    this.#store = undefined;
   }
 
   #requireMesh(): Mesh {
@@ -174,12 +191,15 @@ export class Agent {
   }
 
   /** An event from another agent, already validated by the mesh. */
-  #receive(event: HarkEvent): void {
-    this.#deliverLocally(event);
+  #receive(event: HarkEvent, fingerprint: number): void {
+    const seq = this.#store?.append(event, fingerprint);
+    // Already stored: a copy of an event this agent had before it restarted.
+    if (seq === undefined) return;
+    this.#deliverLocally(event, seq);
   }
 
-  #deliverLocally(event: HarkEvent): void {
-    this.#router?.route(event);
+  #deliverLocally(event: HarkEvent, seq: number): void {
+    this.#router?.route(event, seq);
     for (const tail of this.#tails) {
       if (!tail.topics || tail.topics.has(event.topic)) tail.push({ ok: true, event });
     }
@@ -196,6 +216,8 @@ export class Agent {
         return { ok: true, peer: mesh.peerId, addresses: mesh.addresses() };
       case "status":
         return { ok: true, status: this.#status(mesh) };
+      case "history":
+        return { ok: true, events: this.#history(request) };
       default:
         throw new HarkError(`op "${request.op}" is not handled here`);
     }
@@ -216,10 +238,11 @@ export class Agent {
       { id: this.#nextId(), now: Date.now(), host: config.agent.host, peer: mesh.peerId },
       { maxEventBytes: config.agent.max_event_bytes },
     );
-    const recipients = await mesh.publish(event);
+    const { recipients, fingerprint } = await mesh.publish(event);
+    const seq = this.#store?.append(event, fingerprint);
     // Like Serf's user events, the sender's own sinks see what it publishes.
     const local = this.#topics.has(event.topic);
-    if (local) this.#deliverLocally(event);
+    if (local && seq !== undefined) this.#deliverLocally(event, seq);
     return { ok: true, id: event.id, recipients, local, event };
   }
 
@@ -242,12 +265,41 @@ export class Agent {
     }
   }
 
+  /** Stored events for `history` and `tail --since`: since_time (ms), since_id, topics, limit. */
+  #history(request: ControlRequest): HarkEvent[] {
+    const store = this.#store;
+    if (!store) throw new HarkError("the agent is not running");
+    const query: HistoryQuery = {};
+    if (request.since_time !== undefined) {
+      if (typeof request.since_time !== "number") throw new HarkError("since_time must be milliseconds");
+      query.sinceTime = request.since_time;
+    }
+    if (request.since_id !== undefined) {
+      const seq = typeof request.since_id === "string" ? store.seqOf(request.since_id) : undefined;
+      if (seq === undefined) throw new HarkError(`no event with id ${JSON.stringify(request.since_id)} in the store`);
+      query.afterSeq = seq;
+    }
+    if (Array.isArray(request.topics) && request.topics.length > 0) query.topics = request.topics.map(String);
+    if (request.limit !== undefined) {
+      if (typeof request.limit !== "number" || !Number.isInteger(request.limit) || request.limit < 1) {
+        throw new HarkError("limit must be a whole number of at least 1");
+      }
+      query.limit = request.limit;
+    }
+    return store.query(query).map((stored) => stored.event);
+  }
+
   #tail(request: ControlRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void } {
     const topics = Array.isArray(request.topics) && request.topics.length > 0
       ? new Set(request.topics.map(String))
       : undefined;
     const unknown = [...topics ?? []].filter((topic) => !this.#topics.has(topic));
     const listener: TailListener = { topics, push };
+    // History and the switch to live events happen in one synchronous step
+    // (the store is synchronous), so no event falls between them or comes twice.
+    if (request.since_time !== undefined || request.since_id !== undefined) {
+      for (const event of this.#history(request)) push({ ok: true, event });
+    }
     this.#tails.add(listener);
     const reply: ControlReply = { ok: true, topics: [...(topics ?? this.#topics)] };
     if (unknown.length > 0) {

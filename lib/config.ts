@@ -9,6 +9,7 @@ import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, EventError } from "./errors.ts";
 import { type KeyPath, locateKey } from "./config_locate.ts";
 import { inDir } from "./paths.ts";
+import { parseDuration } from "./duration.ts";
 import {
   checkTopic,
   DEFAULT_MAX_EVENT_BYTES,
@@ -57,6 +58,12 @@ export interface HarkConfig {
     max_event_bytes: number;
   };
   sinks: SinkConfig[];
+  store: {
+    /** Events older than this (by arrival) are removed from the store. */
+    retention_ms: number;
+    /** At most this many events are kept. */
+    max_events: number;
+  };
   /** Per-topic rules, from `[topic.NAME]` tables. */
   topic: Record<string, TopicRules>;
 }
@@ -72,7 +79,11 @@ export interface ConfigLayer {
   agent?: Partial<HarkConfig["agent"]>;
   sink?: Partial<SinkConfig>[];
   topic?: Record<string, TopicRules>;
+  store?: Partial<HarkConfig["store"]>;
 }
+
+export const RETENTION_DEFAULT_MS = 7 * 86_400_000;
+export const MAX_EVENTS_DEFAULT = 100_000;
 
 export const PUBLISHER_RATE_DEFAULT = 20;
 export const PUBLISHER_BURST_DEFAULT = 200;
@@ -82,7 +93,17 @@ export const SINK_QUEUE_DEFAULT = 1000;
 export const FILE_MAX_SIZE_DEFAULT = 10 * 1024 * 1024;
 export const FILE_KEEP_DEFAULT = 5;
 
-type FieldType = "string" | "strings" | "topics" | "peers" | "bool" | "priority" | "bytes" | "count" | "rate";
+type FieldType =
+  | "string"
+  | "strings"
+  | "topics"
+  | "peers"
+  | "bool"
+  | "priority"
+  | "bytes"
+  | "count"
+  | "rate"
+  | "duration";
 
 const NETWORK_FIELDS: Record<string, FieldType> = {
   name: "string",
@@ -154,6 +175,11 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
       case "topic":
         layer.topic = readTopicRules(value, fail);
         break;
+      case "store": {
+        const table = readTable<{ retention?: number; max_events?: number }>(value, ["store"], STORE_FIELDS, fail);
+        layer.store = { retention_ms: table.retention, max_events: table.max_events };
+        break;
+      }
       default:
         fail([key], `unknown key "${key}"`);
     }
@@ -162,6 +188,7 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
 }
 
 const TOPIC_FIELDS: Record<string, FieldType> = { publishers: "peers" };
+const STORE_FIELDS: Record<string, FieldType> = { retention: "duration", max_events: "count" };
 
 function readTopicRules(value: unknown, fail: Fail): Record<string, TopicRules> {
   if (!isTable(value)) fail(["topic"], `"topic" must hold [topic.NAME] tables`);
@@ -252,6 +279,9 @@ function readField(raw: unknown, type: FieldType, fail: (problem: string) => nev
         fail(`must be a positive number, not ${describe(raw)}`);
       }
       return raw;
+    case "duration":
+      if (typeof raw !== "string") fail(`must be a duration such as "7d" or "12h", not ${describe(raw)}`);
+      return rethrow(() => parseDuration(raw as string), fail);
     case "peers":
       if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
         fail(`must be a list of peer ids, not ${describe(raw)}`);
@@ -312,6 +342,7 @@ export function mergeConfig(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
     agent: mergeTable(base.agent, over.agent),
     sink: [...(base.sink ?? []), ...(over.sink ?? [])],
     topic: mergeTopicRules(base.topic, over.topic),
+    store: mergeTable(base.store, over.store),
   };
 }
 
@@ -394,6 +425,10 @@ export function resolveConfig(
       max_event_bytes: maxEventBytes,
     },
     sinks,
+    store: {
+      retention_ms: layer.store?.retention_ms ?? RETENTION_DEFAULT_MS,
+      max_events: layer.store?.max_events ?? MAX_EVENTS_DEFAULT,
+    },
     topic: layer.topic ?? {},
   };
 }

@@ -328,25 +328,25 @@ Deno.test("mergeConfig() lets later layers win for scalars", async (t) => {
       name: "over replaces",
       base: { network: { name: "a", mdns: true }, agent: { host: "a" } },
       over: { network: { name: "b", mdns: false }, agent: { host: "b" } },
-      expected: { network: { name: "b", mdns: false }, agent: { host: "b" }, sink: [], topic: {} },
+      expected: { network: { name: "b", mdns: false }, agent: { host: "b" }, sink: [], topic: {}, store: {} },
     },
     {
       name: "false switches a true off",
       base: { network: { mdns: true, relay: true } },
       over: { network: { relay: false } },
-      expected: { network: { mdns: true, relay: false }, agent: {}, sink: [], topic: {} },
+      expected: { network: { mdns: true, relay: false }, agent: {}, sink: [], topic: {}, store: {} },
     },
     {
       name: "undefined leaves the base",
       base: { network: { name: "a" }, agent: { host: "a" } },
       over: { network: { name: undefined }, agent: {} },
-      expected: { network: { name: "a" }, agent: { host: "a" }, sink: [], topic: {} },
+      expected: { network: { name: "a" }, agent: { host: "a" }, sink: [], topic: {}, store: {} },
     },
     {
       name: "missing tables",
       base: {},
       over: { agent: { max_event_bytes: 2048 } },
-      expected: { network: {}, agent: { max_event_bytes: 2048 }, sink: [], topic: {} },
+      expected: { network: {}, agent: { max_event_bytes: 2048 }, sink: [], topic: {}, store: {} },
     },
   ];
   for (const { name, base, over, expected } of cases) {
@@ -444,6 +444,7 @@ Deno.test("resolveConfig() fills defaults", () => {
     publisher_burst: 200,
   });
   assert.deepEqual(config.topic, {});
+  assert.deepEqual(config.store, { retention_ms: 7 * 86_400_000, max_events: 100_000 });
   assert.equal(DEFAULT_LISTEN, "/ip4/0.0.0.0/tcp/4001");
   assert.deepEqual(config.agent, { topics: ["default"], host: "test-host", max_event_bytes: 16 * 1024 });
   assert.deepEqual(config.sinks, [
@@ -607,4 +608,14 @@ Deno.test("parseConfig() checks the publisher rate limit", () => {
   const layer = parseConfig(`[network]\npublisher_rate = 2.5\npublisher_burst = 10\n`, "a.toml");
   assert.equal(layer.network?.publisher_rate, 2.5);
   assert.throws(() => parseConfig(`[network]\npublisher_rate = 0\n`, "a.toml"), /must be a positive number.*line 2/);
+});
+
+Deno.test("parseConfig() reads [store] retention and max_events", () => {
+  const layer = parseConfig(`[store]\nretention = "12h"\nmax_events = 500\n`, "a.toml");
+  assert.deepEqual(layer.store, { retention_ms: 12 * 3_600_000, max_events: 500 });
+  assert.throws(
+    () => parseConfig(`[store]\nretention = 7\n`, "a.toml"),
+    /"store.retention" must be a duration.* at line 2/,
+  );
+  assert.throws(() => parseConfig(`[store]\nkeep = 7\n`, "a.toml"), /unknown key "store.keep" at line 2/);
 });

@@ -167,12 +167,18 @@ export class ControlServer {
         }
         if (request.op === "tail") {
           stopTail?.();
+          // History comes before the reply is written; hold it until then.
+          let early: ControlReply[] | undefined = [];
           const tail = this.#init.handlers.tail(request, (reply) => {
+            if (early) early.push(reply);
             // A stalled reader must not make the agent buffer without bound.
-            if (writer.pending < TAIL_BUFFER) void writer.write(reply);
+            else if (writer.pending < TAIL_BUFFER) void writer.write(reply);
           });
           stopTail = tail.stop;
+          const held = early;
+          early = undefined;
           await writer.write(tail.reply);
+          for (const reply of held) await writer.write(reply);
           continue;
         }
         await writer.write(await this.#handle(request));

@@ -22,7 +22,7 @@ import { PeerKeeper } from "./peer_keeper.ts";
 import { ConfigError, HarkError } from "./errors.ts";
 import { mdnsServiceTag, type Network, swarmKey } from "./network.ts";
 import type { RateLimit } from "./rate_limit.ts";
-import { EventValidator, TOPIC_PREFIX, type ValidatorCounters } from "./validator.ts";
+import { EventValidator, fingerprint, TOPIC_PREFIX, type ValidatorCounters } from "./validator.ts";
 
 const log = getLogger(["hark", "mesh"]);
 
@@ -67,7 +67,9 @@ export interface MeshInit {
   host: string;
   version: string;
   /** Called once per valid message from another agent. */
-  onEvent: (event: HarkEvent) => void;
+  onEvent: (event: HarkEvent, fingerprint: number) => void;
+  /** Fingerprints of events stored earlier, for duplicate detection across restarts. */
+  lookup?: (publisher: string, id: string) => number | undefined;
 }
 
 export interface MeshPeer {
@@ -95,14 +97,19 @@ export class Mesh {
   #keeper?: PeerKeeper;
   #peerTopics = new Map<string, Set<string>>();
   /** Validated events keyed by message, so the message handler need not decode twice. */
-  #validated = new WeakMap<Message, HarkEvent>();
+  #validated = new WeakMap<Message, { event: HarkEvent; fingerprint: number }>();
   #validator: EventValidator;
   #published = 0;
   #warned = new Map<string, number>();
 
   constructor(init: MeshInit) {
     this.#init = init;
-    this.#validator = new EventValidator({ limits: init.limits, publishers: init.publishers, rate: init.rate });
+    this.#validator = new EventValidator({
+      limits: init.limits,
+      publishers: init.publishers,
+      rate: init.rate,
+      lookup: init.lookup,
+    });
   }
 
   /** Local rules for this agent's own events: who may publish, and how fast. */
@@ -208,14 +215,14 @@ export class Mesh {
     this.#peerTopics.clear();
   }
 
-  /** Publishes to the mesh; returns how many peers it was sent to. */
-  async publish(event: HarkEvent): Promise<number> {
+  /** Publishes to the mesh; returns how many peers it was sent to and the event's fingerprint. */
+  async publish(event: HarkEvent): Promise<{ recipients: number; fingerprint: number }> {
     const node = this.#requireNode();
     const bytes = encodeEvent(event);
     this.#validator.remember(event, bytes);
     const result = await node.services.pubsub.publish(TOPIC_PREFIX + event.topic, bytes);
     this.#published++;
-    return result.recipients.length;
+    return { recipients: result.recipients.length, fingerprint: fingerprint(bytes) };
   }
 
   /** Addresses other agents can dial, each ending in this agent's peer id. */
@@ -285,7 +292,7 @@ export class Mesh {
   #validate = (source: PeerId, message: Message): TopicValidatorResult => {
     const verdict = this.#validator.validate(source.toString(), message);
     if ("event" in verdict) {
-      this.#validated.set(message, verdict.event);
+      this.#validated.set(message, { event: verdict.event, fingerprint: verdict.fingerprint });
     } else if (verdict.reason !== "duplicate") {
       this.#logRejection(source.toString(), message.topic);
     }
@@ -308,10 +315,10 @@ export class Mesh {
 
   #onMessage = (evt: CustomEvent<Message>): void => {
     const message = evt.detail;
-    const event = this.#validated.get(message);
-    if (!event) return;
+    const valid = this.#validated.get(message);
+    if (!valid) return;
     this.#validated.delete(message);
-    this.#init.onEvent(event);
+    this.#init.onEvent(valid.event, valid.fingerprint);
   };
 
   #onSubscriptionChange = (

@@ -1,13 +1,21 @@
 /**
  * Routes events to sinks. Each sink has its own bounded queue and its own
  * delivery loop, so a slow or failing sink never delays the others, the
- * control socket or the mesh. When a queue is full the new event is dropped
- * for that sink and a warning logged (Serf's rule: never block the loop).
+ * control socket or the mesh.
+ *
+ * With an event store, routing is durable: each sink keeps a cursor in the
+ * store, resumes from it after a restart or crash, and a full queue only
+ * defers events (they are read back from the store when the queue drains).
+ * A failing sink is retried with backoff until it recovers; its backlog
+ * waits in the store. Without a store (unit tests, tools), a full queue
+ * drops the new event with a warning (Serf's rule: never block the loop)
+ * and a failing event is given up after a few attempts.
  */
 
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "./event.ts";
 import type { Sink } from "../sinks/mod.ts";
+import type { EventStore } from "./store.ts";
 
 const log = getLogger(["hark", "router"]);
 
@@ -21,6 +29,7 @@ export interface SinkHealth {
   name: string;
   topics?: string[];
   min_priority: number;
+  /** Events waiting: in memory, plus those deferred to the store. */
   queued: number;
   delivered: number;
   dropped: number;
@@ -29,10 +38,14 @@ export interface SinkHealth {
 }
 
 export interface RouterInit {
-  /** Attempts per event before it is given up. @default 3 */
+  /** Without a store: attempts per event before it is given up. @default 3 */
   attempts?: number;
   /** Delay before the first retry, doubled each time. @default 200 */
   retryDelayMs?: number;
+  /** Longest delay between retries of a failing sink with a store. @default 30000 */
+  maxRetryDelayMs?: number;
+  /** Makes routing durable; see the module comment. */
+  store?: EventStore;
 }
 
 /** Whether an event passes a sink's filter right now. */
@@ -43,41 +56,81 @@ export function matches(event: HarkEvent, filter: RouteFilter, now = Date.now())
   return true;
 }
 
+interface Queued {
+  event: HarkEvent;
+  seq?: number;
+}
+
+/** Events read back from the store at a time. */
+const REFILL_BATCH = 256;
+
 class SinkRunner {
   readonly sink: Sink;
   readonly filter: RouteFilter;
   readonly capacity: number;
-  #queue: HarkEvent[] = [];
+  /** The sink's cursor name in the store. */
+  readonly key: string;
+  #queue: Queued[] = [];
   #wake?: () => void;
   #idle?: () => void;
   #busy = false;
   #stopped = false;
   #abort = new AbortController();
   #loop?: Promise<void>;
-  #init: Required<RouterInit>;
+  #init: RouterInit & Required<Omit<RouterInit, "store">>;
+  /** The newest store sequence number this runner has queued or passed over. */
+  #queuedUpTo = 0;
+  /** Events are waiting in the store because the queue was full. */
+  #deferred = false;
   delivered = 0;
   dropped = 0;
   failed = 0;
   lastError?: string;
 
-  constructor(sink: Sink, filter: RouteFilter, capacity: number, init: Required<RouterInit>) {
+  constructor(sink: Sink, filter: RouteFilter, capacity: number, key: string, init: SinkRunner["init"]) {
     this.sink = sink;
     this.filter = filter;
     this.capacity = capacity;
+    this.key = key;
     this.#init = init;
   }
 
+  get init() {
+    return this.#init;
+  }
+
   get queued(): number {
-    return this.#queue.length + (this.#busy ? 1 : 0);
+    const inMemory = this.#queue.length + (this.#busy ? 1 : 0);
+    const store = this.#init.store;
+    return this.#deferred && store ? inMemory + store.countAfter(this.#queuedUpTo, this.filter.topics) : inMemory;
   }
 
   start(): void {
-    this.#loop ??= this.#run();
+    if (this.#loop) return;
+    const store = this.#init.store;
+    if (store) {
+      // A sink the store has not seen starts from now: history is not replayed into it.
+      const cursor = store.cursor(this.key);
+      this.#queuedUpTo = cursor ?? store.lastSeq();
+      if (cursor === undefined) store.setCursor(this.key, this.#queuedUpTo);
+      // Whatever arrived after the cursor (before a restart or crash) comes first.
+      this.#deferred = true;
+    }
+    this.#loop = this.#run();
   }
 
-  offer(event: HarkEvent): void {
+  offer(event: HarkEvent, seq?: number): void {
     if (this.#stopped) return;
-    if (this.#queue.length >= this.capacity) {
+    if (seq !== undefined && this.#init.store) {
+      if (seq <= this.#queuedUpTo) return;
+      // Order is kept: once anything waits in the store, newer events wait behind it.
+      if (this.#deferred || this.#queue.length >= this.capacity) {
+        this.#deferred = true;
+        this.#wake?.();
+        return;
+      }
+      this.#queuedUpTo = seq;
+    } else if (this.#queue.length >= this.capacity) {
       this.dropped++;
       log.warn("Sink {sink} is {count} events behind; dropped event {id}", {
         sink: this.sink.name,
@@ -86,11 +139,29 @@ class SinkRunner {
       });
       return;
     }
-    this.#queue.push(event);
+    this.#queue.push({ event, seq });
     this.#wake?.();
   }
 
-  /** Resolves when the queue is empty and nothing is being delivered. */
+  /** Moves events the queue had no room for from the store into the queue. */
+  #refill(): void {
+    const store = this.#init.store;
+    if (!store || !this.#deferred) return;
+    const now = Date.now();
+    while (this.#queue.length < this.capacity) {
+      const batch = store.after(this.#queuedUpTo, this.filter.topics, Math.min(REFILL_BATCH, this.capacity));
+      for (const { seq, event } of batch) {
+        this.#queuedUpTo = seq;
+        if (matches(event, this.filter, now)) this.#queue.push({ event, seq });
+      }
+      if (batch.length === 0) {
+        this.#deferred = false;
+        return;
+      }
+    }
+  }
+
+  /** Resolves when nothing waits and nothing is being delivered. */
   idle(): Promise<void> {
     if (this.queued === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -114,10 +185,13 @@ class SinkRunner {
     this.#wake?.();
     await this.#loop;
     signal.removeEventListener("abort", onAbort);
-    if (this.#queue.length > 0) {
-      log.warn("Sink {sink} stopped with {count} events undelivered", {
+    const left = this.queued;
+    if (left > 0) {
+      const where = this.#init.store ? "; they wait in the store for the next start" : "";
+      log.warn("Sink {sink} stopped with {count} events undelivered{where}", {
         sink: this.sink.name,
-        count: this.#queue.length,
+        count: left,
+        where,
       });
     }
     await this.sink.close();
@@ -125,8 +199,9 @@ class SinkRunner {
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
-      const event = this.#queue.shift();
-      if (!event) {
+      if (this.#queue.length === 0) this.#refill();
+      const next = this.#queue.shift();
+      if (!next) {
         const idle = this.#idle;
         this.#idle = undefined;
         idle?.();
@@ -135,24 +210,39 @@ class SinkRunner {
         continue;
       }
       this.#busy = true;
-      await this.#deliver(event);
+      await this.#deliver(next);
       this.#busy = false;
     }
   }
 
-  async #deliver(event: HarkEvent): Promise<void> {
+  async #deliver({ event, seq }: Queued): Promise<void> {
     const signal = this.#abort.signal;
-    for (let attempt = 1; attempt <= this.#init.attempts && !signal.aborted; attempt++) {
+    const durable = seq !== undefined && this.#init.store !== undefined;
+    for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         await this.sink.deliver(event, { signal });
         this.delivered++;
+        if (durable) this.#init.store!.setCursor(this.key, seq);
         return;
       } catch (error) {
         this.lastError = (error as Error).message;
-        if (attempt < this.#init.attempts) {
-          await delay(this.#init.retryDelayMs * 2 ** (attempt - 1), signal);
+        if (!durable && attempt >= this.#init.attempts) break;
+        if (attempt === 1 || attempt % 10 === 0) {
+          log.warn("Sink {sink} failed to deliver event {id} (attempt {attempt}): {error}", {
+            sink: this.sink.name,
+            id: event.id,
+            attempt,
+            error: this.lastError,
+          });
         }
+        const backoff = Math.min(this.#init.maxRetryDelayMs, this.#init.retryDelayMs * 2 ** (attempt - 1));
+        await delay(backoff, signal);
       }
+    }
+    if (durable) {
+      // Stopped while retrying: put it back so `queued` counts it; the store keeps it for the next start.
+      this.#queue.unshift({ event, seq });
+      return;
     }
     this.failed++;
     log.error("Sink {sink} could not deliver event {id}: {error}", {
@@ -165,17 +255,25 @@ class SinkRunner {
 
 export class Router {
   #runners: SinkRunner[] = [];
-  #init: Required<RouterInit>;
+  #init: SinkRunner["init"];
   #started = false;
   #stopping?: Promise<void>;
 
   constructor(init: RouterInit = {}) {
-    this.#init = { attempts: init.attempts ?? 3, retryDelayMs: init.retryDelayMs ?? 200 };
+    this.#init = {
+      attempts: init.attempts ?? 3,
+      retryDelayMs: init.retryDelayMs ?? 200,
+      maxRetryDelayMs: init.maxRetryDelayMs ?? 30_000,
+      store: init.store,
+    };
   }
 
-  /** Adds a sink; call before `start`. */
-  add(sink: Sink, filter: RouteFilter, capacity: number): void {
-    const runner = new SinkRunner(sink, filter, capacity, this.#init);
+  /**
+   * Adds a sink; call before `start`. `key` names its cursor in the store
+   * and must stay the same across restarts. @default sink.name
+   */
+  add(sink: Sink, filter: RouteFilter, capacity: number, key = sink.name): void {
+    const runner = new SinkRunner(sink, filter, capacity, key, this.#init);
     this.#runners.push(runner);
     if (this.#started) runner.start();
   }
@@ -186,11 +284,14 @@ export class Router {
     for (const runner of this.#runners) runner.start();
   }
 
-  /** Queues the event for every sink whose filter it passes. Never blocks. */
-  route(event: HarkEvent): void {
+  /**
+   * Queues the event for every sink whose filter it passes. Never blocks.
+   * `seq` is the event's number in the store, when there is one.
+   */
+  route(event: HarkEvent, seq?: number): void {
     const now = Date.now();
     for (const runner of this.#runners) {
-      if (matches(event, runner.filter, now)) runner.offer(event);
+      if (matches(event, runner.filter, now)) runner.offer(event, seq);
     }
   }
 

@@ -18,7 +18,7 @@ import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
 export const TOPIC_PREFIX = "hark/";
 
 export type Verdict =
-  | { result: TopicValidatorResult.Accept; event: HarkEvent }
+  | { result: TopicValidatorResult.Accept; event: HarkEvent; fingerprint: number }
   | { result: TopicValidatorResult.Reject | TopicValidatorResult.Ignore; reason: Rejection | "duplicate" };
 
 export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting";
@@ -37,12 +37,17 @@ export interface ValidatorInit {
   /** Topics that only the listed peer ids may publish on. */
   publishers: Map<string, Set<string>>;
   rate: RateLimit;
-  /** Ids remembered for duplicate detection. @default 100000 */
+  /** Ids remembered in memory for duplicate detection. @default 100000 */
   seenCapacity?: number;
+  /**
+   * Looks up the fingerprint of an event stored earlier (the event store),
+   * so duplicates are caught across restarts and beyond the memory.
+   */
+  lookup?: (publisher: string, id: string) => number | undefined;
 }
 
 /** FNV-1a: a cheap fingerprint to tell a re-sent event from a forged one. */
-function fingerprint(bytes: Uint8Array): number {
+export function fingerprint(bytes: Uint8Array): number {
   let hash = 0x811c9dc5;
   for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193);
   return hash >>> 0;
@@ -114,7 +119,7 @@ export class EventValidator {
     }
     const key = `${signer}/${event.id}`;
     const print = fingerprint(message.data);
-    const seen = this.#seen.get(key);
+    const seen = this.#seen.get(key) ?? this.#init.lookup?.(signer, event.id);
     if (seen !== undefined) {
       if (seen === print) {
         this.counters.duplicates++;
@@ -128,7 +133,7 @@ export class EventValidator {
     }
     this.#remember(key, print);
     this.counters.accepted++;
-    return { result: TopicValidatorResult.Accept, event };
+    return { result: TopicValidatorResult.Accept, event, fingerprint: print };
   }
 
   #remember(key: string, print: number): void {

@@ -3,8 +3,13 @@
  * `maxBytes` it is rotated: `events.jsonl` → `.1` → `.2` ... and the oldest
  * beyond `keep` is removed, so disk use stays bounded.
  *
- * JSON.stringify escapes every control character and lone surrogate, so each
+ * JSON.stringify escapes newlines, C0 controls and lone surrogates, so each
  * line is valid JSON and one line whatever the event holds.
+ *
+ * After a crash the router replays the events since the sink's last saved
+ * cursor, some of which may already be in the file. On open the sink reads
+ * the ids at the end of its file and skips those, so no event is written
+ * twice.
  */
 
 import type { HarkEvent } from "../lib/event.ts";
@@ -12,6 +17,8 @@ import type { Sink } from "./mod.ts";
 import { writeAll } from "../lib/write_all.ts";
 
 const encoder = new TextEncoder();
+/** How much of the file's end is read for ids on open: far more than one cursor flush interval of events. */
+const TAIL_BYTES = 1024 * 1024;
 
 export interface FileSinkInit {
   path: string;
@@ -26,6 +33,8 @@ export class FileSink implements Sink {
   #init: FileSinkInit;
   #file?: Deno.FsFile;
   #size = 0;
+  /** Ids at the end of the file when it was opened; cleared at the first new event. */
+  #written?: Set<string>;
 
   constructor(init: FileSinkInit) {
     this.#init = init;
@@ -33,8 +42,16 @@ export class FileSink implements Sink {
   }
 
   async deliver(event: HarkEvent): Promise<void> {
+    if (!this.#file) {
+      await this.#open();
+      this.#written = await this.#tailIds();
+    }
+    if (this.#written) {
+      if (this.#written.has(event.id)) return;
+      // Replay is a prefix of what follows: past the first new event nothing is repeated.
+      this.#written = undefined;
+    }
     const line = encoder.encode(JSON.stringify(event) + "\n");
-    if (!this.#file) await this.#open();
     if (this.#size > 0 && this.#size + line.length > this.#init.maxBytes) await this.#rotate();
     await writeAll(this.#file!, line);
     this.#size += line.length;
@@ -49,6 +66,61 @@ export class FileSink implements Sink {
   async #open(): Promise<void> {
     this.#file = await Deno.open(this.#init.path, { append: true, create: true, mode: 0o600 });
     this.#size = (await this.#file.stat()).size;
+    if (this.#size > 0) await this.#dropTornLine();
+  }
+
+  /**
+   * A crash in the middle of a write leaves half a line at the end. That
+   * event was not counted as delivered, so it comes again: cut the torn
+   * piece off and the file stays valid JSON lines.
+   */
+  async #dropTornLine(): Promise<void> {
+    const length = Math.min(this.#size, TAIL_BYTES);
+    const file = await Deno.open(this.#init.path, { read: true, write: true });
+    try {
+      await file.seek(this.#size - length, Deno.SeekMode.Start);
+      const buffer = new Uint8Array(length);
+      let read = 0;
+      while (read < length) {
+        const n = await file.read(buffer.subarray(read));
+        if (n === null) break;
+        read += n;
+      }
+      if (buffer[read - 1] === 10) return;
+      const lastNewline = buffer.subarray(0, read).lastIndexOf(10);
+      const keep = lastNewline === -1 ? this.#size - read : this.#size - read + lastNewline + 1;
+      await file.truncate(keep);
+      this.#size = keep;
+    } finally {
+      file.close();
+    }
+  }
+
+  /** Ids of the complete lines in the last part of the file. */
+  async #tailIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    if (this.#size === 0) return ids;
+    const length = Math.min(this.#size, TAIL_BYTES);
+    const file = await Deno.open(this.#init.path, { read: true });
+    try {
+      await file.seek(this.#size - length, Deno.SeekMode.Start);
+      const buffer = new Uint8Array(length);
+      let read = 0;
+      while (read < length) {
+        const n = await file.read(buffer.subarray(read));
+        if (n === null) break;
+        read += n;
+      }
+      const lines = new TextDecoder().decode(buffer.subarray(0, read)).split("\n");
+      // The first piece may be cut unless the read began at the start; the last is empty or torn.
+      for (const line of lines.slice(length === this.#size ? 0 : 1, -1)) {
+        const id = /^\{"id":"([0-9A-Z]{26})"/.exec(line)?.[1];
+        if (id) ids.add(id);
+      }
+    } finally {
+      file.close();
+    }
+    return ids;
   }
 
   async #rotate(): Promise<void> {

@@ -6,22 +6,26 @@ import { ControlClient } from "../control_client.ts";
 import { checkTopic, type HarkEvent } from "../event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";
+import { parseSince } from "./since.ts";
 
 export const tailCommand: Command = {
   name: "tail",
-  usage: "hark tail [-t TOPIC]... [--json]",
+  usage: "hark tail [-t TOPIC]... [--since DURATION|ID|RFC3339] [--json]",
   help: `Prints each event the agent receives or sends, until interrupted.
 
 Options:
   -t, --topic T   only this topic (repeatable); default: every subscribed topic
+      --since S   first print stored events after S (10m, an event id, or an
+                  RFC 3339 time), then follow
       --json      one JSON object per line`,
-  options: { topic: { type: "string", short: "t", multiple: true } },
+  options: { topic: { type: "string", short: "t", multiple: true }, since: { type: "string" } },
   async run({ global, values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`tail takes no arguments, got "${positionals[0]}"`);
     const topics: string[] = values.topic ?? [];
     topics.forEach(checkTopic);
     await using client = await ControlClient.connect(global.stateDir);
-    const reply = await client.request({ op: "tail", topics });
+    const since = values.since === undefined ? {} : parseSince(values.since);
+    const reply = await client.request({ op: "tail", topics, ...since });
     if (typeof reply.warning === "string") printError(`hark: warning: ${reply.warning}`);
     for await (const line of client.stream()) {
       const event = line.event as HarkEvent | undefined;

@@ -13,6 +13,7 @@ import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { preSharedKey } from "@libp2p/pnet";
 import { multiaddr } from "@multiformats/multiaddr";
+import type { PrivateKey } from "@libp2p/interface";
 import { createEvent, encodeEvent, type EventDraft } from "../../lib/event.ts";
 import { type Network, swarmKey } from "../../lib/network.ts";
 import { monotonicUlid } from "../../lib/ulid.ts";
@@ -26,9 +27,13 @@ export class Rogue {
     this.node = node;
   }
 
-  /** Starts a node; with `network` it holds that key, without it none at all. */
-  static async start(network?: Network): Promise<Rogue> {
+  /**
+   * Starts a node; with `network` it holds that key, without it none at all.
+   * Passing the same `privateKey` again plays the same publisher again.
+   */
+  static async start(network?: Network, privateKey?: PrivateKey): Promise<Rogue> {
     const node = await createLibp2p({
+      privateKey,
       addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
       connectionProtector: network ? preSharedKey({ psk: swarmKey(network) }) : undefined,

@@ -1,0 +1,42 @@
+/** `hark history`: events from the agent's store. */
+
+import type { Command } from "./command.ts";
+import { print } from "./command.ts";
+import { requestAgent } from "../control_client.ts";
+import { checkTopic, type HarkEvent } from "../event.ts";
+import { formatEventLine } from "../../sinks/format.ts";
+import { UsageError } from "../errors.ts";
+import { parseSince } from "./since.ts";
+
+export const historyCommand: Command = {
+  name: "history",
+  usage: "hark history [--since DURATION|ID|RFC3339] [-t TOPIC]... [--limit N] [--json]",
+  help: `Prints stored events, oldest first.
+
+Options:
+      --since S    only events after S: a duration back from now (10m, 2h, 7d),
+                   an event id, or an RFC 3339 time
+  -t, --topic T    only this topic (repeatable)
+      --limit N    only the newest N (default 100)
+      --json       one JSON object per line`,
+  options: {
+    since: { type: "string" },
+    topic: { type: "string", short: "t", multiple: true },
+    limit: { type: "string" },
+  },
+  async run({ global, values, positionals }) {
+    if (positionals.length > 0) throw new UsageError(`history takes no arguments, got "${positionals[0]}"`);
+    const topics: string[] = values.topic ?? [];
+    topics.forEach(checkTopic);
+    const limit = values.limit === undefined ? 100 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new UsageError(`--limit must be a whole number, not "${values.limit}"`);
+    }
+    const since = values.since === undefined ? {} : parseSince(values.since);
+    const reply = await requestAgent(global.stateDir, { op: "history", topics, limit, ...since });
+    for (const event of reply.events as HarkEvent[]) {
+      print(global.json ? JSON.stringify(event) : formatEventLine(event));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,23 @@
+/** `--since` for `history` and `tail`: a duration back from now, an event id, or an instant. */
+
+import { parseDuration } from "../duration.ts";
+import { UsageError } from "../errors.ts";
+import { ULID_PATTERN } from "../ulid.ts";
+
+export type Since = { since_time: number } | { since_id: string };
+
+export function parseSince(text: string, now = Date.now()): Since {
+  if (ULID_PATTERN.test(text)) return { since_id: text };
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const time = Date.parse(text);
+    if (Number.isNaN(time)) throw new UsageError(`--since: "${text}" is not a valid RFC 3339 time`);
+    return { since_time: time };
+  }
+  try {
+    return { since_time: now - parseDuration(text) };
+  } catch {
+    throw new UsageError(
+      `--since: "${text}" is neither a duration (10m, 2h, 7d), an event id nor an RFC 3339 time`,
+    );
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The event store: every event this agent published or received, in SQLite
+ * (node:sqlite, WAL) in the state dir. It gives each event a local sequence
+ * number, detects duplicates across restarts, answers `hark history`, keeps
+ * each sink's cursor, and forgets the oldest events past the retention
+ * window or count.
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { getLogger } from "@logtape/logtape";
+import type { HarkEvent } from "./event.ts";
+import { HarkError } from "./errors.ts";
+import { inDir } from "./paths.ts";
+
+const log = getLogger(["hark", "store"]);
+
+export const STORE_FILE = "events.db";
+
+export interface StoreInit {
+  /** Events older than this many milliseconds (by arrival) are removed. @default 7 days */
+  retentionMs?: number;
+  /** About this many events are kept (pruning runs in steps of a tenth, at most 1000). @default 100000 */
+  maxEvents?: number;
+  /** Cursor positions reach disk at least this often. @default 200 */
+  cursorFlushMs?: number;
+  now?: () => number;
+}
+
+export interface StoredEvent {
+  seq: number;
+  event: HarkEvent;
+}
+
+export interface HistoryQuery {
+  /** Only events whose time is at or after this instant (ms). */
+  sinceTime?: number;
+  /** Only events after this one (by local order). */
+  afterSeq?: number;
+  topics?: string[];
+  /** The newest `limit` events, returned oldest first. */
+  limit?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  publisher TEXT NOT NULL,
+  id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  fingerprint INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  UNIQUE (publisher, id)
+);
+CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE INDEX IF NOT EXISTS events_received ON events (received);
+CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+`;
+
+export class EventStore {
+  #db: DatabaseSync;
+  #init: Required<Omit<StoreInit, "now">> & { now: () => number };
+  #insert: StatementSync;
+  #fingerprint: StatementSync;
+  #setCursor: StatementSync;
+  #pendingCursors = new Map<string, number>();
+  #flushTimer?: ReturnType<typeof setTimeout>;
+  #insertsSincePrune = 0;
+  #closed = false;
+
+  private constructor(db: DatabaseSync, init: StoreInit) {
+    this.#db = db;
+    this.#init = {
+      retentionMs: init.retentionMs ?? 7 * 86_400_000,
+      maxEvents: init.maxEvents ?? 100_000,
+      cursorFlushMs: init.cursorFlushMs ?? 200,
+      now: init.now ?? Date.now,
+    };
+    this.#insert = db.prepare(
+      "INSERT OR IGNORE INTO events (publisher, id, topic, time, received, fingerprint, json) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+    );
+    this.#fingerprint = db.prepare("SELECT fingerprint FROM events WHERE publisher = ? AND id = ?");
+    this.#setCursor = db.prepare(
+      "INSERT INTO cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq",
+    );
+  }
+
+  /** Opens (creating if needed) the store in `stateDir`. */
+  static open(stateDir: string, init: StoreInit = {}): EventStore {
+    const path = inDir(stateDir, STORE_FILE);
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path);
+      // WAL with NORMAL sync survives a crash of the process (not of the OS)
+      // without an fsync per event.
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;");
+      db.exec(SCHEMA);
+      const store = new EventStore(db, init);
+      store.prune();
+      return store;
+    } catch (error) {
+      db?.close();
+      throw new HarkError(`Cannot open the event store "${path}": ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * Stores an event; returns its sequence number, or undefined if this
+   * publisher's event with this id is already stored.
+   */
+  append(event: HarkEvent, fingerprint: number): number | undefined {
+    const row = this.#insert.get(
+      event.source.peer,
+      event.id,
+      event.topic,
+      Date.parse(event.time),
+      this.#init.now(),
+      fingerprint,
+      JSON.stringify(event),
+    ) as { seq: number } | undefined;
+    // Prune in steps: at most a tenth of max_events over the cap, never a scan per insert.
+    if (row && ++this.#insertsSincePrune >= Math.min(1000, Math.ceil(this.#init.maxEvents / 10))) this.prune();
+    return row?.seq;
+  }
+
+  /** The fingerprint of a stored event, or undefined if it is not stored. */
+  fingerprint(publisher: string, id: string): number | undefined {
+    const row = this.#fingerprint.get(publisher, id) as { fingerprint: number } | undefined;
+    return row?.fingerprint;
+  }
+
+  /** Events matching `query`, oldest first. */
+  query(query: HistoryQuery = {}): StoredEvent[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.sinceTime !== undefined) {
+      where.push("time >= ?");
+      params.push(query.sinceTime);
+    }
+    if (query.afterSeq !== undefined) {
+      where.push("seq > ?");
+      params.push(query.afterSeq);
+    }
+    if (query.topics?.length) {
+      where.push(`topic IN (${query.topics.map(() => "?").join(", ")})`);
+      params.push(...query.topics);
+    }
+    const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    // With a limit, the newest `limit` rows are wanted, still returned oldest first.
+    const sql = query.limit === undefined
+      ? `SELECT seq, json FROM events ${filter} ORDER BY seq`
+      : `SELECT * FROM (SELECT seq, json FROM events ${filter} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
+    if (query.limit !== undefined) params.push(query.limit);
+    const rows = this.#db.prepare(sql).all(...params) as { seq: number; json: string }[];
+    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.json) }));
+  }
+
+  /** The first `limit` events after `seq` on `topics` (all topics when undefined). */
+  after(seq: number, topics: string[] | undefined, limit: number): StoredEvent[] {
+    const topicFilter = topics ? `AND topic IN (${topics.map(() => "?").join(", ")})` : "";
+    const rows = this.#db.prepare(
+      `SELECT seq, json FROM events WHERE seq > ? ${topicFilter} ORDER BY seq LIMIT ?`,
+    ).all(seq, ...(topics ?? []), limit) as { seq: number; json: string }[];
+    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.json) }));
+  }
+
+  /** How many events after `seq` on `topics` are stored. */
+  countAfter(seq: number, topics: string[] | undefined): number {
+    const topicFilter = topics ? `AND topic IN (${topics.map(() => "?").join(", ")})` : "";
+    const row = this.#db.prepare(`SELECT count(*) AS n FROM events WHERE seq > ? ${topicFilter}`)
+      .get(seq, ...(topics ?? [])) as { n: number };
+    return row.n;
+  }
+
+  /** The local sequence number of the event with this id, from any publisher. */
+  seqOf(id: string): number | undefined {
+    const row = this.#db.prepare("SELECT seq FROM events WHERE id = ? ORDER BY seq LIMIT 1").get(id) as
+      | { seq: number }
+      | undefined;
+    return row?.seq;
+  }
+
+  /**
+   * The highest sequence number ever assigned (0 for a new store). An
+   * ignored duplicate uses a number too, so numbers may have gaps; only
+   * their order matters.
+   */
+  lastSeq(): number {
+    const row = this.#db.prepare("SELECT max(seq) AS seq FROM events").get() as { seq: number | null };
+    // The autoincrement counter survives pruning; fall back to it so sequence numbers never go back.
+    const counter = this.#db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").get() as
+      | { seq: number }
+      | undefined;
+    return Math.max(row.seq ?? 0, counter?.seq ?? 0);
+  }
+
+  count(): number {
+    return (this.#db.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+  }
+
+  /** Where a sink stopped, or undefined for a sink the store has not seen. */
+  cursor(sink: string): number | undefined {
+    if (this.#pendingCursors.has(sink)) return this.#pendingCursors.get(sink);
+    const row = this.#db.prepare("SELECT seq FROM cursors WHERE sink = ?").get(sink) as { seq: number } | undefined;
+    return row?.seq;
+  }
+
+  /**
+   * Records that `sink` has delivered everything up to `seq`. Writes are
+   * gathered and reach disk within `cursorFlushMs`; sinks that must not
+   * repeat an event after a crash check their own output on start.
+   */
+  setCursor(sink: string, seq: number): void {
+    if (this.#closed) return;
+    this.#pendingCursors.set(sink, seq);
+    this.#flushTimer ??= setTimeout(() => this.flush(), this.#init.cursorFlushMs);
+  }
+
+  /** Writes pending cursor positions now. */
+  flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#closed || this.#pendingCursors.size === 0) return;
+    this.#db.exec("BEGIN");
+    try {
+      for (const [sink, seq] of this.#pendingCursors) this.#setCursor.run(sink, seq);
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+    this.#pendingCursors.clear();
+  }
+
+  /** Removes events past the retention window or count, oldest first. */
+  prune(): number {
+    this.#insertsSincePrune = 0;
+    const cutoff = this.#init.now() - this.#init.retentionMs;
+    const byAge = this.#db.prepare("DELETE FROM events WHERE received < ?").run(cutoff).changes;
+    const byCount = this.#db.prepare(
+      "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+    ).run(this.#init.maxEvents).changes;
+    const removed = Number(byAge) + Number(byCount);
+    if (removed > 0) log.debug("Removed {count} events past retention", { count: removed });
+    return removed;
+  }
+
+  /** Flushes cursors and closes the database. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+}

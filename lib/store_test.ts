@@ -1,0 +1,494 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { createEvent, type HarkEvent } from "./event.ts";
+import { HarkError } from "./errors.ts";
+import { inDir } from "./paths.ts";
+import { EventStore, STORE_FILE, type StoreInit } from "./store.ts";
+import { monotonicUlid } from "./ulid.ts";
+
+const PEER_A = "12D3KooWPeerA";
+const PEER_B = "12D3KooWPeerB";
+const T0 = Date.parse("2025-01-01T00:00:00.000Z");
+const nextId = monotonicUlid();
+
+interface EventSpec {
+  peer?: string;
+  topic?: string;
+  /** The event's own `time`, in ms. */
+  time?: number;
+  id?: string;
+  body?: string;
+}
+
+function makeEvent(spec: EventSpec = {}): HarkEvent {
+  return createEvent(
+    { topic: spec.topic, body: spec.body ?? "hello" },
+    { id: spec.id ?? nextId(), now: spec.time ?? T0, host: "test-host", peer: spec.peer ?? PEER_A },
+  );
+}
+
+async function withStateDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hark_store_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Opens a store, runs `fn`, and always closes it. */
+async function withStore(
+  dir: string,
+  init: StoreInit,
+  fn: (store: EventStore) => void | Promise<void>,
+): Promise<void> {
+  const store = EventStore.open(dir, init);
+  try {
+    await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+/** Reads the store's file through a connection of its own, as another process would. */
+function peek<T>(dir: string, sql: string, ...params: (string | number)[]): T | undefined {
+  const db = new DatabaseSync(inDir(dir, STORE_FILE));
+  try {
+    return db.prepare(sql).get(...params) as T | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
+
+Deno.test("EventStore.open() creates events.db in the state dir in WAL mode", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      assert.ok(store.append(makeEvent(), 1));
+    });
+    const stat = await Deno.stat(inDir(dir, STORE_FILE));
+    assert.ok(stat.isFile);
+    const mode = peek<{ journal_mode: string }>(dir, "PRAGMA journal_mode");
+    assert.equal(mode?.journal_mode, "wal");
+  });
+});
+
+Deno.test("EventStore.open() keeps the events after reopening", async () => {
+  await withStateDir(async (dir) => {
+    const events = [makeEvent({ topic: "a" }), makeEvent({ topic: "b" }), makeEvent({ topic: "a" })];
+    let seqs: (number | undefined)[] = [];
+    await withStore(dir, {}, (store) => {
+      seqs = events.map((event, i) => store.append(event, i));
+    });
+    await withStore(dir, {}, (store) => {
+      assert.equal(store.count(), 3);
+      assert.deepEqual(store.query(), events.map((event, i) => ({ seq: seqs[i], event })));
+      assert.equal(store.lastSeq(), seqs[2]);
+    });
+  });
+});
+
+Deno.test("EventStore.append() returns increasing sequence numbers", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      const seqs = Array.from({ length: 20 }, () => store.append(makeEvent(), 0));
+      for (const seq of seqs) assert.equal(typeof seq, "number");
+      for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i]! > seqs[i - 1]!, `seq ${i} increases`);
+    });
+  });
+});
+
+Deno.test("EventStore.append() ignores a duplicate after reopening", async () => {
+  await withStateDir(async (dir) => {
+    const original = makeEvent({ body: "original" });
+    const resent = { ...original, body: "changed" };
+    let seq: number | undefined;
+    await withStore(dir, {}, (store) => {
+      seq = store.append(original, 7);
+      assert.equal(typeof seq, "number");
+      assert.equal(store.append(original, 7), undefined, "same session");
+    });
+    await withStore(dir, {}, (store) => {
+      assert.equal(store.append(original, 7), undefined, "after reopening");
+      assert.equal(store.append(resent, 8), undefined, "a changed copy is still a duplicate");
+      assert.equal(store.count(), 1);
+      assert.deepEqual(store.query(), [{ seq, event: original }], "the first copy wins");
+      assert.equal(store.fingerprint(PEER_A, original.id), 7);
+      // The next new event still comes after everything, duplicates included.
+      const last = store.lastSeq();
+      assert.ok(last >= seq!);
+      assert.ok(store.append(makeEvent(), 9)! > last);
+    });
+  });
+});
+
+Deno.test("EventStore.append() stores the same id from another publisher separately", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      const id = nextId();
+      const fromA = makeEvent({ id, peer: PEER_A });
+      const fromB = makeEvent({ id, peer: PEER_B });
+      const seqA = store.append(fromA, 1);
+      const seqB = store.append(fromB, 2);
+      assert.equal(typeof seqA, "number");
+      assert.equal(typeof seqB, "number");
+      assert.notEqual(seqA, seqB);
+      assert.equal(store.count(), 2);
+      assert.equal(store.fingerprint(PEER_A, id), 1);
+      assert.equal(store.fingerprint(PEER_B, id), 2);
+      assert.deepEqual(store.query(), [{ seq: seqA, event: fromA }, { seq: seqB, event: fromB }]);
+    });
+  });
+});
+
+Deno.test("EventStore.fingerprint() returns the stored fingerprint or undefined", async (t) => {
+  await withStateDir(async (dir) => {
+    const stored = makeEvent({ peer: PEER_A });
+    const maxFnv = 0xffffffff;
+    await withStore(dir, {}, (store) => {
+      store.append(stored, maxFnv);
+      store.append(makeEvent({ peer: PEER_B }), 0);
+    });
+    await withStore(dir, {}, async (store) => {
+      const cases: { name: string; publisher: string; id: string; want: number | undefined }[] = [
+        { name: "a stored event, after reopening", publisher: PEER_A, id: stored.id, want: maxFnv },
+        { name: "an unknown id", publisher: PEER_A, id: nextId(), want: undefined },
+        { name: "a known id from another publisher", publisher: PEER_B, id: stored.id, want: undefined },
+      ];
+      for (const c of cases) {
+        await t.step(c.name, () => {
+          assert.equal(store.fingerprint(c.publisher, c.id), c.want);
+        });
+      }
+    });
+  });
+});
+
+Deno.test("EventStore.query() filters by time, sequence and topic", async (t) => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, async (store) => {
+      // Event times go back and forth so that time order differs from arrival order.
+      const specs: EventSpec[] = [
+        { topic: "a", time: T0 + 1000 },
+        { topic: "b", time: T0 + 5000 },
+        { topic: "a", time: T0 + 2000 },
+        { topic: "c", time: T0 + 3000 },
+        { topic: "b", time: T0 + 4000 },
+        { topic: "a", time: T0 + 6000 },
+      ];
+      const seqs = specs.map((spec) => store.append(makeEvent(spec), 0)!);
+      const all = store.query();
+      // Names the stored events by their index in `specs`.
+      const indexes = (result: { seq: number }[]) => result.map((row) => seqs.indexOf(row.seq));
+
+      const cases: { name: string; query: Parameters<EventStore["query"]>[0]; want: number[] }[] = [
+        { name: "all, oldest first", query: {}, want: [0, 1, 2, 3, 4, 5] },
+        { name: "sinceTime by the event's time", query: { sinceTime: T0 + 3000 }, want: [1, 3, 4, 5] },
+        { name: "sinceTime is inclusive", query: { sinceTime: T0 + 6000 }, want: [5] },
+        { name: "sinceTime after everything", query: { sinceTime: T0 + 7000 }, want: [] },
+        { name: "afterSeq", query: { afterSeq: seqs[2] }, want: [3, 4, 5] },
+        { name: "afterSeq 0", query: { afterSeq: 0 }, want: [0, 1, 2, 3, 4, 5] },
+        { name: "afterSeq of the newest", query: { afterSeq: seqs[5] }, want: [] },
+        { name: "one topic", query: { topics: ["a"] }, want: [0, 2, 5] },
+        { name: "two topics", query: { topics: ["b", "c"] }, want: [1, 3, 4] },
+        { name: "an unknown topic", query: { topics: ["zzz"] }, want: [] },
+        { name: "an empty topic list means all", query: { topics: [] }, want: [0, 1, 2, 3, 4, 5] },
+        { name: "limit keeps the newest, oldest first", query: { limit: 2 }, want: [4, 5] },
+        { name: "limit above the count", query: { limit: 100 }, want: [0, 1, 2, 3, 4, 5] },
+        { name: "limit 0", query: { limit: 0 }, want: [] },
+        { name: "topics and limit", query: { topics: ["a"], limit: 2 }, want: [2, 5] },
+        { name: "sinceTime and topics", query: { sinceTime: T0 + 2000, topics: ["a", "c"] }, want: [2, 3, 5] },
+        { name: "afterSeq and topics", query: { afterSeq: seqs[1], topics: ["b"] }, want: [4] },
+        {
+          name: "sinceTime, afterSeq, topics and limit",
+          query: { sinceTime: T0 + 2000, afterSeq: seqs[0], topics: ["a", "b"], limit: 2 },
+          want: [4, 5],
+        },
+      ];
+      for (const c of cases) {
+        await t.step(c.name, () => {
+          const result = store.query(c.query);
+          assert.deepEqual(indexes(result), c.want);
+          // Each row carries the same event as the unfiltered listing.
+          for (const row of result) assert.deepEqual(row, all.find((other) => other.seq === row.seq));
+        });
+      }
+    });
+  });
+});
+
+Deno.test("EventStore.after() and countAfter() page through events after a sequence number", async (t) => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, async (store) => {
+      const topics = ["a", "b", "a", "c", "a", "b"];
+      const seqs = topics.map((topic) => store.append(makeEvent({ topic }), 0)!);
+      const indexes = (result: { seq: number }[]) => result.map((row) => seqs.indexOf(row.seq));
+
+      const cases: { name: string; seq: number; topics?: string[]; limit: number; want: number[]; count: number }[] = [
+        { name: "all topics from the start", seq: 0, limit: 100, want: [0, 1, 2, 3, 4, 5], count: 6 },
+        { name: "the first page", seq: 0, limit: 2, want: [0, 1], count: 6 },
+        { name: "the next page", seq: seqs[1], limit: 2, want: [2, 3], count: 4 },
+        { name: "after the newest", seq: seqs[5], limit: 10, want: [], count: 0 },
+        { name: "one topic", seq: 0, topics: ["a"], limit: 100, want: [0, 2, 4], count: 3 },
+        { name: "one topic, limited", seq: 0, topics: ["a"], limit: 2, want: [0, 2], count: 3 },
+        { name: "one topic, after a seq", seq: seqs[2], topics: ["a"], limit: 100, want: [4], count: 1 },
+        { name: "two topics", seq: seqs[0], topics: ["b", "c"], limit: 100, want: [1, 3, 5], count: 3 },
+        { name: "an unknown topic", seq: 0, topics: ["zzz"], limit: 100, want: [], count: 0 },
+        // Like the router's filter: a sink with an empty topic list matches nothing.
+        { name: "an empty topic list matches nothing", seq: 0, topics: [], limit: 100, want: [], count: 0 },
+      ];
+      for (const c of cases) {
+        await t.step(c.name, () => {
+          const result = store.after(c.seq, c.topics, c.limit);
+          assert.deepEqual(indexes(result), c.want);
+          assert.equal(store.countAfter(c.seq, c.topics), c.count);
+          for (const row of result) assert.equal(row.event.topic, topics[seqs.indexOf(row.seq)]);
+        });
+      }
+    });
+  });
+});
+
+Deno.test("EventStore.lastSeq() is 0 when empty, then the newest sequence number", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      assert.equal(store.lastSeq(), 0);
+      const first = store.append(makeEvent(), 0);
+      assert.equal(store.lastSeq(), first);
+      const second = store.append(makeEvent(), 0);
+      assert.equal(store.lastSeq(), second);
+    });
+  });
+});
+
+Deno.test("EventStore.lastSeq() never goes back after pruning", async () => {
+  await withStateDir(async (dir) => {
+    let now = T0;
+    const init: StoreInit = { maxEvents: 3, retentionMs: 60_000, now: () => now };
+    let newest = 0;
+    await withStore(dir, init, (store) => {
+      for (let i = 0; i < 5; i++) newest = store.append(makeEvent(), 0)!;
+      // With maxEvents this small, append() prunes after every insert.
+      store.prune();
+      assert.equal(store.count(), 3);
+      assert.equal(store.lastSeq(), newest, "pruning by count keeps the newest");
+
+      now += 60_001;
+      assert.equal(store.prune(), 3);
+      assert.equal(store.count(), 0);
+      assert.equal(store.lastSeq(), newest, "still the newest after every event expired");
+      store.setCursor("desktop", store.lastSeq());
+    });
+    await withStore(dir, init, (store) => {
+      assert.equal(store.count(), 0);
+      assert.equal(store.lastSeq(), newest, "after reopening an empty store");
+      const cursor = store.cursor("desktop")!;
+      assert.equal(cursor, newest);
+
+      // A sink whose cursor was lastSeq() sees exactly the events appended since.
+      const next = store.append(makeEvent({ topic: "a" }), 0)!;
+      assert.ok(next > newest);
+      assert.deepEqual(store.after(cursor, undefined, 10).map((row) => row.seq), [next]);
+      assert.equal(store.countAfter(cursor, ["a"]), 1);
+    });
+  });
+});
+
+Deno.test("EventStore.cursor() is undefined for an unknown sink", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      store.setCursor("known", 1);
+      assert.equal(store.cursor("unknown"), undefined);
+    });
+  });
+});
+
+Deno.test("EventStore.setCursor() is visible at once through cursor()", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, { cursorFlushMs: 60_000 }, (store) => {
+      store.setCursor("desktop", 5);
+      assert.equal(store.cursor("desktop"), 5);
+      store.setCursor("desktop", 9);
+      assert.equal(store.cursor("desktop"), 9);
+      store.flush();
+      store.setCursor("desktop", 12);
+      assert.equal(store.cursor("desktop"), 12, "a pending cursor beats the flushed one");
+      store.flush();
+      assert.equal(store.cursor("desktop"), 12, "read back from the database");
+    });
+  });
+});
+
+Deno.test("EventStore.flush() writes pending cursors to disk", async () => {
+  await withStateDir(async (dir) => {
+    const onDisk = (sink: string) => peek<{ seq: number }>(dir, "SELECT seq FROM cursors WHERE sink = ?", sink)?.seq;
+    await withStore(dir, { cursorFlushMs: 60_000 }, (store) => {
+      store.setCursor("desktop", 3);
+      store.setCursor("file", 4);
+      assert.equal(onDisk("desktop"), undefined, "not written before the flush");
+      store.flush();
+      assert.equal(onDisk("desktop"), 3);
+      assert.equal(onDisk("file"), 4);
+      store.flush();
+      assert.equal(onDisk("desktop"), 3, "a flush with nothing pending changes nothing");
+    });
+    await withStore(dir, {}, (store) => {
+      assert.equal(store.cursor("desktop"), 3);
+      assert.equal(store.cursor("file"), 4);
+    });
+  });
+});
+
+Deno.test("EventStore.close() writes pending cursors and clears the flush timer", async () => {
+  await withStateDir(async (dir) => {
+    // A timer left behind by close() would fail this test through Deno's op sanitizer.
+    await withStore(dir, { cursorFlushMs: 60_000 }, (store) => {
+      store.setCursor("desktop", 42);
+    });
+    await withStore(dir, {}, (store) => {
+      assert.equal(store.cursor("desktop"), 42);
+    });
+  });
+});
+
+Deno.test("EventStore.setCursor() reaches disk within cursorFlushMs without a flush()", async () => {
+  await withStateDir(async (dir) => {
+    const onDisk = () => peek<{ seq: number }>(dir, "SELECT seq FROM cursors WHERE sink = ?", "desktop")?.seq;
+    await withStore(dir, { cursorFlushMs: 10 }, async (store) => {
+      store.setCursor("desktop", 7);
+      await waitFor(() => onDisk() === 7, "the cursor to reach disk");
+      store.setCursor("desktop", 8);
+      await waitFor(() => onDisk() === 8, "a second timed flush");
+    });
+  });
+});
+
+Deno.test("EventStore.prune() removes the oldest events past maxEvents", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, { maxEvents: 3 }, (store) => {
+      const seqs = Array.from({ length: 5 }, () => store.append(makeEvent(), 0)!);
+      store.prune();
+      assert.deepEqual(store.query().map((row) => row.seq), seqs.slice(2));
+      assert.equal(store.prune(), 0, "nothing more to remove");
+    });
+  });
+});
+
+Deno.test("EventStore.prune() removes events older than retentionMs by arrival", async () => {
+  await withStateDir(async (dir) => {
+    let now = T0;
+    const init: StoreInit = { retentionMs: 3000, now: () => now };
+    await withStore(dir, init, (store) => {
+      store.append(makeEvent(), 0);
+      store.append(makeEvent(), 0);
+      now += 2000;
+      // Arrival, not the event's own time, decides: this one claims to be old.
+      const late = makeEvent({ time: T0 - 86_400_000 });
+      const lateSeq = store.append(late, 0);
+
+      now += 999; // The first two arrived 2999 ms ago.
+      assert.equal(store.prune(), 0);
+      now += 2; // 3001 ms ago.
+      assert.equal(store.prune(), 2);
+      assert.deepEqual(store.query(), [{ seq: lateSeq, event: late }]);
+    });
+  });
+});
+
+Deno.test("EventStore.open() removes events that expired while it was closed", async () => {
+  await withStateDir(async (dir) => {
+    let now = T0;
+    const init: StoreInit = { retentionMs: 1000, now: () => now };
+    await withStore(dir, init, (store) => {
+      store.append(makeEvent(), 0);
+    });
+    now += 1001;
+    await withStore(dir, init, (store) => {
+      assert.equal(store.count(), 0);
+    });
+  });
+});
+
+Deno.test("EventStore.append() prunes by itself every 1000 inserts", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, { maxEvents: 100 }, (store) => {
+      for (let round = 1; round <= 3; round++) {
+        for (let i = 0; i < 1000; i++) store.append(makeEvent(), 0);
+        assert.ok(store.count() <= 100, `round ${round}: ${store.count()} events`);
+      }
+      assert.equal(store.count(), 100);
+      assert.equal(store.lastSeq(), 3000);
+    });
+  });
+});
+
+Deno.test("EventStore keeps its database file bounded while events come and go", async () => {
+  await withStateDir(async (dir) => {
+    const path = inDir(dir, STORE_FILE);
+    const body = "x".repeat(500);
+    const sizes: number[] = [];
+    await withStore(dir, { maxEvents: 500 }, async (store) => {
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < 2000; i++) store.append(makeEvent({ body, topic: `t${i % 7}` }), i);
+        // Fold the WAL back into the main file so both rounds are measured alike.
+        peek(dir, "PRAGMA wal_checkpoint(TRUNCATE)");
+        sizes.push(await fileSize(path) + await fileSize(`${path}-wal`));
+      }
+      assert.equal(store.count(), 500);
+    });
+    assert.ok(sizes[4] <= sizes[0] * 2, `sizes after each round: ${sizes.join(", ")}`);
+  });
+});
+
+Deno.test("EventStore.close() is idempotent", async () => {
+  await withStateDir((dir) => {
+    const store = EventStore.open(dir, { cursorFlushMs: 60_000 });
+    store.append(makeEvent(), 0);
+    store.setCursor("desktop", 1);
+    store.close();
+    store.close();
+    store.close();
+  });
+});
+
+Deno.test("EventStore.open() throws HarkError where it cannot open the database", async (t) => {
+  await withStateDir(async (dir) => {
+    const file = inDir(dir, "not-a-dir");
+    await Deno.writeTextFile(file, "");
+    const garbage = await Deno.makeTempDir({ dir });
+    await Deno.writeTextFile(inDir(garbage, STORE_FILE), "not a database ".repeat(100));
+    const cases = [
+      { name: "a state dir under a regular file", stateDir: inDir(file, "state") },
+      { name: "an events.db that is not a database", stateDir: garbage },
+    ];
+    for (const c of cases) {
+      await t.step(c.name, () => {
+        assert.throws(
+          () => EventStore.open(c.stateDir),
+          (error: unknown) => {
+            assert.ok(error instanceof HarkError);
+            assert.ok(error.message.startsWith(`Cannot open the event store "${inDir(c.stateDir, STORE_FILE)}": `));
+            assert.ok(error.cause instanceof Error);
+            return true;
+          },
+        );
+      });
+    }
+  });
+});

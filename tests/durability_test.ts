@@ -1,0 +1,153 @@
+/**
+ * The event store with real agents: history, tail --since, duplicates
+ * caught across restarts, and sinks that continue after kill -9 without
+ * repeating or skipping an event.
+ */
+
+import assert from "node:assert/strict";
+import { loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
+import { Rogue } from "./helpers/rogue.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { ControlClient } from "../lib/control_client.ts";
+import type { HarkEvent } from "../lib/event.ts";
+import type { MeshCounters } from "../lib/mesh.ts";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+
+const TOPICS = `[agent]\ntopics = ["default", "builds"]\n`;
+const inProcessLibp2p = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test("hark history and tail --since read the store", async (t) => {
+  await using a = await startAgent({ config: loopbackConfig([], TOPICS) });
+  await using b = await startAgent({ config: loopbackConfig(a.addresses, TOPICS) });
+  await b.waitForPeers([a.peerId], "builds");
+  const first = await a.send(["-t", "builds", "first"]);
+  const second = await a.send(["second"]);
+  const third = await a.send(["-t", "builds", "third"]);
+  await b.waitForEvents([first, second, third]);
+  const history = async (...args: string[]) => {
+    const result = await b.cli(["history", "--json", ...args]);
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.trim().split("\n").filter(Boolean).map((line) => (JSON.parse(line) as HarkEvent).id);
+  };
+
+  await t.step("everything, oldest first", async () => assert.deepEqual(await history(), [first, second, third]));
+  await t.step(
+    "--limit keeps the newest",
+    async () => assert.deepEqual(await history("--limit", "2"), [second, third]),
+  );
+  await t.step("-t filters by topic", async () => assert.deepEqual(await history("-t", "builds"), [first, third]));
+  await t.step("--since an id", async () => assert.deepEqual(await history("--since", first), [second, third]));
+  await t.step(
+    "--since a duration",
+    async () => assert.deepEqual(await history("--since", "1h"), [first, second, third]),
+  );
+  await t.step(
+    "--since a time in the future",
+    async () => assert.deepEqual(await history("--since", "2999-01-01T00:00:00Z"), []),
+  );
+  await t.step("bad --since", async () => {
+    const result = await b.cli(["history", "--since", "yesterday"]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--since: "yesterday" is neither a duration/);
+  });
+  await t.step("readable lines", async () => {
+    const result = await b.cli(["history", "-t", "builds"]);
+    assert.match(result.stdout, /\[builds\] first \(/);
+  });
+
+  await t.step("tail --since prints history, then follows live, with nothing twice", async () => {
+    await using client = await ControlClient.connect(b.stateDir);
+    const reply = await client.request({ op: "tail", topics: ["builds"], since_id: first });
+    assert.equal(reply.ok, true);
+    const live = await a.send(["-t", "builds", "live"]);
+    const seen: string[] = [];
+    for await (const line of client.stream()) {
+      seen.push((line.event as HarkEvent).id);
+      if (seen.includes(live)) break;
+    }
+    assert.deepEqual(seen, [third, live]);
+  });
+});
+
+Deno.test("an agent killed with SIGKILL while receiving resumes its sinks without repeats or gaps", async () => {
+  const fast = "publisher_rate = 100000\npublisher_burst = 100000";
+  await using sender = await startAgent({ config: loopbackConfig([], "", fast) });
+  await using victim = await startAgent({ config: loopbackConfig(sender.addresses, "", fast) });
+  await sender.waitForPeers([victim.peerId]);
+
+  // Publish as fast as the control socket takes it; kill the receiver part-way.
+  await using client = await ControlClient.connect(sender.stateDir);
+  let inFlight = 0;
+  let sent = 0;
+  let killed = false;
+  while (sent < 3000) {
+    while (inFlight < 32) {
+      await client.send({ op: "send", event: { body: `e${sent++}` } });
+      inFlight++;
+    }
+    await client.next();
+    inFlight--;
+    if (!killed && (await victim.events().catch(() => [])).length > 300) {
+      victim.child.kill("SIGKILL");
+      killed = true;
+    }
+  }
+  while (inFlight-- > 0) await client.next();
+  assert.ok(killed, "the victim was killed while receiving");
+  await victim.exited;
+
+  await using restarted = await startAgent({
+    stateDir: victim.stateDir,
+    config: loopbackConfig(sender.addresses, "", fast),
+  });
+  await sender.waitForPeers([restarted.peerId]);
+  const after = await sender.send(["after the restart"]);
+  await restarted.waitForEvents([after]);
+  await waitFor(async () => {
+    const status = await restarted.request({ op: "status" });
+    return (status.status as { sinks: { queued: number }[] }).sinks.every((sink) => sink.queued === 0);
+  }, { message: "the sinks to catch up on their backlog" });
+
+  const text = await Deno.readTextFile(`${victim.stateDir}/events.jsonl`);
+  const lines = text.split("\n").filter(Boolean);
+  const ids = lines.map((line) => (JSON.parse(line) as HarkEvent).id);
+  assert.equal(new Set(ids).size, ids.length, "no event in the file twice");
+  const stored = await restarted.cli(["history", "--json", "--limit", "100000"]);
+  const storedIds = stored.stdout.trim().split("\n").map((line) => (JSON.parse(line) as HarkEvent).id);
+  assert.deepEqual(ids.toSorted(), storedIds.toSorted(), "the file holds exactly what the store received");
+  assert.ok(ids.length > 300, `${ids.length} events survived`);
+});
+
+Deno.test({
+  name: "a copy of an event that arrives after a restart is recognised as a duplicate",
+  ...inProcessLibp2p,
+  async fn() {
+    await using victim = await startAgent({ config: loopbackConfig() });
+    const key = await generateKeyPair("Ed25519");
+    const bytes = await (async () => {
+      await using rogue = await Rogue.start(TEST_NETWORK, key);
+      await rogue.dial(victim.addresses[0]);
+      await rogue.join("default", victim.peerId);
+      const bytes = rogue.event({ title: "once", body: "only once" });
+      await rogue.publish("default", bytes);
+      const id = JSON.parse(new TextDecoder().decode(bytes)).id;
+      await victim.waitForEvents([id]);
+      return { bytes, id };
+    })();
+    assert.equal((await victim.stop()).code, 0);
+
+    await using restarted = await startAgent({ stateDir: victim.stateDir, config: loopbackConfig() });
+    // The same publisher (same key) sends the very same event again.
+    await using again = await Rogue.start(TEST_NETWORK, key);
+    await again.dial(restarted.addresses[0]);
+    await again.join("default", restarted.peerId);
+    await again.publish("default", bytes.bytes);
+    const marker = again.event({ body: "marker" });
+    await again.publish("default", marker);
+    await restarted.waitForEvents([JSON.parse(new TextDecoder().decode(marker)).id]);
+    const events = await restarted.events();
+    assert.equal(events.filter((event) => event.id === bytes.id).length, 1);
+    const status = await restarted.request({ op: "status" });
+    assert.equal((status.status as { events: MeshCounters }).events.duplicates, 1);
+  },
+});
