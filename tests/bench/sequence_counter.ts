@@ -70,6 +70,12 @@ export class SequenceCounter {
         const lines = text.split("\n");
         count.partial = lines.pop() ?? "";
         for (const line of lines) {
+          // A bare marker line (Mosquitto's millions) skips the regular expression.
+          const bare = line.charCodeAt(0) === 116 ? Number(line.slice(1)) : NaN;
+          if (Number.isInteger(bare)) {
+            count.add(bare, now);
+            continue;
+          }
           const match = MARKER.exec(line);
           if (match) count.add(Number(match[1]), now);
         }
