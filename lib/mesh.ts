@@ -27,6 +27,8 @@ import { EventValidator, fingerprint, TOPIC_PREFIX, type ValidatorCounters } fro
 const log = getLogger(["hark", "mesh"]);
 
 const DIAL_TIMEOUT_MS = 5000;
+/** A ping result stands in for the connection monitor's measurement this long. */
+const PING_CACHE_MS = 30_000;
 /** A peer without the network key fails the nonce exchange; never wait long for it. */
 const HANDSHAKE_TIMEOUT_MS = 3000;
 /** At most one warning per misbehaving peer in this window; the rest go to debug. */
@@ -101,6 +103,7 @@ export class Mesh {
   #validator: EventValidator;
   #published = 0;
   #warned = new Map<string, number>();
+  #pinged = new Map<string, { rtt: number; at: number }>();
 
   constructor(init: MeshInit) {
     this.#init = init;
@@ -248,7 +251,7 @@ export class Mesh {
         addresses: [],
         direction: connection.direction,
         latencyMs: connection.rtt,
-        topics: [...(this.#peerTopics.get(id) ?? [])].sort(),
+        topics: this.#topicsOf(id),
         score: scoreOf(node.services.pubsub, id),
       };
       entry.addresses.push(connection.remoteAddr.toString());
@@ -258,19 +261,42 @@ export class Mesh {
       const peerId = node.getConnections().find((c) => c.remotePeer.toString() === entry.peer)?.remotePeer;
       if (!peerId) return;
       entry.host = await this.#hostOf(peerId);
-      // The connection monitor measures every connection each 10 s; ping
-      // only peers it has not measured yet, so `hark peers` stays cheap.
+      // The connection monitor measures every connection each 30 s; until
+      // it has, ping once and remember it, so `hark peers` stays cheap even
+      // when called in a loop.
       if (entry.latencyMs !== undefined) return;
+      const pinged = this.#pinged.get(entry.peer);
+      if (pinged && Date.now() - pinged.at < PING_CACHE_MS) {
+        entry.latencyMs = pinged.rtt;
+        return;
+      }
       try {
         const timeout = AbortSignal.timeout(1000);
         entry.latencyMs = await node.services.ping.ping(peerId, {
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
+        this.#pinged.set(entry.peer, { rtt: entry.latencyMs, at: Date.now() });
       } catch {
         // Unknown for now.
       }
     }));
     return [...byPeer.values()].sort((a, b) => a.peer.localeCompare(b.peer));
+  }
+
+  /**
+   * Topics a peer subscribes to. For this agent's own topics gossipsub's
+   * own table is the authority (subscription-change events can be missed
+   * when a peer reconnects); other topics come from those events.
+   */
+  #topicsOf(peer: string): string[] {
+    const pubsub = this.#requireNode().services.pubsub;
+    const topics = new Set(this.#peerTopics.get(peer));
+    for (const topic of this.#init.topics) {
+      const subscribed = pubsub.getSubscribers(TOPIC_PREFIX + topic).some((id) => id.toString() === peer);
+      if (subscribed) topics.add(topic);
+      else topics.delete(topic);
+    }
+    return [...topics].sort();
   }
 
   async #hostOf(peerId: PeerId): Promise<string | undefined> {
@@ -337,6 +363,7 @@ export class Mesh {
 
   #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.#peerTopics.delete(evt.detail.toString());
+    this.#pinged.delete(evt.detail.toString());
   };
 
   #onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
