@@ -44,7 +44,7 @@ export class FileSink implements Sink {
   async deliver(event: HarkEvent): Promise<void> {
     if (!this.#file) {
       await this.#open();
-      this.#written = await this.#tailIds();
+      this.#written = await this.#recover();
     }
     if (this.#written) {
       if (this.#written.has(event.id)) return;
@@ -66,44 +66,22 @@ export class FileSink implements Sink {
   async #open(): Promise<void> {
     this.#file = await Deno.open(this.#init.path, { append: true, create: true, mode: 0o600 });
     this.#size = (await this.#file.stat()).size;
-    if (this.#size > 0) await this.#dropTornLine();
   }
 
   /**
-   * A crash in the middle of a write leaves half a line at the end. That
-   * event was not counted as delivered, so it comes again: cut the torn
-   * piece off and the file stays valid JSON lines.
+   * Reads the end of the file once after opening it. A crash in the middle
+   * of a write leaves half a line there: that event was not counted as
+   * delivered and comes again, so the torn piece is cut off. The ids of the
+   * whole lines before it are what the replay may repeat.
    */
-  async #dropTornLine(): Promise<void> {
-    const length = Math.min(this.#size, TAIL_BYTES);
-    const file = await Deno.open(this.#init.path, { read: true, write: true });
-    try {
-      await file.seek(this.#size - length, Deno.SeekMode.Start);
-      const buffer = new Uint8Array(length);
-      let read = 0;
-      while (read < length) {
-        const n = await file.read(buffer.subarray(read));
-        if (n === null) break;
-        read += n;
-      }
-      if (buffer[read - 1] === 10) return;
-      const lastNewline = buffer.subarray(0, read).lastIndexOf(10);
-      const keep = lastNewline === -1 ? this.#size - read : this.#size - read + lastNewline + 1;
-      await file.truncate(keep);
-      this.#size = keep;
-    } finally {
-      file.close();
-    }
-  }
-
-  /** Ids of the complete lines in the last part of the file. */
-  async #tailIds(): Promise<Set<string>> {
+  async #recover(): Promise<Set<string>> {
     const ids = new Set<string>();
     if (this.#size === 0) return ids;
     const length = Math.min(this.#size, TAIL_BYTES);
-    const file = await Deno.open(this.#init.path, { read: true });
+    const start = this.#size - length;
+    const file = await Deno.open(this.#init.path, { read: true, write: true });
     try {
-      await file.seek(this.#size - length, Deno.SeekMode.Start);
+      await file.seek(start, Deno.SeekMode.Start);
       const buffer = new Uint8Array(length);
       let read = 0;
       while (read < length) {
@@ -111,9 +89,14 @@ export class FileSink implements Sink {
         if (n === null) break;
         read += n;
       }
-      const lines = new TextDecoder().decode(buffer.subarray(0, read)).split("\n");
-      // The first piece may be cut unless the read began at the start; the last is empty or torn.
-      for (const line of lines.slice(length === this.#size ? 0 : 1, -1)) {
+      const end = buffer.subarray(0, read).lastIndexOf(10) + 1;
+      if (end < read) {
+        await file.truncate(start + end);
+        this.#size = start + end;
+      }
+      const lines = new TextDecoder().decode(buffer.subarray(0, end)).split("\n");
+      // The first piece may be cut unless the read began at the start of the file.
+      for (const line of lines.slice(start === 0 ? 0 : 1)) {
         const id = /^\{"id":"([0-9A-Z]{26})"/.exec(line)?.[1];
         if (id) ids.add(id);
       }
