@@ -38,6 +38,10 @@ export interface SinkConfig {
   max_size: number;
   /** file: rotated files to keep. */
   keep: number;
+  /** stdout: events older than this (ms) are stale, and many stale ones become one summary. */
+  max_age: number;
+  /** stdout: more stale events than this become one summary line. */
+  summarize_after: number;
 }
 
 export interface HarkConfig {
@@ -92,6 +96,8 @@ export const DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4001";
 export const SINK_QUEUE_DEFAULT = 1000;
 export const FILE_MAX_SIZE_DEFAULT = 10 * 1024 * 1024;
 export const FILE_KEEP_DEFAULT = 5;
+export const MAX_AGE_DEFAULT_MS = 10 * 60_000;
+export const SUMMARIZE_AFTER_DEFAULT = 5;
 
 type FieldType =
   | "string"
@@ -126,7 +132,7 @@ const SINK_COMMON_FIELDS: Record<string, FieldType> = {
   queue: "count",
 };
 const SINK_FIELDS: Record<SinkType, Record<string, FieldType>> = {
-  stdout: SINK_COMMON_FIELDS,
+  stdout: { ...SINK_COMMON_FIELDS, max_age: "duration", summarize_after: "count" },
   file: { ...SINK_COMMON_FIELDS, path: "string", max_size: "bytes", keep: "count" },
 };
 
@@ -446,5 +452,7 @@ function resolveSink(sink: Partial<SinkConfig>, stateDir: string): SinkConfig {
     path: sink.type === "file" ? sink.path ?? inDir(stateDir, "events.jsonl") : undefined,
     max_size: sink.max_size ?? FILE_MAX_SIZE_DEFAULT,
     keep: sink.keep ?? FILE_KEEP_DEFAULT,
+    max_age: sink.max_age ?? MAX_AGE_DEFAULT_MS,
+    summarize_after: sink.summarize_after ?? SUMMARIZE_AFTER_DEFAULT,
   };
 }

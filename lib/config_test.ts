@@ -456,6 +456,8 @@ Deno.test("resolveConfig() fills defaults", () => {
       path: undefined,
       max_size: FILE_MAX_SIZE_DEFAULT,
       keep: FILE_KEEP_DEFAULT,
+      max_age: 600_000,
+      summarize_after: 5,
     },
     {
       type: "file",
@@ -465,6 +467,8 @@ Deno.test("resolveConfig() fills defaults", () => {
       path: inDir("/state/hark", "events.jsonl"),
       max_size: FILE_MAX_SIZE_DEFAULT,
       keep: FILE_KEEP_DEFAULT,
+      max_age: 600_000,
+      summarize_after: 5,
     },
   ]);
 });
@@ -512,6 +516,8 @@ Deno.test("resolveConfig() lets a layer override defaults", async (t) => {
       path: undefined,
       max_size: FILE_MAX_SIZE_DEFAULT,
       keep: FILE_KEEP_DEFAULT,
+      max_age: 600_000,
+      summarize_after: 5,
     });
   });
   await t.step("a file sink without a path writes to the state dir", () => {
@@ -618,4 +624,13 @@ Deno.test("parseConfig() reads [store] retention and max_events", () => {
     /"store.retention" must be a duration.* at line 2/,
   );
   assert.throws(() => parseConfig(`[store]\nkeep = 7\n`, "a.toml"), /unknown key "store.keep" at line 2/);
+});
+
+Deno.test("parseConfig() reads a stdout sink's max_age and summarize_after", () => {
+  const layer = parseConfig(`[[sink]]\ntype = "stdout"\nmax_age = "1h"\nsummarize_after = 20\n`, "a.toml");
+  assert.deepEqual(layer.sink, [{ type: "stdout", max_age: 3_600_000, summarize_after: 20 }]);
+  assert.throws(
+    () => parseConfig(`[[sink]]\ntype = "file"\nmax_age = "1h"\n`, "a.toml"),
+    /unknown key "sink.max_age" at line 3/,
+  );
 });

@@ -21,7 +21,7 @@ export interface Sink {
 export function createSink(config: SinkConfig): Sink {
   switch (config.type) {
     case "stdout":
-      return new StdoutSink();
+      return new StdoutSink({ maxAgeMs: config.max_age, summarizeAfter: config.summarize_after });
     case "file":
       return new FileSink({ path: config.path!, maxBytes: config.max_size, keep: config.keep });
   }

@@ -151,3 +151,31 @@ Deno.test({
     assert.equal((status.status as { events: MeshCounters }).events.duplicates, 1);
   },
 });
+
+Deno.test({
+  name: "a backlog of old events shows as one summary on stdout, while the file sink gets every event",
+  ...inProcessLibp2p,
+  async fn() {
+    await using victim = await startAgent({ config: loopbackConfig() });
+    await using rogue = await Rogue.start(TEST_NETWORK);
+    await rogue.dial(victim.addresses[0]);
+    await rogue.join("default", victim.peerId);
+    const hourAgo = Date.now() - 3_600_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const bytes = rogue.event({ topic: "default", body: `old ${i}`, now: hourAgo + i * 1000 });
+      ids.push(JSON.parse(new TextDecoder().decode(bytes)).id);
+      await rogue.publish("default", bytes);
+    }
+    const fresh = rogue.event({ body: "just now" });
+    ids.push(JSON.parse(new TextDecoder().decode(fresh)).id);
+    await rogue.publish("default", fresh);
+    await victim.waitForEvents(ids);
+    await waitFor(() => victim.stdout.includes("just now"), { message: "the fresh event on stdout" });
+    assert.match(
+      victim.stdout,
+      /8 events while away, \d\d:\d\d to \d\d:\d\d UTC: default 8\. Run `hark history` to read them\./,
+    );
+    assert.doesNotMatch(victim.stdout, /old 3/, "old events are not printed one by one");
+  },
+});

@@ -65,9 +65,14 @@ export class Rogue {
   }
 
   /** A well-formed event signed by the rogue, as bytes for the wire. */
-  event(draft: EventDraft & { id?: string }): Uint8Array {
-    const { id, ...rest } = draft;
-    const event = createEvent(rest, { id: id ?? this.#nextId(), now: Date.now(), host: "rogue", peer: this.peerId });
+  event(draft: EventDraft & { id?: string; now?: number }): Uint8Array {
+    const { id, now, ...rest } = draft;
+    const event = createEvent(rest, {
+      id: id ?? this.#nextId(),
+      now: now ?? Date.now(),
+      host: "rogue",
+      peer: this.peerId,
+    });
     return encodeEvent(event);
   }
 
