@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
+import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { ControlClient } from "../lib/control_client.ts";
@@ -125,9 +125,7 @@ Deno.test({
     await using victim = await startAgent({ config: loopbackConfig() });
     const key = await generateKeyPair("Ed25519");
     const bytes = await (async () => {
-      await using rogue = await Rogue.start(TEST_NETWORK, key);
-      await rogue.dial(victim.addresses[0]);
-      await rogue.join("default", victim.peerId);
+      await using rogue = await Rogue.beside(victim, key);
       const bytes = rogue.event({ title: "once", body: "only once" });
       await rogue.publish("default", bytes);
       const id = JSON.parse(new TextDecoder().decode(bytes)).id;
@@ -138,9 +136,7 @@ Deno.test({
 
     await using restarted = await startAgent({ stateDir: victim.stateDir, config: loopbackConfig() });
     // The same publisher (same key) sends the very same event again.
-    await using again = await Rogue.start(TEST_NETWORK, key);
-    await again.dial(restarted.addresses[0]);
-    await again.join("default", restarted.peerId);
+    await using again = await Rogue.beside(restarted, key);
     await again.publish("default", bytes.bytes);
     const marker = again.event({ body: "marker" });
     await again.publish("default", marker);
@@ -157,9 +153,7 @@ Deno.test({
   ...inProcessLibp2p,
   async fn() {
     await using victim = await startAgent({ config: loopbackConfig() });
-    await using rogue = await Rogue.start(TEST_NETWORK);
-    await rogue.dial(victim.addresses[0]);
-    await rogue.join("default", victim.peerId);
+    await using rogue = await Rogue.beside(victim);
     const hourAgo = Date.now() - 3_600_000;
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) {

@@ -191,9 +191,7 @@ Deno.test({
     await using victim = await startAgent({ config: loopbackConfig() });
     await using neighbour = await startAgent({ config: loopbackConfig(victim.addresses) });
     await victim.waitForPeers([neighbour.peerId]);
-    await using rogue = await Rogue.start(TEST_NETWORK);
-    await rogue.dial(victim.addresses[0]);
-    await rogue.join("default", victim.peerId);
+    await using rogue = await Rogue.beside(victim);
 
     const started = performance.now();
     let peakRss = 0;
@@ -239,9 +237,7 @@ Deno.test({
   ...inProcessLibp2p,
   async fn() {
     await using victim = await startAgent({ config: loopbackConfig() });
-    await using rogue = await Rogue.start(TEST_NETWORK);
-    await rogue.dial(victim.addresses[0]);
-    await rogue.join("default", victim.peerId);
+    await using rogue = await Rogue.beside(victim);
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     const valid = JSON.parse(new TextDecoder().decode(rogue.event({ title: "real", body: "original" })));
     const malformed: [string, Uint8Array][] = [

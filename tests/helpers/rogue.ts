@@ -18,6 +18,7 @@ import { createEvent, encodeEvent, type EventDraft } from "../../lib/event.ts";
 import { type Network, swarmKey } from "../../lib/network.ts";
 import { monotonicUlid } from "../../lib/ulid.ts";
 import { waitFor } from "./wait.ts";
+import { TEST_NETWORK } from "./hark.ts";
 
 export class Rogue {
   readonly node: Libp2p<{ pubsub: GossipSub }>;
@@ -45,6 +46,19 @@ export class Rogue {
       },
     }) as unknown as Libp2p<{ pubsub: GossipSub }>;
     return new Rogue(node);
+  }
+
+  /** A rogue in the test network, connected to `agent` and sharing its "default" topic. */
+  static async beside(agent: { addresses: string[]; peerId: string }, privateKey?: PrivateKey): Promise<Rogue> {
+    const rogue = await Rogue.start(TEST_NETWORK, privateKey);
+    try {
+      await rogue.dial(agent.addresses[0]);
+      await rogue.join("default", agent.peerId);
+    } catch (error) {
+      await rogue[Symbol.asyncDispose]();
+      throw error;
+    }
+    return rogue;
   }
 
   get peerId(): string {
