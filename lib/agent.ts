@@ -16,7 +16,9 @@ import { HarkError } from "./errors.ts";
 import { loadIdentity } from "./identity.ts";
 import { prepareStateDir } from "./state_dir.ts";
 import { encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from "./network.ts";
-import { EventStore, type HistoryQuery } from "./store.ts";
+import { type Arrival, EventStore, type HistoryQuery } from "./store.ts";
+import { HistoryResponder } from "./history/responder.ts";
+import { CatchUp } from "./history/catch_up.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 
@@ -40,6 +42,8 @@ export class Agent {
   #control?: ControlServer;
   #network?: Network;
   #store?: EventStore;
+  #responder?: HistoryResponder;
+  #catchUp?: CatchUp;
   #nextId = monotonicUlid();
   #tails = new Set<TailListener>();
   #topics: Set<string>;
@@ -103,7 +107,7 @@ export class Agent {
       // The cursor key must survive restarts: position and name in the config.
       router.add(
         created,
-        { topics: sink.topics, minPriority: sink.min_priority },
+        { topics: sink.topics, minPriority: sink.min_priority, backfillMaxAgeMs: sink.max_age },
         sink.queue,
         `${index}:${created.name}`,
       );
@@ -132,11 +136,30 @@ export class Agent {
       limits: { maxEventBytes: config.agent.max_event_bytes },
       host: config.agent.host,
       version: VERSION,
-      onEvent: (event, fingerprint) => this.#receive(event, fingerprint),
+      onEvent: (event, fingerprint, arrival) => this.#receive(event, fingerprint, arrival),
       lookup: (publisher, id) => store.fingerprint(publisher, id),
+      // Served from the first connection on, so every peer's identify lists it.
+      beforeStart: async (node) => {
+        this.#responder = new HistoryResponder({ node, store, privateKey, topics: config.agent.topics });
+        await this.#responder.start();
+      },
     });
     this.#mesh = mesh;
     await mesh.start();
+    this.#catchUp = new CatchUp({
+      node: mesh.node,
+      store,
+      validator: mesh.validator,
+      topics: config.agent.topics,
+      onEvent: (event, fingerprint, record) =>
+        this.#receive(event, fingerprint, {
+          data: record.data,
+          signed: { seqno: record.seqno, signature: record.signature },
+          // Published before this agent's store existed: history, not news.
+          backfill: Date.parse(event.time) < store.createdAt,
+        }),
+    });
+    this.#catchUp.start();
     this.#control = control;
     await control.start();
     this.#startedAt = Date.now();
@@ -177,6 +200,10 @@ export class Agent {
     await this.#control?.stop();
     this.#control = undefined;
     this.#tails.clear();
+    await this.#catchUp?.stop();
+    this.#catchUp = undefined;
+    await this.#responder?.stop();
+    this.#responder = undefined;
     await this.#mesh?.stop();
     this.#mesh = undefined;
     await this.#router?.stop(AbortSignal.timeout(this.#init.drainMs ?? 1000));
@@ -190,16 +217,18 @@ export class Agent {
     return this.#mesh;
   }
 
-  /** An event from another agent, already validated by the mesh. */
-  #receive(event: HarkEvent, fingerprint: number): void {
-    const seq = this.#store?.append(event, fingerprint);
+  /** An event from another agent, validated by the mesh or by catch-up. */
+  #receive(event: HarkEvent, fingerprint: number, arrival: Arrival): void {
+    const seq = this.#store?.append(event, fingerprint, arrival);
     // Already stored: a copy of an event this agent had before it restarted.
     if (seq === undefined) return;
-    this.#deliverLocally(event, seq);
+    this.#deliverLocally(event, seq, arrival.backfill);
   }
 
-  #deliverLocally(event: HarkEvent, seq: number): void {
-    this.#router?.route(event, seq);
+  #deliverLocally(event: HarkEvent, seq: number, backfill = false): void {
+    this.#router?.route(event, seq, backfill);
+    // Followers see news; history from before this agent joined is for `hark history`.
+    if (backfill) return;
     for (const tail of this.#tails) {
       if (!tail.topics || tail.topics.has(event.topic)) tail.push({ ok: true, event });
     }
@@ -238,8 +267,8 @@ export class Agent {
       { id: this.#nextId(), now: Date.now(), host: config.agent.host, peer: mesh.peerId },
       { maxEventBytes: config.agent.max_event_bytes },
     );
-    const { recipients, fingerprint } = await mesh.publish(event);
-    const seq = this.#store?.append(event, fingerprint);
+    const { recipients, fingerprint, data } = await mesh.publish(event);
+    const seq = this.#store?.append(event, fingerprint, { data });
     // Like Serf's user events, the sender's own sinks see what it publishes.
     const local = this.#topics.has(event.topic);
     if (local && seq !== undefined) this.#deliverLocally(event, seq);
@@ -320,6 +349,7 @@ export class Agent {
       topics: config.agent.topics,
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       events: mesh.counters,
+      history: this.#catchUp?.counters,
       sinks: this.#router?.health() ?? [],
     };
   }

@@ -38,7 +38,11 @@ export interface SinkConfig {
   max_size: number;
   /** file: rotated files to keep. */
   keep: number;
-  /** stdout: events older than this (ms) are stale, and many stale ones become one summary. */
+  /**
+   * Events older than this (ms) are stale. stdout turns many stale events
+   * into one summary; on an agent new to the network, history older than
+   * this stays in the store and does not reach the sink.
+   */
   max_age: number;
   /** stdout: more stale events than this become one summary line. */
   summarize_after: number;
@@ -130,9 +134,10 @@ const SINK_COMMON_FIELDS: Record<string, FieldType> = {
   topics: "topics",
   min_priority: "priority",
   queue: "count",
+  max_age: "duration",
 };
 const SINK_FIELDS: Record<SinkType, Record<string, FieldType>> = {
-  stdout: { ...SINK_COMMON_FIELDS, max_age: "duration", summarize_after: "count" },
+  stdout: { ...SINK_COMMON_FIELDS, summarize_after: "count" },
   file: { ...SINK_COMMON_FIELDS, path: "string", max_size: "bytes", keep: "count" },
 };
 

@@ -629,8 +629,11 @@ Deno.test("parseConfig() reads [store] retention and max_events", () => {
 Deno.test("parseConfig() reads a stdout sink's max_age and summarize_after", () => {
   const layer = parseConfig(`[[sink]]\ntype = "stdout"\nmax_age = "1h"\nsummarize_after = 20\n`, "a.toml");
   assert.deepEqual(layer.sink, [{ type: "stdout", max_age: 3_600_000, summarize_after: 20 }]);
+  // Every sink has a max_age (how much history a new agent passes on); only stdout summarizes.
+  const file = parseConfig(`[[sink]]\ntype = "file"\nmax_age = "2h"\n`, "a.toml");
+  assert.deepEqual(file.sink, [{ type: "file", max_age: 7_200_000 }]);
   assert.throws(
-    () => parseConfig(`[[sink]]\ntype = "file"\nmax_age = "1h"\n`, "a.toml"),
-    /unknown key "sink.max_age" at line 3/,
+    () => parseConfig(`[[sink]]\ntype = "file"\nsummarize_after = 3\n`, "a.toml"),
+    /unknown key "sink.summarize_after" at line 3/,
   );
 });

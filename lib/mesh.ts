@@ -23,6 +23,8 @@ import { ConfigError, HarkError } from "./errors.ts";
 import { mdnsServiceTag, type Network, swarmKey } from "./network.ts";
 import type { RateLimit } from "./rate_limit.ts";
 import { EventValidator, fingerprint, TOPIC_PREFIX, type ValidatorCounters } from "./validator.ts";
+import { seqnoBytes } from "./signed_record.ts";
+import type { Arrival } from "./store.ts";
 
 const log = getLogger(["hark", "mesh"]);
 
@@ -68,8 +70,10 @@ export interface MeshInit {
   /** Announced through identify; other agents show it as this agent's host. */
   host: string;
   version: string;
-  /** Called once per valid message from another agent. */
-  onEvent: (event: HarkEvent, fingerprint: number) => void;
+  /** Called once per valid message from another agent, with the bytes and signature as published. */
+  onEvent: (event: HarkEvent, fingerprint: number, arrival: Arrival) => void;
+  /** Registers protocol handlers before the node listens or dials, so identify announces them. */
+  beforeStart?: (node: Libp2p<Services>) => Promise<void>;
   /** Fingerprints of events stored earlier, for duplicate detection across restarts. */
   lookup?: (publisher: string, id: string) => number | undefined;
 }
@@ -91,7 +95,7 @@ export interface MeshCounters extends ValidatorCounters {
   rejected: number;
 }
 
-type Services = { pubsub: GossipSub; ping: Ping; identify: unknown };
+export type Services = { pubsub: GossipSub; ping: Ping; identify: unknown };
 
 export class Mesh {
   #init: MeshInit;
@@ -124,6 +128,11 @@ export class Mesh {
     return this.#requireNode().peerId.toString();
   }
 
+  /** The libp2p node, for protocols that run beside gossipsub (history). */
+  get node(): Libp2p<Services> {
+    return this.#requireNode();
+  }
+
   get counters(): MeshCounters {
     const c = this.#validator.counters;
     return { ...c, published: this.#published, rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting };
@@ -133,9 +142,11 @@ export class Mesh {
     if (this.#node) return;
     const listen = this.#init.listen.map((text) => checkAddress(text, "network.listen"));
     this.#init.peers.forEach((text) => checkAddress(text, "network.peers"));
-    let node: Libp2p<Services>;
+    let node: Libp2p<Services> | undefined;
     try {
       node = await createLibp2p({
+        // Started below, once protocol handlers are in place.
+        start: false,
         privateKey: this.#init.privateKey,
         addresses: { listen: listen.map(String) },
         nodeInfo: { userAgent: `hark/${this.#init.version} host=${this.#init.host}` },
@@ -188,7 +199,10 @@ export class Mesh {
           }),
         },
       }) as unknown as Libp2p<Services>;
+      await this.#init.beforeStart?.(node);
+      await node.start();
     } catch (error) {
+      await Promise.resolve(node?.stop()).catch(() => {});
       throw explainStartError(error, this.#init.listen);
     }
     this.#node = node;
@@ -218,14 +232,14 @@ export class Mesh {
     this.#peerTopics.clear();
   }
 
-  /** Publishes to the mesh; returns how many peers it was sent to and the event's fingerprint. */
-  async publish(event: HarkEvent): Promise<{ recipients: number; fingerprint: number }> {
+  /** Publishes to the mesh; returns how many peers it was sent to, the event's bytes and fingerprint. */
+  async publish(event: HarkEvent): Promise<{ recipients: number; fingerprint: number; data: Uint8Array }> {
     const node = this.#requireNode();
     const bytes = encodeEvent(event);
     this.#validator.remember(event, bytes);
     const result = await node.services.pubsub.publish(TOPIC_PREFIX + event.topic, bytes);
     this.#published++;
-    return { recipients: result.recipients.length, fingerprint: fingerprint(bytes) };
+    return { recipients: result.recipients.length, fingerprint: fingerprint(bytes), data: bytes };
   }
 
   /** Addresses other agents can dial, each ending in this agent's peer id. */
@@ -344,7 +358,12 @@ export class Mesh {
     const valid = this.#validated.get(message);
     if (!valid) return;
     this.#validated.delete(message);
-    this.#init.onEvent(valid.event, valid.fingerprint);
+    // The validator accepts signed messages only.
+    if (message.type !== "signed") return;
+    this.#init.onEvent(valid.event, valid.fingerprint, {
+      data: message.data,
+      signed: { seqno: seqnoBytes(message.sequenceNumber), signature: message.signature },
+    });
   };
 
   #onSubscriptionChange = (

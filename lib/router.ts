@@ -23,7 +23,15 @@ export interface RouteFilter {
   /** Only these topics; undefined means all. */
   topics?: string[];
   minPriority: number;
+  /**
+   * An event published before this agent joined the network (backfill) is
+   * passed only if it is younger than this. @default 10 minutes
+   */
+  backfillMaxAgeMs?: number;
 }
+
+/** How old backfill may be for a sink that sets no max_age. */
+export const BACKFILL_MAX_AGE_MS = 10 * 60_000;
 
 export interface SinkHealth {
   name: string;
@@ -49,8 +57,10 @@ export interface RouterInit {
 }
 
 /** Whether an event passes a sink's filter right now. */
-export function matches(event: HarkEvent, filter: RouteFilter, now = Date.now()): boolean {
+export function matches(event: HarkEvent, filter: RouteFilter, now = Date.now(), backfill = false): boolean {
   if (event.priority < filter.minPriority) return false;
+  // A new agent keeps old history in its store; only recent events reach its sinks.
+  if (backfill && now - Date.parse(event.time) > (filter.backfillMaxAgeMs ?? BACKFILL_MAX_AGE_MS)) return false;
   if (filter.topics && !filter.topics.includes(event.topic)) return false;
   if (event.expires && Date.parse(event.expires) <= now) return false;
   return true;
@@ -150,9 +160,9 @@ class SinkRunner {
     const now = Date.now();
     while (this.#queue.length < this.capacity) {
       const batch = store.after(this.#queuedUpTo, this.filter.topics, Math.min(REFILL_BATCH, this.capacity));
-      for (const { seq, event } of batch) {
+      for (const { seq, event, backfill } of batch) {
         this.#queuedUpTo = seq;
-        if (matches(event, this.filter, now)) this.#queue.push({ event, seq });
+        if (matches(event, this.filter, now, backfill)) this.#queue.push({ event, seq });
       }
       if (batch.length === 0) {
         this.#deferred = false;
@@ -286,12 +296,13 @@ export class Router {
 
   /**
    * Queues the event for every sink whose filter it passes. Never blocks.
-   * `seq` is the event's number in the store, when there is one.
+   * `seq` is the event's number in the store, when there is one; `backfill`
+   * marks an event published before this agent joined.
    */
-  route(event: HarkEvent, seq?: number): void {
+  route(event: HarkEvent, seq?: number, backfill = false): void {
     const now = Date.now();
     for (const runner of this.#runners) {
-      if (matches(event, runner.filter, now)) runner.offer(event, seq);
+      if (matches(event, runner.filter, now, backfill)) runner.offer(event, seq);
     }
   }
 

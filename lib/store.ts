@@ -29,6 +29,36 @@ export interface StoreInit {
 export interface StoredEvent {
   seq: number;
   event: HarkEvent;
+  /** Published before this agent joined, and caught up from a peer. */
+  backfill: boolean;
+}
+
+/** How an event arrived, beyond the event itself. */
+export interface Arrival {
+  /** The bytes as published; what history serves and fingerprints cover. */
+  data: Uint8Array;
+  /** The publisher's gossipsub signature, when this agent did not publish it. */
+  signed?: { seqno: Uint8Array; signature: Uint8Array };
+  backfill?: boolean;
+}
+
+/** An event as the history protocol serves it: its key, topic and signed bytes. */
+export interface ServedRow {
+  seq: number;
+  publisher: string;
+  id: string;
+  topic: string;
+  data: Uint8Array;
+  /** Absent for events this agent published: it signs those when serving them. */
+  signed?: { seqno: Uint8Array; signature: Uint8Array };
+}
+
+/** How far this agent has caught up with a peer's store. */
+export interface SyncPoint {
+  /** The peer's store id: a new store on the peer starts the count again. */
+  store: string;
+  /** The peer's sequence number this agent has seen everything up to. */
+  seq: number;
 }
 
 export interface HistoryQuery {
@@ -51,13 +81,38 @@ CREATE TABLE IF NOT EXISTS events (
   received INTEGER NOT NULL,
   fingerprint INTEGER NOT NULL,
   json TEXT NOT NULL,
+  data BLOB,
+  seqno BLOB,
+  signature BLOB,
+  backfill INTEGER NOT NULL DEFAULT 0,
   UNIQUE (publisher, id)
 );
 CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
 CREATE INDEX IF NOT EXISTS events_received ON events (received);
 CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS syncs (peer TEXT PRIMARY KEY, store TEXT NOT NULL, seq INTEGER NOT NULL);
 `;
+
+/** Columns added after the first release of the schema, for stores made before them. */
+const ADDED_COLUMNS: Record<string, string> = {
+  data: "BLOB",
+  seqno: "BLOB",
+  signature: "BLOB",
+  backfill: "INTEGER NOT NULL DEFAULT 0",
+};
+
+function toStored(row: Record<string, unknown>): StoredEvent {
+  return { seq: row.seq as number, event: JSON.parse(row.json as string), backfill: row.backfill === 1 };
+}
+
+function addMissingColumns(db: DatabaseSync): void {
+  const present = new Set((db.prepare("PRAGMA table_info(events)").all() as { name: string }[]).map((c) => c.name));
+  for (const [name, type] of Object.entries(ADDED_COLUMNS)) {
+    if (!present.has(name)) db.exec(`ALTER TABLE events ADD COLUMN ${name} ${type}`);
+  }
+}
 
 export class EventStore {
   #db: DatabaseSync;
@@ -69,6 +124,10 @@ export class EventStore {
   #flushTimer?: ReturnType<typeof setTimeout>;
   #insertsSincePrune = 0;
   #closed = false;
+  /** A random name for this store, so peers notice when it is replaced. */
+  readonly id: string;
+  /** When this store was made: events published before it are backfill. */
+  readonly createdAt: number;
 
   private constructor(db: DatabaseSync, init: StoreInit) {
     this.#db = db;
@@ -79,8 +138,11 @@ export class EventStore {
       now: init.now ?? Date.now,
     };
     this.#insert = db.prepare(
-      "INSERT OR IGNORE INTO events (publisher, id, topic, time, received, fingerprint, json) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+      `INSERT OR IGNORE INTO events (publisher, id, topic, time, received, fingerprint, json, data, seqno, signature, backfill)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     );
+    this.id = this.#meta("id", () => crypto.randomUUID());
+    this.createdAt = Number(this.#meta("created", () => String(this.#init.now())));
     this.#fingerprint = db.prepare("SELECT fingerprint FROM events WHERE publisher = ? AND id = ?");
     this.#setCursor = db.prepare(
       "INSERT INTO cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq",
@@ -97,6 +159,7 @@ export class EventStore {
       // without an fsync per event.
       db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;");
       db.exec(SCHEMA);
+      addMissingColumns(db);
       const store = new EventStore(db, init);
       store.prune();
       return store;
@@ -110,7 +173,7 @@ export class EventStore {
    * Stores an event; returns its sequence number, or undefined if this
    * publisher's event with this id is already stored.
    */
-  append(event: HarkEvent, fingerprint: number): number | undefined {
+  append(event: HarkEvent, fingerprint: number, arrival?: Arrival): number | undefined {
     const row = this.#insert.get(
       event.source.peer,
       event.id,
@@ -119,6 +182,10 @@ export class EventStore {
       this.#init.now(),
       fingerprint,
       JSON.stringify(event),
+      arrival?.data ?? null,
+      arrival?.signed?.seqno ?? null,
+      arrival?.signed?.signature ?? null,
+      arrival?.backfill ? 1 : 0,
     ) as { seq: number } | undefined;
     // Prune in steps: at most a tenth of max_events over the cap, never a scan per insert.
     if (row && ++this.#insertsSincePrune >= Math.min(1000, Math.ceil(this.#init.maxEvents / 10))) this.prune();
@@ -150,20 +217,71 @@ export class EventStore {
     const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
     // With a limit, the newest `limit` rows are wanted, still returned oldest first.
     const sql = query.limit === undefined
-      ? `SELECT seq, json FROM events ${filter} ORDER BY seq`
-      : `SELECT * FROM (SELECT seq, json FROM events ${filter} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
+      ? `SELECT seq, json, backfill FROM events ${filter} ORDER BY seq`
+      : `SELECT * FROM (SELECT seq, json, backfill FROM events ${filter} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
     if (query.limit !== undefined) params.push(query.limit);
-    const rows = this.#db.prepare(sql).all(...params) as { seq: number; json: string }[];
-    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.json) }));
+    return this.#db.prepare(sql).all(...params).map(toStored);
   }
 
   /** The first `limit` events after `seq` on `topics` (all topics when undefined). */
   after(seq: number, topics: string[] | undefined, limit: number): StoredEvent[] {
     const topicFilter = topics ? `AND topic IN (${topics.map(() => "?").join(", ")})` : "";
-    const rows = this.#db.prepare(
-      `SELECT seq, json FROM events WHERE seq > ? ${topicFilter} ORDER BY seq LIMIT ?`,
-    ).all(seq, ...(topics ?? []), limit) as { seq: number; json: string }[];
-    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.json) }));
+    return this.#db.prepare(
+      `SELECT seq, json, backfill FROM events WHERE seq > ? ${topicFilter} ORDER BY seq LIMIT ?`,
+    ).all(seq, ...(topics ?? []), limit).map(toStored);
+  }
+
+  /** Keys of the first `limit` events after `seq` on `topics`, for a peer catching up. */
+  keysAfter(seq: number, topics: string[], limit: number): { seq: number; publisher: string; id: string }[] {
+    if (topics.length === 0) return [];
+    return this.#db.prepare(
+      `SELECT seq, publisher, id FROM events WHERE seq > ? AND topic IN (${
+        topics.map(() => "?").join(", ")
+      }) ORDER BY seq LIMIT ?`,
+    ).all(seq, ...topics, limit) as { seq: number; publisher: string; id: string }[];
+  }
+
+  /** The stored events with these keys that can be served (bytes kept), in local order. */
+  served(keys: { publisher: string; id: string }[]): ServedRow[] {
+    const select = this.#db.prepare(
+      "SELECT seq, publisher, id, topic, data, seqno, signature FROM events WHERE publisher = ? AND id = ? AND data IS NOT NULL",
+    );
+    const rows: ServedRow[] = [];
+    for (const key of keys) {
+      const row = select.get(key.publisher, key.id) as
+        | (Omit<ServedRow, "signed"> & { seqno: Uint8Array | null; signature: Uint8Array | null })
+        | undefined;
+      if (!row) continue;
+      const { seqno, signature, ...rest } = row;
+      rows.push(seqno && signature ? { ...rest, signed: { seqno, signature } } : rest);
+    }
+    return rows.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Whether an event with this key is stored. */
+  has(publisher: string, id: string): boolean {
+    return this.fingerprint(publisher, id) !== undefined;
+  }
+
+  /** How far this agent has caught up with `peer`, or undefined if it never has. */
+  syncPoint(peer: string): SyncPoint | undefined {
+    return this.#db.prepare("SELECT store, seq FROM syncs WHERE peer = ?").get(peer) as SyncPoint | undefined;
+  }
+
+  setSyncPoint(peer: string, point: SyncPoint): void {
+    if (this.#closed) return;
+    this.#db.prepare(
+      "INSERT INTO syncs (peer, store, seq) VALUES (?, ?, ?) ON CONFLICT (peer) DO UPDATE SET store = excluded.store, seq = excluded.seq",
+    ).run(peer, point.store, point.seq);
+  }
+
+  /** A value from the meta table, stored from `initial()` the first time. */
+  #meta(key: string, initial: () => string): string {
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    if (row) return row.value;
+    const value = initial();
+    this.#db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(key, value);
+    return value;
   }
 
   /** How many events after `seq` on `topics` are stored. */

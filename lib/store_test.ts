@@ -98,7 +98,7 @@ Deno.test("EventStore.open() keeps the events after reopening", async () => {
     });
     await withStore(dir, {}, (store) => {
       assert.equal(store.count(), 3);
-      assert.deepEqual(store.query(), events.map((event, i) => ({ seq: seqs[i], event })));
+      assert.deepEqual(store.query(), events.map((event, i) => ({ seq: seqs[i], event, backfill: false })));
       assert.equal(store.lastSeq(), seqs[2]);
     });
   });
@@ -128,7 +128,7 @@ Deno.test("EventStore.append() ignores a duplicate after reopening", async () =>
       assert.equal(store.append(original, 7), undefined, "after reopening");
       assert.equal(store.append(resent, 8), undefined, "a changed copy is still a duplicate");
       assert.equal(store.count(), 1);
-      assert.deepEqual(store.query(), [{ seq, event: original }], "the first copy wins");
+      assert.deepEqual(store.query(), [{ seq, event: original, backfill: false }], "the first copy wins");
       assert.equal(store.fingerprint(PEER_A, original.id), 7);
       // The next new event still comes after everything, duplicates included.
       const last = store.lastSeq();
@@ -152,7 +152,7 @@ Deno.test("EventStore.append() stores the same id from another publisher separat
       assert.equal(store.count(), 2);
       assert.equal(store.fingerprint(PEER_A, id), 1);
       assert.equal(store.fingerprint(PEER_B, id), 2);
-      assert.deepEqual(store.query(), [{ seq: seqA, event: fromA }, { seq: seqB, event: fromB }]);
+      assert.deepEqual(store.query(), [{ seq: seqA, event: fromA, backfill: false }, { seq: seqB, event: fromB, backfill: false }]);
     });
   });
 });
@@ -406,7 +406,7 @@ Deno.test("EventStore.prune() removes events older than retentionMs by arrival",
       assert.equal(store.prune(), 0);
       now += 2; // 3001 ms ago.
       assert.equal(store.prune(), 2);
-      assert.deepEqual(store.query(), [{ seq: lateSeq, event: late }]);
+      assert.deepEqual(store.query(), [{ seq: lateSeq, event: late, backfill: false }]);
     });
   });
 });

@@ -14,6 +14,7 @@
 import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import { decodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
 import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
+import type { SignedRecord } from "./signed_record.ts";
 
 export const TOPIC_PREFIX = "hark/";
 
@@ -98,27 +99,40 @@ export class EventValidator {
     if (message.type !== "signed") return this.#reject("malformed", "unsigned message", "?");
     const signer = message.from.toString();
     // Whether the sender is the author, and so answerable for the content.
-    const blame = source === signer;
+    return this.#judge(signer, message.topic, message.data, source === signer, true);
+  }
+
+  /**
+   * Judges an event a peer served from its history; the caller has checked
+   * the publisher's signature. History is not rate limited per publisher:
+   * these events were limited when first published, and catch-up sessions
+   * have bounds of their own.
+   */
+  validateRecord(record: SignedRecord): Verdict {
+    return this.#judge(record.publisher, TOPIC_PREFIX + record.topic, record.data, false, false);
+  }
+
+  #judge(signer: string, wireTopic: string, data: Uint8Array, blame: boolean, limitRate: boolean): Verdict {
     // Size limits are a per-agent setting (agent.max_event_bytes): a relay
     // whose limit is larger did nothing wrong by passing this on.
-    if (message.data.length > this.#init.limits.maxEventBytes) {
-      const detail = `${message.data.length} bytes, over the limit of ${this.#init.limits.maxEventBytes}`;
+    if (data.length > this.#init.limits.maxEventBytes) {
+      const detail = `${data.length} bytes, over the limit of ${this.#init.limits.maxEventBytes}`;
       return this.#reject("malformed", detail, signer, blame);
     }
     let event: HarkEvent;
     try {
-      event = decodeEvent(message.data, signer, this.#init.limits);
+      event = decodeEvent(data, signer, this.#init.limits);
     } catch (error) {
       return this.#reject("malformed", (error as Error).message, signer);
     }
-    if (TOPIC_PREFIX + event.topic !== message.topic) {
-      return this.#reject("malformed", `event topic "${event.topic}" sent on ${message.topic}`, signer);
+    if (TOPIC_PREFIX + event.topic !== wireTopic) {
+      return this.#reject("malformed", `event topic "${event.topic}" sent on ${wireTopic}`, signer);
     }
     if (!this.mayPublish(signer, event.topic)) {
       return this.#reject("unauthorized", `not an allowed publisher of "${event.topic}"`, signer, blame);
     }
     const key = `${signer}/${event.id}`;
-    const print = fingerprint(message.data);
+    const print = fingerprint(data);
     const seen = this.#seen.get(key) ?? this.#init.lookup?.(signer, event.id);
     if (seen !== undefined) {
       if (seen === print) {
@@ -128,7 +142,7 @@ export class EventValidator {
       // Which version a relay saw first is chance; only the author is at fault.
       return this.#reject("conflicting", `a different event with id ${event.id}`, signer, blame);
     }
-    if (!this.#buckets.take(signer)) {
+    if (limitRate && !this.#buckets.take(signer)) {
       return this.#reject("throttled", "over the publisher rate limit", signer, blame);
     }
     this.#remember(key, print);

@@ -1,0 +1,131 @@
+/**
+ * One catch-up session with one peer: ask what it holds after the point
+ * last reached with it, take the keys this agent lacks, and check every
+ * event it sends before anything is stored: the publisher's signature, that
+ * it was asked for, its topic, and the network's rules. A responder that
+ * breaks the protocol ends the session at once, and everything it sent
+ * before is still checked event by event, so a bad peer can waste a little
+ * time but never place an event.
+ */
+
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import { lpStream } from "@libp2p/utils";
+import type { EventStore } from "../store.ts";
+import { type SignedRecord, verifyRecord } from "../signed_record.ts";
+import type { EventValidator } from "../validator.ts";
+import type { HarkEvent } from "../event.ts";
+import {
+  decodeEvents,
+  decodeKeys,
+  encodeRequest,
+  encodeWant,
+  HISTORY_PROTOCOL,
+  type Key,
+  MAX_FRAME_BYTES,
+  ProtocolError,
+} from "./wire.ts";
+
+export interface PullInit {
+  node: Libp2p;
+  store: EventStore;
+  validator: EventValidator;
+  topics: string[];
+  /** Called for each new, valid event, in the order the peer holds them. */
+  onEvent: (event: HarkEvent, fingerprint: number, record: SignedRecord) => void;
+  signal: AbortSignal;
+  /** Longest wait for one frame. @default 10000 */
+  frameMs?: number;
+  /** Keys frames in one session; a peer with more is asked again later. @default 40 */
+  maxFrames?: number;
+}
+
+export interface PullResult {
+  /** New events taken. */
+  accepted: number;
+  /** Events the peer sent that this agent refused (invalid, not allowed, conflicting). */
+  refused: number;
+  /** The peer said it had nothing more. */
+  complete: boolean;
+}
+
+/** Where the point reached with a peer is kept: per peer and set of topics. */
+export function syncKey(peer: string, topics: string[]): string {
+  return `${peer} ${[...topics].sort().join(",")}`;
+}
+
+export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullResult> {
+  const { store, signal } = init;
+  const frameMs = init.frameMs ?? 10_000;
+  const key = syncKey(peer.toString(), init.topics);
+  const point = store.syncPoint(key);
+  const stream = await init.node.dialProtocol(peer, HISTORY_PROTOCOL, {
+    signal: AbortSignal.any([signal, AbortSignal.timeout(frameMs)]),
+  });
+  const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+  const read = async () =>
+    (await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(frameMs)]) })).subarray();
+  const result: PullResult = { accepted: 0, refused: 0, complete: false };
+  try {
+    await lp.write(encodeRequest({ topics: init.topics, after: point?.seq ?? 0, store: point?.store }), { signal });
+    let after = point?.seq ?? 0;
+    let pointStore = point?.store;
+    for (let frames = 0; frames < (init.maxFrames ?? 40); frames++) {
+      const keys = decodeKeys(await read());
+      // Sequence numbers of one store only grow; a new store starts over.
+      if (keys.store === pointStore && keys.upto < after) {
+        throw new ProtocolError("offered keys before the point asked for");
+      }
+      if (keys.keys.length > 0) {
+        const lacking = new Map<string, Key>();
+        for (const k of keys.keys) if (!store.has(k.publisher, k.id)) lacking.set(`${k.publisher}/${k.id}`, k);
+        await lp.write(encodeWant([...lacking.values()]), { signal });
+        await receive(lacking, read, init, result);
+      }
+      after = keys.upto;
+      pointStore = keys.store;
+      store.setSyncPoint(key, { store: keys.store, seq: keys.upto });
+      if (keys.end) {
+        result.complete = true;
+        break;
+      }
+    }
+    await stream.close({ signal: AbortSignal.any([signal, AbortSignal.timeout(frameMs)]) }).catch(() => {});
+    return result;
+  } catch (error) {
+    stream.abort(error as Error);
+    throw error;
+  }
+}
+
+/** Reads events frames until the last, taking only what was asked for. */
+async function receive(
+  lacking: Map<string, Key>,
+  read: () => Promise<Uint8Array>,
+  init: PullInit,
+  result: PullResult,
+): Promise<void> {
+  const topics = new Set(init.topics);
+  let allowed = lacking.size;
+  for (;;) {
+    const frame = decodeEvents(await read());
+    for (const record of frame.events) {
+      if (--allowed < 0) throw new ProtocolError("sent more events than were asked for");
+      if (!topics.has(record.topic)) throw new ProtocolError(`sent an event on "${record.topic}", not asked for`);
+      if (!(await verifyRecord(record))) {
+        throw new ProtocolError(`sent an event whose signature is not its publisher's (${record.publisher})`);
+      }
+      const verdict = init.validator.validateRecord(record);
+      if ("event" in verdict) {
+        // Each wanted key is taken once; a second copy, or one never asked for, breaks the protocol.
+        if (!lacking.delete(`${record.publisher}/${verdict.event.id}`)) {
+          throw new ProtocolError(`sent event ${verdict.event.id}, which was not asked for`);
+        }
+        init.onEvent(verdict.event, verdict.fingerprint, record);
+        result.accepted++;
+      } else if (verdict.reason !== "duplicate") {
+        result.refused++;
+      }
+    }
+    if (frame.last) return;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Serves `/hark/history/1.0.0`: tells a peer catching up which events this
+ * agent holds after the point it names, and sends the ones it lacks, each
+ * with its publisher's signature. Only topics both agents subscribe to are
+ * served; sessions are rate-limited per peer and few run at once, so a peer
+ * cannot turn history into a way to load this agent.
+ */
+
+import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
+import type { GossipSub } from "@libp2p/gossipsub";
+import { lpStream } from "@libp2p/utils";
+import { getLogger } from "@logtape/logtape";
+import type { EventStore, ServedRow } from "../store.ts";
+import { type SignedRecord, signRecord } from "../signed_record.ts";
+import { TokenBuckets } from "../rate_limit.ts";
+import { TOPIC_PREFIX } from "../validator.ts";
+import {
+  decodeRequest,
+  decodeWant,
+  encodeError,
+  encodeEvents,
+  encodeKeys,
+  HISTORY_PROTOCOL,
+  type Key,
+  KEYS_PER_FRAME,
+  MAX_FRAME_BYTES,
+  ProtocolError,
+  recordFrameBytes,
+} from "./wire.ts";
+
+const log = getLogger(["hark", "history"]);
+
+export interface ResponderInit {
+  node: Libp2p<{ pubsub: GossipSub }>;
+  store: EventStore;
+  privateKey: PrivateKey;
+  /** Topics this agent subscribes to, and so holds events on. */
+  topics: string[];
+  /** Sessions one peer may start per second, on average. @default 0.5 */
+  sessionRate?: number;
+  /** Sessions one peer may start at once after a quiet spell. @default 5 */
+  sessionBurst?: number;
+  /** Sessions served at the same time, from all peers. @default 4 */
+  maxSessions?: number;
+  /** Longest a whole session may take. @default 120000 */
+  sessionMs?: number;
+  /** Longest wait for the peer's next frame. @default 10000 */
+  frameMs?: number;
+  /** How long to wait for a new peer's subscriptions to arrive. @default 2000 */
+  subscriptionGraceMs?: number;
+}
+
+export class HistoryResponder {
+  #init: ResponderInit;
+  #buckets: TokenBuckets;
+  #active = new Set<AbortController>();
+  #running = false;
+
+  constructor(init: ResponderInit) {
+    this.#init = init;
+    this.#buckets = new TokenBuckets({ rate: init.sessionRate ?? 0.5, burst: init.sessionBurst ?? 5 });
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    await this.#init.node.handle(HISTORY_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
+      // One session per peer and connection at a time; more is refused by libp2p itself.
+      maxInboundStreams: 1,
+      maxOutboundStreams: 1,
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    for (const session of this.#active) session.abort(new Error("the agent is stopping"));
+    await this.#init.node.unhandle(HISTORY_PROTOCOL).catch(() => {});
+  }
+
+  async #serve(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer;
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+    const session = new AbortController();
+    const frameMs = this.#init.frameMs ?? 10_000;
+    const deadline = AbortSignal.any([session.signal, AbortSignal.timeout(this.#init.sessionMs ?? 120_000)]);
+    const read = () => lp.read({ signal: AbortSignal.any([deadline, AbortSignal.timeout(frameMs)]) });
+    try {
+      if (!this.#running) throw new ProtocolError("the agent is stopping");
+      if (this.#active.size >= (this.#init.maxSessions ?? 4)) throw new ProtocolError("busy; try again later");
+      if (!this.#buckets.take(peer.toString())) throw new ProtocolError("too many history requests; slow down");
+      this.#active.add(session);
+      const request = decodeRequest((await read()).subarray());
+      const topics = await this.#servableTopics(peer, request.topics, deadline);
+      if (topics.length === 0) {
+        throw new ProtocolError(
+          `none of ${request.topics.join(", ") || "(no topics)"} is a topic both agents subscribe to`,
+        );
+      }
+      await this.#offer(lp, read, topics, request.store === this.#init.store.id ? request.after : 0, deadline);
+      await stream.close({ signal: deadline });
+    } catch (error) {
+      const message = (error as Error).message;
+      if (error instanceof ProtocolError) {
+        log.debug("History request from {peer} refused: {message}", { peer: peer.toString(), message });
+        await lp.write(encodeError(message), { signal: AbortSignal.timeout(frameMs) }).catch(() => {});
+        await stream.close({ signal: AbortSignal.timeout(frameMs) }).catch(() => stream.abort(error as Error));
+      } else {
+        log.debug("History session with {peer} ended: {message}", { peer: peer.toString(), message });
+        stream.abort(error as Error);
+      }
+    } finally {
+      this.#active.delete(session);
+    }
+  }
+
+  /** Offers keys after `after` in frames; sends the events the peer asks for after each. */
+  async #offer(
+    lp: ReturnType<typeof lpStream>,
+    read: () => Promise<{ subarray(): Uint8Array }>,
+    topics: string[],
+    after: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const store = this.#init.store;
+    for (;;) {
+      const rows = store.keysAfter(after, topics, KEYS_PER_FRAME);
+      const end = rows.length < KEYS_PER_FRAME;
+      // With nothing left, the peer's point moves to the newest event (other topics included).
+      const upto = rows.at(-1)?.seq ?? Math.max(after, store.lastSeq());
+      const keys = rows.map(({ publisher, id }) => ({ publisher, id }));
+      await lp.write(encodeKeys({ keys, upto, store: store.id, end }), { signal });
+      if (keys.length === 0) return;
+      const offered = new Set(keys.map(keyText));
+      const want = decodeWant((await read()).subarray());
+      if (!want.every((key) => offered.has(keyText(key)))) throw new ProtocolError("asked for a key not offered");
+      await this.#sendEvents(lp, want, signal);
+      if (end) return;
+      after = upto;
+    }
+  }
+
+  async #sendEvents(lp: ReturnType<typeof lpStream>, want: Key[], signal: AbortSignal): Promise<void> {
+    // Half the frame limit leaves room for JSON and base64 beyond the estimate.
+    const budget = MAX_FRAME_BYTES / 2;
+    let frame: SignedRecord[] = [];
+    let size = 0;
+    for (const row of this.#init.store.served(want)) {
+      const record = await this.#record(row);
+      const bytes = recordFrameBytes(record);
+      if (frame.length > 0 && size + bytes > budget) {
+        await lp.write(encodeEvents({ events: frame, last: false }), { signal });
+        frame = [];
+        size = 0;
+      }
+      frame.push(record);
+      size += bytes;
+    }
+    await lp.write(encodeEvents({ events: frame, last: true }), { signal });
+  }
+
+  /** A stored event as a signed record; this agent's own events are signed now. */
+  async #record(row: ServedRow): Promise<SignedRecord> {
+    if (row.signed) return { publisher: row.publisher, topic: row.topic, data: row.data, ...row.signed };
+    return await signRecord(this.#init.privateKey, row.topic, row.data);
+  }
+
+  /**
+   * The requested topics this agent holds and the peer subscribes to. A
+   * peer that has just connected may ask before its subscriptions arrive;
+   * wait a little for them.
+   */
+  async #servableTopics(peer: PeerId, requested: string[], signal: AbortSignal): Promise<string[]> {
+    const pubsub = this.#init.node.services.pubsub;
+    const own = new Set(this.#init.topics);
+    const servable = () =>
+      requested.filter((topic) =>
+        own.has(topic) && pubsub.getSubscribers(TOPIC_PREFIX + topic).some((id) => id.equals(peer))
+      );
+    let topics = servable();
+    if (topics.length > 0) return topics;
+    const grace = AbortSignal.any([signal, AbortSignal.timeout(this.#init.subscriptionGraceMs ?? 2000)]);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        pubsub.removeEventListener("subscription-change", check);
+        grace.removeEventListener("abort", done);
+        resolve();
+      };
+      const check = () => {
+        topics = servable();
+        if (topics.length > 0) done();
+      };
+      pubsub.addEventListener("subscription-change", check);
+      grace.addEventListener("abort", done, { once: true });
+      check();
+    });
+    return topics;
+  }
+}
+
+function keyText(key: Key): string {
+  return `${key.publisher}/${key.id}`;
+}

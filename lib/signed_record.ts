@@ -1,0 +1,90 @@
+/**
+ * An event as its publisher signed it. Gossipsub (StrictSign) signs the
+ * bytes "libp2p-pubsub:" + protobuf { from, data, seqno, topic }; keeping
+ * those four fields and the signature lets any agent hand a stored event to
+ * another, which checks it against the publisher's key. A peer serving
+ * history can therefore withhold events, but never forge or alter one.
+ */
+
+import type { PrivateKey } from "@libp2p/interface";
+import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
+import { TOPIC_PREFIX } from "./validator.ts";
+
+export interface SignedRecord {
+  /** The publisher's peer id, which holds its public key. */
+  publisher: string;
+  /** The event's topic, without the `hark/` prefix. */
+  topic: string;
+  /** The event exactly as published (JSON bytes). */
+  data: Uint8Array;
+  /** Gossipsub's 8-byte sequence number, part of what is signed. */
+  seqno: Uint8Array;
+  signature: Uint8Array;
+}
+
+const SIGN_PREFIX = new TextEncoder().encode("libp2p-pubsub:");
+const encoder = new TextEncoder();
+
+/** The bytes a publisher signs, as gossipsub builds them. */
+export function signedBytes(fromMultihash: Uint8Array, data: Uint8Array, seqno: Uint8Array, topic: string): Uint8Array {
+  // Field order and wire types match gossipsub's RPC.Message (all length-delimited).
+  const parts = [SIGN_PREFIX];
+  field(parts, 1, fromMultihash);
+  field(parts, 2, data);
+  field(parts, 3, seqno);
+  field(parts, 4, encoder.encode(TOPIC_PREFIX + topic));
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+function field(parts: Uint8Array[], number: number, value: Uint8Array): void {
+  parts.push(varint((number << 3) | 2), varint(value.length), value);
+}
+
+function varint(value: number): Uint8Array {
+  const bytes: number[] = [];
+  while (value > 0x7f) {
+    bytes.push((value & 0x7f) | 0x80);
+    value >>>= 7;
+  }
+  bytes.push(value);
+  return Uint8Array.from(bytes);
+}
+
+/** Gossipsub's bigint sequence number as the 8 big-endian bytes that were signed. */
+export function seqnoBytes(sequenceNumber: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, sequenceNumber, false);
+  return out;
+}
+
+/**
+ * Signs an event this agent published, for serving it as history. The
+ * sequence number need not match the gossiped copy: receivers identify an
+ * event by publisher and id, and compare content by its bytes.
+ */
+export async function signRecord(privateKey: PrivateKey, topic: string, data: Uint8Array): Promise<SignedRecord> {
+  const publisher = peerIdFromPrivateKey(privateKey);
+  const seqno = crypto.getRandomValues(new Uint8Array(8));
+  const signature = await privateKey.sign(signedBytes(publisher.toMultihash().bytes, data, seqno, topic));
+  return { publisher: publisher.toString(), topic, data, seqno, signature };
+}
+
+/** Whether the record's signature is the publisher's own over exactly these fields. */
+export async function verifyRecord(record: SignedRecord): Promise<boolean> {
+  if (record.seqno.length !== 8) return false;
+  try {
+    const publisher = peerIdFromString(record.publisher);
+    // Ed25519 peer ids carry their public key; others (RSA) cannot be checked offline.
+    if (!publisher.publicKey) return false;
+    const bytes = signedBytes(publisher.toMultihash().bytes, record.data, record.seqno, record.topic);
+    return await publisher.publicKey.verify(bytes, record.signature);
+  } catch {
+    return false;
+  }
+}
