@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { matches, type RouteFilter, Router } from "./router.ts";
+import { BACKFILL_MAX_AGE_MS, matches, type RouteFilter, Router } from "./router.ts";
+import { EventStore } from "./store.ts";
 import { createEvent, type EventDraft, type HarkEvent } from "./event.ts";
 import { monotonicUlid } from "./ulid.ts";
 import type { Sink } from "../sinks/mod.ts";
@@ -534,4 +535,253 @@ Deno.test("Router.health() describes every sink", () => {
       last_error: undefined,
     },
   ]);
+});
+
+// --- Backfill: events published before this agent joined, caught up from a peer. ---
+
+const MINUTE = 60_000;
+
+async function withStore(fn: (store: EventStore, dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hark_router_test_" });
+  const store = EventStore.open(dir, { cursorFlushMs: 60_000 });
+  try {
+    await fn(store, dir);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Stores an event as the agent does before routing it; returns its sequence number. */
+function stored(store: EventStore, e: HarkEvent, backfill: boolean): number {
+  const seq = store.append(e, 0, { data: new TextEncoder().encode(JSON.stringify(e)), backfill });
+  assert.equal(typeof seq, "number");
+  return seq!;
+}
+
+Deno.test("matches() passes backfill only while it is recent enough", async (t) => {
+  const now = Date.parse("2026-11-21T12:00:00.000Z");
+  const aged = (ms: number, draft: EventDraft = {}) => event(draft, now - ms);
+  const cases: { name: string; event: HarkEvent; filter: RouteFilter; backfill: boolean; expected: boolean }[] = [
+    { name: "recent backfill", event: aged(MINUTE), filter: ALL, backfill: true, expected: true },
+    {
+      name: "backfill at exactly the default age",
+      event: aged(BACKFILL_MAX_AGE_MS),
+      filter: ALL,
+      backfill: true,
+      expected: true,
+    },
+    {
+      name: "backfill just past the default age",
+      event: aged(BACKFILL_MAX_AGE_MS + 1),
+      filter: ALL,
+      backfill: true,
+      expected: false,
+    },
+    { name: "day-old backfill", event: aged(86_400_000), filter: ALL, backfill: true, expected: false },
+    {
+      name: "a day-old event that is not backfill",
+      event: aged(86_400_000),
+      filter: ALL,
+      backfill: false,
+      expected: true,
+    },
+    { name: "an hour-old live event", event: aged(60 * MINUTE), filter: ALL, backfill: false, expected: true },
+    {
+      name: "backfill from a clock ahead of ours",
+      event: aged(-5 * MINUTE),
+      filter: ALL,
+      backfill: true,
+      expected: true,
+    },
+    {
+      name: "older than the default, within the sink's own max age",
+      event: aged(30 * MINUTE),
+      filter: { minPriority: 1, backfillMaxAgeMs: 60 * MINUTE },
+      backfill: true,
+      expected: true,
+    },
+    {
+      name: "past the sink's own max age",
+      event: aged(2 * 60 * MINUTE),
+      filter: { minPriority: 1, backfillMaxAgeMs: 60 * MINUTE },
+      backfill: true,
+      expected: false,
+    },
+    {
+      name: "a sink max age below the default",
+      event: aged(2 * MINUTE),
+      filter: { minPriority: 1, backfillMaxAgeMs: MINUTE },
+      backfill: true,
+      expected: false,
+    },
+    {
+      name: "max age 0 passes only backfill from this instant",
+      event: aged(0),
+      filter: { minPriority: 1, backfillMaxAgeMs: 0 },
+      backfill: true,
+      expected: true,
+    },
+    {
+      name: "max age 0 drops backfill a millisecond old",
+      event: aged(1),
+      filter: { minPriority: 1, backfillMaxAgeMs: 0 },
+      backfill: true,
+      expected: false,
+    },
+    {
+      name: "recent backfill still obeys min_priority",
+      event: aged(MINUTE, { priority: 2 }),
+      filter: { minPriority: 3 },
+      backfill: true,
+      expected: false,
+    },
+    {
+      name: "recent backfill still obeys topics",
+      event: aged(MINUTE, { topic: "builds" }),
+      filter: { topics: ["commits"], minPriority: 1 },
+      backfill: true,
+      expected: false,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => assert.equal(matches(c.event, c.filter, now, c.backfill), c.expected));
+  }
+  await t.step("not backfill unless told", () => {
+    assert.equal(matches(aged(86_400_000), ALL, now), true);
+  });
+  assert.equal(BACKFILL_MAX_AGE_MS, 10 * MINUTE);
+});
+
+Deno.test("Router.route() without a store skips old backfill", async () => {
+  const router = new Router();
+  const sink = new FakeSink("fake");
+  router.add(sink, ALL, 10);
+  router.start();
+  router.route(event({ title: "old" }, Date.now() - 60 * MINUTE), undefined, true);
+  router.route(event({ title: "recent" }, Date.now() - MINUTE), undefined, true);
+  router.route(event({ title: "old live" }, Date.now() - 60 * MINUTE), undefined, false);
+  await router.idle();
+  assert.deepEqual(titles(sink.delivered), ["recent", "old live"]);
+  assert.equal(router.health()[0].dropped, 0, "a skipped event is not a drop");
+  await router.stop(never());
+});
+
+Deno.test("Router.route() with a store delivers recent backfill, skips old, and does not replay it", async () => {
+  await withStore(async (store) => {
+    const router = new Router({ store });
+    const sink = new FakeSink("desktop");
+    router.add(sink, ALL, 10);
+    router.start();
+    const events = [
+      { e: event({ title: "recent-1" }, Date.now() - MINUTE), backfill: true },
+      { e: event({ title: "old" }, Date.now() - 60 * MINUTE), backfill: true },
+      { e: event({ title: "recent-2" }, Date.now() - 2 * MINUTE), backfill: true },
+      { e: event({ title: "old-skipped-last" }, Date.now() - 30 * MINUTE), backfill: true },
+    ];
+    const seqs = events.map(({ e, backfill }) => {
+      const seq = stored(store, e, backfill);
+      router.route(e, seq, backfill);
+      return seq;
+    });
+    await router.idle();
+    assert.deepEqual(titles(sink.delivered), ["recent-1", "recent-2"]);
+    assert.equal(router.health()[0].queued, 0);
+    // The cursor is past the skipped "old" event, so it is never read back.
+    assert.ok(store.cursor("desktop")! > seqs[1], `cursor ${store.cursor("desktop")}, old event at ${seqs[1]}`);
+    await router.stop(never());
+    store.flush();
+
+    // A restart resumes from the cursor: neither skipped event comes back.
+    const restarted = new Router({ store });
+    const again = new FakeSink("desktop");
+    restarted.add(again, ALL, 10);
+    restarted.start();
+    const live = event({ title: "live" });
+    restarted.route(live, stored(store, live, false));
+    await again.deliveredCount(1);
+    await restarted.idle();
+    assert.deepEqual(titles(again.delivered), ["live"]);
+    await restarted.stop(never());
+  });
+});
+
+Deno.test("Router applies each sink's own backfill max age", async () => {
+  await withStore(async (store) => {
+    const router = new Router({ store });
+    const strict = new FakeSink("strict");
+    const patient = new FakeSink("patient");
+    router.add(strict, ALL, 10);
+    router.add(patient, { minPriority: 1, backfillMaxAgeMs: 60 * MINUTE }, 10);
+    router.start();
+    for (const [title, age] of [["5m", 5 * MINUTE], ["30m", 30 * MINUTE], ["2h", 120 * MINUTE]] as const) {
+      const e = event({ title }, Date.now() - age);
+      router.route(e, stored(store, e, true), true);
+    }
+    await router.idle();
+    assert.deepEqual(titles(strict.delivered), ["5m"]);
+    assert.deepEqual(titles(patient.delivered), ["5m", "30m"]);
+    await router.stop(never());
+  });
+});
+
+Deno.test("Router keeps the backfill flag of events deferred to the store", async () => {
+  await withStore(async (store) => {
+    const router = new Router({ store });
+    const slow = new FakeSink("slow", { gated: true });
+    router.add(slow, ALL, 1);
+    router.start();
+    const first = event({ title: "first" });
+    router.route(first, stored(store, first, false));
+    await slow.calledTimes(1);
+    // "first" is in flight; the queue holds one more; the rest wait in the store.
+    const specs: { title: string; age: number; backfill: boolean }[] = [
+      { title: "queued", age: 0, backfill: false },
+      { title: "old backfill", age: 60 * MINUTE, backfill: true },
+      { title: "recent backfill", age: MINUTE, backfill: true },
+      { title: "old live", age: 60 * MINUTE, backfill: false },
+      { title: "older backfill", age: 120 * MINUTE, backfill: true },
+      { title: "last", age: 0, backfill: false },
+    ];
+    for (const { title, age, backfill } of specs) {
+      const e = event({ title }, Date.now() - age);
+      router.route(e, stored(store, e, backfill), backfill);
+    }
+    // Deferred events are read back through store.after(), which must keep their flag.
+    const backfilled = store.after(0, undefined, 100).filter((row) => row.backfill).map((row) => row.event.title);
+    assert.deepEqual(backfilled, ["old backfill", "recent backfill", "older backfill"]);
+    slow.release();
+    await router.idle();
+    assert.deepEqual(titles(slow.delivered), ["first", "queued", "recent backfill", "old live", "last"]);
+    assert.equal(router.health()[0].dropped, 0, "with a store nothing is dropped");
+    await router.stop(never());
+  });
+});
+
+Deno.test("Router skips old backfill found in the store after a restart", async () => {
+  await withStore(async (store) => {
+    // Events stored while no router ran, as in a crash between storing and delivering.
+    const first = new Router({ store });
+    const sink = new FakeSink("desktop");
+    first.add(sink, ALL, 10);
+    first.start();
+    await first.stop(never());
+    for (
+      const [title, age, backfill] of [["old", 60 * MINUTE, true], ["recent", MINUTE, true], [
+        "old live",
+        60 * MINUTE,
+        false,
+      ]] as const
+    ) {
+      stored(store, event({ title }, Date.now() - age), backfill);
+    }
+    const restarted = new Router({ store });
+    const again = new FakeSink("desktop");
+    restarted.add(again, ALL, 10);
+    restarted.start();
+    await again.deliveredCount(2);
+    await restarted.idle();
+    assert.deepEqual(titles(again.delivered), ["recent", "old live"]);
+    await restarted.stop(never());
+  });
 });

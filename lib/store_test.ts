@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { createEvent, type HarkEvent } from "./event.ts";
 import { HarkError } from "./errors.ts";
 import { inDir } from "./paths.ts";
-import { EventStore, STORE_FILE, type StoreInit } from "./store.ts";
+import { type Arrival, EventStore, STORE_FILE, type StoreInit } from "./store.ts";
 import { monotonicUlid } from "./ulid.ts";
 
 const PEER_A = "12D3KooWPeerA";
@@ -152,7 +152,11 @@ Deno.test("EventStore.append() stores the same id from another publisher separat
       assert.equal(store.count(), 2);
       assert.equal(store.fingerprint(PEER_A, id), 1);
       assert.equal(store.fingerprint(PEER_B, id), 2);
-      assert.deepEqual(store.query(), [{ seq: seqA, event: fromA, backfill: false }, { seq: seqB, event: fromB, backfill: false }]);
+      assert.deepEqual(store.query(), [{ seq: seqA, event: fromA, backfill: false }, {
+        seq: seqB,
+        event: fromB,
+        backfill: false,
+      }]);
     });
   });
 });
@@ -490,5 +494,306 @@ Deno.test("EventStore.open() throws HarkError where it cannot open the database"
         );
       });
     }
+  });
+});
+
+// --- Catch-up (history) additions: published bytes, signatures, backfill, sync points. ---
+
+const encoder = new TextEncoder();
+
+/** The bytes of an event as published, and a stand-in signature (the store does not check it). */
+function arrival(event: HarkEvent, options: { signed?: boolean; backfill?: boolean } = {}): Arrival {
+  const data = encoder.encode(JSON.stringify(event));
+  const signed = options.signed
+    ? { seqno: Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]), signature: new Uint8Array(64).fill(event.id.length) }
+    : undefined;
+  return { data, signed, backfill: options.backfill };
+}
+
+/** Rows from node:sqlite as plain objects, for deepEqual. */
+function plain<T extends object>(rows: T[]): T[] {
+  return rows.map((row) => ({ ...row }));
+}
+
+Deno.test("EventStore.append() keeps the published bytes, the signature and the backfill flag", async () => {
+  await withStateDir(async (dir) => {
+    const event = makeEvent({ peer: PEER_B, topic: "builds" });
+    const how = arrival(event, { signed: true, backfill: true });
+    let seq: number | undefined;
+    await withStore(dir, {}, (store) => {
+      seq = store.append(event, 5, how);
+      assert.equal(typeof seq, "number");
+    });
+    const row = peek<{ data: Uint8Array; seqno: Uint8Array; signature: Uint8Array; backfill: number }>(
+      dir,
+      "SELECT data, seqno, signature, backfill FROM events WHERE seq = ?",
+      seq!,
+    );
+    assert.deepEqual(row?.data, how.data);
+    assert.deepEqual(row?.seqno, how.signed!.seqno);
+    assert.deepEqual(row?.signature, how.signed!.signature);
+    assert.equal(row?.backfill, 1);
+    await withStore(dir, {}, (store) => {
+      assert.deepEqual(store.query(), [{ seq, event, backfill: true }], "after reopening");
+      assert.equal(store.fingerprint(PEER_B, event.id), 5);
+    });
+  });
+});
+
+Deno.test("EventStore.append() without an arrival stores no bytes and no backfill", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      const seq = store.append(makeEvent(), 1)!;
+      const row = peek<{ data: unknown; seqno: unknown; signature: unknown; backfill: number }>(
+        dir,
+        "SELECT data, seqno, signature, backfill FROM events WHERE seq = ?",
+        seq,
+      );
+      assert.deepEqual({ ...row }, { data: null, seqno: null, signature: null, backfill: 0 });
+    });
+  });
+});
+
+Deno.test("EventStore.append() ignores a backfill copy of an event it already has", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      const event = makeEvent();
+      const seq = store.append(event, 1, arrival(event));
+      assert.equal(store.append(event, 1, arrival(event, { signed: true, backfill: true })), undefined);
+      assert.deepEqual(store.query(), [{ seq, event, backfill: false }], "the first copy's flag stays");
+      assert.equal(store.served([{ publisher: PEER_A, id: event.id }])[0].signed, undefined);
+    });
+  });
+});
+
+Deno.test("EventStore.query() and after() report backfill per event", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      const live = makeEvent({ topic: "a" });
+      const old = makeEvent({ topic: "a" });
+      const own = makeEvent({ topic: "a" });
+      const liveSeq = store.append(live, 0, arrival(live, { signed: true, backfill: false }))!;
+      const oldSeq = store.append(old, 0, arrival(old, { signed: true, backfill: true }))!;
+      const ownSeq = store.append(own, 0, arrival(own))!;
+      const expected = [
+        { seq: liveSeq, event: live, backfill: false },
+        { seq: oldSeq, event: old, backfill: true },
+        { seq: ownSeq, event: own, backfill: false },
+      ];
+      assert.deepEqual(store.query(), expected);
+      assert.deepEqual(store.query({ topics: ["a"], limit: 2 }), expected.slice(1));
+      assert.deepEqual(store.after(0, undefined, 10), expected);
+      assert.deepEqual(store.after(liveSeq, ["a"], 1), [expected[1]]);
+    });
+  });
+});
+
+Deno.test("EventStore.keysAfter() lists the keys after a sequence number on some topics", async (t) => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, async (store) => {
+      const specs: EventSpec[] = [
+        { topic: "a", peer: PEER_A },
+        { topic: "b", peer: PEER_B },
+        { topic: "a", peer: PEER_B },
+        { topic: "c", peer: PEER_A },
+        { topic: "a", peer: PEER_A },
+      ];
+      const events = specs.map((spec) => makeEvent(spec));
+      // Only some carry bytes: keys are offered for every stored event.
+      const seqs = events.map((event, i) => store.append(event, 0, i % 2 ? arrival(event) : undefined)!);
+      const key = (i: number) => ({ seq: seqs[i], publisher: events[i].source.peer, id: events[i].id });
+
+      const cases: { name: string; seq: number; topics: string[]; limit: number; want: number[] }[] = [
+        { name: "one topic, in local order", seq: 0, topics: ["a"], limit: 10, want: [0, 2, 4] },
+        { name: "two topics", seq: 0, topics: ["b", "c"], limit: 10, want: [1, 3] },
+        { name: "every topic", seq: 0, topics: ["a", "b", "c"], limit: 10, want: [0, 1, 2, 3, 4] },
+        { name: "after a sequence number", seq: seqs[2], topics: ["a", "b", "c"], limit: 10, want: [3, 4] },
+        { name: "after one on another topic", seq: seqs[1], topics: ["a"], limit: 10, want: [2, 4] },
+        { name: "limited, oldest first", seq: 0, topics: ["a", "b", "c"], limit: 2, want: [0, 1] },
+        { name: "limit 0", seq: 0, topics: ["a"], limit: 0, want: [] },
+        { name: "after the newest", seq: seqs[4], topics: ["a", "b", "c"], limit: 10, want: [] },
+        { name: "an unknown topic", seq: 0, topics: ["zzz"], limit: 10, want: [] },
+        { name: "no topics", seq: 0, topics: [], limit: 10, want: [] },
+      ];
+      for (const c of cases) {
+        await t.step(c.name, () => {
+          assert.deepEqual(plain(store.keysAfter(c.seq, c.topics, c.limit)), c.want.map(key));
+        });
+      }
+    });
+  });
+});
+
+Deno.test("EventStore.served() returns the servable events with their bytes, in local order", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      const signed = makeEvent({ peer: PEER_B, topic: "builds" });
+      const own = makeEvent({ peer: PEER_A, topic: "default" });
+      const bare = makeEvent({ peer: PEER_A, topic: "default" });
+      const signedArrival = arrival(signed, { signed: true, backfill: true });
+      const ownArrival = arrival(own);
+      const signedSeq = store.append(signed, 0, signedArrival)!;
+      const ownSeq = store.append(own, 0, ownArrival)!;
+      store.append(bare, 0);
+
+      const rows = store.served([
+        // Asked for newest first, with keys that cannot be served mixed in.
+        { publisher: PEER_A, id: own.id },
+        { publisher: PEER_A, id: nextId() },
+        { publisher: PEER_A, id: bare.id },
+        { publisher: PEER_A, id: signed.id },
+        { publisher: PEER_B, id: signed.id },
+      ]);
+      assert.deepEqual(rows, [
+        {
+          seq: signedSeq,
+          publisher: PEER_B,
+          id: signed.id,
+          topic: "builds",
+          data: signedArrival.data,
+          signed: signedArrival.signed,
+        },
+        { seq: ownSeq, publisher: PEER_A, id: own.id, topic: "default", data: ownArrival.data },
+      ]);
+      assert.ok(!("signed" in rows[1]), "an own event has no signature to pass on");
+      assert.deepEqual(store.served([]), []);
+      assert.deepEqual(store.served([{ publisher: PEER_A, id: bare.id }]), [], "no bytes kept, nothing to serve");
+    });
+  });
+});
+
+Deno.test("EventStore.has() tells whether a publisher's event is stored", async (t) => {
+  await withStateDir(async (dir) => {
+    const stored = makeEvent({ peer: PEER_A });
+    const bare = makeEvent({ peer: PEER_B });
+    await withStore(dir, {}, (store) => {
+      store.append(stored, 0, arrival(stored, { signed: true }));
+      store.append(bare, 0);
+    });
+    await withStore(dir, {}, async (store) => {
+      const cases = [
+        { name: "stored with bytes, after reopening", publisher: PEER_A, id: stored.id, want: true },
+        { name: "stored without bytes", publisher: PEER_B, id: bare.id, want: true },
+        { name: "the same id from another publisher", publisher: PEER_B, id: stored.id, want: false },
+        { name: "an unknown id", publisher: PEER_A, id: nextId(), want: false },
+      ];
+      for (const c of cases) {
+        await t.step(c.name, () => assert.equal(store.has(c.publisher, c.id), c.want));
+      }
+    });
+  });
+});
+
+Deno.test("EventStore.syncPoint() keeps each peer's point across reopening", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      assert.equal(store.syncPoint("peer-1"), undefined, "never synced");
+      store.setSyncPoint("peer-1", { store: "store-x", seq: 10 });
+      store.setSyncPoint("peer-2", { store: "store-y", seq: 3 });
+      assert.deepEqual({ ...store.syncPoint("peer-1") }, { store: "store-x", seq: 10 });
+      store.setSyncPoint("peer-1", { store: "store-z", seq: 1 });
+      assert.deepEqual({ ...store.syncPoint("peer-1") }, { store: "store-z", seq: 1 }, "a new point replaces the old");
+    });
+    await withStore(dir, {}, (store) => {
+      assert.deepEqual({ ...store.syncPoint("peer-1") }, { store: "store-z", seq: 1 });
+      assert.deepEqual({ ...store.syncPoint("peer-2") }, { store: "store-y", seq: 3 });
+      assert.equal(store.syncPoint("peer-3"), undefined);
+    });
+  });
+});
+
+Deno.test("EventStore.setSyncPoint() after close() does nothing", async () => {
+  await withStateDir(async (dir) => {
+    const store = EventStore.open(dir);
+    store.setSyncPoint("peer-1", { store: "s", seq: 1 });
+    store.close();
+    store.setSyncPoint("peer-1", { store: "s", seq: 2 });
+    await withStore(dir, {}, (again) => {
+      assert.deepEqual({ ...again.syncPoint("peer-1") }, { store: "s", seq: 1 });
+    });
+  });
+});
+
+Deno.test("EventStore.id and createdAt are fixed when the store is made", async () => {
+  await withStateDir(async (dir) => {
+    await withStateDir(async (otherDir) => {
+      let now = T0;
+      const init: StoreInit = { now: () => now };
+      let id = "";
+      await withStore(dir, init, (store) => {
+        id = store.id;
+        assert.match(id, /^[0-9a-f-]{36}$/);
+        assert.equal(store.createdAt, T0);
+      });
+      now = T0 + 86_400_000;
+      await withStore(dir, init, (store) => {
+        assert.equal(store.id, id, "the same id after reopening");
+        assert.equal(store.createdAt, T0, "the first opening's time, not this one's");
+      });
+      await withStore(otherDir, init, (other) => {
+        assert.notEqual(other.id, id, "another store has another id");
+        assert.equal(other.createdAt, T0 + 86_400_000);
+      });
+    });
+  });
+});
+
+Deno.test("EventStore.open() upgrades a store made before the history columns", async () => {
+  await withStateDir(async (dir) => {
+    const old = makeEvent({ topic: "builds" });
+    const db = new DatabaseSync(inDir(dir, STORE_FILE));
+    try {
+      db.exec(`
+        CREATE TABLE events (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          publisher TEXT NOT NULL,
+          id TEXT NOT NULL,
+          topic TEXT NOT NULL,
+          time INTEGER NOT NULL,
+          received INTEGER NOT NULL,
+          fingerprint INTEGER NOT NULL,
+          json TEXT NOT NULL,
+          UNIQUE (publisher, id)
+        );
+        CREATE INDEX events_topic ON events (topic, seq);
+        CREATE TABLE cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+      `);
+      db.prepare(
+        "INSERT INTO events (publisher, id, topic, time, received, fingerprint, json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ).run(PEER_A, old.id, old.topic, Date.parse(old.time), T0, 77, JSON.stringify(old));
+      db.prepare("INSERT INTO cursors (sink, seq) VALUES (?, ?)").run("desktop", 1);
+    } finally {
+      db.close();
+    }
+
+    const fresh = makeEvent({ topic: "builds", peer: PEER_B });
+    const freshArrival = arrival(fresh, { signed: true, backfill: true });
+    let id = "";
+    await withStore(dir, { now: () => T0 }, (store) => {
+      assert.deepEqual(store.query(), [{ seq: 1, event: old, backfill: false }], "the old row, not backfill");
+      assert.equal(store.fingerprint(PEER_A, old.id), 77);
+      assert.equal(store.cursor("desktop"), 1);
+      assert.ok(store.has(PEER_A, old.id));
+      assert.deepEqual(store.served([{ publisher: PEER_A, id: old.id }]), [], "no bytes were kept for it");
+
+      const seq = store.append(fresh, 8, freshArrival);
+      assert.ok(seq! > 1);
+      assert.deepEqual(plain(store.keysAfter(0, ["builds"], 10)), [
+        { seq: 1, publisher: PEER_A, id: old.id },
+        { seq, publisher: PEER_B, id: fresh.id },
+      ]);
+      assert.deepEqual(store.served([{ publisher: PEER_B, id: fresh.id }]), [
+        { seq, publisher: PEER_B, id: fresh.id, topic: "builds", data: freshArrival.data, signed: freshArrival.signed },
+      ]);
+      assert.deepEqual(store.query({ afterSeq: 1 }), [{ seq, event: fresh, backfill: true }]);
+      store.setSyncPoint("peer", { store: "s", seq: 4 });
+      id = store.id;
+    });
+    // A second opening finds nothing left to add.
+    await withStore(dir, { now: () => T0 }, (store) => {
+      assert.equal(store.count(), 2);
+      assert.equal(store.id, id);
+      assert.deepEqual({ ...store.syncPoint("peer") }, { store: "s", seq: 4 });
+    });
   });
 });

@@ -9,7 +9,7 @@
  */
 
 import type { Libp2p, PeerId } from "@libp2p/interface";
-import { lpStream } from "@libp2p/utils";
+import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from "@libp2p/utils";
 import type { EventStore } from "../store.ts";
 import { type SignedRecord, verifyRecord } from "../signed_record.ts";
 import type { EventValidator } from "../validator.ts";
@@ -33,10 +33,12 @@ export interface PullInit {
   /** Called for each new, valid event, in the order the peer holds them. */
   onEvent: (event: HarkEvent, fingerprint: number, record: SignedRecord) => void;
   signal: AbortSignal;
-  /** Longest wait for one frame. @default 10000 */
+  /** Longest wait to send or receive one frame. @default 5000 */
   frameMs?: number;
   /** Keys frames in one session; a peer with more is asked again later. @default 40 */
   maxFrames?: number;
+  /** Longest a whole session may take. @default 120000 */
+  sessionMs?: number;
 }
 
 export interface PullResult {
@@ -54,19 +56,31 @@ export function syncKey(peer: string, topics: string[]): string {
 }
 
 export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullResult> {
-  const { store, signal } = init;
-  const frameMs = init.frameMs ?? 10_000;
+  const { store } = init;
+  const frameMs = init.frameMs ?? 5000;
+  const signal = AbortSignal.any([init.signal, AbortSignal.timeout(init.sessionMs ?? 120_000)]);
   const key = syncKey(peer.toString(), init.topics);
   const point = store.syncPoint(key);
-  const stream = await init.node.dialProtocol(peer, HISTORY_PROTOCOL, {
-    signal: AbortSignal.any([signal, AbortSignal.timeout(frameMs)]),
-  });
+  // Each step has its own deadline: a stalled connection fails the session in seconds.
+  const step = () => AbortSignal.any([signal, AbortSignal.timeout(frameMs)]);
+  const stream = await init.node.dialProtocol(peer, HISTORY_PROTOCOL, { signal: step() });
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
-  const read = async () =>
-    (await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(frameMs)]) })).subarray();
+  const read = async () => {
+    try {
+      return (await lp.read({ signal: step() })).subarray();
+    } catch (error) {
+      // A frame over the limit is the responder's doing, not the network's.
+      if (error instanceof InvalidDataLengthError || error instanceof InvalidDataLengthLengthError) {
+        throw new ProtocolError(`sent a frame over ${MAX_FRAME_BYTES} bytes`);
+      }
+      throw error;
+    }
+  };
   const result: PullResult = { accepted: 0, refused: 0, complete: false };
   try {
-    await lp.write(encodeRequest({ topics: init.topics, after: point?.seq ?? 0, store: point?.store }), { signal });
+    await lp.write(encodeRequest({ topics: init.topics, after: point?.seq ?? 0, store: point?.store }), {
+      signal: step(),
+    });
     let after = point?.seq ?? 0;
     let pointStore = point?.store;
     for (let frames = 0; frames < (init.maxFrames ?? 40); frames++) {
@@ -78,7 +92,7 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
       if (keys.keys.length > 0) {
         const lacking = new Map<string, Key>();
         for (const k of keys.keys) if (!store.has(k.publisher, k.id)) lacking.set(`${k.publisher}/${k.id}`, k);
-        await lp.write(encodeWant([...lacking.values()]), { signal });
+        await lp.write(encodeWant([...lacking.values()]), { signal: step() });
         await receive(lacking, read, init, result);
       }
       after = keys.upto;
@@ -89,7 +103,7 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
         break;
       }
     }
-    await stream.close({ signal: AbortSignal.any([signal, AbortSignal.timeout(frameMs)]) }).catch(() => {});
+    await stream.close({ signal: step() }).catch(() => {});
     return result;
   } catch (error) {
     stream.abort(error as Error);
@@ -127,5 +141,7 @@ async function receive(
       }
     }
     if (frame.last) return;
+    // Every frame but the last carries events; anything else could go on forever.
+    if (frame.events.length === 0) throw new ProtocolError("sent an empty events frame that was not the last");
   }
 }

@@ -84,7 +84,9 @@ export class HistoryResponder {
     const session = new AbortController();
     const frameMs = this.#init.frameMs ?? 10_000;
     const deadline = AbortSignal.any([session.signal, AbortSignal.timeout(this.#init.sessionMs ?? 120_000)]);
-    const read = () => lp.read({ signal: AbortSignal.any([deadline, AbortSignal.timeout(frameMs)]) });
+    // Each step has its own deadline: a stalled peer cannot hold a session slot for long.
+    const step = () => AbortSignal.any([deadline, AbortSignal.timeout(frameMs)]);
+    const read = () => lp.read({ signal: step() });
     try {
       if (!this.#running) throw new ProtocolError("the agent is stopping");
       if (this.#active.size >= (this.#init.maxSessions ?? 4)) throw new ProtocolError("busy; try again later");
@@ -97,8 +99,8 @@ export class HistoryResponder {
           `none of ${request.topics.join(", ") || "(no topics)"} is a topic both agents subscribe to`,
         );
       }
-      await this.#offer(lp, read, topics, request.store === this.#init.store.id ? request.after : 0, deadline);
-      await stream.close({ signal: deadline });
+      await this.#offer(lp, read, step, topics, request.store === this.#init.store.id ? request.after : 0);
+      await stream.close({ signal: step() });
     } catch (error) {
       const message = (error as Error).message;
       if (error instanceof ProtocolError) {
@@ -118,9 +120,9 @@ export class HistoryResponder {
   async #offer(
     lp: ReturnType<typeof lpStream>,
     read: () => Promise<{ subarray(): Uint8Array }>,
+    step: () => AbortSignal,
     topics: string[],
     after: number,
-    signal: AbortSignal,
   ): Promise<void> {
     const store = this.#init.store;
     for (;;) {
@@ -129,19 +131,22 @@ export class HistoryResponder {
       // With nothing left, the peer's point moves to the newest event (other topics included).
       const upto = rows.at(-1)?.seq ?? Math.max(after, store.lastSeq());
       const keys = rows.map(({ publisher, id }) => ({ publisher, id }));
-      await lp.write(encodeKeys({ keys, upto, store: store.id, end }), { signal });
+      await lp.write(encodeKeys({ keys, upto, store: store.id, end }), { signal: step() });
       if (keys.length === 0) return;
       const offered = new Set(keys.map(keyText));
       const want = decodeWant((await read()).subarray());
-      if (!want.every((key) => offered.has(keyText(key)))) throw new ProtocolError("asked for a key not offered");
-      await this.#sendEvents(lp, want, signal);
+      // Each offered key may be asked for once: a cheap request must not buy many copies.
+      if (!want.every((key) => offered.delete(keyText(key)))) {
+        throw new ProtocolError("asked for a key not offered, or twice");
+      }
+      await this.#sendEvents(lp, want, step);
       if (end) return;
       after = upto;
     }
   }
 
-  async #sendEvents(lp: ReturnType<typeof lpStream>, want: Key[], signal: AbortSignal): Promise<void> {
-    // Half the frame limit leaves room for JSON and base64 beyond the estimate.
+  async #sendEvents(lp: ReturnType<typeof lpStream>, want: Key[], step: () => AbortSignal): Promise<void> {
+    // Well under the frame limit: the estimate is rough, and one event of the largest size must fit alone.
     const budget = MAX_FRAME_BYTES / 2;
     let frame: SignedRecord[] = [];
     let size = 0;
@@ -149,14 +154,14 @@ export class HistoryResponder {
       const record = await this.#record(row);
       const bytes = recordFrameBytes(record);
       if (frame.length > 0 && size + bytes > budget) {
-        await lp.write(encodeEvents({ events: frame, last: false }), { signal });
+        await lp.write(encodeEvents({ events: frame, last: false }), { signal: step() });
         frame = [];
         size = 0;
       }
       frame.push(record);
       size += bytes;
     }
-    await lp.write(encodeEvents({ events: frame, last: true }), { signal });
+    await lp.write(encodeEvents({ events: frame, last: true }), { signal: step() });
   }
 
   /** A stored event as a signed record; this agent's own events are signed now. */

@@ -20,8 +20,12 @@ import { TOPIC_PATTERN } from "../event.ts";
 import type { SignedRecord } from "../signed_record.ts";
 
 export const HISTORY_PROTOCOL = "/hark/history/1.0.0";
-/** Largest frame either side accepts; a bigger one ends the session. */
-export const MAX_FRAME_BYTES = 1024 * 1024;
+/**
+ * Largest frame either side accepts; a bigger one ends the session. It
+ * holds one event of the largest size an agent may allow (1 MiB), which
+ * base64 makes a third larger.
+ */
+export const MAX_FRAME_BYTES = 2 * 1024 * 1024;
 /** Keys in one keys frame (and so events asked for at once). */
 export const KEYS_PER_FRAME = 500;
 
@@ -136,7 +140,7 @@ export function decodeRequest(bytes: Uint8Array): Request {
     throw new ProtocolError("topics must be a list of topic names");
   }
   const after = sequence(frame.after, "after");
-  if (frame.store !== null && typeof frame.store !== "string") throw new ProtocolError("store must be a string");
+  if (frame.store != null && typeof frame.store !== "string") throw new ProtocolError("store must be a string");
   return { topics, after, store: frame.store ?? undefined };
 }
 

@@ -28,29 +28,44 @@ export async function netnsAvailable(): Promise<boolean> {
   }
 }
 
-/** A bridge with `count` hosts on 198.18.<subnet>.0/24; `await using` removes it all. */
+/**
+ * `count` hosts on 198.18.<subnet>.0/24; `await using` removes it all. With
+ * `split`, hosts after the first `split` sit on a second bridge, joined to
+ * the first by one link (the trunk) that `partition` and `heal` take down
+ * and bring back up.
+ */
 export class Lan {
   readonly hosts: Host[] = [];
-  readonly #bridge: string;
+  readonly #bridges: string[];
+  readonly #trunk: string;
 
-  private constructor(bridge: string) {
-    this.#bridge = bridge;
+  private constructor(tag: string) {
+    this.#bridges = [`hb${tag}`, `hb${tag}b`];
+    this.#trunk = `ht${tag}`;
   }
 
-  static async create(count: number, subnet = 0): Promise<Lan> {
+  static async create(count: number, subnet = 0, split = count): Promise<Lan> {
     // Names are short (15-char limit) and unique per test process.
     const tag = `${Deno.pid % 100000}${subnet}`;
-    const lan = new Lan(`hb${tag}`);
+    const lan = new Lan(tag);
+    const [first, second] = lan.#bridges;
     try {
-      await ip(["link", "add", lan.#bridge, "type", "bridge"]);
-      await ip(["link", "set", lan.#bridge, "up"]);
+      await ip(["link", "add", first, "type", "bridge"]);
+      await ip(["link", "set", first, "up"]);
+      if (split < count) {
+        await ip(["link", "add", second, "type", "bridge"]);
+        await ip(["link", "set", second, "up"]);
+        await ip(["link", "add", lan.#trunk, "type", "veth", "peer", "name", `${lan.#trunk}b`]);
+        await ip(["link", "set", lan.#trunk, "master", first, "up"]);
+        await ip(["link", "set", `${lan.#trunk}b`, "master", second, "up"]);
+      }
       for (let i = 1; i <= count; i++) {
         const name = `hn${tag}h${i}`;
         const address = `198.18.${subnet}.${i}`;
         await ip(["netns", "add", name]);
         lan.hosts.push({ name, address });
         await ip(["link", "add", `hv${tag}h${i}`, "type", "veth", "peer", "name", "eth0", "netns", name]);
-        await ip(["link", "set", `hv${tag}h${i}`, "master", lan.#bridge, "up"]);
+        await ip(["link", "set", `hv${tag}h${i}`, "master", i <= split ? first : second, "up"]);
         await ip(["-n", name, "addr", "add", `${address}/24`, "dev", "eth0"]);
         await ip(["-n", name, "link", "set", "eth0", "up"]);
         await ip(["-n", name, "link", "set", "lo", "up"]);
@@ -64,8 +79,18 @@ export class Lan {
     return lan;
   }
 
+  /** Cuts the trunk: the two groups of hosts can no longer reach each other. */
+  async partition(): Promise<void> {
+    await ip(["link", "set", this.#trunk, "down"]);
+  }
+
+  async heal(): Promise<void> {
+    await ip(["link", "set", this.#trunk, "up"]);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     for (const host of this.hosts) await ip(["netns", "del", host.name]).catch(() => {});
-    await ip(["link", "del", this.#bridge]).catch(() => {});
+    await ip(["link", "del", this.#trunk]).catch(() => {});
+    for (const bridge of this.#bridges) await ip(["link", "del", bridge]).catch(() => {});
   }
 }

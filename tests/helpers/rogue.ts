@@ -14,6 +14,7 @@ import { yamux } from "@libp2p/yamux";
 import { preSharedKey } from "@libp2p/pnet";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { PrivateKey } from "@libp2p/interface";
+import { generateKeyPair } from "@libp2p/crypto/keys";
 import { createEvent, encodeEvent, type EventDraft } from "../../lib/event.ts";
 import { type Network, swarmKey } from "../../lib/network.ts";
 import { monotonicUlid } from "../../lib/ulid.ts";
@@ -22,10 +23,13 @@ import { TEST_NETWORK } from "./hark.ts";
 
 export class Rogue {
   readonly node: Libp2p<{ pubsub: GossipSub }>;
+  /** Its identity, for signing things by hand. */
+  readonly key: PrivateKey;
   #nextId = monotonicUlid();
 
-  private constructor(node: Libp2p<{ pubsub: GossipSub }>) {
+  private constructor(node: Libp2p<{ pubsub: GossipSub }>, key: PrivateKey) {
     this.node = node;
+    this.key = key;
   }
 
   /**
@@ -33,6 +37,7 @@ export class Rogue {
    * Passing the same `privateKey` again plays the same publisher again.
    */
   static async start(network?: Network, privateKey?: PrivateKey): Promise<Rogue> {
+    privateKey ??= await generateKeyPair("Ed25519");
     const node = await createLibp2p({
       privateKey,
       addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
@@ -45,7 +50,7 @@ export class Rogue {
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, fallbackToFloodsub: false }),
       },
     }) as unknown as Libp2p<{ pubsub: GossipSub }>;
-    return new Rogue(node);
+    return new Rogue(node, privateKey);
   }
 
   /** A rogue in the test network, connected to `agent` and sharing its "default" topic. */

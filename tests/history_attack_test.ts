@@ -1,0 +1,187 @@
+/**
+ * A malicious history responder against a real agent: oversized frames,
+ * events on topics that were not asked for, forged signatures, conflicting
+ * copies of known events, and streams that never end. Each is refused
+ * within bounds, nothing it sends is stored, and the agent stays healthy.
+ */
+
+import assert from "node:assert/strict";
+import type { Stream } from "@libp2p/interface";
+import { lpStream } from "@libp2p/utils";
+import { type AgentProcess, loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
+import { Rogue } from "./helpers/rogue.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { signRecord } from "../lib/signed_record.ts";
+import { decodeRequest, encodeEvents, encodeKeys, HISTORY_PROTOCOL, type Key } from "../lib/history/wire.ts";
+import type { CatchUpCounters } from "../lib/history/catch_up.ts";
+import type { HarkEvent } from "../lib/event.ts";
+
+// The rogue runs libp2p inside the test process; see security_test.ts.
+const inProcessLibp2p = { sanitizeOps: false, sanitizeResources: false };
+
+type Wire = ReturnType<typeof lpStream<Stream>>;
+type Behaviour = (wire: Wire, rogue: Rogue) => Promise<void>;
+
+async function historyCounters(agent: AgentProcess): Promise<CatchUpCounters> {
+  const reply = await agent.request({ op: "status" });
+  return (reply.status as { history: CatchUpCounters }).history;
+}
+
+async function storedIds(agent: AgentProcess): Promise<string[]> {
+  const result = await agent.cli(["history", "--json", "--limit", "100000"]);
+  return result.stdout.trim().split("\n").filter(Boolean).map((line) => (JSON.parse(line) as HarkEvent).id);
+}
+
+/**
+ * Starts a rogue that serves history its own way, connects it to `agent`
+ * (which asks it for history as soon as it connects) and waits until the
+ * agent has finished a session with it.
+ */
+async function attack(agent: AgentProcess, behave: Behaviour): Promise<{ rogue: Rogue; counters: CatchUpCounters }> {
+  const before = await historyCounters(agent);
+  const rogue = await Rogue.start(TEST_NETWORK);
+  await rogue.node.handle(HISTORY_PROTOCOL, async (stream) => {
+    const wire = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 });
+    try {
+      decodeRequest((await wire.read()).subarray());
+      await behave(wire, rogue);
+    } catch {
+      // The agent hung up on it: that is the point.
+    }
+  });
+  await rogue.dial(agent.addresses[0]);
+  await rogue.join("default", agent.peerId);
+  const counters = await waitFor(async () => {
+    const now = await historyCounters(agent);
+    const done = now.failed_sessions > before.failed_sessions || now.refused > before.refused;
+    return done && now;
+  }, { timeoutMs: 20_000, message: "the agent to end its session with the rogue" });
+  return { rogue, counters };
+}
+
+/** The agent still answers, and still takes live events from an honest peer. */
+async function assertHealthy(agent: AgentProcess, honest: AgentProcess): Promise<void> {
+  const id = await honest.send(["still alive?"]);
+  await agent.waitForEvents([id]);
+}
+
+/** Sends a keys frame offering `keys`. */
+async function offer(wire: Wire, keys: Key[], end = true): Promise<void> {
+  await wire.write(encodeKeys({ keys, upto: 1_000_000, store: "rogue-store", end }));
+}
+
+Deno.test({
+  name: "a history responder that breaks the rules is cut off and nothing it sends is stored",
+  ...inProcessLibp2p,
+  async fn(t) {
+    await using honest = await startAgent({ config: loopbackConfig() });
+    await using agent = await startAgent({ config: loopbackConfig(honest.addresses) });
+    await agent.waitForPeers([honest.peerId]);
+    const rogues: Rogue[] = [];
+    try {
+      await t.step("an oversized frame", async () => {
+        const { rogue } = await attack(agent, async (wire) => {
+          await wire.write(new Uint8Array(2 * 1024 * 1024).fill(32));
+        });
+        rogues.push(rogue);
+        await assertHealthy(agent, honest);
+      });
+
+      await t.step("an event on a topic that was not asked for", async () => {
+        let id = "";
+        const { rogue } = await attack(agent, async (wire, rogue) => {
+          const data = rogue.event({ topic: "secret", body: "not asked for" });
+          id = JSON.parse(new TextDecoder().decode(data)).id;
+          await offer(wire, [{ publisher: rogue.peerId, id }]);
+          await wire.read();
+          const record = await signRecord(rogue.key, "secret", data);
+          await wire.write(encodeEvents({ events: [record], last: true }));
+        });
+        rogues.push(rogue);
+        assert.ok(!(await storedIds(agent)).includes(id));
+        await assertHealthy(agent, honest);
+      });
+
+      await t.step("an event whose signature is forged", async () => {
+        let id = "";
+        const { rogue } = await attack(agent, async (wire, rogue) => {
+          // Claims the honest agent published it; signed by the rogue.
+          const data = rogue.event({ body: "forged" });
+          id = JSON.parse(new TextDecoder().decode(data)).id;
+          await offer(wire, [{ publisher: honest.peerId, id }]);
+          await wire.read();
+          const record = { ...(await signRecord(rogue.key, "default", data)), publisher: honest.peerId };
+          await wire.write(encodeEvents({ events: [record], last: true }));
+        });
+        rogues.push(rogue);
+        assert.ok(!(await storedIds(agent)).includes(id));
+        await assertHealthy(agent, honest);
+      });
+
+      await t.step("a different event under the id of one already stored", async () => {
+        const known = await honest.send(["the real one"]);
+        await agent.waitForEvents([known]);
+        const { rogue, counters } = await attack(agent, async (wire, rogue) => {
+          // Its own event, signed, reusing an id the agent holds: a forged duplicate of its own.
+          const real = rogue.event({ body: "first version" });
+          const id = JSON.parse(new TextDecoder().decode(real)).id;
+          await rogue.publish("default", real);
+          await waitFor(async () => (await storedIds(agent)).includes(id), { message: "the first version stored" });
+          const forged = rogue.event({ body: "second version", id });
+          await offer(wire, [{ publisher: rogue.peerId, id: "01ZZZZZZZZZZZZZZZZZZZZZZZZ" }]);
+          await wire.read();
+          // Sends the conflicting copy instead of what was asked.
+          await wire.write(encodeEvents({ events: [await signRecord(rogue.key, "default", forged)], last: true }));
+        });
+        rogues.push(rogue);
+        assert.ok(counters.refused >= 1 || counters.failed_sessions >= 1);
+        const bodies = (await agent.events()).filter((e) => e.source.peer === rogue.peerId).map((e) => e.body);
+        assert.deepEqual(bodies, ["first version"]);
+        await assertHealthy(agent, honest);
+      });
+
+      await t.step("a stream of events frames that never ends", async () => {
+        const { rogue } = await attack(agent, async (wire, rogue) => {
+          await offer(wire, [{ publisher: rogue.peerId, id: rogue.nextId() }]);
+          await wire.read();
+          for (let i = 0; i < 100_000; i++) await wire.write(encodeEvents({ events: [], last: false }));
+        });
+        rogues.push(rogue);
+        await assertHealthy(agent, honest);
+      });
+
+      await t.step("keys frames that never end", async () => {
+        const before = await historyCounters(agent);
+        const rogue = await Rogue.start(TEST_NETWORK);
+        rogues.push(rogue);
+        let frames = 0;
+        let closed = false;
+        await rogue.node.handle(HISTORY_PROTOCOL, async (stream) => {
+          const wire = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 });
+          try {
+            decodeRequest((await wire.read()).subarray());
+            // Offers keys forever; delivers nothing.
+            for (; frames < 100_000; frames++) {
+              await offer(wire, [{ publisher: rogue.peerId, id: rogue.nextId() }], false);
+              await wire.read();
+              await wire.write(encodeEvents({ events: [], last: true }));
+            }
+          } catch {
+            closed = true;
+          }
+        });
+        await rogue.dial(agent.addresses[0]);
+        await rogue.join("default", agent.peerId);
+        await waitFor(() => closed, { timeoutMs: 20_000, message: "the agent to end the endless session" });
+        assert.ok(frames <= 40, `the agent read ${frames} keys frames in one session`);
+        const after = await historyCounters(agent);
+        assert.equal(after.caught_up, before.caught_up, "nothing was taken");
+        await assertHealthy(agent, honest);
+      });
+    } finally {
+      for (const rogue of rogues) await rogue[Symbol.asyncDispose]();
+    }
+    const status = await agent.request({ op: "status" });
+    assert.equal(status.ok, true);
+  },
+});
