@@ -14,7 +14,7 @@
 
 import type { HarkEvent } from "../lib/event.ts";
 import type { Sink } from "./mod.ts";
-import { writeAll } from "../lib/write_all.ts";
+import { writeAllSync } from "../lib/write_all.ts";
 
 const encoder = new TextEncoder();
 /** How much of the file's end is read for ids on open: far more than one cursor flush interval of events. */
@@ -53,7 +53,10 @@ export class FileSink implements Sink {
     }
     const line = encoder.encode(JSON.stringify(event) + "\n");
     if (this.#size > 0 && this.#size + line.length > this.#init.maxBytes) await this.#rotate();
-    await writeAll(this.#file!, line);
+    // Synchronous on purpose: an append to a local file takes microseconds,
+    // while an async write waits for the event loop, which under a burst of
+    // network traffic left this sink seconds behind (thousands of events).
+    writeAllSync(this.#file!, line);
     this.#size += line.length;
   }
 
