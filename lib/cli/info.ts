@@ -73,6 +73,11 @@ export const statusCommand: Command = {
       `topics:    ${s.topics.join(", ")}`,
       `events:    ${events.published} published, ${events.accepted} received, ${events.duplicates} duplicates`,
       `rejected:  ${events.rejected} (${events.malformed} malformed, ${events.unauthorized} unauthorized, ${events.throttled} over the rate limit, ${events.conflicting} conflicting ids)`,
+      ...(s.history
+        ? [
+          `history:   ${s.history.caught_up} caught up from peers in ${s.history.sessions} sessions (${s.history.failed_sessions} failed, ${s.history.refused} events refused)`,
+        ]
+        : []),
       "sinks:",
       table([
         ["  NAME", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "LAST ERROR"],
