@@ -161,9 +161,11 @@ export class Mesh {
         // Every connection is pinged to measure its round-trip time, and
         // aborted when a ping fails, so a partition is noticed and redialed
         // instead of waiting out TCP's retransmission backoff. Every 10 s
-        // (libp2p's default) was most of an idle agent's work; 15 s finds
-        // a dead link within about 20 s.
-        connectionMonitor: { pingInterval: 15_000 },
+        // (libp2p's default) was most of an idle agent's work. A ping may
+        // take 10 s before it counts as failed: on a host saturated by
+        // agents, shorter timeouts dropped live connections. So a dead link
+        // is found within 25 s.
+        connectionMonitor: { pingInterval: 15_000, pingTimeout: { minTimeout: 10_000 } },
         connectionManager: {
           dialTimeout: DIAL_TIMEOUT_MS,
           inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
@@ -174,7 +176,10 @@ export class Mesh {
         },
         services: {
           identify: identify(),
-          ping: ping(),
+          // The connection monitor's pings, and `hark peers` measuring a new
+          // connection, share these streams; at libp2p's limit of 2 an
+          // overlap reset a ping, and the monitor dropped a live connection.
+          ping: ping({ maxInboundStreams: 8, maxOutboundStreams: 8 }),
           pubsub: gossipsub({
             allowPublishToZeroTopicPeers: true,
             // A narrower mesh than gossipsub's default (D = 6). Publishers

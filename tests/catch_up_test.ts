@@ -75,7 +75,10 @@ Deno.test("an agent stopped and killed while 500 events were published gets each
   // Gossip may still hand over the last few seconds' events; the rest can only come from history.
   assert.ok(await caughtUp(restarted) > 0, "events came from history");
   const status = await restarted.cli(["status"]);
-  assert.match(status.stdout, /^history: +[1-9]\d* caught up from peers in \d+ sessions \(0 failed, 0 events refused\)$/m);
+  assert.match(
+    status.stdout,
+    /^history: +[1-9]\d* caught up from peers in \d+ sessions \(0 failed, 0 events refused\)$/m,
+  );
 });
 
 Deno.test("a new agent keeps older history in its store and passes only recent events to its sinks", {

@@ -12,7 +12,18 @@ import { type AgentProcess, loopbackConfig, startAgent, TEST_NETWORK } from "./h
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { signRecord } from "../lib/signed_record.ts";
-import { decodeRequest, encodeEvents, encodeKeys, HISTORY_PROTOCOL, type Key } from "../lib/history/wire.ts";
+import {
+  decodeKeys,
+  decodeRequest,
+  encodeEvents,
+  encodeKeys,
+  encodeRequest,
+  encodeWant,
+  HISTORY_PROTOCOL,
+  type Key,
+  PeerRefusedError,
+} from "../lib/history/wire.ts";
+import { peerIdFromString } from "@libp2p/peer-id";
 import type { CatchUpCounters } from "../lib/history/catch_up.ts";
 import type { HarkEvent } from "../lib/event.ts";
 
@@ -181,6 +192,49 @@ Deno.test({
     } finally {
       for (const rogue of rogues) await rogue[Symbol.asyncDispose]();
     }
+    const status = await agent.request({ op: "status" });
+    assert.equal(status.ok, true);
+  },
+});
+
+Deno.test({
+  name: "an agent serves history only on topics the asking peer subscribes to, and only so often",
+  ...inProcessLibp2p,
+  async fn() {
+    await using agent = await startAgent({ config: loopbackConfig([], `[agent]\ntopics = ["default", "secret"]`) });
+    const secret = await agent.send(["-t", "secret", "for subscribers of secret only"]);
+    const open = await agent.send(["for everyone"]);
+    await using rogue = await Rogue.beside(agent);
+    const ask = async (topics: string[]) => {
+      const stream = await rogue.node.dialProtocol(peerIdFromString(agent.peerId), HISTORY_PROTOCOL);
+      try {
+        const wire = lpStream(stream, { maxDataLength: 4 * 1024 * 1024 });
+        await wire.write(encodeRequest({ topics, after: 0 }));
+        const keys = decodeKeys((await wire.read()).subarray());
+        if (keys.keys.length > 0) await wire.write(encodeWant([]));
+        return keys.keys.map((key) => key.id);
+      } finally {
+        await stream.close().catch(() => stream.abort(new Error("done")));
+      }
+    };
+
+    // The rogue subscribes to "default" only.
+    await assert.rejects(() => ask(["secret"]), PeerRefusedError);
+    const offered = await ask(["default", "secret"]);
+    assert.ok(offered.includes(open), "default events are offered");
+    assert.ok(!offered.includes(secret), "secret events are not");
+
+    // Bursts of five sessions are allowed, then one every two seconds.
+    let refused = 0;
+    for (let i = 0; i < 8; i++) {
+      try {
+        await ask(["default"]);
+      } catch (error) {
+        assert.match((error as Error).message, /too many history requests/);
+        refused++;
+      }
+    }
+    assert.ok(refused >= 3, `${refused} of 8 quick requests were refused`);
     const status = await agent.request({ op: "status" });
     assert.equal(status.ok, true);
   },

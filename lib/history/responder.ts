@@ -65,9 +65,10 @@ export class HistoryResponder {
     if (this.#running) return;
     this.#running = true;
     await this.#init.node.handle(HISTORY_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
-      // One session per peer and connection at a time; more is refused by libp2p itself.
-      maxInboundStreams: 1,
-      maxOutboundStreams: 1,
+      // A peer runs one session at a time; the second stream leaves room for
+      // the next session while the last one's close is still on its way.
+      maxInboundStreams: 2,
+      maxOutboundStreams: 2,
     });
   }
 
