@@ -52,10 +52,15 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
     summary: "create, join or show this agent's private network",
     load: async () => (await import("./lib/cli/network.ts")).networkCommand,
   },
+  {
+    name: "doctor",
+    summary: "check this machine and explain how to fix what is wrong",
+    load: async () => (await import("./lib/cli/doctor.ts")).doctorCommand,
+  },
 ];
 
 /** Named in SPEC, arriving in later versions. */
-const PLANNED = ["wrap", "service", "doctor"];
+const PLANNED = ["wrap", "service"];
 
 const GLOBAL_OPTIONS = {
   config: { type: "string" },

@@ -19,6 +19,7 @@ import { encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from 
 import { type Arrival, EventStore, type HistoryQuery } from "./store.ts";
 import { HistoryResponder } from "./history/responder.ts";
 import { CatchUp } from "./history/catch_up.ts";
+import { compileFilter, compileTopicPattern } from "./filter.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 
@@ -107,15 +108,21 @@ export class Agent {
       // The cursor key must survive restarts: position and name in the config.
       router.add(
         created,
-        { topics: sink.topics, minPriority: sink.min_priority, backfillMaxAgeMs: sink.max_age },
+        {
+          topics: sink.topics,
+          minPriority: sink.min_priority,
+          backfillMaxAgeMs: sink.max_age,
+          when: sink.when === undefined ? undefined : compileFilter(sink.when),
+        },
         sink.queue,
         `${index}:${created.name}`,
       );
-      for (const topic of sink.topics ?? []) {
-        if (!this.#topics.has(topic)) {
-          log.warn("Sink {sink} lists topic {topic}, which agent.topics does not subscribe to", {
+      for (const pattern of sink.topics ?? []) {
+        const matching = compileTopicPattern(pattern);
+        if (!config.agent.topics.some(matching)) {
+          log.warn("Sink {sink} lists topic {topic}, which matches none of agent.topics; it will get nothing there", {
             sink: sink.type,
-            topic,
+            topic: pattern,
           });
         }
       }

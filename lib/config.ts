@@ -10,6 +10,7 @@ import { ConfigError, EventError } from "./errors.ts";
 import { type KeyPath, locateKey } from "./config_locate.ts";
 import { inDir } from "./paths.ts";
 import { parseDuration } from "./duration.ts";
+import { compileFilter, compileTopicPattern, FilterError } from "./filter.ts";
 import {
   checkTopic,
   DEFAULT_MAX_EVENT_BYTES,
@@ -19,11 +20,10 @@ import {
   type Priority,
 } from "./event.ts";
 
-export const SINK_TYPES = ["stdout", "file"] as const;
+export const SINK_TYPES = ["stdout", "file", "desktop", "exec", "webhook"] as const;
 export type SinkType = typeof SINK_TYPES[number];
-
-/** Sink types SPEC names that this version cannot run yet. */
-const PLANNED_SINK_TYPES = ["desktop", "exec", "webhook"];
+export const WEBHOOK_FORMATS = ["json", "slack", "discord", "ntfy"] as const;
+export type WebhookFormat = typeof WEBHOOK_FORMATS[number];
 
 export interface SinkConfig {
   type: SinkType;
@@ -44,8 +44,31 @@ export interface SinkConfig {
    * this stays in the store and does not reach the sink.
    */
   max_age: number;
-  /** stdout: more stale events than this become one summary line. */
+  /** stdout, desktop: more stale events than this become one summary. */
   summarize_after: number;
+  /** A filter expression over the event's fields, checked when the config is read. */
+  when?: string;
+  /** desktop: popups shown per `popup_window`; more collapse into one summary. */
+  max_popups: number;
+  popup_window: number;
+  /** exec: the program and its arguments (never a shell string). */
+  command?: string[];
+  /** exec, webhook: how long one run or request may take (ms). */
+  timeout: number;
+  /** exec: runs at the same time. */
+  concurrency: number;
+  /** exec: warn about a run slower than this (ms). */
+  slow_after?: number;
+  /** webhook: where to POST. */
+  url?: string;
+  /** webhook: the body: the event as JSON, or a Slack, Discord or ntfy message. */
+  format: WebhookFormat;
+  /** webhook: extra request headers. */
+  headers?: Record<string, string>;
+  /** webhook: signs each body with HMAC-SHA256 (X-Hark-Signature). */
+  secret?: string;
+  /** webhook: extra attempts per event before the router's own backoff. */
+  retries: number;
 }
 
 export interface HarkConfig {
@@ -102,6 +125,12 @@ export const FILE_MAX_SIZE_DEFAULT = 10 * 1024 * 1024;
 export const FILE_KEEP_DEFAULT = 5;
 export const MAX_AGE_DEFAULT_MS = 10 * 60_000;
 export const SUMMARIZE_AFTER_DEFAULT = 5;
+export const MAX_POPUPS_DEFAULT = 5;
+export const POPUP_WINDOW_DEFAULT_MS = 10_000;
+export const EXEC_TIMEOUT_DEFAULT_MS = 30_000;
+export const EXEC_CONCURRENCY_DEFAULT = 4;
+export const WEBHOOK_TIMEOUT_DEFAULT_MS = 10_000;
+export const WEBHOOK_RETRIES_DEFAULT = 3;
 
 type FieldType =
   | "string"
@@ -113,7 +142,14 @@ type FieldType =
   | "bytes"
   | "count"
   | "rate"
-  | "duration";
+  | "duration"
+  | "patterns"
+  | "filter"
+  | "argv"
+  | "url"
+  | "format"
+  | "headers"
+  | "count0";
 
 const NETWORK_FIELDS: Record<string, FieldType> = {
   name: "string",
@@ -131,14 +167,31 @@ const AGENT_FIELDS: Record<string, FieldType> = {
 };
 const SINK_COMMON_FIELDS: Record<string, FieldType> = {
   type: "string",
-  topics: "topics",
+  topics: "patterns",
   min_priority: "priority",
   queue: "count",
   max_age: "duration",
+  when: "filter",
 };
 const SINK_FIELDS: Record<SinkType, Record<string, FieldType>> = {
   stdout: { ...SINK_COMMON_FIELDS, summarize_after: "count" },
   file: { ...SINK_COMMON_FIELDS, path: "string", max_size: "bytes", keep: "count" },
+  desktop: { ...SINK_COMMON_FIELDS, summarize_after: "count", max_popups: "count", popup_window: "duration" },
+  exec: { ...SINK_COMMON_FIELDS, command: "argv", timeout: "duration", concurrency: "count", slow_after: "duration" },
+  webhook: {
+    ...SINK_COMMON_FIELDS,
+    url: "url",
+    format: "format",
+    headers: "headers",
+    secret: "string",
+    timeout: "duration",
+    retries: "count0",
+  },
+};
+/** Keys a sink type cannot do without. */
+const SINK_REQUIRED: Partial<Record<SinkType, [string, string][]>> = {
+  exec: [["command", `command = ["/path/to/program", "arg"]`]],
+  webhook: [["url", `url = "https://example.org/hook"`]],
 };
 
 /** Parses config text; `source` names the file in error messages. */
@@ -222,14 +275,13 @@ function readSink(entry: unknown, index: number, fail: Fail): Partial<SinkConfig
   if (typeof type !== "string") {
     fail([...path, "type"], `sink ${index + 1} needs a type (${SINK_TYPES.join(", ")})`);
   }
-  if (PLANNED_SINK_TYPES.includes(type as string)) {
-    fail([...path, "type"], `sink type "${type}" is not supported by this version of hark yet`);
-  }
   if (!(SINK_TYPES as readonly string[]).includes(type as string)) {
     fail([...path, "type"], `unknown sink type "${type}" (use ${SINK_TYPES.join(", ")})`);
   }
-  if ("when" in table) {
-    fail([...path, "when"], `"when" filters are not supported by this version of hark yet`);
+  for (const [key, example] of SINK_REQUIRED[type as SinkType] ?? []) {
+    if (!(key in table)) {
+      fail([...path, "type"], `${type === "exec" ? "an" : "a"} ${type} sink needs ${key}, e.g. ${example}`);
+    }
   }
   return readTable(table, path, SINK_FIELDS[type as SinkType], fail);
 }
@@ -293,6 +345,57 @@ function readField(raw: unknown, type: FieldType, fail: (problem: string) => nev
     case "duration":
       if (typeof raw !== "string") fail(`must be a duration such as "7d" or "12h", not ${describe(raw)}`);
       return rethrow(() => parseDuration(raw as string), fail);
+    case "count0":
+      if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0) {
+        fail(`must be a whole number of at least 0, not ${describe(raw)}`);
+      }
+      return raw;
+    case "patterns":
+      if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
+        fail(`must be a list of topics or globs such as "builds.*", not ${describe(raw)}`);
+      }
+      for (const pattern of raw as string[]) rethrow(() => compileTopicPattern(pattern), fail);
+      return raw;
+    case "filter":
+      if (typeof raw !== "string") fail(`must be an expression in a string, not ${describe(raw)}`);
+      try {
+        compileFilter(raw as string);
+      } catch (error) {
+        if (!(error instanceof FilterError)) throw error;
+        // One line: the config error adds the line number, the column points into the expression.
+        fail(`is invalid at column ${error.column}: ${error.reason}`);
+      }
+      return raw;
+    case "argv":
+      if (!Array.isArray(raw) || raw.length === 0 || raw.some((item) => typeof item !== "string" || item === "")) {
+        fail(`must be a list such as ["/usr/local/bin/notify", "--quiet"]: the program, then its arguments`);
+      }
+      return raw;
+    case "url": {
+      let url: URL | undefined;
+      try {
+        url = typeof raw === "string" ? new URL(raw) : undefined;
+      } catch {
+        // Reported below.
+      }
+      if (!url || !["http:", "https:"].includes(url.protocol)) {
+        fail(`must be an http:// or https:// URL, not ${describe(raw)}`);
+      }
+      return raw;
+    }
+    case "format":
+      if (!(WEBHOOK_FORMATS as readonly unknown[]).includes(raw)) {
+        fail(`must be one of ${WEBHOOK_FORMATS.join(", ")}, not ${describe(raw)}`);
+      }
+      return raw;
+    case "headers":
+      if (!isTable(raw) || Object.values(raw).some((value) => typeof value !== "string")) {
+        fail(`must be a table of header names and string values, not ${describe(raw)}`);
+      }
+      for (const name of Object.keys(raw as Record<string, string>)) {
+        if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) fail(`holds "${name}", which is not a header name`);
+      }
+      return raw;
     case "peers":
       if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
         fail(`must be a list of peer ids, not ${describe(raw)}`);
@@ -308,6 +411,7 @@ function rethrow<T>(check: () => T, fail: (problem: string) => never): T {
   try {
     return check();
   } catch (error) {
+    if (error instanceof FilterError) return fail(`is invalid: ${error.reason}`);
     if (error instanceof EventError || error instanceof RangeError) {
       return fail(`is invalid: ${error.message}`);
     }
@@ -459,5 +563,17 @@ function resolveSink(sink: Partial<SinkConfig>, stateDir: string): SinkConfig {
     keep: sink.keep ?? FILE_KEEP_DEFAULT,
     max_age: sink.max_age ?? MAX_AGE_DEFAULT_MS,
     summarize_after: sink.summarize_after ?? SUMMARIZE_AFTER_DEFAULT,
+    when: sink.when,
+    max_popups: sink.max_popups ?? MAX_POPUPS_DEFAULT,
+    popup_window: sink.popup_window ?? POPUP_WINDOW_DEFAULT_MS,
+    command: sink.command,
+    timeout: sink.timeout ?? (sink.type === "webhook" ? WEBHOOK_TIMEOUT_DEFAULT_MS : EXEC_TIMEOUT_DEFAULT_MS),
+    concurrency: sink.concurrency ?? EXEC_CONCURRENCY_DEFAULT,
+    slow_after: sink.slow_after,
+    url: sink.url,
+    format: sink.format ?? "json",
+    headers: sink.headers,
+    secret: sink.secret,
+    retries: sink.retries ?? WEBHOOK_RETRIES_DEFAULT,
   };
 }

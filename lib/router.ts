@@ -16,13 +16,16 @@ import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "./event.ts";
 import type { Sink } from "../sinks/mod.ts";
 import type { EventStore } from "./store.ts";
+import { compileTopicPattern } from "./filter.ts";
 
 const log = getLogger(["hark", "router"]);
 
 export interface RouteFilter {
-  /** Only these topics; undefined means all. */
+  /** Only topics matching these names or globs (`builds.*`); undefined means all. */
   topics?: string[];
   minPriority: number;
+  /** A compiled `when` expression; the event passes only if it returns true. */
+  when?: (event: HarkEvent) => boolean;
   /**
    * An event published before this agent joined the network (backfill) is
    * passed only if it is younger than this. @default 10 minutes
@@ -33,16 +36,27 @@ export interface RouteFilter {
 /** How old backfill may be for a sink that sets no max_age. */
 export const BACKFILL_MAX_AGE_MS = 10 * 60_000;
 
+/** ok: delivering; retrying: the last attempt failed; suspended: it failed many times in a row. */
+export type SinkState = "ok" | "retrying" | "suspended";
+
 export interface SinkHealth {
   name: string;
   topics?: string[];
   min_priority: number;
+  state: SinkState;
   /** Events waiting: in memory, plus those deferred to the store. */
   queued: number;
   delivered: number;
   dropped: number;
+  /** Failed attempts to deliver (with a store, each is retried until it works). */
   failed: number;
+  /** Events given up: retries ran out (no store), or the sink said they can never succeed. */
+  given_up: number;
   last_error?: string;
+  /** When a suspended or retrying sink tries again (ISO time). */
+  next_attempt?: string;
+  /** What the sink itself reports (running scripts, circuit state, desktop backend). */
+  details?: Record<string, unknown>;
 }
 
 export interface RouterInit {
@@ -52,8 +66,25 @@ export interface RouterInit {
   retryDelayMs?: number;
   /** Longest delay between retries of a failing sink with a store. @default 30000 */
   maxRetryDelayMs?: number;
+  /** Failures in a row after which a sink counts as suspended. @default 5 */
+  suspendAfter?: number;
+  /** Longest delay between retries of a suspended sink. @default 300000 */
+  maxSuspendedDelayMs?: number;
   /** Makes routing durable; see the module comment. */
   store?: EventStore;
+}
+
+/** Compiled topic patterns per filter, so a route does not compile globs per event. */
+const topicMatchers = new WeakMap<RouteFilter, (topic: string) => boolean>();
+
+function topicMatcher(filter: RouteFilter): (topic: string) => boolean {
+  let matcher = topicMatchers.get(filter);
+  if (!matcher) {
+    const patterns = (filter.topics ?? []).map(compileTopicPattern);
+    matcher = (topic) => patterns.some((pattern) => pattern(topic));
+    topicMatchers.set(filter, matcher);
+  }
+  return matcher;
 }
 
 /** Whether an event passes a sink's filter right now. */
@@ -61,8 +92,9 @@ export function matches(event: HarkEvent, filter: RouteFilter, now = Date.now(),
   if (event.priority < filter.minPriority) return false;
   // A new agent keeps old history in its store; only recent events reach its sinks.
   if (backfill && now - Date.parse(event.time) > (filter.backfillMaxAgeMs ?? BACKFILL_MAX_AGE_MS)) return false;
-  if (filter.topics && !filter.topics.includes(event.topic)) return false;
+  if (filter.topics && !topicMatcher(filter)(event.topic)) return false;
   if (event.expires && Date.parse(event.expires) <= now) return false;
+  if (filter.when && !filter.when(event)) return false;
   return true;
 }
 
@@ -95,7 +127,11 @@ class SinkRunner {
   delivered = 0;
   dropped = 0;
   failed = 0;
+  /** Events this sink will never get: retries ran out (no store) or the sink said it can never take them. */
+  givenUp = 0;
   lastError?: string;
+  state: SinkState = "ok";
+  nextAttemptAt?: number;
 
   constructor(sink: Sink, filter: RouteFilter, capacity: number, key: string, init: SinkRunner["init"]) {
     this.sink = sink;
@@ -225,6 +261,33 @@ class SinkRunner {
     }
   }
 
+  /**
+   * Counts a failed attempt. A sink that fails `suspendAfter` times in a row
+   * is suspended: it is still retried, but less and less often (up to every
+   * 5 minutes), so a dead webhook or a broken script costs next to nothing.
+   */
+  #failing(event: HarkEvent, attempt: number): void {
+    const properties = { sink: this.sink.name, id: event.id, attempt, error: this.lastError };
+    if (attempt >= this.#init.suspendAfter && this.state !== "suspended") {
+      this.state = "suspended";
+      log.error(
+        "Sink {sink} failed {attempt} times in a row and is suspended; retrying less often: {error}",
+        properties,
+      );
+    } else if (this.state === "ok") {
+      this.state = "retrying";
+      log.warn("Sink {sink} failed to deliver event {id}: {error}; retrying", properties);
+    } else {
+      log.debug("Sink {sink} failed to deliver event {id} (attempt {attempt}): {error}", properties);
+    }
+  }
+
+  #recovered(): void {
+    if (this.state !== "ok") log.info("Sink {sink} delivers again", { sink: this.sink.name });
+    this.state = "ok";
+    this.nextAttemptAt = undefined;
+  }
+
   async #deliver({ event, seq }: Queued): Promise<void> {
     const signal = this.#abort.signal;
     const durable = seq !== undefined && this.#init.store !== undefined;
@@ -233,19 +296,22 @@ class SinkRunner {
         await this.sink.deliver(event, { signal });
         this.delivered++;
         if (durable) this.#init.store!.setCursor(this.key, seq);
+        this.#recovered();
         return;
       } catch (error) {
         this.lastError = (error as Error).message;
-        if (!durable && attempt >= this.#init.attempts) break;
-        if (attempt === 1 || attempt % 10 === 0) {
-          log.warn("Sink {sink} failed to deliver event {id} (attempt {attempt}): {error}", {
-            sink: this.sink.name,
-            id: event.id,
-            attempt,
-            error: this.lastError,
-          });
+        this.failed++;
+        this.#failing(event, attempt);
+        // A sink that says this event can never succeed (a webhook's 400)
+        // gives it up, rather than block every event behind it for good.
+        if ((error as { retryable?: boolean }).retryable === false) {
+          this.#giveUp(event, seq);
+          return;
         }
-        const backoff = Math.min(this.#init.maxRetryDelayMs, this.#init.retryDelayMs * 2 ** (attempt - 1));
+        if (!durable && attempt >= this.#init.attempts) break;
+        const ceiling = this.state === "suspended" ? this.#init.maxSuspendedDelayMs : this.#init.maxRetryDelayMs;
+        const backoff = Math.min(ceiling, this.#init.retryDelayMs * 2 ** (attempt - 1));
+        this.nextAttemptAt = Date.now() + backoff;
         await delay(backoff, signal);
       }
     }
@@ -254,12 +320,17 @@ class SinkRunner {
       this.#queue.unshift({ event, seq });
       return;
     }
-    this.failed++;
-    log.error("Sink {sink} could not deliver event {id}: {error}", {
+    this.#giveUp(event, seq);
+  }
+
+  #giveUp(event: HarkEvent, seq: number | undefined): void {
+    this.givenUp++;
+    log.error("Sink {sink} gave up on event {id}: {error}", {
       sink: this.sink.name,
       id: event.id,
       error: this.lastError,
     });
+    if (seq !== undefined) this.#init.store?.setCursor(this.key, seq);
   }
 }
 
@@ -274,6 +345,8 @@ export class Router {
       attempts: init.attempts ?? 3,
       retryDelayMs: init.retryDelayMs ?? 200,
       maxRetryDelayMs: init.maxRetryDelayMs ?? 30_000,
+      suspendAfter: init.suspendAfter ?? 5,
+      maxSuspendedDelayMs: init.maxSuspendedDelayMs ?? 300_000,
       store: init.store,
     };
   }
@@ -320,16 +393,24 @@ export class Router {
   }
 
   health(): SinkHealth[] {
-    return this.#runners.map((runner) => ({
-      name: runner.sink.name,
-      topics: runner.filter.topics,
-      min_priority: runner.filter.minPriority,
-      queued: runner.queued,
-      delivered: runner.delivered,
-      dropped: runner.dropped,
-      failed: runner.failed,
-      last_error: runner.lastError,
-    }));
+    return this.#runners.map((runner) => {
+      const health: SinkHealth = {
+        name: runner.sink.name,
+        topics: runner.filter.topics,
+        min_priority: runner.filter.minPriority,
+        state: runner.state,
+        queued: runner.queued,
+        delivered: runner.delivered,
+        dropped: runner.dropped,
+        failed: runner.failed,
+        given_up: runner.givenUp,
+        last_error: runner.lastError,
+      };
+      if (runner.nextAttemptAt !== undefined) health.next_attempt = new Date(runner.nextAttemptAt).toISOString();
+      const details = runner.sink.stats?.();
+      if (details) health.details = details;
+      return health;
+    });
   }
 }
 

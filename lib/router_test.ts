@@ -201,10 +201,12 @@ Deno.test("Router.route() drops events when a sink's queue is full", async (t) =
       name: "small",
       topics: undefined,
       min_priority: 1,
+      state: "ok",
       queued: 2,
       delivered: 0,
       dropped: 3,
       failed: 0,
+      given_up: 0,
       last_error: undefined,
     });
     router.start();
@@ -274,7 +276,7 @@ Deno.test("Router.route() never blocks the caller", async () => {
   await router.stop(never());
 });
 
-Deno.test("Router retries a failing sink, then counts the event failed", async (t) => {
+Deno.test("Router retries a failing sink and counts each failed attempt", async (t) => {
   const cases: {
     name: string;
     attempts: number;
@@ -291,7 +293,7 @@ Deno.test("Router retries a failing sink, then counts the event failed", async (
       fails: (_, call) => call < 3,
       calls: 3,
       delivered: 1,
-      failed: 0,
+      failed: 2,
       lastError: "fake failed call 2",
     },
     {
@@ -300,7 +302,7 @@ Deno.test("Router retries a failing sink, then counts the event failed", async (
       fails: () => true,
       calls: 3,
       delivered: 0,
-      failed: 1,
+      failed: 3,
       lastError: "fake failed call 3",
     },
     {
@@ -343,7 +345,7 @@ Deno.test("Router goes on delivering after an event failed", async () => {
   assert.equal(sink.calls, 4);
   const health = router.health()[0];
   assert.equal(health.delivered, 2);
-  assert.equal(health.failed, 1);
+  assert.equal(health.failed, 2, "both attempts at the bad event count");
   await router.stop(never());
 });
 
@@ -518,20 +520,24 @@ Deno.test("Router.health() describes every sink", () => {
       name: "stdout",
       topics: undefined,
       min_priority: 1,
+      state: "ok",
       queued: 0,
       delivered: 0,
       dropped: 0,
       failed: 0,
+      given_up: 0,
       last_error: undefined,
     },
     {
       name: "file:/x",
       topics: ["builds"],
       min_priority: 4,
+      state: "ok",
       queued: 0,
       delivered: 0,
       dropped: 0,
       failed: 0,
+      given_up: 0,
       last_error: undefined,
     },
   ]);
@@ -783,5 +789,87 @@ Deno.test("Router skips old backfill found in the store after a restart", async 
     await restarted.idle();
     assert.deepEqual(titles(again.delivered), ["recent", "old live"]);
     await restarted.stop(never());
+  });
+});
+
+Deno.test("Router suspends a sink that fails many times in a row and resumes it when it works again", async () => {
+  await withStore(async (store) => {
+    const router = new Router({ store, retryDelayMs: 1, maxRetryDelayMs: 2, suspendAfter: 3, maxSuspendedDelayMs: 4 });
+    const states: string[] = [];
+    const sink = new FakeSink("flaky", {
+      fails: (_, call) => {
+        states.push(router.health()[0].state);
+        return call <= 5;
+      },
+    });
+    router.add(sink, ALL, 10, "flaky");
+    router.start();
+    const e = event({ title: "needed" });
+    router.route(e, stored(store, e, false));
+    await router.idle();
+    // The state before each call: fresh, then retrying after the first failure, suspended from the third.
+    assert.deepEqual(states, ["ok", "retrying", "retrying", "suspended", "suspended", "suspended"]);
+    const health = router.health()[0];
+    assert.equal(health.state, "ok");
+    assert.equal(health.failed, 5);
+    assert.equal(health.delivered, 1);
+    assert.equal(health.next_attempt, undefined);
+    assert.deepEqual(titles(sink.delivered), ["needed"]);
+    await router.stop(never());
+  });
+});
+
+Deno.test("Router health includes what the sink reports about itself", async () => {
+  const router = new Router();
+  const sink = Object.assign(new FakeSink("reporting"), { stats: () => ({ circuit: "closed" }) });
+  router.add(sink, ALL, 10);
+  assert.deepEqual(router.health()[0].details, { circuit: "closed" });
+  await router.stop(never());
+});
+
+Deno.test("Router passes only events matching a sink's topic globs and when filter", async () => {
+  const router = new Router();
+  const sink = new FakeSink("picky");
+  router.add(sink, { minPriority: 1, topics: ["builds.*", "deploy"], when: (e) => e.priority >= 4 }, 10);
+  router.start();
+  for (
+    const [topic, priority, title] of [
+      ["builds.web", 4, "yes-1"],
+      ["builds", 5, "no-topic"],
+      ["deploy", 5, "yes-2"],
+      ["builds.api", 3, "no-when"],
+      ["other", 5, "no-other"],
+    ] as const
+  ) router.route(event({ topic, priority, title }));
+  await router.idle();
+  assert.deepEqual(titles(sink.delivered), ["yes-1", "yes-2"]);
+  await router.stop(never());
+});
+
+Deno.test("Router gives up an event the sink says can never succeed, and goes on", async () => {
+  await withStore(async (store) => {
+    const router = new Router({ store, retryDelayMs: 1 });
+    const sink = new FakeSink("strict");
+    const original = sink.deliver.bind(sink);
+    sink.deliver = (e, options) => {
+      if (e.title === "rejected") {
+        sink.calls++;
+        return Promise.reject(Object.assign(new Error("400 Bad Request"), { retryable: false }));
+      }
+      return original(e, options);
+    };
+    router.add(sink, ALL, 10, "strict");
+    router.start();
+    for (const title of ["before", "rejected", "after"]) {
+      const e = event({ title });
+      router.route(e, stored(store, e, false));
+    }
+    await router.idle();
+    assert.deepEqual(titles(sink.delivered), ["before", "after"]);
+    const health = router.health()[0];
+    assert.equal(health.given_up, 1);
+    assert.equal(health.failed, 1, "tried once, not retried");
+    assert.equal(health.state, "ok");
+    await router.stop(never());
   });
 });

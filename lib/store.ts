@@ -103,6 +103,17 @@ const ADDED_COLUMNS: Record<string, string> = {
   backfill: "INTEGER NOT NULL DEFAULT 0",
 };
 
+/**
+ * SQL for topic names or globs. SQLite's GLOB has the shell's `*` and `?`,
+ * case-sensitive, and topic names hold no other character it treats
+ * specially, so a plain name matches only itself.
+ */
+function globFilter(topics: string[] | undefined): string {
+  if (!topics) return "";
+  if (topics.length === 0) return "AND 0";
+  return `AND (${topics.map(() => "topic GLOB ?").join(" OR ")})`;
+}
+
 function toStored(row: Record<string, unknown>): StoredEvent {
   return { seq: row.seq as number, event: JSON.parse(row.json as string), backfill: row.backfill === 1 };
 }
@@ -223,9 +234,12 @@ export class EventStore {
     return this.#db.prepare(sql).all(...params).map(toStored);
   }
 
-  /** The first `limit` events after `seq` on `topics` (all topics when undefined). */
+  /**
+   * The first `limit` events after `seq` on topics matching `topics`
+   * (names or globs such as `builds.*`; all topics when undefined).
+   */
   after(seq: number, topics: string[] | undefined, limit: number): StoredEvent[] {
-    const topicFilter = topics ? `AND topic IN (${topics.map(() => "?").join(", ")})` : "";
+    const topicFilter = globFilter(topics);
     return this.#db.prepare(
       `SELECT seq, json, backfill FROM events WHERE seq > ? ${topicFilter} ORDER BY seq LIMIT ?`,
     ).all(seq, ...(topics ?? []), limit).map(toStored);
@@ -284,9 +298,9 @@ export class EventStore {
     return value;
   }
 
-  /** How many events after `seq` on `topics` are stored. */
+  /** How many events after `seq` on topics matching `topics` (names or globs) are stored. */
   countAfter(seq: number, topics: string[] | undefined): number {
-    const topicFilter = topics ? `AND topic IN (${topics.map(() => "?").join(", ")})` : "";
+    const topicFilter = globFilter(topics);
     const row = this.#db.prepare(`SELECT count(*) AS n FROM events WHERE seq > ? ${topicFilter}`)
       .get(seq, ...(topics ?? [])) as { n: number };
     return row.n;

@@ -1,4 +1,4 @@
-/** The README's examples stay true: its config parses. */
+/** The README's examples stay true: its config examples parse. */
 
 import assert from "node:assert/strict";
 import { parseConfig, resolveConfig } from "../lib/config.ts";
@@ -11,4 +11,11 @@ Deno.test("the README's config example parses", async () => {
   assert.deepEqual(config.agent.topics, ["default", "builds"]);
   assert.equal(config.sinks.length, 2);
   assert.equal(config.store.max_events, 100_000);
+});
+
+Deno.test("every TOML example in the README parses", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const blocks = [...readme.matchAll(/```toml\n([\s\S]*?)```/g)].map((match) => match[1]);
+  assert.ok(blocks.length >= 2);
+  for (const block of blocks) resolveConfig(parseConfig(block, "README.md"), { host: "h", stateDir: "/state" });
 });

@@ -7,7 +7,7 @@ import { UsageError } from "../errors.ts";
 import type { MeshPeer } from "../mesh.ts";
 import type { SinkHealth } from "../router.ts";
 
-function noArguments(name: string, positionals: string[]): void {
+export function noArguments(name: string, positionals: string[]): void {
   if (positionals.length > 0) throw new UsageError(`${name} takes no arguments, got "${positionals[0]}"`);
 }
 
@@ -80,9 +80,10 @@ export const statusCommand: Command = {
         : []),
       "sinks:",
       table([
-        ["  NAME", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "LAST ERROR"],
+        ["  NAME", "STATE", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "LAST ERROR"],
         ...(s.sinks as SinkHealth[]).map((sink) => [
           `  ${sink.name}`,
+          sink.state + (sink.next_attempt ? ` (next try ${sink.next_attempt.slice(11, 19)})` : ""),
           String(sink.queued),
           String(sink.delivered),
           String(sink.dropped),

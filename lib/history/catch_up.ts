@@ -1,8 +1,10 @@
 /**
  * Decides when to catch up, and with whom: with each peer that speaks the
  * history protocol as soon as it connects (after a restart, a sleep or a
- * healed partition), and with every peer again each `intervalMs` as
- * anti-entropy, for what gossip missed while connections stayed up.
+ * healed partition), and each `intervalMs` with one connected peer in turn
+ * as anti-entropy, for what gossip missed while connections stayed up. One
+ * peer per round keeps an idle agent idle; what one peer lacks it gets
+ * from whichever peer it asks next.
  * Sessions run one at a time, so catching up never competes with itself
  * for CPU; a peer that breaks the protocol is left alone for a while.
  */
@@ -24,7 +26,7 @@ export interface CatchUpInit {
   validator: EventValidator;
   topics: string[];
   onEvent: (event: HarkEvent, fingerprint: number, record: SignedRecord) => void;
-  /** Anti-entropy: how often every peer is asked again. @default 60000 */
+  /** Anti-entropy: how often the next peer in turn is asked. @default 60000 */
   intervalMs?: number;
   /** A peer whose session failed (network) waits this long. @default 5000 */
   retryMs?: number;
@@ -53,6 +55,7 @@ export class CatchUp {
   #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   #draining?: Promise<void>;
   #running = false;
+  #lastInTurn = "";
 
   constructor(init: CatchUpInit) {
     this.#init = init;
@@ -63,9 +66,9 @@ export class CatchUp {
     this.#running = true;
     this.#abort = new AbortController();
     this.#init.node.addEventListener("peer:identify", this.#onIdentify);
-    this.#timer = setInterval(() => this.#everyone(), this.#init.intervalMs ?? 60_000);
+    this.#timer = setInterval(() => this.#nextInTurn(), this.#init.intervalMs ?? 60_000);
     // Peers already connected (identify ran before this started).
-    this.#everyone();
+    void this.#everyone();
   }
 
   async stop(): Promise<void> {
@@ -96,16 +99,31 @@ export class CatchUp {
   };
 
   async #everyone(): Promise<void> {
+    for (const peer of await this.#historyPeers()) this.request(peer);
+  }
+
+  async #nextInTurn(): Promise<void> {
+    const peers = (await this.#historyPeers()).sort((a, b) => a.toString().localeCompare(b.toString()));
+    if (peers.length === 0) return;
+    // The first peer after the one asked last time, by id: every peer gets its turn.
+    const next = peers.find((peer) => peer.toString() > this.#lastInTurn) ?? peers[0];
+    this.#lastInTurn = next.toString();
+    this.request(next);
+  }
+
+  /** Connected peers that speak the history protocol. */
+  async #historyPeers(): Promise<PeerId[]> {
     const node = this.#init.node;
     const peers = new Map(node.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer]));
+    const speaking: PeerId[] = [];
     for (const peer of peers.values()) {
       try {
-        const known = await node.peerStore.get(peer);
-        if (known.protocols.includes(HISTORY_PROTOCOL)) this.request(peer);
+        if ((await node.peerStore.get(peer)).protocols.includes(HISTORY_PROTOCOL)) speaking.push(peer);
       } catch {
         // Not identified yet; identify will ask for it.
       }
     }
+    return speaking;
   }
 
   async #drain(): Promise<void> {

@@ -1,0 +1,179 @@
+/**
+ * The desktop sink: a native notification per event, through this
+ * platform's backend (freedesktop D-Bus on Linux, osascript or
+ * terminal-notifier on macOS, a toast or balloon on Windows).
+ *
+ * Two gates keep a person from being buried: a backlog of stale events
+ * (after a sleep) becomes one "while you were away" popup, and a burst of
+ * fresh ones over `maxPopups` per window collapses into one summary popup.
+ * Without a notification service (a headless server, no session bus) the
+ * sink says so once and in `hark status`, and takes events without failing.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { HarkEvent } from "../../lib/event.ts";
+import type { Sink } from "../mod.ts";
+import { AwayGate } from "../away.ts";
+import { PopupLimit } from "./popup_limit.ts";
+import { type Notification, urgencyOf } from "./notification.ts";
+import { LinuxDesktop } from "./linux.ts";
+import { MacDesktop } from "./macos.ts";
+import { WindowsDesktop } from "./windows.ts";
+
+const log = getLogger(["hark", "sink", "desktop"]);
+
+/** What every platform's backend offers. */
+export interface DesktopBackend {
+  /** Which mechanism, for `hark status` and `hark doctor`. */
+  readonly name: string;
+  start(): Promise<void>;
+  available(): { ok: boolean; reason: string };
+  show(notification: Notification): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DesktopSinkInit {
+  maxAgeMs: number;
+  summarizeAfter: number;
+  maxPopups: number;
+  popupWindowMs: number;
+  /** @default this platform's backend */
+  backend?: DesktopBackend;
+}
+
+/** The event as a notification: priority to urgency, first tag to category, data.replaces to a replace key. */
+export function notificationOf(event: HarkEvent): Notification {
+  const notification: Notification = {
+    summary: event.title || event.topic,
+    body: event.body ?? "",
+    urgency: urgencyOf(event.priority),
+  };
+  if (event.tags?.length) notification.category = event.tags[0];
+  if (event.click) notification.click = event.click;
+  const replaces = (event.data as Record<string, unknown> | undefined)?.replaces;
+  if (typeof replaces === "string" && replaces !== "") {
+    // Scoped by the verified publisher: nobody can replace another agent's popups by guessing keys.
+    notification.replacesKey = `${event.source.peer}/${replaces}`;
+  }
+  return notification;
+}
+
+export class DesktopSink implements Sink {
+  readonly name = "desktop";
+  #backend: DesktopBackend;
+  #started?: Promise<void>;
+  #away: AwayGate;
+  #limit: PopupLimit;
+  #summaryTimer?: ReturnType<typeof setTimeout>;
+  #shown = 0;
+  #collapsed = 0;
+  #closed = false;
+
+  constructor(init: DesktopSinkInit) {
+    this.#backend = init.backend ?? platformBackend();
+    this.#limit = new PopupLimit({ limit: init.maxPopups, windowMs: init.popupWindowMs });
+    this.#away = new AwayGate({ maxAgeMs: init.maxAgeMs, summarizeAfter: init.summarizeAfter }, {
+      events: async (events) => {
+        for (const event of events) await this.#popUp(event);
+      },
+      summary: (text) => this.#show({ summary: "hark", body: text, urgency: "normal" }),
+    });
+  }
+
+  async deliver(event: HarkEvent): Promise<void> {
+    this.#started ??= this.#backend.start();
+    await this.#started;
+    // No notification service: the backend has said so once; the event is not an error.
+    if (!this.#backend.available().ok) return;
+    await this.#away.offer(event);
+  }
+
+  stats(): Record<string, unknown> {
+    const { ok, reason } = this.#backend.available();
+    return { backend: this.#backend.name, available: ok, reason, shown: this.#shown, collapsed: this.#collapsed };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#away.flush();
+    clearTimeout(this.#summaryTimer);
+    const summary = this.#limit.flush(true);
+    if (summary) await this.#show({ summary: "hark", body: summary, urgency: "normal" });
+    await this.#backend.close();
+  }
+
+  async #popUp(event: HarkEvent): Promise<void> {
+    await this.#showDueSummary();
+    if (this.#limit.offer(event.topic)) {
+      await this.#show(notificationOf(event));
+      return;
+    }
+    this.#collapsed++;
+    // The summary pops up when the window ends, even if no further event comes.
+    const due = this.#limit.dueAt();
+    if (due !== undefined && this.#summaryTimer === undefined) {
+      this.#summaryTimer = setTimeout(() => {
+        this.#summaryTimer = undefined;
+        this.#showDueSummary().catch((error) => log.warn("Cannot show a summary: {error}", { error: error.message }));
+      }, Math.max(0, due - Date.now()));
+    }
+  }
+
+  async #showDueSummary(): Promise<void> {
+    const summary = this.#limit.flush();
+    if (summary) await this.#show({ summary: "hark", body: summary, urgency: "normal" });
+  }
+
+  async #show(notification: Notification): Promise<void> {
+    await this.#backend.show(notification);
+    this.#shown++;
+  }
+}
+
+/** This platform's backend; `hark doctor` asks it the same questions the sink does. */
+export function platformBackend(): DesktopBackend {
+  switch (Deno.build.os) {
+    case "darwin":
+      return macBackend();
+    case "windows":
+      return windowsBackend();
+    default:
+      return linuxBackend();
+  }
+}
+
+function linuxBackend(): DesktopBackend {
+  const desktop = new LinuxDesktop();
+  return {
+    name: "freedesktop notifications over the session D-Bus",
+    start: () => desktop.start(),
+    available: () => desktop.available(),
+    show: async (n) => {
+      await desktop.show(n);
+    },
+    close: () => desktop.close(),
+  };
+}
+
+function macBackend(): DesktopBackend {
+  const desktop = new MacDesktop();
+  return {
+    name: "macOS notifications (terminal-notifier when installed, else osascript)",
+    start: () => desktop.start(),
+    available: () => desktop.available(),
+    show: (n) => desktop.show(n),
+    close: () => desktop.close(),
+  };
+}
+
+function windowsBackend(): DesktopBackend {
+  const desktop = new WindowsDesktop();
+  return {
+    name: "Windows toast through PowerShell (a tray balloon where WinRT is missing)",
+    start: () => desktop.start(),
+    available: () => desktop.available(),
+    show: (n) => desktop.show(n),
+    close: () => desktop.close(),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * What every desktop backend (Linux D-Bus, macOS, Windows) shows, and how a
+ * backend runs a helper program. Backends build a `Run` with a pure function
+ * so tests can check the exact argv, env and stdin without a desktop.
+ */
+
+export type Urgency = "low" | "normal" | "critical";
+
+export interface Notification {
+  summary: string;
+  body: string;
+  urgency: Urgency;
+  /** From the event's first tag. */
+  category?: string;
+  /** An http, https or mailto URL, already validated by the event model. */
+  click?: string;
+  /** From `data.replaces`: a later notification with the same key replaces this one. */
+  replacesKey?: string;
+  expireMs?: number;
+}
+
+/** Maps ntfy's priority scale: 1–2 low, 3 normal, 4–5 critical. */
+export function urgencyOf(priority: 1 | 2 | 3 | 4 | 5): Urgency {
+  return priority <= 2 ? "low" : priority === 3 ? "normal" : "critical";
+}
+
+/** A program run: argv (no shell), env additions, stdin text. */
+export interface Run {
+  argv: string[];
+  env?: Record<string, string>;
+  stdin?: string;
+}
+
+/**
+ * Runs a program and collects its exit code and output. Rejects with
+ * `Deno.errors.NotFound` when the program does not exist, and with the
+ * signal's reason (a `TimeoutError` for the built-in deadline) when the run
+ * is cut short; the program is killed then.
+ */
+export type Runner = (run: Run, signal?: AbortSignal) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+const RUN_TIMEOUT_MS = 10_000;
+/** Helpers print a line or two; more than this is noise and is cut. */
+const OUTPUT_MAX_CHARS = 64 * 1024;
+
+/** `Deno.Command` with a 10 s deadline on top of the caller's `signal`. */
+export const denoRunner: Runner = async (run, signal) => {
+  const [program, ...args] = run.argv;
+  const deadline = new AbortController();
+  // A plain timer, cleared in `finally`, keeps the test sanitizers quiet.
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException(`${program} timed out after ${RUN_TIMEOUT_MS / 1000} s`, "TimeoutError")),
+    RUN_TIMEOUT_MS,
+  );
+  const stop = () => deadline.abort(signal?.reason);
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    signal?.throwIfAborted();
+    const child = new Deno.Command(program, {
+      args,
+      env: run.env,
+      stdin: run.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: deadline.signal,
+    }).spawn();
+    if (run.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      // A program that exits without reading its stdin breaks the pipe; its
+      // exit code tells what happened.
+      await writer.write(new TextEncoder().encode(run.stdin)).catch(() => {});
+      await writer.close().catch(() => {});
+    }
+    const output = await child.output();
+    if (deadline.signal.aborted) throw deadline.signal.reason;
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout).slice(0, OUTPUT_MAX_CHARS),
+      stderr: decoder.decode(output.stderr).slice(0, OUTPUT_MAX_CHARS),
+    };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", stop);
+  }
+};
