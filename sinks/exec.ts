@@ -131,6 +131,8 @@ export class ExecSink implements Sink {
   #busy = 0;
   #waiters: Waiter[] = [];
   #runs = new Set<Promise<void>>();
+  /** Writes to stdin still pending after their run ended; see `#supervise`. */
+  #stragglers = new Set<Promise<void>>();
   #closing?: Promise<void>;
   #stats: ExecStats = { running: 0, started: 0, succeeded: 0, failed: 0, timed_out: 0 };
 
@@ -192,6 +194,11 @@ export class ExecSink implements Sink {
       for (const waiter of this.#waiters.splice(0)) waiter.refuse(this.#closedError());
       this.#closing = (async () => {
         while (this.#runs.size > 0) await Promise.all(this.#runs);
+        if (this.#stragglers.size === 0) return;
+        // Writes to a stdin held open elsewhere: they end with that process, which may never happen.
+        const grace = timer(KILL_GRACE_MS);
+        await Promise.race([Promise.all(this.#stragglers), grace.promise]);
+        grace.cancel();
       })();
     }
     return this.#closing;
@@ -286,7 +293,15 @@ export class ExecSink implements Sink {
     const timedOut = first === "elapsed";
     if (timedOut) await this.#kill(child, finished, [stdout, stderr]);
     const status = await child.status;
-    await input;
+    if (!input.settled()) {
+      // Only a process that left the group (or, on Windows, any child) can
+      // still hold stdin open without reading it. A pending pipe write cannot
+      // be called off (abort waits for it), so it is left to fail when that
+      // process exits, and the run is counted as over now.
+      log.debug("Exec {program} for event {id}: stdin is still held open by a process it started", context);
+      this.#stragglers.add(input.done);
+      input.done.then(() => this.#stragglers.delete(input.done));
+    }
     const durationMs = Math.round(performance.now() - started);
 
     this.#stats.last_exit_code = status.code;
@@ -361,7 +376,7 @@ function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
 /** Signals every process in the group; a negative pid addresses the group. */
 function signalGroup(pgid: number, name: Deno.Signal): void {
   try {
-    Deno.kill(pgid, name);
+    Deno.kill(-pgid, name);
   } catch {
     // ESRCH: nothing left in the group.
   }
@@ -398,16 +413,25 @@ function timer(ms: number): { promise: Promise<"elapsed">; cancel: () => void } 
   };
 }
 
-/** Writes the event to stdin and closes it; a program that exits without reading is fine. */
-async function feed(stdin: WritableStream<Uint8Array>, bytes: Uint8Array): Promise<void> {
+/**
+ * Writes the event to stdin and closes it; a program that exits without
+ * reading it is fine. `settled` tells whether the write is over.
+ */
+function feed(stdin: WritableStream<Uint8Array>, bytes: Uint8Array): { done: Promise<void>; settled: () => boolean } {
   const writer = stdin.getWriter();
-  try {
-    await writer.write(bytes);
-    await writer.close();
-  } catch {
-    // Broken pipe: the program closed stdin or exited, which it may.
-    await writer.abort().catch(() => {});
-  }
+  let settled = false;
+  const done = (async () => {
+    try {
+      await writer.write(bytes);
+      await writer.close();
+    } catch {
+      // Broken pipe: the program closed stdin or exited, which it may.
+      await writer.abort().catch(() => {});
+    } finally {
+      settled = true;
+    }
+  })();
+  return { done, settled: () => settled };
 }
 
 interface Captured {

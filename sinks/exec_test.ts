@@ -81,7 +81,11 @@ function liveInGroup(pgid: number): number[] {
   return found;
 }
 
-/** Pids of processes whose whole command line is `pattern` (a regex), per `pgrep -f`. */
+/**
+ * Pids of processes whose whole command line is `pattern` (a regex), per
+ * `pgrep -f`. The tests' sleep durations carry this test process's pid, so
+ * another copy of the suite running on the machine is not seen.
+ */
 async function pgrep(pattern: string): Promise<string[]> {
   // Anchored: the `sh -c` that started the sleeps holds the same text in its command line.
   const { stdout } = await new Deno.Command("pgrep", { args: ["-f", `^${pattern}$`], stdout: "piped" }).output();
@@ -301,7 +305,7 @@ Deno.test("a run over its timeout is killed with its whole process group, leavin
   for (const [index, [name, prelude]] of cases.entries()) {
     await t.step(name, async () => {
       await using dir = await tempDir();
-      const marker = `${4100 + index}.5`;
+      const marker = `${4100 + index}.${Deno.pid}`;
       await withLogs(async (records) => {
         await using exec = sink({
           // A shell script that starts a grandchild in the background and blocks without reading stdin.
@@ -328,6 +332,29 @@ Deno.test("a run over its timeout is killed with its whole process group, leavin
         assert.equal(warning?.level, "warning");
       });
     });
+  }
+});
+
+Deno.test("a process that leaves the group and holds the pipes does not keep the run past its timeout", async () => {
+  await using dir = await tempDir();
+  // The program exits at once; what it started calls setsid() and keeps stdin, stdout and stderr open.
+  const program = await script(
+    `${dir.path}/escape.sh`,
+    // A background command gets /dev/null as stdin; fd 3 hands it the real one.
+    `exec 3<&0\nsetsid sh -c 'echo $$ > "$0/escaped"; exec sleep 4300.${Deno.pid}' "$1" <&3 &\nexit 0`,
+  );
+  await using exec = sink({ command: [program, dir.path], timeoutMs: 500 });
+  // Larger than a pipe buffer, so the write to stdin cannot finish: nobody reads it.
+  await exec.deliver(event({ data: { pad: "x".repeat(256 * 1024) } }), { signal });
+  const escaped = Number(await waitFor(async () => (await Deno.readTextFile(`${dir.path}/escaped`)).trim()));
+  try {
+    await idle(exec);
+    assert.equal(exec.stats().timed_out, 1);
+    assert.equal(exec.stats().last_exit_code, 0);
+    // Documented: a process that makes its own session is not followed.
+    assert.equal(liveInGroup(escaped).length, 1);
+  } finally {
+    Deno.kill(escaped, "SIGKILL");
   }
 });
 
@@ -459,12 +486,13 @@ Deno.test("close() waits for running programs, kills them at their timeout, and 
 
   await t.step("kills a run at its timeout", async () => {
     await using dir = await tempDir();
-    const exec = sink({ command: ["sh", "-c", `echo $$ > "$0/pid"; sleep 4200.5`, dir.path], timeoutMs: 300 });
+    const marker = `4200.${Deno.pid}`;
+    const exec = sink({ command: ["sh", "-c", `echo $$ > "$0/pid"; sleep ${marker}`, dir.path], timeoutMs: 300 });
     await exec.deliver(event(), { signal });
     const pid = Number(await waitFor(async () => (await Deno.readTextFile(`${dir.path}/pid`)).trim()));
     await Promise.all([exec.close(), exec.close(), exec.close()]);
     assert.deepEqual(liveInGroup(pid), []);
-    assert.deepEqual(await pgrep("sleep 4200.5"), []);
+    assert.deepEqual(await pgrep(`sleep ${marker}`), []);
     assert.equal(exec.stats().timed_out, 1);
     assert.equal(exec.stats().running, 0);
   });

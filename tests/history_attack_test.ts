@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { Stream } from "@libp2p/interface";
+import type { PrivateKey, Stream } from "@libp2p/interface";
+import { generateKeyPair } from "@libp2p/crypto/keys";
 import { lpStream } from "@libp2p/utils";
 import { type AgentProcess, loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
@@ -48,9 +49,13 @@ async function storedIds(agent: AgentProcess): Promise<string[]> {
  * (which asks it for history as soon as it connects) and waits until the
  * agent has finished a session with it.
  */
-async function attack(agent: AgentProcess, behave: Behaviour): Promise<{ rogue: Rogue; counters: CatchUpCounters }> {
+async function attack(
+  agent: AgentProcess,
+  behave: Behaviour,
+  key?: PrivateKey,
+): Promise<{ rogue: Rogue; counters: CatchUpCounters }> {
   const before = await historyCounters(agent);
-  const rogue = await Rogue.start(TEST_NETWORK);
+  const rogue = await Rogue.start(TEST_NETWORK, key);
   await rogue.node.handle(HISTORY_PROTOCOL, async (stream) => {
     const wire = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 });
     try {
@@ -130,20 +135,23 @@ Deno.test({
       });
 
       await t.step("a different event under the id of one already stored", async () => {
-        const known = await honest.send(["the real one"]);
-        await agent.waitForEvents([known]);
+        // First the rogue's key publishes an event the ordinary way...
+        const key = await generateKeyPair("Ed25519");
+        let id = "";
+        {
+          await using publisher = await Rogue.beside(agent, key);
+          const real = publisher.event({ body: "first version" });
+          id = JSON.parse(new TextDecoder().decode(real)).id;
+          await publisher.publish("default", real);
+          await agent.waitForEvents([id]);
+        }
+        // ...then the same key serves, as history, a different event under that id.
         const { rogue, counters } = await attack(agent, async (wire, rogue) => {
-          // Its own event, signed, reusing an id the agent holds: a forged duplicate of its own.
-          const real = rogue.event({ body: "first version" });
-          const id = JSON.parse(new TextDecoder().decode(real)).id;
-          await rogue.publish("default", real);
-          await waitFor(async () => (await storedIds(agent)).includes(id), { message: "the first version stored" });
           const forged = rogue.event({ body: "second version", id });
           await offer(wire, [{ publisher: rogue.peerId, id: "01ZZZZZZZZZZZZZZZZZZZZZZZZ" }]);
           await wire.read();
-          // Sends the conflicting copy instead of what was asked.
           await wire.write(encodeEvents({ events: [await signRecord(rogue.key, "default", forged)], last: true }));
-        });
+        }, key);
         rogues.push(rogue);
         assert.ok(counters.refused >= 1 || counters.failed_sessions >= 1);
         const bodies = (await agent.events()).filter((e) => e.source.peer === rogue.peerId).map((e) => e.body);

@@ -129,3 +129,21 @@ Deno.test("without a session bus the desktop sink says so once and the agent car
   );
   assert.match(doctor.stdout, /fix: run hark inside a desktop session/);
 });
+
+Deno.test("a burst of events becomes a few popups and one summary popup", async (t) => {
+  await using session = await startDesktopSession();
+  if (!session) {
+    t.step({ name: "needs dbus-daemon, Xvfb and dunst", ignore: true, fn: () => {} });
+    return;
+  }
+  const config = `[[sink]]\ntype = "file"\n\n[[sink]]\ntype = "desktop"\nmax_popups = 3\npopup_window = "10s"\n`;
+  await using agent = await startAgent({ config: loopbackConfig([], config), env: session.env });
+  const ids: string[] = [];
+  for (let i = 1; i <= 8; i++) ids.push(await agent.send(["--title", `burst ${i}`, "a busy minute"]));
+  await agent.waitForEvents(ids);
+  // The summary comes when the window ends, even though no further event arrives.
+  const summary = await session.waitForNotification((n) => /^5 more events: default 5$/.test(n.body), 20_000);
+  assert.equal(summary.summary, "hark");
+  const shown = session.notifications().filter((n) => n.summary.startsWith("burst ")).map((n) => n.summary);
+  assert.deepEqual(shown, ["burst 1", "burst 2", "burst 3"]);
+});
