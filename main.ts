@@ -23,6 +23,11 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   },
   { name: "send", summary: "publish an event", load: async () => (await import("./lib/cli/send.ts")).sendCommand },
   {
+    name: "wrap",
+    summary: "run a command, then send its exit status and output",
+    load: async () => (await import("./lib/cli/wrap.ts")).wrapCommand,
+  },
+  {
     name: "tail",
     summary: "stream events as they arrive",
     load: async () => (await import("./lib/cli/tail.ts")).tailCommand,
@@ -60,7 +65,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
 ];
 
 /** Named in SPEC, arriving in later versions. */
-const PLANNED = ["wrap", "service"];
+const PLANNED = ["service"];
 
 const GLOBAL_OPTIONS = {
   config: { type: "string" },

@@ -6,7 +6,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { HarkConfig } from "./config.ts";
-import { createEvent, DEFAULT_TOPIC, type HarkEvent, parseDraft } from "./event.ts";
+import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, parseDraft } from "./event.ts";
 import { Mesh } from "./mesh.ts";
 import { Router } from "./router.ts";
 import { createSink } from "../sinks/mod.ts";
@@ -20,6 +20,7 @@ import { type Arrival, EventStore, type HistoryQuery } from "./store.ts";
 import { HistoryResponder } from "./history/responder.ts";
 import { CatchUp } from "./history/catch_up.ts";
 import { compileFilter, compileTopicPattern } from "./filter.ts";
+import { createSource, type Source } from "./sources/mod.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 
@@ -45,6 +46,7 @@ export class Agent {
   #store?: EventStore;
   #responder?: HistoryResponder;
   #catchUp?: CatchUp;
+  #sources: Source[] = [];
   #nextId = monotonicUlid();
   #tails = new Set<TailListener>();
   #topics: Set<string>;
@@ -169,6 +171,16 @@ export class Agent {
     this.#catchUp.start();
     this.#control = control;
     await control.start();
+    for (const source of config.sources) {
+      const created = createSource(source, {
+        publish: async (draft) => (await this.#publish(mesh, draft)).event,
+        host: config.agent.host,
+        maxEventBytes: config.agent.max_event_bytes,
+      });
+      // Kept before start: a source that fails half-way is still stopped on the way out.
+      this.#sources.push(created);
+      await created.start();
+    }
     this.#startedAt = Date.now();
     log.info("hark {version} running as {peer} on {addresses}, topics {topics}", {
       version: VERSION,
@@ -204,6 +216,9 @@ export class Agent {
   }
 
   async #release(): Promise<void> {
+    // Sources first: nothing new is published while the rest shuts down.
+    for (const source of this.#sources) await source.stop().catch(() => {});
+    this.#sources = [];
     await this.#control?.stop();
     this.#control = undefined;
     this.#tails.clear();
@@ -260,8 +275,16 @@ export class Agent {
   }
 
   async #send(mesh: Mesh, request: ControlRequest): Promise<ControlReply> {
+    const { event, recipients, local } = await this.#publish(mesh, parseDraft(request.event));
+    return { ok: true, id: event.id, recipients, local, event };
+  }
+
+  /**
+   * Publishes a draft as this agent: `hark send` and every source come
+   * through here, so each keeps the same publisher rules and rate limit.
+   */
+  async #publish(mesh: Mesh, draft: EventDraft): Promise<{ event: HarkEvent; recipients: number; local: boolean }> {
     const { config } = this.#init;
-    const draft = parseDraft(request.event);
     const topic = draft.topic ?? DEFAULT_TOPIC;
     if (!mesh.validator.mayPublish(mesh.peerId, topic)) {
       throw new HarkError(
@@ -279,7 +302,7 @@ export class Agent {
     // Like Serf's user events, the sender's own sinks see what it publishes.
     const local = this.#topics.has(event.topic);
     if (local && seq !== undefined) this.#deliverLocally(event, seq);
-    return { ok: true, id: event.id, recipients, local, event };
+    return { event, recipients, local };
   }
 
   /**
@@ -358,6 +381,7 @@ export class Agent {
       events: mesh.counters,
       history: this.#catchUp?.counters,
       sinks: this.#router?.health() ?? [],
+      sources: this.#sources.map((source) => ({ name: source.name, ...source.stats() })),
     };
   }
 }

@@ -71,6 +71,38 @@ export interface SinkConfig {
   retries: number;
 }
 
+export const SOURCE_TYPES = ["fifo", "http", "watch"] as const;
+export type SourceType = typeof SOURCE_TYPES[number];
+
+export interface WatchRuleConfig {
+  pattern: string;
+  topic?: string;
+  priority?: Priority;
+  title?: string;
+  body?: string;
+  tags?: string[];
+}
+
+export interface SourceConfig {
+  type: SourceType;
+  /** The topic of events that do not name one. @default "default" */
+  topic?: string;
+  /** fifo: the named pipe; watch: the log file. */
+  path?: string;
+  /** fifo: permissions of the pipe (who may write). */
+  mode?: number;
+  owner?: string;
+  group?: string;
+  /** http: where to listen. */
+  listen?: string;
+  /** http: the bearer token clients must send (required off loopback). */
+  token?: string;
+  /** watch: lines that become events. */
+  rules?: WatchRuleConfig[];
+  /** watch: events per minute before a storm becomes one summary. */
+  rate?: number;
+}
+
 export interface HarkConfig {
   network: {
     name?: string;
@@ -89,6 +121,7 @@ export interface HarkConfig {
     max_event_bytes: number;
   };
   sinks: SinkConfig[];
+  sources: SourceConfig[];
   store: {
     /** Events older than this (by arrival) are removed from the store. */
     retention_ms: number;
@@ -109,6 +142,7 @@ export interface ConfigLayer {
   network?: Partial<HarkConfig["network"]>;
   agent?: Partial<HarkConfig["agent"]>;
   sink?: Partial<SinkConfig>[];
+  source?: Partial<SourceConfig>[];
   topic?: Record<string, TopicRules>;
   store?: Partial<HarkConfig["store"]>;
 }
@@ -149,7 +183,10 @@ type FieldType =
   | "url"
   | "format"
   | "headers"
-  | "count0";
+  | "count0"
+  | "topic"
+  | "mode"
+  | "rules";
 
 const NETWORK_FIELDS: Record<string, FieldType> = {
   name: "string",
@@ -234,7 +271,8 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
         layer.sink = (value as unknown[]).map((entry, i) => readSink(entry, i, fail));
         break;
       case "source":
-        fail(["source", 0], `[[source]] is not supported by this version of hark yet`);
+        if (!Array.isArray(value)) fail(["source"], `"source" must be written as [[source]] tables`);
+        layer.source = (value as unknown[]).map((entry, i) => readSource(entry, i, fail));
         break;
       case "topic":
         layer.topic = readTopicRules(value, fail);
@@ -284,6 +322,56 @@ function readSink(entry: unknown, index: number, fail: Fail): Partial<SinkConfig
     }
   }
   return readTable(table, path, SINK_FIELDS[type as SinkType], fail);
+}
+
+const SOURCE_COMMON_FIELDS: Record<string, FieldType> = { type: "string", topic: "topic" };
+const SOURCE_FIELDS: Record<SourceType, Record<string, FieldType>> = {
+  fifo: { ...SOURCE_COMMON_FIELDS, path: "string", mode: "mode", owner: "string", group: "string" },
+  http: { ...SOURCE_COMMON_FIELDS, listen: "string", token: "string" },
+  watch: { ...SOURCE_COMMON_FIELDS, path: "string", rules: "rules", rate: "count" },
+};
+const SOURCE_REQUIRED: Partial<Record<SourceType, [string, string][]>> = {
+  fifo: [["path", `path = "/tmp/alert"`]],
+  watch: [["path", `path = "/var/log/syslog"`], ["rules", `rules = [{ pattern = "ERROR (?<msg>.*)" }]`]],
+};
+const RULE_FIELDS: Record<string, FieldType> = {
+  pattern: "string",
+  topic: "topic",
+  priority: "priority",
+  title: "string",
+  body: "string",
+  tags: "strings",
+};
+
+function readSource(entry: unknown, index: number, fail: Fail): Partial<SourceConfig> {
+  const path: KeyPath = ["source", index];
+  if (!isTable(entry)) fail(path, `source ${index + 1} must be a table`);
+  const table = entry as Record<string, unknown>;
+  const type = table.type;
+  if (!(SOURCE_TYPES as readonly unknown[]).includes(type)) {
+    fail([...path, "type"], `source ${index + 1} needs a type (${SOURCE_TYPES.join(", ")}), not ${describe(type)}`);
+  }
+  for (const [key, example] of SOURCE_REQUIRED[type as SourceType] ?? []) {
+    if (!(key in table)) fail([...path, "type"], `a ${type} source needs ${key}, e.g. ${example}`);
+  }
+  const source = readTable<Partial<SourceConfig>>(table, path, SOURCE_FIELDS[type as SourceType], fail);
+  if (table.rules !== undefined) {
+    source.rules = (table.rules as unknown[]).map((rule, i) => {
+      const rulePath: KeyPath = [...path, "rules", i];
+      const read = readTable<WatchRuleConfig>(rule, rulePath, RULE_FIELDS, fail);
+      if (typeof read.pattern !== "string") fail(rulePath, `rule ${i + 1} needs a pattern`);
+      try {
+        new RegExp(read.pattern, "v");
+      } catch (error) {
+        fail(
+          [...rulePath, "pattern"],
+          `rule ${i + 1}'s pattern is not a regular expression: ${(error as Error).message}`,
+        );
+      }
+      return read;
+    });
+  }
+  return source;
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {
@@ -345,6 +433,22 @@ function readField(raw: unknown, type: FieldType, fail: (problem: string) => nev
     case "duration":
       if (typeof raw !== "string") fail(`must be a duration such as "7d" or "12h", not ${describe(raw)}`);
       return rethrow(() => parseDuration(raw as string), fail);
+    case "topic":
+      if (typeof raw !== "string") fail(`must be a topic name, not ${describe(raw)}`);
+      return rethrow(() => checkTopic(raw as string), fail);
+    case "mode": {
+      // TOML writes octal as 0o620; a string "0620" or "620" is read as octal too.
+      const mode = typeof raw === "string" && /^0?[0-7]{3}$/.test(raw) ? parseInt(raw, 8) : raw;
+      if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+        fail(`must be a permission mode such as 0o620 or "0620", not ${describe(raw)}`);
+      }
+      return mode;
+    }
+    case "rules":
+      if (!Array.isArray(raw) || raw.length === 0 || raw.some((rule) => !isTable(rule))) {
+        fail(`must be a list of rules such as [{ pattern = "ERROR (?<msg>.*)", priority = 4 }]`);
+      }
+      return raw;
     case "count0":
       if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0) {
         fail(`must be a whole number of at least 0, not ${describe(raw)}`);
@@ -456,6 +560,7 @@ export function mergeConfig(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
     network: mergeTable(base.network, over.network),
     agent: mergeTable(base.agent, over.agent),
     sink: [...(base.sink ?? []), ...(over.sink ?? [])],
+    source: [...(base.source ?? []), ...(over.source ?? [])],
     topic: mergeTopicRules(base.topic, over.topic),
     store: mergeTable(base.store, over.store),
   };
@@ -540,6 +645,7 @@ export function resolveConfig(
       max_event_bytes: maxEventBytes,
     },
     sinks,
+    sources: (layer.source ?? []).map((source) => ({ ...source, type: source.type! })),
     store: {
       retention_ms: layer.store?.retention_ms ?? RETENTION_DEFAULT_MS,
       max_events: layer.store?.max_events ?? MAX_EVENTS_DEFAULT,

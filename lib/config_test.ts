@@ -309,11 +309,63 @@ Deno.test("parseConfig() rejects bad [[sink]] entries at their line", async (t) 
   }
 });
 
-Deno.test("parseConfig() rejects [[source]] as not supported yet", () => {
-  assert.match(
-    parseError(`[[source]]\ntype = "fifo"\n`),
-    /\[\[source\]\] is not supported by this version of hark yet/,
+Deno.test("parseConfig() reads [[source]] entries of each type", () => {
+  const layer = parseConfig(
+    [
+      `[[source]]\ntype = "fifo"\npath = "/tmp/alert"\nmode = 0o620\ngroup = "adm"\ntopic = "stations"`,
+      `[[source]]\ntype = "http"\nlisten = "127.0.0.1:8089"\ntoken = "t"`,
+      `[[source]]\ntype = "watch"\npath = "/var/log/app.log"\nrate = 30`,
+      `rules = [{ pattern = "ERROR (?<msg>.*)", topic = "logs", priority = 4, title = "ERROR on {host}" }]`,
+    ].join("\n"),
+    "a.toml",
   );
+  assert.deepEqual(layer.source, [
+    { type: "fifo", path: "/tmp/alert", mode: 0o620, group: "adm", topic: "stations" },
+    { type: "http", listen: "127.0.0.1:8089", token: "t" },
+    {
+      type: "watch",
+      path: "/var/log/app.log",
+      rate: 30,
+      rules: [{ pattern: "ERROR (?<msg>.*)", topic: "logs", priority: 4, title: "ERROR on {host}" }],
+    },
+  ]);
+  assert.equal(parseConfig(`[[source]]\ntype = "fifo"\npath = "/p"\nmode = "0600"`, "a.toml").source![0].mode, 0o600);
+});
+
+Deno.test("parseConfig() rejects bad [[source]] entries at their line", async (t) => {
+  const cases: { name: string; text: string; message: RegExp }[] = [
+    {
+      name: "unknown type",
+      text: `[[source]]\ntype = "mqtt"\n`,
+      message: /source 1 needs a type \(fifo, http, watch\).* at line 2/,
+    },
+    {
+      name: "fifo without a path",
+      text: `[[source]]\ntype = "fifo"\n`,
+      message: /a fifo source needs path.* at line 2/,
+    },
+    {
+      name: "watch without rules",
+      text: `[[source]]\ntype = "watch"\npath = "/x"\n`,
+      message: /a watch source needs rules, e\.g\. rules = .* at line 2/,
+    },
+    {
+      name: "a rule that is not a regular expression",
+      text: `[[source]]\ntype = "watch"\npath = "/x"\nrules = [{ pattern = "ERROR (" }]\n`,
+      message: /rule 1's pattern is not a regular expression/,
+    },
+    {
+      name: "a mode that is not a mode",
+      text: `[[source]]\ntype = "fifo"\npath = "/x"\nmode = "rw-"\n`,
+      message: /"source\.mode" must be a permission mode such as 0o620 or "0620".* at line 4/,
+    },
+    {
+      name: "an http key on a fifo",
+      text: `[[source]]\ntype = "fifo"\npath = "/x"\ntoken = "t"\n`,
+      message: /unknown key "source\.token" at line 4/,
+    },
+  ];
+  for (const { name, text, message } of cases) await t.step(name, () => assert.match(parseError(text), message));
 });
 
 Deno.test("locateKey() finds the line of a key path", async (t) => {
@@ -359,25 +411,32 @@ Deno.test("mergeConfig() lets later layers win for scalars", async (t) => {
       name: "over replaces",
       base: { network: { name: "a", mdns: true }, agent: { host: "a" } },
       over: { network: { name: "b", mdns: false }, agent: { host: "b" } },
-      expected: { network: { name: "b", mdns: false }, agent: { host: "b" }, sink: [], topic: {}, store: {} },
+      expected: {
+        network: { name: "b", mdns: false },
+        agent: { host: "b" },
+        sink: [],
+        source: [],
+        topic: {},
+        store: {},
+      },
     },
     {
       name: "false switches a true off",
       base: { network: { mdns: true, relay: true } },
       over: { network: { relay: false } },
-      expected: { network: { mdns: true, relay: false }, agent: {}, sink: [], topic: {}, store: {} },
+      expected: { network: { mdns: true, relay: false }, agent: {}, sink: [], source: [], topic: {}, store: {} },
     },
     {
       name: "undefined leaves the base",
       base: { network: { name: "a" }, agent: { host: "a" } },
       over: { network: { name: undefined }, agent: {} },
-      expected: { network: { name: "a" }, agent: { host: "a" }, sink: [], topic: {}, store: {} },
+      expected: { network: { name: "a" }, agent: { host: "a" }, sink: [], source: [], topic: {}, store: {} },
     },
     {
       name: "missing tables",
       base: {},
       over: { agent: { max_event_bytes: 2048 } },
-      expected: { network: {}, agent: { max_event_bytes: 2048 }, sink: [], topic: {}, store: {} },
+      expected: { network: {}, agent: { max_event_bytes: 2048 }, sink: [], source: [], topic: {}, store: {} },
     },
   ];
   for (const { name, base, over, expected } of cases) {

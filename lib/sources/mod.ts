@@ -1,0 +1,58 @@
+/**
+ * Sources: where events start without any network programming. A named
+ * pipe (`echo "title|body" > /tmp/alert`), an ntfy-compatible HTTP
+ * listener, and log files followed like `tail -F`. Each publishes through
+ * the agent, under the same rules and rate limit as `hark send`.
+ */
+
+import type { SourceConfig } from "../config.ts";
+import type { Publish, Source } from "./source.ts";
+import { FifoSource } from "./fifo.ts";
+import { HttpSource } from "./http.ts";
+import { WatchSource } from "./watch.ts";
+
+export type { Publish, Source };
+
+export interface SourceContext {
+  publish: Publish;
+  /** This agent's host name, for `{host}` in watch rules. */
+  host: string;
+  maxEventBytes: number;
+}
+
+/** An HTTP body may hold a whole event's worth of text, and some headroom for JSON. */
+const HTTP_BODY_BYTES = 64 * 1024;
+
+/** Makes the source a config entry describes; events without a topic get the entry's `topic`. */
+export function createSource(config: SourceConfig, context: SourceContext): Source {
+  const publish: Publish = config.topic
+    ? (draft) => context.publish({ ...draft, topic: draft.topic ?? config.topic })
+    : context.publish;
+  switch (config.type) {
+    case "fifo":
+      return new FifoSource({
+        path: config.path!,
+        mode: config.mode,
+        owner: config.owner,
+        group: config.group,
+        maxLineBytes: context.maxEventBytes,
+        publish,
+      });
+    case "http":
+      return new HttpSource({
+        listen: config.listen,
+        token: config.token,
+        maxBodyBytes: Math.max(HTTP_BODY_BYTES, context.maxEventBytes),
+        publish,
+      });
+    case "watch":
+      return new WatchSource({
+        path: config.path!,
+        rules: config.rules!,
+        host: context.host,
+        maxLineBytes: context.maxEventBytes,
+        ratePerMinute: config.rate,
+        publish,
+      });
+  }
+}
