@@ -69,7 +69,7 @@ export class FifoSource implements Source, AsyncDisposable {
   /** A second, write-only handle: stop() writes a newline through it to wake the pending read. */
   #waker?: Deno.FsFile;
   #loop?: Promise<void>;
-  #wakeWritten = false;
+  #wakeRequested = false;
   #created = false;
 
   // Line assembly across reads.
@@ -199,7 +199,7 @@ export class FifoSource implements Source, AsyncDisposable {
     this.#waker = await Deno.open(path, { write: true });
     this.#checkStillStarting();
 
-    this.#wakeWritten = false;
+    this.#wakeRequested = false;
     this.#readerFailed = false;
     this.#resetLine();
     this.#state = "running";
@@ -255,28 +255,24 @@ export class FifoSource implements Source, AsyncDisposable {
     const reader = this.#reader;
     const waker = this.#waker;
     const loop = this.#loop;
+    let wake: Promise<void> | undefined;
     if (loop && waker) {
-      // The pending read holds a blocking thread until bytes arrive: one
-      // newline through our own write handle ends it. The loop keeps
-      // draining meanwhile, so this write cannot wait on a full pipe forever.
-      try {
-        await writeAll(waker, WAKE);
-      } catch (error) {
-        log.warning("Cannot wake the reader of {path}: {error}", { path: this.#init.path, error: String(error) });
-      }
-      this.#wakeWritten = true;
+      // A pending read holds a blocking thread until bytes arrive. The flag
+      // goes up first, so the loop starts no further read; then one newline
+      // through our own write handle ends the read that may be pending.
+      this.#wakeRequested = true;
+      wake = writeAll(waker, WAKE).catch((error) => {
+        // A full pipe and no read pending: closing the reader below ends this write with EPIPE.
+        log.debug("Wake write to {path} ended: {error}", { path: this.#init.path, error: String(error) });
+      });
       await loop;
     }
     this.#loop = undefined;
     this.#reader = undefined;
     this.#waker = undefined;
-    for (const file of [reader, waker]) {
-      try {
-        file?.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    closeQuietly(reader);
+    await wake;
+    closeQuietly(waker);
     if (this.#created) {
       this.#created = false;
       const stat = await lstatOrNull(this.#init.path);
@@ -295,9 +291,8 @@ export class FifoSource implements Source, AsyncDisposable {
   async #readLoop(reader: Deno.FsFile): Promise<void> {
     const buffer = new Uint8Array(READ_CHUNK_BYTES);
     while (true) {
-      // Once the wake byte is in the pipe, a read already pending returns;
-      // starting another one could wait forever.
-      if (this.#state !== "running" && this.#wakeWritten) return;
+      // After the wake request no read may start: the wake byte may be gone already.
+      if (this.#wakeRequested) return;
       let count: number | null;
       try {
         count = await reader.read(buffer);
@@ -446,6 +441,14 @@ export class FifoSource implements Source, AsyncDisposable {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#discarding = false;
+  }
+}
+
+function closeQuietly(file: Deno.FsFile | undefined): void {
+  try {
+    file?.close();
+  } catch {
+    // Already closed.
   }
 }
 

@@ -352,3 +352,28 @@ Deno.test("FifoSource.stop() waits for a pending line's publish", async () => {
   // The second line arrived during stop: it is dropped, not published.
   assert.deepEqual(calls, 1);
 });
+
+Deno.test("FifoSource.stop() finishes while a writer keeps the pipe full", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  let calls = 0;
+  await using h = await harness({}, async () => {
+    calls++;
+    await gate;
+    return {} as HarkEvent;
+  });
+  await h.source.start();
+  // 300 KB cannot fit in the pipe while publish is held: the writer blocks on a full pipe,
+  // and gets EPIPE (SIGPIPE ignored) once the source has closed its end.
+  const writer = sh(
+    `trap "" PIPE; i=0; while [ $i -lt 20000 ]; do echo "flood|line $i" || break; i=$((i+1)); done >> "$FIFO" 2>/dev/null; exit 0`,
+    h.path,
+  );
+  await waitFor(() => calls === 1, { message: "publish called" });
+  const stopping = h.source.stop();
+  release();
+  await stopping;
+  await writer;
+  assert.equal(calls, 1);
+  await assert.rejects(() => Deno.lstat(h.path), Deno.errors.NotFound);
+});
