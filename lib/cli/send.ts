@@ -1,6 +1,6 @@
 /** `hark send`: publish one event through the local agent. */
 
-import type { Command } from "./command.ts";
+import type { Command, GlobalOptions } from "./command.ts";
 import { print, printError } from "./command.ts";
 import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, parsePriority } from "../event.ts";
 import { EventError, UsageError } from "../errors.ts";
@@ -17,6 +17,12 @@ export const sendOptions = {
   ttl: { type: "string" },
 } as const;
 
+/** Options only `hark send` has (not `hark wrap`). */
+const directOptions = {
+  direct: { type: "boolean" },
+  timeout: { type: "string" },
+} as const;
+
 export const sendCommand: Command = {
   name: "send",
   usage: "hark send [options] [BODY|-]",
@@ -31,8 +37,17 @@ Options:
       --data JSON      any JSON value, carried in the event's "data"
       --click URL      URL to open when the notification is clicked
       --ttl DURATION   drop the event after this long, e.g. 10m, 1h
-      --json           print the whole event as JSON instead of its id`,
-  options: sendOptions,
+      --json           print the whole event as JSON instead of its id
+      --direct         no local agent (CI, containers): join the network with this state dir's key,
+                       publish, leave; fails when no peer is reachable
+      --timeout D      with --direct: how long to look for a peer (default 10s)
+
+Examples:
+  hark send "backup finished"
+  hark send -t builds -p high --title "Build #812 failed" --tag ci "test_login timed out"
+  make 2>&1 | tail -5 | hark send -t builds -
+  hark send --direct --state-dir /ci/hark -t deploys "deployed $GIT_SHA"`,
+  options: { ...sendOptions, ...directOptions },
   async run({ global, values, positionals }) {
     if (positionals.length > 1) {
       throw new UsageError(`send takes one BODY argument, got ${positionals.length}; quote the body`);
@@ -44,6 +59,7 @@ Options:
     createEvent(draft, { id: "00000000000000000000000000", now: Date.now(), host: "localhost", peer: "self" }, {
       maxEventBytes: MAX_EVENT_BYTES_CEILING,
     });
+    if (values.direct) return await direct(global, values, draft);
     const reply = await requestAgent(global.stateDir, { op: "send", event: draft });
     if (global.json) print(JSON.stringify(reply.event));
     else print(String(reply.id));
@@ -53,6 +69,24 @@ Options:
     return 0;
   },
 };
+
+// deno-lint-ignore no-explicit-any
+async function direct(global: GlobalOptions, values: Record<string, any>, draft: EventDraft): Promise<number> {
+  let timeoutMs = 10_000;
+  if (values.timeout !== undefined) {
+    try {
+      timeoutMs = parseDuration(values.timeout);
+    } catch (error) {
+      throw new UsageError(`--timeout: ${(error as Error).message}`);
+    }
+  }
+  const { loadConfig } = await import("./load_config.ts");
+  const { sendDirect } = await import("./send_direct.ts");
+  const config = await loadConfig({ path: global.config, stateDir: global.stateDir, flags: {} });
+  const event = await sendDirect({ config, stateDir: global.stateDir, draft, timeoutMs });
+  print(global.json ? JSON.stringify(event) : event.id);
+  return 0;
+}
 
 // deno-lint-ignore no-explicit-any
 export function draftFromOptions(values: Record<string, any>): EventDraft {

@@ -1,0 +1,110 @@
+/**
+ * `hark send --direct`: for a CI job or a container with no agent. Joins
+ * the network for one event with the state dir's key and identity, dials
+ * the bootstrap peers (and mDNS, when on), publishes once a peer on the
+ * topic is connected, and leaves. Without a reachable peer it fails, so
+ * the caller knows the event went nowhere.
+ */
+
+import type { EventDraft, HarkEvent } from "../event.ts";
+import { createEvent, DEFAULT_TOPIC } from "../event.ts";
+import { HarkError } from "../errors.ts";
+import type { HarkConfig } from "../config.ts";
+import { loadNetwork } from "../network.ts";
+import { loadIdentity } from "../identity.ts";
+import { Mesh } from "../mesh.ts";
+import { TOPIC_PREFIX } from "../validator.ts";
+import { monotonicUlid } from "../ulid.ts";
+import { VERSION } from "../version.ts";
+import { ControlClient } from "../control_client.ts";
+
+export interface DirectSend {
+  config: HarkConfig;
+  stateDir: string;
+  draft: EventDraft;
+  /** How long to look for a peer before giving up. */
+  timeoutMs: number;
+}
+
+export async function sendDirect({ config, stateDir, draft, timeoutMs }: DirectSend): Promise<HarkEvent> {
+  if (await agentAnswers(stateDir)) {
+    throw new HarkError(`an agent is running on ${stateDir}; send through it: drop --direct`);
+  }
+  const network = await loadNetwork(stateDir);
+  if (!network) {
+    throw new HarkError(
+      `no network in ${stateDir}: run \`hark network join TOKEN --state-dir ${stateDir}\` first (the token comes from \`hark network show\` on a member)`,
+    );
+  }
+  const peers = [...new Set([...config.network.peers, ...network.peers])];
+  if (peers.length === 0 && !config.network.mdns) {
+    throw new HarkError("no peers to reach: set network.peers (or HARK_PEERS), or join with a token that lists some");
+  }
+  const topic = draft.topic ?? DEFAULT_TOPIC;
+  const mesh = new Mesh({
+    privateKey: await loadIdentity(stateDir),
+    network,
+    publishers: new Map(
+      Object.entries(config.topic).filter(([, rules]) => rules.publishers)
+        .map(([name, rules]) => [name, new Set(rules.publishers)]),
+    ),
+    rate: { rate: config.network.publisher_rate, burst: config.network.publisher_burst },
+    // Dials out only: a one-shot sender needs no port of its own.
+    listen: [],
+    peers,
+    mdns: config.network.mdns,
+    topics: [topic],
+    limits: { maxEventBytes: config.agent.max_event_bytes },
+    host: config.agent.host,
+    version: VERSION,
+    onEvent: () => {},
+  });
+  await mesh.start();
+  try {
+    if (!mesh.validator.mayPublish(mesh.peerId, topic)) {
+      throw new HarkError(
+        `this identity (${mesh.peerId}) may not publish on "${topic}": see topic.${topic}.publishers`,
+      );
+    }
+    await untilSubscribed(mesh, topic, timeoutMs, peers);
+    const event = createEvent(
+      draft,
+      { id: monotonicUlid()(), now: Date.now(), host: config.agent.host, peer: mesh.peerId },
+      { maxEventBytes: config.agent.max_event_bytes },
+    );
+    const { recipients } = await mesh.publish(event);
+    if (recipients === 0) throw new HarkError(`no peer took the event on "${topic}"; nothing was delivered`);
+    return event;
+  } finally {
+    // A graceful stop closes each stream after what is queued on it has been written.
+    await mesh.stop();
+  }
+}
+
+/** Whether an agent owns this state dir: two nodes with one identity would fight over it. */
+async function agentAnswers(stateDir: string): Promise<boolean> {
+  try {
+    const client = await ControlClient.connect(stateDir);
+    client.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until a connected peer subscribes to `topic`; gossipsub only sends to those. */
+async function untilSubscribed(mesh: Mesh, topic: string, timeoutMs: number, peers: string[]): Promise<void> {
+  const pubsub = mesh.node.services.pubsub;
+  const deadline = Date.now() + timeoutMs;
+  while (pubsub.getSubscribers(TOPIC_PREFIX + topic).length === 0) {
+    if (Date.now() >= deadline) {
+      const tried = peers.length > 0 ? peers.join(", ") : "mDNS only";
+      throw new HarkError(
+        `no peer on "${topic}" reachable within ${
+          timeoutMs / 1000
+        } s (tried ${tried}); check that an agent runs there and shares this network`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * `hark send --direct`: a process with no agent joins the network with a
+ * state dir's key, publishes one event to a running agent and leaves; with
+ * no reachable peer it fails with a clear error.
+ */
+
+import assert from "node:assert/strict";
+import { hark, loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
+import { saveNetwork } from "../lib/network.ts";
+import { loadIdentity } from "../lib/identity.ts";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+
+async function directStateDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "hark-direct-" });
+  await saveNetwork(dir, TEST_NETWORK);
+  return dir;
+}
+
+function env(peers: string[]): Record<string, string> {
+  return { HARK_PEERS: peers.join(","), HARK_MDNS: "false", XDG_CONFIG_HOME: "/nonexistent-hark-config" };
+}
+
+Deno.test("hark send --direct reaches a running agent without a local agent", async () => {
+  await using agent = await startAgent({ config: loopbackConfig() });
+  const dir = await directStateDir();
+  try {
+    const result = await hark(
+      ["send", "--direct", "--state-dir", dir, "--title", "from CI", "-t", "default", "deployed abc123"],
+      { env: env(agent.addresses) },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const id = result.stdout.trim();
+    const [event] = (await agent.waitForEvents([id])).filter((e) => e.id === id);
+    assert.equal(event.body, "deployed abc123");
+    assert.equal(event.source.peer, peerIdFromPrivateKey(await loadIdentity(dir)).toString());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hark send --direct fails clearly when no peer is reachable, or there is no network", async () => {
+  const dir = await directStateDir();
+  const bare = await Deno.makeTempDir({ prefix: "hark-direct-" });
+  try {
+    const unreachable = await hark(["send", "--direct", "--timeout", "2s", "--state-dir", dir, "lost?"], {
+      env: env(["/ip4/127.0.0.1/tcp/1"]),
+    });
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /no peer on "default" reachable within 2 s \(tried \/ip4\/127\.0\.0\.1\/tcp\/1\)/);
+    const noNetwork = await hark(["send", "--direct", "--state-dir", bare, "x"], {
+      env: env(["/ip4/127.0.0.1/tcp/1"]),
+    });
+    assert.equal(noNetwork.code, 1);
+    assert.match(noNetwork.stderr, /no network in .*: run `hark network join TOKEN/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(bare, { recursive: true });
+  }
+});
+
+Deno.test("hark send --direct refuses a state dir an agent is running on", async () => {
+  await using agent = await startAgent({ config: loopbackConfig() });
+  const result = await hark(["send", "--direct", "--state-dir", agent.stateDir, "x"], { env: env([]) });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /an agent is running on .*; send through it: drop --direct/);
+});
