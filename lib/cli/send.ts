@@ -5,7 +5,8 @@ import { print, printError } from "./command.ts";
 import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, parsePriority } from "../event.ts";
 import { EventError, UsageError } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
-import { requestAgent } from "../control_client.ts";
+import { ControlClient, requestAgent } from "../control_client.ts";
+import { readLines } from "../lines.ts";
 
 export const sendOptions = {
   topic: { type: "string", short: "t" },
@@ -21,6 +22,7 @@ export const sendOptions = {
 const directOptions = {
   direct: { type: "boolean" },
   timeout: { type: "string" },
+  lines: { type: "boolean" },
 } as const;
 
 export const sendCommand: Command = {
@@ -41,11 +43,13 @@ Options:
       --direct         no local agent (CI, containers): join the network with this state dir's key,
                        publish, leave; fails when no peer is reachable
       --timeout D      with --direct: how long to look for a peer (default 10s)
+      --lines          each line on stdin is its own event, sent as it comes (journalctl -f | hark send --lines)
 
 Examples:
   hark send "backup finished"
   hark send -t builds -p high --title "Build #812 failed" --tag ci "test_login timed out"
   make 2>&1 | tail -5 | hark send -t builds -
+  journalctl -f -p err | hark send --lines -t logs --title "journal error"
   hark send --direct --state-dir /ci/hark -t deploys "deployed $GIT_SHA"`,
   options: { ...sendOptions, ...directOptions },
   async run({ global, values, positionals }) {
@@ -53,6 +57,7 @@ Examples:
       throw new UsageError(`send takes one BODY argument, got ${positionals.length}; quote the body`);
     }
     const draft = draftFromOptions(values);
+    if (values.lines) return await sendLines(global, draft);
     draft.body = await readBody(positionals[0]);
     // Check here first, so mistakes get a clear error without an agent; the
     // agent checks again against its own limits.
@@ -69,6 +74,38 @@ Examples:
     return 0;
   },
 };
+
+/**
+ * One event per stdin line, sent as each line arrives, over one connection
+ * to the agent; ends with stdin. A line the agent refuses is reported and
+ * skipped, so one bad line does not stop a follow of a log.
+ */
+async function sendLines(global: GlobalOptions, draft: EventDraft): Promise<number> {
+  const client = await ControlClient.connect(global.stateDir);
+  let refused = 0;
+  try {
+    // Log lines can be long; a line past the body limit is cut, not refused.
+    for await (const line of readLines(Deno.stdin.readable, 1024 * 1024)) {
+      if (line.trim() === "") continue;
+      const reply = await client.request({ op: "send", event: { ...draft, body: cutToBytes(line, BODY_MAX_BYTES) } });
+      if (reply.ok) print(global.json ? JSON.stringify(reply.event) : String(reply.id));
+      else {
+        refused++;
+        printError(`hark: line not sent: ${reply.error}`);
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return refused > 0 ? 1 : 0;
+}
+
+function cutToBytes(text: string, maxBytes: number): string {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= maxBytes) return text;
+  // Room for the replacement character a split UTF-8 sequence may become.
+  return new TextDecoder().decode(bytes.subarray(0, maxBytes - 3));
+}
 
 // deno-lint-ignore no-explicit-any
 async function direct(global: GlobalOptions, values: Record<string, any>, draft: EventDraft): Promise<number> {
