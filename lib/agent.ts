@@ -19,6 +19,7 @@ import { encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from 
 import { type Arrival, EventStore, type HistoryQuery } from "./store.ts";
 import { HistoryResponder } from "./history/responder.ts";
 import { CatchUp } from "./history/catch_up.ts";
+import { serveHas } from "./history/has.ts";
 import { compileFilter, compileTopicPattern } from "./filter.ts";
 import { createSource, type Source } from "./sources/mod.ts";
 import { monotonicUlid } from "./ulid.ts";
@@ -151,6 +152,7 @@ export class Agent {
       beforeStart: async (node) => {
         this.#responder = new HistoryResponder({ node, store, privateKey, topics: config.agent.topics });
         await this.#responder.start();
+        await serveHas(node, store);
       },
     });
     this.#mesh = mesh;

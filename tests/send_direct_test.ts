@@ -64,3 +64,24 @@ Deno.test("hark send --direct refuses a state dir an agent is running on", async
   assert.equal(result.code, 1);
   assert.match(result.stderr, /an agent is running on .*; send through it: drop --direct/);
 });
+
+Deno.test({
+  name: "hark send --direct fails when the only peer does not confirm it holds the event",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // A peer on the topic that takes gossip but never answers "do you have it?".
+    const { Rogue } = await import("./helpers/rogue.ts");
+    await using rogue = await Rogue.start(TEST_NETWORK);
+    rogue.node.services.pubsub.subscribe("hark/default");
+    const dir = await directStateDir();
+    try {
+      const address = rogue.node.getMultiaddrs()[0].toString();
+      const result = await hark(["send", "--direct", "--state-dir", dir, "unconfirmed"], { env: env([address]) });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /the event was sent to 1 peer\(s\) but none confirmed it; it may be lost/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

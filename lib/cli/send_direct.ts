@@ -17,6 +17,7 @@ import { TOPIC_PREFIX } from "../validator.ts";
 import { monotonicUlid } from "../ulid.ts";
 import { VERSION } from "../version.ts";
 import { ControlClient } from "../control_client.ts";
+import { peerHas } from "../history/has.ts";
 
 export interface DirectSend {
   config: HarkConfig;
@@ -74,6 +75,12 @@ export async function sendDirect({ config, stateDir, draft, timeoutMs }: DirectS
     );
     const { recipients } = await mesh.publish(event);
     if (recipients === 0) throw new HarkError(`no peer took the event on "${topic}"; nothing was delivered`);
+    // Done when any peer on the topic says it holds the event (it answers once stored, or no after 3 s).
+    const subscribers = mesh.node.services.pubsub.getSubscribers(TOPIC_PREFIX + topic);
+    const answers = await Promise.all(subscribers.map((peer) => peerHas(mesh.node, peer, mesh.peerId, event.id)));
+    if (!answers.includes(true)) {
+      throw new HarkError(`the event was sent to ${recipients} peer(s) but none confirmed it; it may be lost`);
+    }
     return event;
   } finally {
     // A graceful stop closes each stream after what is queued on it has been written.
