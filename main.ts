@@ -8,7 +8,7 @@ import type { Command } from "./lib/cli/command.ts";
 import { print, printError } from "./lib/cli/command.ts";
 import { ExitCode, HarkError, UsageError } from "./lib/errors.ts";
 import { defaultPaths } from "./lib/paths.ts";
-import { VERSION } from "./lib/version.ts";
+import { VERSION, versionLine } from "./lib/version.ts";
 
 /**
  * Each command's module loads only when that command runs: `hark send` must
@@ -132,7 +132,7 @@ async function main(args: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.version) {
-    print(`hark ${VERSION}`);
+    print(versionLine());
     return ExitCode.ok;
   }
   if (!command || values.help) {

@@ -274,3 +274,9 @@ Deno.test("hark tail streams events as they arrive", async () => {
     await tail.status;
   }
 });
+
+Deno.test("hark --version names hark, libp2p, gossipsub and deno", async () => {
+  const result = await hark(["--version"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^hark 0\.1\.0 \(libp2p 3\.3\.11, gossipsub 17\.1\.1, deno \d+\.\d+\.\d+\)\n$/);
+});
