@@ -3,6 +3,8 @@
  * never sends a newline cannot make us buffer without bound.
  */
 
+import { concatBytes } from "./bytes.ts";
+
 export class LineTooLongError extends Error {
   override name = "LineTooLongError";
 }
@@ -26,7 +28,7 @@ export async function* readLines(
         const piece = value.subarray(start, newline);
         if (pendingBytes + piece.length > maxBytes) throw new LineTooLongError(`line longer than ${maxBytes} bytes`);
         pending.push(piece);
-        yield decoder.decode(concat(pending, pendingBytes + piece.length));
+        yield decoder.decode(concatBytes(pending, pendingBytes + piece.length));
         pending = [];
         pendingBytes = 0;
         start = newline + 1;
@@ -37,19 +39,8 @@ export async function* readLines(
       // Copy: the reader may reuse its chunk.
       if (rest.length > 0) pending.push(rest.slice());
     }
-    if (pendingBytes > 0) yield decoder.decode(concat(pending, pendingBytes));
+    if (pendingBytes > 0) yield decoder.decode(concatBytes(pending, pendingBytes));
   } finally {
     reader.releaseLock();
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

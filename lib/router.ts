@@ -17,6 +17,7 @@ import type { HarkEvent } from "./event.ts";
 import type { Sink } from "../sinks/mod.ts";
 import type { EventStore } from "./store.ts";
 import { compileTopicPattern } from "./filter.ts";
+import { delay } from "./delay.ts";
 
 const log = getLogger(["hark", "router"]);
 
@@ -417,17 +418,4 @@ export class Router {
 function abortPromise(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

@@ -9,6 +9,7 @@
 import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { TOPIC_PREFIX } from "./validator.ts";
+import { concatBytes } from "./bytes.ts";
 
 export interface SignedRecord {
   /** The publisher's peer id, which holds its public key. */
@@ -33,13 +34,7 @@ export function signedBytes(fromMultihash: Uint8Array, data: Uint8Array, seqno: 
   field(parts, 2, data);
   field(parts, 3, seqno);
   field(parts, 4, encoder.encode(TOPIC_PREFIX + topic));
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function field(parts: Uint8Array[], number: number, value: Uint8Array): void {

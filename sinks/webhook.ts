@@ -39,6 +39,7 @@ import type { HarkEvent } from "../lib/event.ts";
 import { ConfigError, HarkError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Sink } from "./mod.ts";
+import { delay } from "../lib/delay.ts";
 
 const log = getLogger(["hark", "sink", "webhook"]);
 const encoder = new TextEncoder();
@@ -566,20 +567,6 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2
 /** Error text from a server ends up in logs and terminals: no control characters. */
 function stripControls(text: string): string {
   return text.replace(CONTROLS, " ");
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }
 
 /** `HH:MM:SS` in UTC, like the times in hark's logs. */

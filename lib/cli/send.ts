@@ -7,6 +7,7 @@ import { EventError, UsageError } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
 import { ControlClient, requestAgent } from "../control_client.ts";
 import { readLines } from "../lines.ts";
+import { concatBytes } from "../bytes.ts";
 
 export const sendOptions = {
   topic: { type: "string", short: "t" },
@@ -181,12 +182,7 @@ async function readStdin(maxBytes: number): Promise<string> {
     }
     chunks.push(chunk);
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
+  const bytes = concatBytes(chunks, total);
   // Like `$(cmd)`, drop the trailing newline that `echo` adds.
   return new TextDecoder().decode(bytes).replace(/\r?\n$/, "");
 }

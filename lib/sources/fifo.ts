@@ -13,6 +13,7 @@ import { checkTopic, DEFAULT_TOPIC, type EventDraft, parseDraft } from "../event
 import { EventError, HarkError } from "../errors.ts";
 import { writeAll } from "../write_all.ts";
 import type { Publish, Source } from "./source.ts";
+import { concatBytes } from "../bytes.ts";
 
 const log = getLogger(["hark", "source", "fifo"]);
 
@@ -346,7 +347,7 @@ export class FifoSource implements Source, AsyncDisposable {
         this.#discarding = false;
         continue;
       }
-      const line = concat(this.#pending, this.#pendingBytes);
+      const line = concatBytes(this.#pending, this.#pendingBytes);
       this.#pending = [];
       this.#pendingBytes = 0;
       await this.#handleLine(line);
@@ -489,15 +490,4 @@ function excerpt(line: string | Uint8Array[]): string {
     4 * LOG_EXCERPT_CHARS,
   ));
   return text.length > LOG_EXCERPT_CHARS ? `${text.slice(0, LOG_EXCERPT_CHARS)}…` : text;
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

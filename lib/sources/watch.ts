@@ -23,6 +23,7 @@ import {
   TITLE_MAX_CHARS,
 } from "../event.ts";
 import type { Publish, Source } from "./source.ts";
+import { concatBytes } from "../bytes.ts";
 
 const log = getLogger(["hark", "source", "watch"]);
 
@@ -700,7 +701,7 @@ export class WatchSource implements Source {
   }
 
   #takePending(): string {
-    const bytes = concat(this.#pending, this.#pendingBytes);
+    const bytes = concatBytes(this.#pending, this.#pendingBytes);
     this.#pending = [];
     this.#pendingBytes = 0;
     return decoder.decode(bytes);
@@ -875,17 +876,6 @@ function clipBytes(text: string, max: number): string {
   let end = max - 3;
   while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
   return decoder.decode(bytes.subarray(0, end)) + "…";
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function baseName(path: string): string {
