@@ -15,7 +15,8 @@ import type { ControlReply, ControlRequest } from "./control_protocol.ts";
 import { HarkError } from "./errors.ts";
 import { loadIdentity } from "./identity.ts";
 import { prepareStateDir } from "./state_dir.ts";
-import { encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from "./network.ts";
+import { encodeToken, loadNetwork, mdnsServiceTag, type Network, newNetwork, saveNetwork } from "./network.ts";
+import { PeerBook } from "./connect/peer_book.ts";
 import { type Arrival, EventStore, type HistoryQuery } from "./store.ts";
 import { HistoryResponder } from "./history/responder.ts";
 import { CatchUp } from "./history/catch_up.ts";
@@ -41,6 +42,7 @@ type TailListener = { topics?: Set<string>; push: (reply: ControlReply) => void 
 export class Agent {
   #init: AgentInit;
   #mesh?: Mesh;
+  #book?: PeerBook;
   #router?: Router;
   #control?: ControlServer;
   #network?: Network;
@@ -131,6 +133,8 @@ export class Agent {
       }
     }
     router.start();
+    const book = await PeerBook.load(stateDir, await mdnsServiceTag(network));
+    this.#book = book;
     const mesh = new Mesh({
       privateKey,
       network,
@@ -141,7 +145,9 @@ export class Agent {
       rate: { rate: config.network.publisher_rate, burst: config.network.publisher_burst },
       listen: config.network.listen,
       peers: [...new Set([...config.network.peers, ...network.peers])],
+      book,
       mdns: config.network.mdns,
+      relay: config.network.relay,
       topics: config.agent.topics,
       limits: { maxEventBytes: config.agent.max_event_bytes },
       host: config.agent.host,
@@ -230,6 +236,8 @@ export class Agent {
     this.#responder = undefined;
     await this.#mesh?.stop();
     this.#mesh = undefined;
+    await this.#book?.close();
+    this.#book = undefined;
     await this.#router?.stop(AbortSignal.timeout(this.#init.drainMs ?? 1000));
     this.#router = undefined;
     this.#store?.close();
@@ -378,6 +386,10 @@ export class Agent {
       host: config.agent.host,
       state_dir: stateDir,
       listen: mesh.listenAddresses(),
+      addresses: mesh.addresses(),
+      relay: config.network.relay,
+      reachability: mesh.reachability,
+      remembered_peers: this.#book?.peers.length ?? 0,
       topics: config.agent.topics,
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       events: mesh.counters,

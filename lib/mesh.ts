@@ -1,7 +1,9 @@
 /**
- * The network side of an agent: libp2p with TCP, Noise, Yamux, identify,
- * ping, gossipsub and mDNS. It publishes events, validates every message it
- * receives and hands valid events to `onEvent`. It knows nothing of sinks.
+ * The network side of an agent: libp2p with TCP, circuit relays, Noise,
+ * Yamux, identify, ping, gossipsub and mDNS, and the parts in `connect/`
+ * that keep it joined to the mesh across subnets and NATs. It publishes
+ * events, validates every message it receives and hands valid events to
+ * `onEvent`. It knows nothing of sinks.
  */
 
 import "./runtime_patches.ts";
@@ -11,14 +13,24 @@ import { createTopicScoreParams } from "@libp2p/gossipsub/score";
 import { preSharedKey } from "@libp2p/pnet";
 import { tcp } from "@libp2p/tcp";
 import { identify } from "@libp2p/identify";
+import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
+import { dcutr } from "@libp2p/dcutr";
 import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { type Ping, ping } from "@libp2p/ping";
-import type { PeerId, PeerInfo, PrivateKey } from "@libp2p/interface";
+import type { IdentifyResult, PeerId, PeerInfo, PrivateKey } from "@libp2p/interface";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { isPrivate } from "@libp2p/utils";
 import { getLogger } from "@logtape/logtape";
 import { encodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
-import { PeerKeeper } from "./peer_keeper.ts";
+import { type KeptOrigin, PeerKeeper } from "./connect/peer_keeper.ts";
+import type { PeerBook } from "./connect/peer_book.ts";
+import { PeerExchange } from "./connect/peer_exchange.ts";
+import { serveReach } from "./connect/reach.ts";
+import { type Reachability, RelayUse } from "./connect/relay_use.ts";
+import { AddressWatch } from "./connect/address_watch.ts";
+import { checkConnections, GossipMender } from "./connect/gossip_mender.ts";
 import { ConfigError, HarkError } from "./errors.ts";
 import { mdnsServiceTag, type Network, swarmKey } from "./network.ts";
 import type { RateLimit } from "./rate_limit.ts";
@@ -35,6 +47,14 @@ const PING_CACHE_MS = 30_000;
 const HANDSHAKE_TIMEOUT_MS = 3000;
 /** At most one warning per misbehaving peer in this window; the rest go to debug. */
 const REJECTION_WARN_INTERVAL_MS = 10_000;
+/**
+ * What a relay allows one relayed connection. libp2p's defaults (2 min,
+ * 128 KiB) suit a hole-punching handshake, not an event stream; past these
+ * the connection closes and is dialed again, and catch-up fills the gap.
+ */
+const RELAYED_DURATION_MS = 60 * 60_000;
+const RELAYED_DATA_BYTES = 64n * 1024n * 1024n;
+const RELAY_MAX_RESERVATIONS = 128;
 
 /**
  * Score settings for hark topics. Events are sparse, so the delivery-rate
@@ -64,7 +84,11 @@ export interface MeshInit {
   listen: string[];
   /** Bootstrap peers kept connected. */
   peers: string[];
+  /** Peers seen before, redialed on start; the mesh adds the ones it meets. */
+  book?: PeerBook;
   mdns: boolean;
+  /** Serve as a circuit relay for agents behind NAT. */
+  relay?: boolean;
   topics: string[];
   limits: EventLimits;
   /** Announced through identify; other agents show it as this agent's host. */
@@ -78,11 +102,19 @@ export interface MeshInit {
   lookup?: (publisher: string, id: string) => number | undefined;
 }
 
+/** How this agent came to be connected to a peer. */
+export type PeerOrigin = KeptOrigin | "mdns" | "exchange" | "inbound" | "dialed";
+
 export interface MeshPeer {
   peer: string;
   host?: string;
   addresses: string[];
   direction: string;
+  /** "relayed" when every connection to the peer goes through a relay. */
+  connection: "direct" | "relayed";
+  /** The relay's peer id, for relayed connections. */
+  relay?: string;
+  origin: PeerOrigin;
   latencyMs?: number;
   topics: string[];
   /** This agent's gossipsub score for the peer; below 0 it is pruned. */
@@ -95,12 +127,29 @@ export interface MeshCounters extends ValidatorCounters {
   rejected: number;
 }
 
-export type Services = { pubsub: GossipSub; ping: Ping; identify: unknown };
+export type Services = {
+  pubsub: GossipSub;
+  ping: Ping;
+  identify: unknown;
+  circuitListen: CircuitListen;
+};
+
+/** Starts the circuit relay transport's search for relay slots (libp2p keeps listeners internal). */
+interface CircuitListen {
+  listen(): Promise<void>;
+}
 
 export class Mesh {
   #init: MeshInit;
   #node?: Libp2p<Services>;
   #keeper?: PeerKeeper;
+  #exchange?: PeerExchange;
+  #relayUse?: RelayUse;
+  #watch?: AddressWatch;
+  #mender?: GossipMender;
+  #origins = new Map<string, PeerOrigin>();
+  /** Peers mDNS reported and this agent has not yet dialed. */
+  #foundOnLan = new Set<string>();
   #peerTopics = new Map<string, Set<string>>();
   /** Validated events keyed by message, so the message handler need not decode twice. */
   #validated = new WeakMap<Message, { event: HarkEvent; fingerprint: number }>();
@@ -150,7 +199,7 @@ export class Mesh {
         privateKey: this.#init.privateKey,
         addresses: { listen: listen.map(String) },
         nodeInfo: { userAgent: `hark/${this.#init.version} host=${this.#init.host}` },
-        transports: [tcp()],
+        transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: DIAL_TIMEOUT_MS })],
         connectionProtector: preSharedKey({ psk: swarmKey(this.#init.network), timeout: HANDSHAKE_TIMEOUT_MS }),
         connectionEncrypters: [noise()],
         // Yamux's own keepalive pings every connection every 30 s but never
@@ -159,9 +208,7 @@ export class Mesh {
         // peers went from 0.68 to 0.46 CPU s/min.
         streamMuxers: [yamux({ enableKeepAlive: false })],
         // Loaded only when used: multicast DNS brings its own dependencies.
-        peerDiscovery: this.#init.mdns
-          ? [(await import("@libp2p/mdns")).mdns({ serviceTag: await mdnsServiceTag(this.#init.network) })]
-          : [],
+        peerDiscovery: this.#init.mdns ? [await this.#mdns()] : [],
         // Every connection is pinged to measure its round-trip time, and
         // aborted when a ping fails, so a partition is noticed and redialed
         // instead of waiting out TCP's retransmission backoff. Every 10 s
@@ -184,6 +231,23 @@ export class Mesh {
           // connection, share these streams; at libp2p's limit of 2 an
           // overlap reset a ping, and the monitor dropped a live connection.
           ping: ping({ maxInboundStreams: 8, maxOutboundStreams: 8 }),
+          // Upgrades relayed connections to direct ones where both sides
+          // have public addresses and hole punching works.
+          dcutr: dcutr(),
+          circuitListen: (components: { transportManager: { listen(addresses: Multiaddr[]): Promise<void> } }) => ({
+            listen: () => components.transportManager.listen([multiaddr("/p2p-circuit")]),
+          }),
+          ...(this.#init.relay
+            ? {
+              relay: circuitRelayServer({
+                reservations: {
+                  maxReservations: RELAY_MAX_RESERVATIONS,
+                  defaultDurationLimit: RELAYED_DURATION_MS,
+                  defaultDataLimit: RELAYED_DATA_BYTES,
+                },
+              }),
+            }
+            : {}),
           pubsub: gossipsub({
             allowPublishToZeroTopicPeers: true,
             // A narrower mesh than gossipsub's default (D = 6). Publishers
@@ -197,6 +261,8 @@ export class Mesh {
             Dout: 1,
             Dlazy: 3,
             fallbackToFloodsub: false,
+            // Agents behind NAT may have only relayed (limited) connections.
+            runOnLimitedConnection: true,
             globalSignaturePolicy: "StrictSign",
             // This caps a whole RPC frame (message, signature, key, control
             // messages), not one event; the validator checks each event's size.
@@ -212,6 +278,12 @@ export class Mesh {
         },
       }) as unknown as Libp2p<Services>;
       await this.#init.beforeStart?.(node);
+      this.#exchange = new PeerExchange(node, {
+        dialTimeoutMs: DIAL_TIMEOUT_MS,
+        onConnected: (peer) => this.#origins.set(peer, "exchange"),
+      });
+      await this.#exchange.serve();
+      await serveReach(node);
       await node.start();
     } catch (error) {
       await Promise.resolve(node?.stop()).catch(() => {});
@@ -227,21 +299,48 @@ export class Mesh {
       pubsub.topicValidators.set(TOPIC_PREFIX + topic, this.#validate);
       pubsub.subscribe(TOPIC_PREFIX + topic);
     }
-    this.#keeper = new PeerKeeper(node, this.#init.peers, { dialTimeoutMs: DIAL_TIMEOUT_MS });
+    node.addEventListener("peer:identify", this.#onIdentify);
+    const book = this.#init.book;
+    const remembered = book?.peers ?? [];
+    for (const { peer, addresses } of remembered) {
+      await node.peerStore.merge(peerIdFromString(peer), { multiaddrs: parseAddresses(addresses) }).catch(() => {});
+    }
+    this.#keeper = new PeerKeeper(node, this.#init.peers, remembered.map(({ peer }) => peer), {
+      dialTimeoutMs: DIAL_TIMEOUT_MS,
+      onConnected: (peer, origin) => this.#origins.set(peer, origin),
+    });
     this.#keeper.start();
+    this.#exchange!.start();
+    this.#relayUse = new RelayUse(node, { reserve: () => node.services.circuitListen.listen() });
+    this.#relayUse.start();
+    this.#mender = new GossipMender(node, pubsub);
+    this.#mender.start();
+    this.#watch = new AddressWatch({ onChange: this.#onAddressChange });
+    this.#watch.start();
   }
 
   async stop(): Promise<void> {
     const node = this.#node;
     if (!node) return;
     this.#node = undefined;
+    this.#watch?.stop();
+    this.#mender?.stop();
+    this.#relayUse?.stop();
+    this.#exchange?.stop();
     this.#keeper?.stop();
+    node.removeEventListener("peer:identify", this.#onIdentify);
     node.removeEventListener("peer:discovery", this.#onDiscovery);
     node.removeEventListener("peer:disconnect", this.#onDisconnect);
     node.services.pubsub.removeEventListener("message", this.#onMessage);
     node.services.pubsub.removeEventListener("subscription-change", this.#onSubscriptionChange);
     await node.stop();
     this.#peerTopics.clear();
+    this.#origins.clear();
+  }
+
+  /** Whether relays can dial this agent, as far as it has asked them. */
+  get reachability(): Reachability {
+    return this.#relayUse?.reachability ?? "unknown";
   }
 
   /** Publishes to the mesh; returns how many peers it was sent to, the event's bytes and fingerprint. */
@@ -254,12 +353,13 @@ export class Mesh {
     return { recipients: result.recipients.length, fingerprint: fingerprint(bytes), data: bytes };
   }
 
-  /** Addresses other agents can dial, each ending in this agent's peer id. */
+  /**
+   * Addresses other agents can dial, each ending in this agent's peer id:
+   * public ones first, then relayed, then private (LAN) ones. Loopback
+   * only when there is nothing else.
+   */
   addresses(): string[] {
-    const node = this.#requireNode();
-    const all = node.getMultiaddrs();
-    const external = all.filter((address) => !isLoopback(address));
-    return (external.length > 0 ? external : all).map(String);
+    return dialable(this.#requireNode().getMultiaddrs()).map(String);
   }
 
   /** Every address the agent listens on, loopback included. */
@@ -272,15 +372,28 @@ export class Mesh {
     const byPeer = new Map<string, MeshPeer>();
     for (const connection of node.getConnections()) {
       const id = connection.remotePeer.toString();
-      const entry = byPeer.get(id) ?? {
+      const relay = relayOf(connection.remoteAddr);
+      const entry: MeshPeer = byPeer.get(id) ?? {
         peer: id,
         addresses: [],
         direction: connection.direction,
+        connection: relay ? "relayed" : "direct",
+        relay,
+        origin: this.#origins.get(id) ?? (connection.direction === "inbound" ? "inbound" : "dialed"),
         latencyMs: connection.rtt,
         topics: this.#topicsOf(id),
         score: scoreOf(node.services.pubsub, id),
       };
-      entry.addresses.push(connection.remoteAddr.toString());
+      if (!relay && entry.connection === "relayed") {
+        // A direct connection beside a relayed one (after hole punching) is the one that counts.
+        entry.connection = "direct";
+        entry.relay = undefined;
+        entry.direction = connection.direction;
+        entry.latencyMs = connection.rtt ?? entry.latencyMs;
+        entry.addresses.unshift(connection.remoteAddr.toString());
+      } else {
+        entry.addresses.push(connection.remoteAddr.toString());
+      }
       byPeer.set(id, entry);
     }
     await Promise.all([...byPeer.values()].map(async (entry) => {
@@ -395,14 +508,63 @@ export class Mesh {
   #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.#peerTopics.delete(evt.detail.toString());
     this.#pinged.delete(evt.detail.toString());
+    this.#origins.delete(evt.detail.toString());
   };
+
+  /** Every identified peer is remembered, with the addresses it announced, and kept. */
+  #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const { peerId, listenAddrs, connection } = evt.detail;
+    const id = peerId.toString();
+    if (!this.#origins.has(id) && connection.direction === "inbound") this.#origins.set(id, "inbound");
+    const addresses = rememberable(listenAddrs, isLoopback(connection.remoteAddr));
+    if (addresses.length === 0) return;
+    this.#init.book?.remember(id, addresses.map(String));
+    this.#keeper?.remember(id);
+  };
+
+  /**
+   * This host's addresses changed: connections over an address that is gone
+   * are dead, and peers may be reachable now that were not. Checks every
+   * connection, drops the dead, and redials known peers at once.
+   */
+  #onAddressChange = (added: string[], removed: string[]): void => {
+    const node = this.#node;
+    if (!node) return;
+    log.info("This host's addresses changed (added: {added}; removed: {removed}); checking connections", {
+      added: added.join(" ") || "none",
+      removed: removed.join(" ") || "none",
+    });
+    void checkConnections(node.getConnections()).then((dropped) => {
+      if (dropped > 0) log.info("Dropped {dropped} dead connection(s)", { dropped });
+      this.#keeper?.redialNow();
+      this.#relayUse?.addressesChanged();
+    });
+  };
+
+  /**
+   * mDNS discovery, noting which peers it found: libp2p also reports
+   * `peer:discovery` for every peer that enters its peer store (remembered,
+   * exchanged), and those have their own dialers.
+   */
+  async #mdns() {
+    const { mdns } = await import("@libp2p/mdns");
+    const create = mdns({ serviceTag: await mdnsServiceTag(this.#init.network) });
+    return (components: Parameters<typeof create>[0]) => {
+      const discovery = create(components);
+      discovery.addEventListener("peer", (evt) => this.#foundOnLan.add(evt.detail.id.toString()));
+      return discovery;
+    };
+  }
 
   #onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     const node = this.#node;
     const peer = evt.detail;
+    if (!this.#foundOnLan.delete(peer.id.toString())) return;
     if (!node || node.getConnections(peer.id).length > 0) return;
     // libp2p 3 does not dial what discovery finds; without this, mDNS is inert.
-    node.dial(peer.id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((error) => {
+    node.dial(peer.id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).then((connection) => {
+      this.#origins.set(connection.remotePeer.toString(), "mdns");
+    }).catch((error) => {
       log.debug("Cannot dial discovered peer {peer}: {error}", { peer: peer.id.toString(), error: error.message });
     });
   };
@@ -421,9 +583,56 @@ function checkAddress(text: string, key: string): Multiaddr {
   }
 }
 
+function hostOf(address: Multiaddr): string {
+  return address.getComponents().find((c) => c.name === "ip4" || c.name === "ip6")?.value ?? "";
+}
+
 function isLoopback(address: Multiaddr): boolean {
-  const host = address.getComponents().find((c) => c.name === "ip4" || c.name === "ip6")?.value ?? "";
+  const host = hostOf(address);
   return host.startsWith("127.") || host === "::1";
+}
+
+function isRelayed(address: Multiaddr): boolean {
+  return address.getComponents().some((c) => c.name === "p2p-circuit");
+}
+
+/** The relay's peer id in a `/…/p2p/RELAY/p2p-circuit/…` address. */
+function relayOf(address: Multiaddr): string | undefined {
+  const components = address.getComponents();
+  const circuit = components.findIndex((c) => c.name === "p2p-circuit");
+  if (circuit < 0) return undefined;
+  return components.slice(0, circuit).findLast((c) => c.name === "p2p")?.value;
+}
+
+/** Link-local and unspecified addresses mean nothing to another host. */
+function isUseless(address: Multiaddr): boolean {
+  const host = hostOf(address);
+  return host === "0.0.0.0" || host === "::" || host.toLowerCase().startsWith("fe80:");
+}
+
+/** Public, then relayed, then private addresses; loopback only when nothing else is left. */
+export function dialable(addresses: Multiaddr[]): Multiaddr[] {
+  const rank = (address: Multiaddr) => isRelayed(address) ? 1 : isPrivate(address) ? 2 : 0;
+  const usable = addresses.filter((address) => !isUseless(address));
+  const external = usable.filter((address) => isRelayed(address) || !isLoopback(address));
+  return (external.length > 0 ? external : usable).sort((a, b) => rank(a) - rank(b));
+}
+
+/** Addresses worth redialing a peer at; loopback ones only between agents on one host. */
+function rememberable(addresses: Multiaddr[], onLoopback: boolean): Multiaddr[] {
+  return addresses.filter((address) =>
+    !isUseless(address) && (onLoopback || isRelayed(address) || !isLoopback(address))
+  );
+}
+
+function parseAddresses(texts: string[]): Multiaddr[] {
+  return texts.flatMap((text) => {
+    try {
+      return [multiaddr(text)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 function explainStartError(error: unknown, listen: string[]): Error {

@@ -12,6 +12,7 @@
 import { ConfigError, HarkError } from "./errors.ts";
 import { inDir } from "./paths.ts";
 import { reason } from "./state_dir.ts";
+import { writePrivateFile } from "./private_file.ts";
 
 export const KEY_FILE = "swarm.key";
 export const NETWORK_FILE = "network.json";
@@ -133,16 +134,9 @@ export async function loadNetwork(stateDir: string): Promise<Network | undefined
 
 /** Stores a network in a state dir (key and metadata, mode 0600). */
 export async function saveNetwork(stateDir: string, network: Network): Promise<void> {
-  // Write then rename, so a crash never leaves a half-written key.
-  const write = async (name: string, data: Uint8Array) => {
-    const path = inDir(stateDir, name);
-    const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-    await Deno.writeFile(temporary, data, { mode: 0o600 });
-    await Deno.rename(temporary, path);
-  };
-  await write(KEY_FILE, swarmKey(network));
-  await write(
-    NETWORK_FILE,
+  await writePrivateFile(inDir(stateDir, KEY_FILE), swarmKey(network));
+  await writePrivateFile(
+    inDir(stateDir, NETWORK_FILE),
     new TextEncoder().encode(JSON.stringify({ name: network.name, peers: network.peers }, null, 2) + "\n"),
   );
 }

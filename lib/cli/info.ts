@@ -21,7 +21,13 @@ export function table(rows: string[][]): string {
 export const peersCommand: Command = {
   name: "peers",
   usage: "hark peers [--json]",
-  help: "Lists connected peers: peer id, host, address, round-trip time and topics.",
+  help: `Lists connected peers: peer id, host, how it is connected, how it was found,
+round-trip time, gossip score and topics.
+
+CONNECTION  direct, or "relayed via PEER" through a circuit relay
+FOUND       configured (network.peers), remembered (connected before),
+            mdns (same LAN), exchange (told by another member),
+            inbound (it dialed this agent)`,
   options: {},
   async run({ global, positionals }) {
     noArguments("peers", positionals);
@@ -33,11 +39,13 @@ export const peersCommand: Command = {
       print("No peers connected.");
     } else {
       print(table([
-        ["PEER", "HOST", "ADDRESS", "RTT", "SCORE", "TOPICS"],
+        ["PEER", "HOST", "CONNECTION", "FOUND", "ADDRESS", "RTT", "SCORE", "TOPICS"],
         ...peers.map((peer) => [
           peer.peer,
           peer.host ?? "?",
-          peer.addresses[0] ?? "",
+          peer.connection === "relayed" ? `relayed via ${shortPeer(peer.relay)}` : "direct",
+          peer.origin,
+          shortAddress(peer.addresses[0] ?? ""),
           peer.latencyMs === undefined ? "?" : `${peer.latencyMs} ms`,
           peer.score === undefined ? "?" : peer.score.toFixed(1),
           peer.topics.join(",") || "-",
@@ -47,6 +55,17 @@ export const peersCommand: Command = {
     return 0;
   },
 };
+
+/** The last characters of a peer id: enough to tell peers apart in a table. */
+function shortPeer(peer: string | undefined): string {
+  return peer ? `…${peer.slice(-6)}` : "?";
+}
+
+/** A relayed address is relay address + two peer ids; the relay column already names it. */
+function shortAddress(address: string): string {
+  const circuit = address.indexOf("/p2p-circuit");
+  return circuit < 0 ? address : address.slice(0, address.lastIndexOf("/p2p/", circuit)) + "/p2p-circuit";
+}
 
 export const statusCommand: Command = {
   name: "status",
@@ -70,6 +89,7 @@ export const statusCommand: Command = {
       `host:      ${s.host}`,
       `state dir: ${s.state_dir}`,
       `listen:    ${s.listen.join(" ")}`,
+      `reach:     ${reachLine(s)}`,
       `topics:    ${s.topics.join(", ")}`,
       `events:    ${events.published} published, ${events.accepted} received, ${events.duplicates} duplicates`,
       `rejected:  ${events.rejected} (${events.malformed} malformed, ${events.unauthorized} unauthorized, ${events.throttled} over the rate limit, ${events.conflicting} conflicting ids)`,
@@ -95,6 +115,19 @@ export const statusCommand: Command = {
     return 0;
   },
 };
+
+function reachLine(s: { relay?: boolean; reachability?: string; remembered_peers?: number }): string {
+  const parts = [
+    s.reachability === "unreachable"
+      ? "relays cannot dial this agent; it takes a relay slot"
+      : s.reachability === "reachable"
+      ? "relays can dial this agent"
+      : "not checked (no relay met yet)",
+  ];
+  if (s.relay) parts.push("serving as a relay");
+  parts.push(`${s.remembered_peers ?? 0} peers remembered`);
+  return parts.join("; ");
+}
 
 export const idCommand: Command = {
   name: "id",

@@ -1,0 +1,62 @@
+/**
+ * Notices when this host's own IP addresses change: a laptop that joins
+ * another network, a DHCP lease that moves, a link that comes back. TCP
+ * connections bound to an address that is gone fail silently, and the
+ * connection monitor would take up to 25 s to drop them; this lets the
+ * mesh check its connections and redial known peers at once.
+ *
+ * Deno has no way to subscribe to the kernel's address changes, so it
+ * polls; reading the interface list costs microseconds.
+ */
+
+export interface AddressWatchInit {
+  /** Called with the addresses that appeared and those that went away. */
+  onChange: (added: string[], removed: string[]) => void;
+  /** @default 2000 */
+  intervalMs?: number;
+  /** For tests. @default Deno.networkInterfaces */
+  read?: () => string[];
+}
+
+export class AddressWatch {
+  #init: AddressWatchInit;
+  #known = new Set<string>();
+  #timer?: ReturnType<typeof setInterval>;
+
+  constructor(init: AddressWatchInit) {
+    this.#init = init;
+  }
+
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#known = new Set(this.#read());
+    this.#timer = setInterval(this.#poll, this.#init.intervalMs ?? 2000);
+    // Never the reason an agent (or a test) stays alive.
+    Deno.unrefTimer(this.#timer);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #poll = (): void => {
+    const now = new Set(this.#read());
+    const added = [...now].filter((address) => !this.#known.has(address));
+    const removed = [...this.#known].filter((address) => !now.has(address));
+    this.#known = now;
+    if (added.length > 0 || removed.length > 0) this.#init.onChange(added, removed);
+  };
+
+  #read(): string[] {
+    if (this.#init.read) return this.#init.read();
+    try {
+      // Loopback and link-local addresses never carry mesh traffic between hosts.
+      return Deno.networkInterfaces()
+        .filter((i) => !i.address.startsWith("127.") && i.address !== "::1" && !i.address.startsWith("fe80:"))
+        .map((i) => i.address);
+    } catch {
+      return [...this.#known];
+    }
+  }
+}

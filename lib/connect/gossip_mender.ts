@@ -1,0 +1,141 @@
+/**
+ * Keeps gossip flowing to peers that have more than one connection.
+ *
+ * Gossipsub opens its outbound stream to a peer once, on the first
+ * connection libp2p reports, and never again while any connection to that
+ * peer is open. When that connection closes and another stays (a relayed
+ * connection replaced by a direct one, a laptop that came back on a new
+ * address, a dial-back probe) gossipsub silently stops sending to the peer.
+ * So when a connection closes and the peer is still connected, this asks
+ * gossipsub to open its stream on a remaining connection.
+ *
+ * And when a peer connects again while an older connection still looks
+ * open, the older one may be dead (its address is gone); it is pinged, and
+ * dropped if it does not answer, rather than carrying events into the void
+ * until the connection monitor notices.
+ */
+
+import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
+import type { GossipSub } from "@libp2p/gossipsub";
+import type { IdentifyResult } from "@libp2p/interface";
+import { getLogger } from "@logtape/logtape";
+import { delay } from "../delay.ts";
+
+const log = getLogger(["hark", "mesh"]);
+
+const PING_PROTOCOL = "/ipfs/ping/1.0.0";
+const PING_BYTES = 32;
+/** A live connection answers a ping well within this, even on a busy host. */
+export const CHECK_TIMEOUT_MS = 3000;
+
+/** The parts of gossipsub's implementation this relies on (not in its public interface). */
+interface GossipInternals {
+  streamsOutbound?: Map<string, { rawStream: { status: string } }>;
+  onPeerConnected?: (peer: PeerId, connection: Connection) => void;
+}
+
+export class GossipMender {
+  #node: Libp2p;
+  #pubsub: GossipSub & GossipInternals;
+  #running = false;
+  #abort = new AbortController();
+
+  constructor(node: Libp2p, pubsub: GossipSub) {
+    this.#node = node;
+    this.#pubsub = pubsub as GossipSub & GossipInternals;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    if (typeof this.#pubsub.onPeerConnected !== "function" || !(this.#pubsub.streamsOutbound instanceof Map)) {
+      log.warn(
+        "This gossipsub version has no onPeerConnected/streamsOutbound; peers with several connections may miss events until they reconnect",
+      );
+      return;
+    }
+    this.#running = true;
+    this.#abort = new AbortController();
+    this.#node.addEventListener("connection:close", this.#onClose);
+    this.#node.addEventListener("peer:identify", this.#onIdentify);
+  }
+
+  stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#abort.abort();
+    this.#node.removeEventListener("connection:close", this.#onClose);
+    this.#node.removeEventListener("peer:identify", this.#onIdentify);
+  }
+
+  #onClose = (event: CustomEvent<Connection>): void => {
+    void this.#mend(event.detail.remotePeer).catch((error) => {
+      log.debug("Cannot reopen gossip to {peer}: {error}", { peer: event.detail.remotePeer.toString(), error });
+    });
+  };
+
+  async #mend(peer: PeerId): Promise<void> {
+    const id = peer.toString();
+    // The stream of the closed connection is removed from gossipsub's table
+    // shortly after the connection's close event.
+    for (let i = 0; i < 40 && this.#running; i++) {
+      const open = this.#node.getConnections(peer).filter((c) => c.status === "open");
+      if (open.length === 0) return;
+      const stream = this.#pubsub.streamsOutbound!.get(id);
+      if (stream?.rawStream.status === "open") return;
+      if (stream === undefined) {
+        // Direct connections first: relayed ones are limited.
+        const best = open.find((c) => c.limits === undefined) ?? open[0];
+        log.debug("Reopening gossip to {peer} on {address}", { peer: id, address: best.remoteAddr.toString() });
+        this.#pubsub.onPeerConnected!(peer, best);
+        return;
+      }
+      await delay(50, this.#abort.signal);
+    }
+  }
+
+  #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { peerId, connection } = event.detail;
+    const older = this.#node.getConnections(peerId).filter((c) => c.id !== connection.id && c.status === "open");
+    if (older.length > 0) void checkConnections(older, this.#abort.signal);
+  };
+}
+
+/** Pings each connection on it; aborts those that do not answer in time. Returns how many were dropped. */
+export async function checkConnections(connections: Connection[], signal?: AbortSignal): Promise<number> {
+  const results = await Promise.all(connections.map(async (connection) => {
+    const timeout = AbortSignal.timeout(CHECK_TIMEOUT_MS);
+    const alive = await pingConnection(connection, signal ? AbortSignal.any([signal, timeout]) : timeout);
+    if (alive || signal?.aborted || connection.status !== "open") return false;
+    log.info("Dropping dead connection to {peer} at {address}", {
+      peer: connection.remotePeer.toString(),
+      address: connection.remoteAddr.toString(),
+    });
+    connection.abort(new Error("the connection stopped answering pings"));
+    return true;
+  }));
+  return results.filter(Boolean).length;
+}
+
+/** True when the peer echoes a ping on this very connection before `signal` ends it. */
+export async function pingConnection(connection: Connection, signal: AbortSignal): Promise<boolean> {
+  try {
+    const stream = await connection.newStream(PING_PROTOCOL, { signal, runOnLimitedConnection: true });
+    const data = crypto.getRandomValues(new Uint8Array(PING_BYTES));
+    const answered = new Promise<boolean>((resolve) => {
+      let received = 0;
+      stream.addEventListener("message", (event) => {
+        received += event.data.byteLength;
+        if (received >= PING_BYTES) resolve(true);
+      });
+      stream.addEventListener("close", () => resolve(received >= PING_BYTES), { once: true });
+      signal.addEventListener("abort", () => resolve(false), { once: true });
+    });
+    stream.send(data);
+    const alive = await answered;
+    if (alive) await stream.close({ signal }).catch(() => stream.abort(new Error("ping done")));
+    else stream.abort(new Error("no answer to ping"));
+    return alive;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * `/hark/peers/1.0.0`: agents tell each other which members they are
+ * connected to, so one that knows a single member ends up connected to
+ * enough of the mesh without being configured with more.
+ *
+ * The answer is one frame of signed peer records: each record is signed by
+ * the peer it describes (libp2p's identify handed it over), so the agent
+ * passing it on cannot forge another member's addresses, and dialing any of
+ * them still proves the peer id through Noise.
+ *
+ * An agent asks each peer it identifies while it has fewer than `wanted`
+ * peers, and dials what it learns until it has `wanted`.
+ */
+
+import type { IdentifyResult, Libp2p, PeerId } from "@libp2p/interface";
+import { peerIdFromCID } from "@libp2p/peer-id";
+import { RecordEnvelope } from "@libp2p/peer-record";
+import { lpStream } from "@libp2p/utils";
+import { getLogger } from "@logtape/logtape";
+import { TokenBuckets } from "../rate_limit.ts";
+
+const log = getLogger(["hark", "peers"]);
+
+export const PEER_EXCHANGE_PROTOCOL = "/hark/peers/1.0.0";
+/**
+ * Peers an agent wants before it stops asking: a little above gossipsub's
+ * D (3) and Dhi (6), so the mesh has spare paths when one drops.
+ */
+export const WANTED_PEERS = 8;
+/** Records in one answer. */
+const MAX_RECORDS = 32;
+/** A signed record of a peer with a few addresses is well under 1 KiB. */
+const MAX_FRAME_BYTES = 64 * 1024;
+const TIMEOUT_MS = 5000;
+/** Asking the same peer again sooner than this learns nothing new. */
+const ASK_INTERVAL_MS = 60_000;
+
+export interface PeerExchangeInit {
+  /** @default WANTED_PEERS */
+  wanted?: number;
+  dialTimeoutMs?: number;
+  /** Called when a dial of a learned peer connected. */
+  onConnected?: (peer: string) => void;
+}
+
+export class PeerExchange {
+  #node: Libp2p;
+  #init: PeerExchangeInit;
+  #running = false;
+  #abort = new AbortController();
+  /** One answer per peer every 10 s, three at once: the answer is cheap but not free. */
+  #answers = new TokenBuckets({ rate: 0.1, burst: 3 }, { capacity: 1000 });
+  #asked = new Map<string, number>();
+  #dialing = new Set<string>();
+
+  constructor(node: Libp2p, init: PeerExchangeInit = {}) {
+    this.#node = node;
+    this.#init = init;
+  }
+
+  get #wanted(): number {
+    return this.#init.wanted ?? WANTED_PEERS;
+  }
+
+  /** Registers the protocol; call before the node starts, so identify announces it. */
+  async serve(): Promise<void> {
+    await this.#node.handle(PEER_EXCHANGE_PROTOCOL, async (stream, connection) => {
+      try {
+        if (!this.#answers.take(connection.remotePeer.toString())) throw new Error("asked too often");
+        const records = await this.#records(connection.remotePeer);
+        const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+        const frame = new TextEncoder().encode(JSON.stringify({ records }));
+        await lp.write(frame, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        await stream.close({ signal: AbortSignal.timeout(TIMEOUT_MS) });
+      } catch (error) {
+        stream.abort(error as Error);
+      }
+    }, { maxInboundStreams: 2, runOnLimitedConnection: true });
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#abort = new AbortController();
+    this.#node.addEventListener("peer:identify", this.#onIdentify);
+  }
+
+  stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#abort.abort();
+    this.#node.removeEventListener("peer:identify", this.#onIdentify);
+    this.#asked.clear();
+  }
+
+  /** Asks `peer` whom it knows and dials them while this agent has too few peers; returns how many connected. */
+  async exchange(peer: PeerId): Promise<number> {
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(TIMEOUT_MS)]);
+    const stream = await this.#node.dialProtocol(peer, PEER_EXCHANGE_PROTOCOL, {
+      signal,
+      runOnLimitedConnection: true,
+    });
+    let records: unknown;
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+      records = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray()))?.records;
+      await stream.close({ signal }).catch(() => {});
+    } catch (error) {
+      stream.abort(error as Error);
+      throw error;
+    }
+    if (!Array.isArray(records) || records.length > MAX_RECORDS) {
+      throw new Error(`${peer} sent a malformed peer list`);
+    }
+    const learned: PeerId[] = [];
+    for (const text of records) {
+      const learnedPeer = await this.#consume(text);
+      if (learnedPeer) learned.push(learnedPeer);
+    }
+    return await this.#dialSome(learned);
+  }
+
+  #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { peerId, protocols } = event.detail;
+    if (!protocols.includes(PEER_EXCHANGE_PROTOCOL) || this.#peerCount() >= this.#wanted) return;
+    const id = peerId.toString();
+    const now = Date.now();
+    if (now - (this.#asked.get(id) ?? -Infinity) < ASK_INTERVAL_MS) return;
+    if (this.#asked.size > 1000) this.#asked.clear();
+    this.#asked.set(id, now);
+    this.exchange(peerId).catch((error) => {
+      if (this.#running) log.debug("Peer exchange with {peer} failed: {error}", { peer: id, error: error.message });
+    });
+  };
+
+  /** Signed records of connected peers other than `asker`, base64. */
+  async #records(asker: PeerId): Promise<string[]> {
+    const seen = new Set<string>([asker.toString()]);
+    const records: string[] = [];
+    for (const connection of this.#node.getConnections()) {
+      const id = connection.remotePeer.toString();
+      if (seen.has(id) || records.length >= MAX_RECORDS) continue;
+      seen.add(id);
+      try {
+        const peer = await this.#node.peerStore.get(connection.remotePeer);
+        if (peer.peerRecordEnvelope) records.push(peer.peerRecordEnvelope.toBase64());
+      } catch {
+        // Not identified yet; it will be in the next answer.
+      }
+    }
+    return records;
+  }
+
+  /** Stores one record after checking its signature; returns its peer, or undefined when it does not hold up. */
+  async #consume(text: unknown): Promise<PeerId | undefined> {
+    if (typeof text !== "string" || text.length > MAX_FRAME_BYTES) return undefined;
+    try {
+      const bytes = Uint8Array.fromBase64(text);
+      const peer = peerIdFromCID(RecordEnvelope.createFromProtobuf(bytes).publicKey.toCID());
+      if (peer.equals(this.#node.peerId)) return undefined;
+      // Checks the signature and that the signer is the peer the record names;
+      // false only means the store already has a record as new.
+      await this.#node.peerStore.consumePeerRecord(bytes);
+      return peer;
+    } catch (error) {
+      log.debug("Ignoring a peer record that does not verify: {error}", { error: (error as Error).message });
+      return undefined;
+    }
+  }
+
+  async #dialSome(candidates: PeerId[]): Promise<number> {
+    const connected = new Set(this.#node.getConnections().map((c) => c.remotePeer.toString()));
+    const fresh = shuffle(candidates.filter((peer) => {
+      const id = peer.toString();
+      return !connected.has(id) && !this.#dialing.has(id);
+    }));
+    const room = Math.max(0, this.#wanted - connected.size - this.#dialing.size);
+    const chosen = fresh.slice(0, room);
+    const results = await Promise.all(chosen.map(async (peer) => {
+      const id = peer.toString();
+      this.#dialing.add(id);
+      try {
+        const signal = AbortSignal.any([
+          this.#abort.signal,
+          AbortSignal.timeout(this.#init.dialTimeoutMs ?? TIMEOUT_MS),
+        ]);
+        await this.#node.dial(peer, { signal });
+        this.#init.onConnected?.(id);
+        return true;
+      } catch (error) {
+        log.debug("Cannot dial {peer}, learned by peer exchange: {error}", {
+          peer: id,
+          error: (error as Error).message,
+        });
+        return false;
+      } finally {
+        this.#dialing.delete(id);
+      }
+    }));
+    return results.filter(Boolean).length;
+  }
+
+  #peerCount(): number {
+    return new Set(this.#node.getConnections().map((c) => c.remotePeer.toString())).size;
+  }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}

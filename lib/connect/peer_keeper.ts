@@ -1,0 +1,193 @@
+/**
+ * Keeps known peers connected: the configured `network.peers` and the peers
+ * this agent remembers from earlier connections. Each is dialed at start and
+ * redialed with capped exponential backoff whenever it drops, for as long as
+ * the agent runs (libp2p's own reconnect gives up after a few tries).
+ *
+ * Configured peers are tagged KEEP_ALIVE, so the connection manager never
+ * prunes them, and are retried often. Remembered peers may be long gone, so
+ * they are retried less often; a change of this host's addresses retries
+ * them all at once (`redialNow`).
+ */
+
+import { KEEP_ALIVE, type Libp2p, type PeerId } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["hark", "peers"]);
+
+export type KeptOrigin = "configured" | "remembered";
+
+export interface PeerKeeperInit {
+  /** Give up one dial attempt after this long. @default 5000 */
+  dialTimeoutMs?: number;
+  /** First retry delay. @default 500 */
+  minBackoffMs?: number;
+  /**
+   * Longest retry delay for configured peers. Short, so a link that comes
+   * back is used within seconds; a failed dial of a known address costs
+   * next to nothing. @default 5000
+   */
+  maxBackoffMs?: number;
+  /** Longest retry delay for remembered peers. @default 30000 */
+  maxRememberedBackoffMs?: number;
+  /** Called when a dial by this keeper connected. */
+  onConnected?: (peer: string, origin: KeptOrigin) => void;
+}
+
+interface Target {
+  origin: KeptOrigin;
+  /** For configured peers: the address as configured. */
+  address?: Multiaddr;
+  peerId?: string;
+  attempt: number;
+  timer?: ReturnType<typeof setTimeout>;
+  dialing: boolean;
+}
+
+export class PeerKeeper {
+  #node: Libp2p;
+  #targets: Target[];
+  #init: Required<Omit<PeerKeeperInit, "onConnected">> & Pick<PeerKeeperInit, "onConnected">;
+  #running = false;
+  #abort = new AbortController();
+
+  /** `configured` are multiaddrs; `remembered` are peer ids whose addresses are in the peer store. */
+  constructor(node: Libp2p, configured: string[], remembered: string[] = [], init: PeerKeeperInit = {}) {
+    this.#node = node;
+    this.#targets = configured.map((text) => {
+      const address = multiaddr(text);
+      return {
+        origin: "configured" as const,
+        address,
+        peerId: address.getComponents().findLast((c) => c.name === "p2p")?.value,
+        attempt: 0,
+        dialing: false,
+      };
+    });
+    for (const peer of remembered) this.#addRemembered(peer);
+    this.#init = {
+      dialTimeoutMs: init.dialTimeoutMs ?? 5000,
+      minBackoffMs: init.minBackoffMs ?? 500,
+      maxBackoffMs: init.maxBackoffMs ?? 5000,
+      maxRememberedBackoffMs: init.maxRememberedBackoffMs ?? 30_000,
+      onConnected: init.onConnected,
+    };
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#abort = new AbortController();
+    this.#node.addEventListener("peer:disconnect", this.#onDisconnect);
+    this.#node.addEventListener("peer:connect", this.#onConnect);
+    for (const target of this.#targets) void this.#dial(target);
+  }
+
+  stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#abort.abort();
+    this.#node.removeEventListener("peer:disconnect", this.#onDisconnect);
+    this.#node.removeEventListener("peer:connect", this.#onConnect);
+    for (const target of this.#targets) {
+      clearTimeout(target.timer);
+      target.timer = undefined;
+    }
+  }
+
+  /** Keeps a peer this agent got connected to some other way; its addresses must be in the peer store. */
+  remember(peer: string): void {
+    if (peer === this.#node.peerId.toString() || this.#targets.some((target) => target.peerId === peer)) return;
+    this.#addRemembered(peer);
+  }
+
+  /**
+   * This host's addresses changed (a laptop moved, a link came back): every
+   * peer not connected now is dialed at once, whatever its backoff.
+   */
+  redialNow(): void {
+    if (!this.#running) return;
+    for (const target of this.#targets) {
+      if (target.dialing || (target.peerId && this.#connected(target.peerId))) continue;
+      clearTimeout(target.timer);
+      target.attempt = 0;
+      void this.#dial(target);
+    }
+  }
+
+  #addRemembered(peer: string): void {
+    this.#targets.push({ origin: "remembered", peerId: peer, attempt: 0, dialing: false });
+  }
+
+  #connected(peer: string): boolean {
+    return this.#node.getConnections().some((connection) => connection.remotePeer.toString() === peer);
+  }
+
+  #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const id = event.detail.toString();
+    for (const target of this.#targets) {
+      if (target.peerId === id && target.timer === undefined && !target.dialing) {
+        log.debug("Lost {origin} peer {peer}; redialing", { origin: target.origin, peer: id });
+        target.attempt = 0;
+        this.#schedule(target);
+      }
+    }
+  };
+
+  /**
+   * A peer got through: the network may be back (a healed partition, a
+   * laptop that woke up). Configured peers waiting out a backoff are dialed
+   * now; remembered ones, possibly hundreds and many gone, keep their pace.
+   */
+  #onConnect = (event: CustomEvent<PeerId>): void => {
+    const id = event.detail.toString();
+    for (const target of this.#targets) {
+      if (target.origin !== "configured" || target.timer === undefined || target.dialing) continue;
+      if (target.peerId === id) continue;
+      clearTimeout(target.timer);
+      target.attempt = 0;
+      void this.#dial(target);
+    }
+  };
+
+  async #dial(target: Target): Promise<void> {
+    target.timer = undefined;
+    if (!this.#running) return;
+    if (target.origin === "remembered" && this.#connected(target.peerId!)) return;
+    target.dialing = true;
+    try {
+      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#init.dialTimeoutMs)]);
+      const connection = await this.#node.dial(target.address ?? peerIdFromString(target.peerId!), { signal });
+      if (!this.#running) return;
+      target.peerId = connection.remotePeer.toString();
+      target.attempt = 0;
+      if (target.origin === "configured") {
+        await this.#node.peerStore.merge(connection.remotePeer, { tags: { [KEEP_ALIVE]: { value: 1 } } });
+      }
+      this.#init.onConnected?.(target.peerId, target.origin);
+      log.debug("Connected to {origin} peer {peer}", { origin: target.origin, peer: target.peerId });
+    } catch (error) {
+      if (!this.#running) return;
+      log.debug("Cannot reach {origin} peer {peer}: {error}", {
+        origin: target.origin,
+        peer: target.address?.toString() ?? target.peerId,
+        error: (error as Error).message,
+      });
+      this.#schedule(target);
+    } finally {
+      target.dialing = false;
+    }
+  }
+
+  #schedule(target: Target): void {
+    if (!this.#running) return;
+    const max = target.origin === "configured" ? this.#init.maxBackoffMs : this.#init.maxRememberedBackoffMs;
+    const base = Math.min(max, this.#init.minBackoffMs * 2 ** target.attempt);
+    target.attempt++;
+    // Jitter spreads the redials of many agents that lost the same peer.
+    const delay = base * (0.8 + Math.random() * 0.4);
+    target.timer = setTimeout(() => void this.#dial(target), delay);
+  }
+}
