@@ -153,6 +153,7 @@ export class Agent {
       host: config.agent.host,
       version: VERSION,
       onEvent: (event, fingerprint, arrival) => this.#receive(event, fingerprint, arrival),
+      onGap: (peer) => this.#catchUp?.request(peer),
       lookup: (publisher, id) => store.fingerprint(publisher, id),
       // Served from the first connection on, so every peer's identify lists it.
       beforeStart: async (node) => {

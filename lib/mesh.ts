@@ -96,6 +96,8 @@ export interface MeshInit {
   version: string;
   /** Called once per valid message from another agent, with the bytes and signature as published. */
   onEvent: (event: HarkEvent, fingerprint: number, arrival: Arrival) => void;
+  /** Events from or to this peer may have been lost in gossip (a connection to it closed; another stays). */
+  onGap?: (peer: PeerId) => void;
   /** Registers protocol handlers before the node listens or dials, so identify announces them. */
   beforeStart?: (node: Libp2p<Services>) => Promise<void>;
   /** Fingerprints of events stored earlier, for duplicate detection across restarts. */
@@ -313,7 +315,7 @@ export class Mesh {
     this.#exchange!.start();
     this.#relayUse = new RelayUse(node, { reserve: () => node.services.circuitListen.listen() });
     this.#relayUse.start();
-    this.#mender = new GossipMender(node, pubsub);
+    this.#mender = new GossipMender(node, pubsub, (peer) => this.#init.onGap?.(peer));
     this.#mender.start();
     this.#watch = new AddressWatch({ onChange: this.#onAddressChange });
     this.#watch.start();
@@ -538,6 +540,7 @@ export class Mesh {
       if (dropped > 0) log.info("Dropped {dropped} dead connection(s)", { dropped });
       this.#keeper?.redialNow();
       this.#relayUse?.addressesChanged();
+      this.#exchange?.retrySoon();
     });
   };
 
@@ -614,15 +617,14 @@ function isUseless(address: Multiaddr): boolean {
 export function dialable(addresses: Multiaddr[]): Multiaddr[] {
   const rank = (address: Multiaddr) => isRelayed(address) ? 1 : isPrivate(address) ? 2 : 0;
   const usable = addresses.filter((address) => !isUseless(address));
-  const external = usable.filter((address) => isRelayed(address) || !isLoopback(address));
+  // A relayed address through a relay's loopback address is loopback too.
+  const external = usable.filter((address) => !isLoopback(address));
   return (external.length > 0 ? external : usable).sort((a, b) => rank(a) - rank(b));
 }
 
 /** Addresses worth redialing a peer at; loopback ones only between agents on one host. */
 function rememberable(addresses: Multiaddr[], onLoopback: boolean): Multiaddr[] {
-  return addresses.filter((address) =>
-    !isUseless(address) && (onLoopback || isRelayed(address) || !isLoopback(address))
-  );
+  return addresses.filter((address) => !isUseless(address) && (onLoopback || !isLoopback(address)));
 }
 
 function parseAddresses(texts: string[]): Multiaddr[] {

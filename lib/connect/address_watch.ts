@@ -30,7 +30,7 @@ export class AddressWatch {
   start(): void {
     if (this.#timer !== undefined) return;
     this.#known = new Set(this.#read());
-    this.#timer = setInterval(this.#poll, this.#init.intervalMs ?? 2000);
+    this.#timer = setInterval(this.check, this.#init.intervalMs ?? 2000);
     // Never the reason an agent (or a test) stays alive.
     Deno.unrefTimer(this.#timer);
   }
@@ -40,7 +40,8 @@ export class AddressWatch {
     this.#timer = undefined;
   }
 
-  #poll = (): void => {
+  /** Compares the host's addresses with the last look; runs on the interval. */
+  check = (): void => {
     const now = new Set(this.#read());
     const added = [...now].filter((address) => !this.#known.has(address));
     const removed = [...this.#known].filter((address) => !now.has(address));
@@ -49,14 +50,17 @@ export class AddressWatch {
   };
 
   #read(): string[] {
-    if (this.#init.read) return this.#init.read();
     try {
-      // Loopback and link-local addresses never carry mesh traffic between hosts.
-      return Deno.networkInterfaces()
-        .filter((i) => !i.address.startsWith("127.") && i.address !== "::1" && !i.address.startsWith("fe80:"))
-        .map((i) => i.address);
+      return (this.#init.read ?? hostAddresses)();
     } catch {
       return [...this.#known];
     }
   }
+}
+
+/** This host's addresses that can carry mesh traffic to other hosts: no loopback, no link-local. */
+export function hostAddresses(): string[] {
+  return Deno.networkInterfaces()
+    .filter((i) => !i.address.startsWith("127.") && i.address !== "::1" && !/^fe80:/i.test(i.address))
+    .map((i) => i.address);
 }

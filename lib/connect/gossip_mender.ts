@@ -9,6 +9,10 @@
  * So when a connection closes and the peer is still connected, this asks
  * gossipsub to open its stream on a remaining connection.
  *
+ * Events either side published in the moment between the close and the
+ * new stream are lost to gossip, so `onGap` is told to catch up with the
+ * peer once both sides have had time to reopen.
+ *
  * And when a peer connects again while an older connection still looks
  * open, the older one may be dead (its address is gone); it is pinged, and
  * dropped if it does not answer, rather than carrying events into the void
@@ -25,6 +29,8 @@ const log = getLogger(["hark", "mesh"]);
 
 const PING_PROTOCOL = "/ipfs/ping/1.0.0";
 const PING_BYTES = 32;
+/** Both ends reopen within milliseconds; catch-up after this finds what fell in between. */
+const GAP_DELAY_MS = 2000;
 /** A live connection answers a ping well within this, even on a busy host. */
 export const CHECK_TIMEOUT_MS = 3000;
 
@@ -40,9 +46,14 @@ export class GossipMender {
   #running = false;
   #abort = new AbortController();
 
-  constructor(node: Libp2p, pubsub: GossipSub) {
+  #onGap?: (peer: PeerId) => void;
+  #gapTimers = new Set<ReturnType<typeof setTimeout>>();
+
+  /** `onGap` is called for a peer whose events may have been lost while its gossip stream was reopened. */
+  constructor(node: Libp2p, pubsub: GossipSub, onGap?: (peer: PeerId) => void) {
     this.#node = node;
     this.#pubsub = pubsub as GossipSub & GossipInternals;
+    this.#onGap = onGap;
   }
 
   start(): void {
@@ -63,15 +74,29 @@ export class GossipMender {
     if (!this.#running) return;
     this.#running = false;
     this.#abort.abort();
+    for (const timer of this.#gapTimers) clearTimeout(timer);
+    this.#gapTimers.clear();
     this.#node.removeEventListener("connection:close", this.#onClose);
     this.#node.removeEventListener("peer:identify", this.#onIdentify);
   }
 
   #onClose = (event: CustomEvent<Connection>): void => {
-    void this.#mend(event.detail.remotePeer).catch((error) => {
-      log.debug("Cannot reopen gossip to {peer}: {error}", { peer: event.detail.remotePeer.toString(), error });
+    const peer = event.detail.remotePeer;
+    if (!this.#stillConnected(peer)) return;
+    void this.#mend(peer).catch((error) => {
+      log.debug("Cannot reopen gossip to {peer}: {error}", { peer: peer.toString(), error });
     });
+    if (!this.#onGap) return;
+    const timer = setTimeout(() => {
+      this.#gapTimers.delete(timer);
+      if (this.#running && this.#stillConnected(peer)) this.#onGap!(peer);
+    }, GAP_DELAY_MS);
+    this.#gapTimers.add(timer);
   };
+
+  #stillConnected(peer: PeerId): boolean {
+    return this.#node.getConnections(peer).some((c) => c.status === "open");
+  }
 
   async #mend(peer: PeerId): Promise<void> {
     const id = peer.toString();

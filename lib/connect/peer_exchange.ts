@@ -9,7 +9,9 @@
  * them still proves the peer id through Noise.
  *
  * An agent asks each peer it identifies while it has fewer than `wanted`
- * peers, and dials what it learns until it has `wanted`.
+ * peers, and dials what it learns until it has `wanted`. While it still
+ * has fewer it asks again now and then (members that reserved a relay slot
+ * since become dialable), less often each time nothing new turns up.
  */
 
 import type { IdentifyResult, Libp2p, PeerId } from "@libp2p/interface";
@@ -34,6 +36,10 @@ const MAX_FRAME_BYTES = 64 * 1024;
 const TIMEOUT_MS = 5000;
 /** Asking the same peer again sooner than this learns nothing new. */
 const ASK_INTERVAL_MS = 60_000;
+/** Asking again while short of peers: from this often… */
+const RETRY_MIN_MS = 10_000;
+/** …to this seldom, doubling each time nothing new turns up. */
+const RETRY_MAX_MS = 5 * 60_000;
 
 export interface PeerExchangeInit {
   /** @default WANTED_PEERS */
@@ -52,6 +58,9 @@ export class PeerExchange {
   #answers = new TokenBuckets({ rate: 0.1, burst: 3 }, { capacity: 1000 });
   #asked = new Map<string, number>();
   #dialing = new Set<string>();
+  #retryMs = RETRY_MIN_MS;
+  #timer?: ReturnType<typeof setTimeout>;
+  #turn = 0;
 
   constructor(node: Libp2p, init: PeerExchangeInit = {}) {
     this.#node = node;
@@ -83,14 +92,45 @@ export class PeerExchange {
     this.#running = true;
     this.#abort = new AbortController();
     this.#node.addEventListener("peer:identify", this.#onIdentify);
+    this.#schedule();
   }
 
   stop(): void {
     if (!this.#running) return;
     this.#running = false;
     this.#abort.abort();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#node.removeEventListener("peer:identify", this.#onIdentify);
     this.#asked.clear();
+  }
+
+  /** Asks again soon: this host's addresses changed, so others may be dialable now. */
+  retrySoon(): void {
+    if (!this.#running) return;
+    this.#retryMs = RETRY_MIN_MS;
+    clearTimeout(this.#timer);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => void this.#retry(), this.#retryMs * (0.8 + Math.random() * 0.4));
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** Short of peers: asks one connected member, a different one each time. */
+  async #retry(): Promise<void> {
+    const peers = [
+      ...new Map(this.#node.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer])).values(),
+    ];
+    let connected = 0;
+    if (peers.length > 0 && peers.length < this.#wanted) {
+      const peer = peers[this.#turn++ % peers.length];
+      connected = await this.exchange(peer).catch(() => 0);
+    }
+    if (!this.#running) return;
+    this.#retryMs = connected > 0 ? RETRY_MIN_MS : Math.min(RETRY_MAX_MS, this.#retryMs * 2);
+    this.#schedule();
   }
 
   /** Asks `peer` whom it knows and dials them while this agent has too few peers; returns how many connected. */

@@ -20,6 +20,9 @@ import { HISTORY_PROTOCOL, PeerRefusedError, ProtocolError } from "./wire.ts";
 
 const log = getLogger(["hark", "history"]);
 
+/** The responder's words for "all session slots are taken" (responder.ts). */
+const BUSY = /\bbusy\b/;
+
 export interface CatchUpInit {
   node: Libp2p;
   store: EventStore;
@@ -32,7 +35,7 @@ export interface CatchUpInit {
   retryMs?: number;
   /** A peer that broke the protocol waits this long. @default 600000 */
   penaltyMs?: number;
-  /** A peer that declined (busy, rate limit, no shared topics) waits this long. @default 30000 */
+  /** A peer that declined (rate limit, no shared topics) waits this long; a busy one, `retryMs`. @default 30000 */
   refusedMs?: number;
 }
 
@@ -154,6 +157,12 @@ export class CatchUp {
       if (error instanceof ProtocolError) {
         log.warn("Catching up from {peer} stopped: {message}", { peer: id, message });
         this.#quietUntil.set(id, Date.now() + (this.#init.penaltyMs ?? 600_000));
+        return;
+      }
+      if (error instanceof PeerRefusedError && BUSY.test(message)) {
+        // Everyone catches up from a peer that just came back; it serves a few at a time.
+        log.debug("{peer} is busy serving history: {message}", { peer: id, message });
+        this.#retryLater(peer);
         return;
       }
       if (error instanceof PeerRefusedError) {

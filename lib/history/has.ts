@@ -33,14 +33,14 @@ export async function serveHas(node: Libp2p, store: EventStore, waitMs = 3000): 
     } catch (error) {
       stream.abort(error as Error);
     }
-  }, { maxInboundStreams: 4 });
+  }, { maxInboundStreams: 4, runOnLimitedConnection: true });
 }
 
 /** Whether `peer` holds the event; false when it says no or cannot be asked. */
 export async function peerHas(node: Libp2p, peer: PeerId, publisher: string, id: string): Promise<boolean> {
   try {
     const signal = AbortSignal.timeout(8000);
-    const stream = await node.dialProtocol(peer, HAS_PROTOCOL, { signal });
+    const stream = await node.dialProtocol(peer, HAS_PROTOCOL, { signal, runOnLimitedConnection: true });
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
     await lp.write(encoder.encode(JSON.stringify({ publisher, id })), { signal });
     const answer = JSON.parse(decoder.decode((await lp.read({ signal })).subarray()));

@@ -63,7 +63,7 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
   const point = store.syncPoint(key);
   // Each step has its own deadline: a stalled connection fails the session in seconds.
   const step = () => AbortSignal.any([signal, AbortSignal.timeout(frameMs)]);
-  const stream = await init.node.dialProtocol(peer, HISTORY_PROTOCOL, { signal: step() });
+  const stream = await init.node.dialProtocol(peer, HISTORY_PROTOCOL, { signal: step(), runOnLimitedConnection: true });
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
   const read = async () => {
     try {

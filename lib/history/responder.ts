@@ -69,6 +69,8 @@ export class HistoryResponder {
       // the next session while the last one's close is still on its way.
       maxInboundStreams: 2,
       maxOutboundStreams: 2,
+      // Agents behind NAT may have only relayed connections.
+      runOnLimitedConnection: true,
     });
   }
 
@@ -185,7 +187,7 @@ export class HistoryResponder {
       );
     let topics = servable();
     if (topics.length > 0) return topics;
-    const grace = AbortSignal.any([signal, AbortSignal.timeout(this.#init.subscriptionGraceMs ?? 2000)]);
+    const grace = AbortSignal.any([signal, AbortSignal.timeout(this.#init.subscriptionGraceMs ?? 5000)]);
     await new Promise<void>((resolve) => {
       const done = () => {
         pubsub.removeEventListener("subscription-change", check);
