@@ -198,10 +198,12 @@ export class PeerExchange {
       const bytes = Uint8Array.fromBase64(text);
       const peer = peerIdFromCID(RecordEnvelope.createFromProtobuf(bytes).publicKey.toCID());
       if (peer.equals(this.#node.peerId)) return undefined;
-      // Checks the signature and that the signer is the peer the record names;
-      // false only means the store already has a record as new.
-      await this.#node.peerStore.consumePeerRecord(bytes);
-      return peer;
+      // Checks the signature and that the signer is the peer the record names.
+      if (await this.#node.peerStore.consumePeerRecord(bytes)) return peer;
+      // False also when the signer is not the peer named: the record counts
+      // only if the store already holds one as new, signed by that peer.
+      const stored = await this.#node.peerStore.get(peer).catch(() => undefined);
+      return stored?.peerRecordEnvelope ? peer : undefined;
     } catch (error) {
       log.debug("Ignoring a peer record that does not verify: {error}", { error: (error as Error).message });
       return undefined;

@@ -5,9 +5,10 @@
  * the agent runs (libp2p's own reconnect gives up after a few tries).
  *
  * Configured peers are tagged KEEP_ALIVE, so the connection manager never
- * prunes them, and are retried often. Remembered peers may be long gone, so
- * they are retried less often; a change of this host's addresses retries
- * them all at once (`redialNow`).
+ * prunes them, and are retried often, forever. Remembered peers may be long
+ * gone, so they are retried less often, and not at all after an hour of
+ * failures: if one comes back it dials this agent, which it remembers too.
+ * A change of this host's addresses retries them all at once (`redialNow`).
  */
 
 import { KEEP_ALIVE, type Libp2p, type PeerId } from "@libp2p/interface";
@@ -32,8 +33,12 @@ export interface PeerKeeperInit {
   maxBackoffMs?: number;
   /** Longest retry delay for remembered peers. @default 30000 */
   maxRememberedBackoffMs?: number;
+  /** Stop redialing a remembered peer that has failed this long. @default 3600000 */
+  giveUpAfterMs?: number;
   /** Called when a dial by this keeper connected. */
   onConnected?: (peer: string, origin: KeptOrigin) => void;
+  /** For tests. @default Date.now */
+  now?: () => number;
 }
 
 interface Target {
@@ -44,6 +49,8 @@ interface Target {
   attempt: number;
   timer?: ReturnType<typeof setTimeout>;
   dialing: boolean;
+  /** When the current run of failed dials began. */
+  failingSince?: number;
 }
 
 export class PeerKeeper {
@@ -72,6 +79,8 @@ export class PeerKeeper {
       minBackoffMs: init.minBackoffMs ?? 500,
       maxBackoffMs: init.maxBackoffMs ?? 5000,
       maxRememberedBackoffMs: init.maxRememberedBackoffMs ?? 30_000,
+      giveUpAfterMs: init.giveUpAfterMs ?? 3_600_000,
+      now: init.now ?? Date.now,
       onConnected: init.onConnected,
     };
   }
@@ -113,8 +122,16 @@ export class PeerKeeper {
       if (target.dialing || (target.peerId && this.#connected(target.peerId))) continue;
       clearTimeout(target.timer);
       target.attempt = 0;
+      target.failingSince = undefined;
       void this.#dial(target);
     }
+  }
+
+  /** Peers waiting to be redialed, by origin. */
+  get waiting(): Record<KeptOrigin, number> {
+    const waiting = { configured: 0, remembered: 0 };
+    for (const target of this.#targets) if (target.timer !== undefined) waiting[target.origin]++;
+    return waiting;
   }
 
   #addRemembered(peer: string): void {
@@ -131,6 +148,7 @@ export class PeerKeeper {
       if (target.peerId === id && target.timer === undefined && !target.dialing) {
         log.debug("Lost {origin} peer {peer}; redialing", { origin: target.origin, peer: id });
         target.attempt = 0;
+        target.failingSince = undefined;
         this.#schedule(target);
       }
     }
@@ -163,6 +181,7 @@ export class PeerKeeper {
       if (!this.#running) return;
       target.peerId = connection.remotePeer.toString();
       target.attempt = 0;
+      target.failingSince = undefined;
       if (target.origin === "configured") {
         await this.#node.peerStore.merge(connection.remotePeer, { tags: { [KEEP_ALIVE]: { value: 1 } } });
       }
@@ -183,6 +202,12 @@ export class PeerKeeper {
 
   #schedule(target: Target): void {
     if (!this.#running) return;
+    const now = this.#init.now();
+    target.failingSince ??= now;
+    if (target.origin === "remembered" && now - target.failingSince >= this.#init.giveUpAfterMs) {
+      log.debug("Giving up on remembered peer {peer} until this host's addresses change", { peer: target.peerId });
+      return;
+    }
     const max = target.origin === "configured" ? this.#init.maxBackoffMs : this.#init.maxRememberedBackoffMs;
     const base = Math.min(max, this.#init.minBackoffMs * 2 ** target.attempt);
     target.attempt++;
