@@ -3,86 +3,12 @@
  * error into one line on stderr and an exit code. The only `Deno.exit`.
  */
 
-import { type OptionSpecs, parseArgs } from "./lib/cli/args.ts";
-import type { Command } from "./lib/cli/command.ts";
+import { parseArgs } from "./lib/cli/args.ts";
 import { print, printError } from "./lib/cli/command.ts";
+import { COMMANDS, GLOBAL_HELP, GLOBAL_OPTIONS, OPTIONS_WITH_VALUES } from "./lib/cli/commands.ts";
 import { ExitCode, HarkError, UsageError } from "./lib/errors.ts";
 import { defaultPaths } from "./lib/paths.ts";
-import { VERSION, versionLine } from "./lib/version.ts";
-
-/**
- * Each command's module loads only when that command runs: `hark send` must
- * start fast and never pay for libp2p, TOML or logging. The imports are
- * string literals so that `deno compile` includes every module.
- */
-const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
-  {
-    name: "run",
-    summary: "run the agent in the foreground",
-    load: async () => (await import("./lib/cli/run.ts")).runCommand,
-  },
-  { name: "send", summary: "publish an event", load: async () => (await import("./lib/cli/send.ts")).sendCommand },
-  {
-    name: "wrap",
-    summary: "run a command, then send its exit status and output",
-    load: async () => (await import("./lib/cli/wrap.ts")).wrapCommand,
-  },
-  {
-    name: "tail",
-    summary: "stream events as they arrive",
-    load: async () => (await import("./lib/cli/tail.ts")).tailCommand,
-  },
-  {
-    name: "peers",
-    summary: "list connected peers",
-    load: async () => (await import("./lib/cli/info.ts")).peersCommand,
-  },
-  {
-    name: "status",
-    summary: "show the agent's state and its sinks' health",
-    load: async () => (await import("./lib/cli/info.ts")).statusCommand,
-  },
-  {
-    name: "id",
-    summary: "print this agent's peer id and dialable addresses",
-    load: async () => (await import("./lib/cli/info.ts")).idCommand,
-  },
-  {
-    name: "history",
-    summary: "print stored events",
-    load: async () => (await import("./lib/cli/history.ts")).historyCommand,
-  },
-  {
-    name: "network",
-    summary: "create, join or show this agent's private network",
-    load: async () => (await import("./lib/cli/network.ts")).networkCommand,
-  },
-  {
-    name: "doctor",
-    summary: "check this machine and explain how to fix what is wrong",
-    load: async () => (await import("./lib/cli/doctor.ts")).doctorCommand,
-  },
-];
-
-/** Named in SPEC, arriving in later versions. */
-const PLANNED = ["service"];
-
-const GLOBAL_OPTIONS = {
-  config: { type: "string" },
-  "state-dir": { type: "string" },
-  "log-level": { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean", short: "V" },
-} as const satisfies OptionSpecs;
-
-const GLOBAL_HELP = `Global options:
-      --config FILE       config file (env HARK_CONFIG; default ${defaultPaths().config})
-      --state-dir DIR     state dir (env HARK_STATE_DIR; default ${defaultPaths().stateDir})
-      --log-level LEVEL   trace, debug, info, warning, error (default info)
-      --json              machine-readable output
-  -h, --help              this help
-  -V, --version           print the version`;
+import { versionLine } from "./lib/version.ts";
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -103,7 +29,7 @@ function usage(): string {
 
 /** The first argument that is neither an option nor an option's value. */
 function findCommand(args: string[]): number {
-  const takesValue = new Set(["--config", "--state-dir", "--log-level"]);
+  const takesValue = new Set(OPTIONS_WITH_VALUES);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") return -1;
@@ -119,7 +45,6 @@ async function main(args: string[]): Promise<number> {
   const rest = index === -1 ? args : [...args.slice(0, index), ...args.slice(index + 1)];
   const entry = COMMANDS.find((candidate) => candidate.name === name);
   if (name !== undefined && !entry) {
-    if (PLANNED.includes(name)) throw new HarkError(`hark ${name} is not available in hark ${VERSION} yet`);
     throw new UsageError(`unknown command "${name}"; run \`hark --help\` for the list`);
   }
   const command = await entry?.load();

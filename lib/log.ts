@@ -1,9 +1,11 @@
 /**
- * Logging through LogTape, always to stderr: stdout belongs to the stdout
- * sink and to command output that scripts parse.
+ * Logging through LogTape: to stderr (stdout belongs to the stdout sink and
+ * to command output that scripts parse), or, for an agent run as a service,
+ * to a file that rotates by size.
  */
 
-import { configureSync, getTextFormatter, type LogLevel, type LogRecord, resetSync } from "@logtape/logtape";
+import { configureSync, getTextFormatter, type LogLevel, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
+import { getRotatingFileSink } from "@logtape/file";
 import { UsageError } from "./errors.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -28,14 +30,31 @@ export function parseLogLevel(text: string): LogLevel {
   return level as LogLevel;
 }
 
-/** Sends hark's log records at `level` and above to stderr. */
-export function setupLogging(level: LogLevel): void {
+/** A log file rotates at this size… */
+export const LOG_FILE_MAX_BYTES = 10 * 1024 * 1024;
+/** …keeping this many old ones (hark.log.1 … hark.log.5). */
+export const LOG_FILES_KEPT = 5;
+
+/**
+ * Sends hark's log records at `level` and above to stderr, or to `file`
+ * (rotated at 10 MiB, five old files kept). Written line by line, so a crash
+ * loses no line before it.
+ */
+export function setupLogging(level: LogLevel, file?: string): void {
   resetSync();
+  const sink: Sink = file
+    ? getRotatingFileSink(file, {
+      formatter: format,
+      maxSize: LOG_FILE_MAX_BYTES,
+      maxFiles: LOG_FILES_KEPT,
+      bufferSize: 0,
+    })
+    : stderrSink;
   configureSync({
-    sinks: { stderr: stderrSink },
+    sinks: { out: sink },
     loggers: [
-      { category: ["hark"], lowestLevel: level, sinks: ["stderr"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+      { category: ["hark"], lowestLevel: level, sinks: ["out"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["out"] },
     ],
   });
 }

@@ -113,6 +113,11 @@ Deno.test({
           message: "c to learn that the relay cannot dial it",
         },
       );
+      assert.match(
+        (await c.agent!.cli(["status"])).stdout,
+        /^reach: +relays cannot dial this agent; it takes a relay slot;/m,
+      );
+      assert.match((await relay.agent!.cli(["status"])).stdout, /^reach: .*serving as a relay/m);
       const cId = await c.agent!.cli(["id"]);
       assert.match(cId.stdout, /\/p2p-circuit\/p2p\//, "c advertises a relayed address");
       assert.doesNotMatch(cId.stdout, /\/ip4\/127\./, "loopback is not dialable from elsewhere");

@@ -20,19 +20,29 @@ Options:
       --topic T        subscribe to this topic (repeatable)
       --host NAME      name shown as the source of events
       --no-mdns        do not look for peers with mDNS
+      --log-file FILE  log to FILE instead of stderr, rotated at 10 MiB with five
+                       old files kept (how \`hark service install\` runs the agent)
 
 Environment: HARK_LISTEN, HARK_PEERS, HARK_TOPICS (comma-separated),
-HARK_HOST, HARK_MDNS=true|false, HARK_CONFIG, HARK_STATE_DIR.`,
+HARK_HOST, HARK_MDNS=true|false, HARK_CONFIG, HARK_STATE_DIR, HARK_LOG_FILE.
+
+Examples:
+  hark run                                   # config file, mDNS, default port 4001
+  hark run --peer /dns4/gw.example.org/tcp/4001 --topic builds --topic alerts
+  hark run --listen /ip4/0.0.0.0/tcp/4002 --no-mdns --log-level debug`,
   options: {
     listen: { type: "string", multiple: true },
     peer: { type: "string", multiple: true },
     topic: { type: "string", multiple: true },
     host: { type: "string" },
     "no-mdns": { type: "boolean" },
+    "log-file": { type: "string" },
   },
   async run({ global, values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`run takes no arguments, got "${positionals[0]}"`);
-    setupLogging(parseLogLevel(global.logLevel));
+    const logFile = values["log-file"] ?? Deno.env.get("HARK_LOG_FILE");
+    if (logFile === "") throw new UsageError("--log-file needs a file name");
+    setupLogging(parseLogLevel(global.logLevel), logFile);
     for (const topic of values.topic ?? []) checkTopic(topic);
     const config = await loadConfig({
       path: global.config,
