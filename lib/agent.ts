@@ -280,6 +280,8 @@ export class Agent {
         return { ok: true, status: this.#status(mesh) };
       case "history":
         return { ok: true, events: this.#history(request) };
+      case "clock":
+        return { ok: true, clocks: await mesh.clocks() };
       default:
         throw new HarkError(`op "${request.op}" is not handled here`);
     }

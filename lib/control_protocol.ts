@@ -14,8 +14,8 @@
 
 import { inDir, socketPath } from "./paths.ts";
 
-export type ControlOp = "send" | "tail" | "peers" | "status" | "id" | "history";
-export const CONTROL_OPS: readonly ControlOp[] = ["send", "tail", "peers", "status", "id", "history"];
+export type ControlOp = "send" | "tail" | "peers" | "status" | "id" | "history" | "clock";
+export const CONTROL_OPS: readonly ControlOp[] = ["send", "tail", "peers", "status", "id", "history", "clock"];
 
 export interface ControlRequest {
   op: ControlOp;

@@ -28,6 +28,7 @@ import { type KeptOrigin, PeerKeeper } from "./connect/peer_keeper.ts";
 import type { PeerBook } from "./connect/peer_book.ts";
 import { PeerExchange } from "./connect/peer_exchange.ts";
 import { serveReach } from "./connect/reach.ts";
+import { type ClockReading, readClock, serveClock } from "./connect/clock.ts";
 import { type Reachability, RelayUse } from "./connect/relay_use.ts";
 import { AddressWatch } from "./connect/address_watch.ts";
 import { checkConnections, GossipMender } from "./connect/gossip_mender.ts";
@@ -286,6 +287,7 @@ export class Mesh {
       });
       await this.#exchange.serve();
       await serveReach(node);
+      await serveClock(node);
       await node.start();
     } catch (error) {
       await Promise.resolve(node?.stop()).catch(() => {});
@@ -338,6 +340,14 @@ export class Mesh {
     await node.stop();
     this.#peerTopics.clear();
     this.#origins.clear();
+  }
+
+  /** Clock readings from up to `max` connected peers, those that answered. */
+  async clocks(max = 5): Promise<ClockReading[]> {
+    const node = this.#requireNode();
+    const peers = [...new Map(node.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer])).values()];
+    const readings = await Promise.allSettled(peers.slice(0, max).map((peer) => readClock(node, peer)));
+    return readings.flatMap((reading) => reading.status === "fulfilled" ? [reading.value] : []);
   }
 
   /** Whether relays can dial this agent, as far as it has asked them. */

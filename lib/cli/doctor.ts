@@ -1,47 +1,46 @@
 /**
  * `hark doctor`: checks what this machine needs and explains each finding
- * with a fix. For now: the config, the desktop notification backend and
- * whether an agent answers; the service, ports, mDNS and clock checks of a
- * later version will join them here.
+ * with a fix. It only looks: nothing is created, changed or started.
  */
 
 import type { Command } from "./command.ts";
 import { print } from "./command.ts";
 import { noArguments } from "./info.ts";
-import { loadConfig } from "./load_config.ts";
-import { requestAgent } from "../control_client.ts";
-import { platformBackend } from "../../sinks/desktop/mod.ts";
+import type { Finding } from "../doctor/finding.ts";
+import { checkConfig } from "../doctor/config.ts";
+import { checkStateDir } from "../doctor/state_dir.ts";
+import { checkListen } from "../doctor/port.ts";
+import { checkMdns } from "../doctor/mdns.ts";
+import { checkDesktop } from "../doctor/desktop.ts";
+import { checkAgent, checkClock, checkPeers } from "../doctor/agent.ts";
+import { loadNetwork } from "../network.ts";
 
-export type Verdict = "ok" | "warn" | "fail";
-
-export interface Finding {
-  check: string;
-  verdict: Verdict;
-  detail: string;
-  /** What to do about a warning or failure. */
-  fix?: string;
-}
+export type { Finding, Verdict } from "../doctor/finding.ts";
 
 export const doctorCommand: Command = {
   name: "doctor",
   usage: "hark doctor [--json]",
-  help: [
-    "Checks this machine and explains each finding, with a fix.",
-    "",
-    "Examples:",
-    "  hark doctor           # one line per check",
-    "  hark doctor --json    # the same as JSON, for scripts",
-    "",
-    "Exits 1 when a check fails, 0 otherwise (warnings included).",
-  ].join("\n"),
+  help: `Checks this machine and explains each finding, with a fix: the config, the
+state dir and key permissions, the listen port, mDNS, desktop notifications,
+the login service, the agent, its configured peers, and clock skew against
+peers. It changes nothing.
+
+Each line is "ok", "warn" or "fail", the check, what was found, and for
+warnings and failures a "fix:" line.
+
+--json prints an array of {"check", "verdict", "detail", "fix"?} objects, one
+per check, in the order above; "verdict" is "ok", "warn" or "fail".
+
+Examples:
+  hark doctor                              # one line per check
+  hark doctor --json | jq '.[] | select(.verdict != "ok")'
+  hark doctor --state-dir /srv/hark        # an agent with another state dir
+
+Exits 1 when a check fails, 0 otherwise (warnings included).`,
   options: {},
   async run({ global, positionals }) {
     noArguments("doctor", positionals);
-    const findings = [
-      await checkConfig(global.config, global.stateDir),
-      await checkDesktop(),
-      await checkAgent(global.stateDir),
-    ];
+    const findings = await diagnose(global.config, global.stateDir);
     if (global.json) {
       print(JSON.stringify(findings, null, 2));
     } else {
@@ -54,68 +53,21 @@ export const doctorCommand: Command = {
   },
 };
 
-async function checkConfig(path: string | undefined, stateDir: string): Promise<Finding> {
-  try {
-    const config = await loadConfig({ path, stateDir, flags: {} });
-    const sinks = config.sinks.map((sink) => sink.type).join(", ");
-    return { check: "config", verdict: "ok", detail: `reads cleanly; sinks: ${sinks}` };
-  } catch (error) {
-    return {
-      check: "config",
-      verdict: "fail",
-      detail: (error as Error).message,
-      fix: "correct the key the message names; `hark run` refuses to start until then",
-    };
-  }
-}
-
-/** Which desktop backend the desktop sink would use here, and whether it can reach a notification service. */
-export async function checkDesktop(): Promise<Finding> {
-  const backend = platformBackend();
-  try {
-    await backend.start();
-    const { ok, reason } = backend.available();
-    if (ok) return { check: "desktop notifications", verdict: "ok", detail: `${backend.name}: ${reason}` };
-    return {
-      check: "desktop notifications",
-      verdict: "warn",
-      detail: `${backend.name}: ${reason}`,
-      fix: desktopFix(),
-    };
-  } finally {
-    await backend.close();
-  }
-}
-
-function desktopFix(): string {
-  switch (Deno.build.os) {
-    case "darwin":
-      return "run hark in your login session (hark service install); `brew install terminal-notifier` adds click-to-open";
-    case "windows":
-      return "run hark in your logon session (hark service install), with Windows PowerShell 5.1 available";
-    default:
-      return "run hark inside a desktop session (its DBUS_SESSION_BUS_ADDRESS) with a notification daemon (dunst, mako, GNOME, KDE); on a server, use a file, exec or webhook sink instead";
-  }
-}
-
-async function checkAgent(stateDir: string): Promise<Finding> {
-  try {
-    const reply = await requestAgent(stateDir, { op: "peers" });
-    const peers = (reply.peers as unknown[]).length;
-    return {
-      check: "agent",
-      verdict: peers > 0 ? "ok" : "warn",
-      detail: `running in ${stateDir}, ${peers} peer${peers === 1 ? "" : "s"} connected`,
-      fix: peers > 0
-        ? undefined
-        : "add a peer with network.peers or join with `hark network join TOKEN` on this machine",
-    };
-  } catch (error) {
-    return {
-      check: "agent",
-      verdict: "warn",
-      detail: (error as Error).message,
-      fix: "start it with `hark run` (or `hark service install`)",
-    };
-  }
+/** Every check, in the order they are printed. */
+export async function diagnose(configPath: string | undefined, stateDir: string): Promise<Finding[]> {
+  const { finding: configFinding, config } = await checkConfig(configPath, stateDir);
+  const agent = await checkAgent(stateDir);
+  const running = agent.peers !== undefined;
+  const network = await loadNetwork(stateDir).catch(() => undefined);
+  const configured = [...new Set([...(config?.network.peers ?? []), ...(network?.peers ?? [])])];
+  return [
+    configFinding,
+    await checkStateDir(stateDir),
+    ...(config ? checkListen(config.network.listen, running) : []),
+    ...(config ? [await checkMdns(config.network.mdns)] : []),
+    await checkDesktop(),
+    agent.finding,
+    await checkPeers(configured, agent.peers),
+    await checkClock(stateDir, running),
+  ];
 }
