@@ -40,12 +40,12 @@ export const LOG_FILES_KEPT = 5;
  * (rotated at 10 MiB, five old files kept). Written line by line, so a crash
  * loses no line before it.
  */
-export function setupLogging(level: LogLevel, file?: string): void {
+export function setupLogging(level: LogLevel, file?: string, maxBytes = LOG_FILE_MAX_BYTES): void {
   resetSync();
   const sink: Sink = file
     ? getRotatingFileSink(file, {
       formatter: format,
-      maxSize: LOG_FILE_MAX_BYTES,
+      maxSize: maxBytes,
       maxFiles: LOG_FILES_KEPT,
       bufferSize: 0,
     })
