@@ -340,6 +340,7 @@ export class Mesh {
     await node.stop();
     this.#peerTopics.clear();
     this.#origins.clear();
+    this.#foundOnLan.clear();
   }
 
   /** Clock readings from up to `max` connected peers, those that answered. */
