@@ -83,7 +83,7 @@ export const GLOBAL_OPTIONS = {
 export const GLOBAL_HELP = `Global options:
       --config FILE       config file (env HARK_CONFIG; default ${defaultPaths().config})
       --state-dir DIR     state dir (env HARK_STATE_DIR; default ${defaultPaths().stateDir})
-      --log-level LEVEL   trace, debug, info, warning, error (default info)
+      --log-level LEVEL   trace, debug, info, warning, error, fatal (default info)
       --json              machine-readable output
   -h, --help              this help
   -V, --version           print the version`;

@@ -42,7 +42,7 @@ _hark() {
     if [[ -n $command ]]; then (( positionals++ )); continue; fi
     command=$word
     case $command in
-${model.commands.map(commandCase).join("\n")}
+${model.commands.map(commandCase).filter((line) => line !== undefined).join("\n")}
     esac
   done
 
@@ -52,7 +52,7 @@ ${model.commands.map(commandCase).join("\n")}
     if declare -F _command_offset >/dev/null; then
       _command_offset $(( dashdash + 1 ))
     elif (( COMP_CWORD == dashdash + 1 )); then
-      _hark_reply < <(compgen -c -- "$cur")
+      _hark_reply < <(compgen -c -- "$cur" | sort -u)
     else
       compopt -o filenames 2>/dev/null
       _hark_reply < <(compgen -f -- "$cur")
@@ -98,14 +98,15 @@ function quoteWords(words: string[]): string {
   return `"${words.join(" ")}"`;
 }
 
-/** What is known once the command name has been read. */
-function commandCase(command: CompletionCommand): string {
+/** What is known once the command name has been read; nothing for a command without options or actions. */
+function commandCase(command: CompletionCommand): string | undefined {
   const lines = [];
   if (command.options.length > 0) lines.push(`options+=${quoteWords(["", ...command.options.flatMap(flags)])}`);
   const valued = command.options.flatMap(valuedFlags);
   if (valued.length > 0) lines.push(`valued+=${quoteWords([...valued, ""])}`);
   if (command.actions.length > 0) lines.push(`actions=${quoteWords(command.actions)}`);
   if (command.wrapsCommand) lines.push("wraps=1");
+  if (lines.length === 0) return undefined;
   return `      ${command.name}) ${lines.join("; ")} ;;`;
 }
 

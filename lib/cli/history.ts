@@ -18,7 +18,13 @@ Options:
                    an event id, or an RFC 3339 time
   -t, --topic T    only this topic (repeatable)
       --limit N    only the newest N (default 100)
-      --json       one JSON object per line`,
+      --json       one JSON object per line
+
+Examples:
+  hark history --since 2h
+  hark history -t builds --limit 20
+  hark history --since 2026-11-21T00:00:00Z --json | jq -r .title
+  hark history --since 01JDQ8ZC5V8Q0W3Z7M9N4T2B6K   # the events after this one`,
   options: {
     since: { type: "string" },
     topic: { type: "string", short: "t", multiple: true },

@@ -27,7 +27,11 @@ round-trip time, gossip score and topics.
 CONNECTION  direct, or "relayed via PEER" through a circuit relay
 FOUND       configured (network.peers), remembered (connected before),
             mdns (same LAN), exchange (told by another member),
-            inbound (it dialed this agent)`,
+            inbound (it dialed this agent)
+
+Examples:
+  hark peers
+  hark peers --json | jq -r '.[] | "\\(.host) \\(.latencyMs) ms"'`,
   options: {},
   async run({ global, positionals }) {
     noArguments("peers", positionals);
@@ -70,7 +74,12 @@ function shortAddress(address: string): string {
 export const statusCommand: Command = {
   name: "status",
   usage: "hark status [--json]",
-  help: "Shows network, peer id, listen addresses, topics, event counts and each sink's health.",
+  help: `Shows network, peer id, listen addresses, topics, event counts and each sink's health.
+
+Examples:
+  hark status
+  hark status --json | jq '.sinks[] | select(.state != "ok")'   # sinks that are not healthy
+  hark --state-dir /tmp/hark-b status                            # a second agent on this machine`,
   options: {},
   async run({ global, positionals }) {
     noArguments("status", positionals);
@@ -132,7 +141,11 @@ function reachLine(s: { relay?: boolean; reachability?: string; remembered_peers
 export const idCommand: Command = {
   name: "id",
   usage: "hark id [--json]",
-  help: "Prints the peer id on the first line, then one dialable address per line.",
+  help: `Prints the peer id on the first line, then one dialable address per line.
+
+Examples:
+  hark id
+  hark id --json | jq -r '.addresses[0]'   # for another agent's network.peers`,
   options: {},
   async run({ global, positionals }) {
     noArguments("id", positionals);

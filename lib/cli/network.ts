@@ -14,12 +14,21 @@ export const networkCommand: Command = {
   help: `A network is defined by its key: only agents that hold it can connect.
 
   create [NAME]   make a new network with a fresh key; prints its join token.
-                  --force replaces the network this agent is in now.
   join TOKEN      store the key and bootstrap peers from a join token.
   show            print this network's join token again.
 
+Options:
+      --force     with create: replace the network this agent is in now
+      --json      with create and show: print name, token and addresses as JSON
+
 The token holds the network key: share it only with machines that should
-join. Restart a running agent after create or join.`,
+join. Restart a running agent after create or join.
+
+Examples:
+  hark network create office                # prints the join token
+  hark network join hark1:eyJuIjoib2ZmaWNl…  # on each other machine, the whole token
+  hark network show --json | jq -r .token
+  hark network create lab --force           # leave this network for a new one`,
   options: { force: { type: "boolean" } },
   async run(context) {
     const [action, ...rest] = context.positionals;

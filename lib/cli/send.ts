@@ -50,7 +50,6 @@ Examples:
   hark send "backup finished"
   hark send -t builds -p high --title "Build #812 failed" --tag ci "test_login timed out"
   make 2>&1 | tail -5 | hark send -t builds -
-  journalctl -f -p err | hark send --lines -t logs --title "journal error"
   hark send --direct --state-dir /ci/hark -t deploys "deployed $GIT_SHA"`,
   options: { ...sendOptions, ...directOptions },
   async run({ global, values, positionals }) {

@@ -17,7 +17,13 @@ Options:
   -t, --topic T   only this topic (repeatable); default: every subscribed topic
       --since S   first print stored events after S (10m, an event id, or an
                   RFC 3339 time), then follow
-      --json      one JSON object per line`,
+      --json      one JSON object per line
+
+Examples:
+  hark tail
+  hark tail -t builds -t deploys
+  hark tail --since 1h -t alerts        # the last hour's alerts, then new ones
+  hark tail --json | jq -r 'select(.priority >= 4) | .title'`,
   options: { topic: { type: "string", short: "t", multiple: true }, since: { type: "string" } },
   async run({ global, values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`tail takes no arguments, got "${positionals[0]}"`);

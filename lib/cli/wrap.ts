@@ -37,7 +37,8 @@ export const wrapCommand: Command = {
   name: "wrap",
   usage: "hark wrap [options] -- CMD [ARGS...]",
   help: `Runs CMD (argv, no shell) with stdin, stdout and stderr passed through, then
-publishes one event: title "CMD succeeded" or "CMD failed (exit N)", body the
+publishes one event: title "CMD succeeded", "CMD failed (exit N)" or "CMD
+killed by SIGTERM (exit 143)", body the
 last ${TAIL_LINES} lines of its output (stdout and stderr together), priority 3 on
 success and 4 (high) on failure, tags "wrap" and "succeeded" or "failed", and
 data {"command": [...], "status": N, "signal": "SIGTERM", "duration_ms": N}.
