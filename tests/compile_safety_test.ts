@@ -1,0 +1,143 @@
+/**
+ * Keeps hark compile-safe. `deno compile` embeds the modules it can see from
+ * main.ts, and a binary has no source tree next to it, so code that ships
+ * (main.ts, lib/, sinks/; not tests) must
+ *   - import lazily only by string literal: `await import("./run.ts")`;
+ *   - not reach for files beside its source (`import.meta.url`, `.dirname`,
+ *     `.filename`, `.resolve`): they point into the build machine's checkout.
+ * The check walks the syntax tree with Deno's lint plugin runner, so comments
+ * and strings that mention these never count.
+ */
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+const SHIPPED = ["main.ts", "lib", "sinks"];
+const SOURCE_RELATIVE = new Set(["url", "dirname", "filename", "resolve"]);
+
+const plugin: Deno.lint.Plugin = {
+  name: "compile-safety",
+  rules: {
+    "literal-dynamic-import": {
+      create(context) {
+        return {
+          ImportExpression(node) {
+            if (node.source.type === "Literal" && typeof node.source.value === "string") return;
+            context.report({
+              node,
+              message:
+                "import() of a computed specifier: deno compile embeds only modules named by a string literal; " +
+                'write `await import("./module.ts")`',
+            });
+          },
+        };
+      },
+    },
+    "no-source-relative-paths": {
+      create(context) {
+        return {
+          MemberExpression(node) {
+            const { object, property } = node;
+            if (object.type !== "MetaProperty" || object.meta.name !== "import") return;
+            if (property.type !== "Identifier" || !SOURCE_RELATIVE.has(property.name)) return;
+            context.report({
+              node,
+              message: `import.meta.${property.name} points into the source tree, which a compiled binary does not ` +
+                "have; take the path from config, the state dir or Deno.execPath(), or import the data as a module",
+            });
+          },
+        };
+      },
+    },
+  },
+};
+
+/** One line per problem: `path:line:column: message`. */
+function check(path: string, text: string): string[] {
+  return Deno.lint.runPlugin(plugin, path, text).map((diagnostic) => {
+    const before = text.slice(0, diagnostic.range[0]).split("\n");
+    return `${path}:${before.length}:${before.at(-1)!.length + 1}: ${diagnostic.message}`;
+  });
+}
+
+/** The TypeScript files under `path` (a file or a directory), without unit tests. */
+async function* shippedFiles(path: string): AsyncGenerator<string> {
+  const info = await Deno.stat(new URL(path, ROOT));
+  if (info.isFile) {
+    yield path;
+    return;
+  }
+  const entries = await Array.fromAsync(Deno.readDir(new URL(path, ROOT)));
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const child = `${path}/${entry.name}`;
+    if (entry.isDirectory) yield* shippedFiles(child);
+    else if (entry.name.endsWith(".ts") && !entry.name.endsWith("_test.ts")) yield child;
+  }
+}
+
+Deno.test("shipped code imports by string literal and reads no files beside its source", async () => {
+  const problems: string[] = [];
+  let files = 0;
+  for (const root of SHIPPED) {
+    for await (const path of shippedFiles(root)) {
+      files++;
+      problems.push(...check(path, await Deno.readTextFile(new URL(path, ROOT))));
+    }
+  }
+  assert.ok(files > 20, `found only ${files} files under ${SHIPPED.join(", ")}`);
+  assert.deepEqual(problems, [], `Not compile-safe:\n${problems.join("\n")}`);
+});
+
+Deno.test("the compile-safety check flags what deno compile cannot follow, and nothing else", async (t) => {
+  const cases: [string, string, RegExp | undefined][] = [
+    ["string literal import", 'await import("./run.ts");', undefined],
+    ["import.meta.main", "if (import.meta.main) main();", undefined],
+    [
+      "a comment or string that mentions them",
+      '// import(name), import.meta.url\nconst s = "import.meta.dirname";',
+      undefined,
+    ],
+    ["computed import", "await import(name);", /^a\.ts:1:7: import\(\) of a computed specifier/],
+    ["template import", "await import(`./${name}.ts`);", /^a\.ts:1:7: import\(\) of a computed specifier/],
+    [
+      "file beside the source",
+      '\nconst u = new URL("./x.json", import.meta.url);',
+      /^a\.ts:2:31: import\.meta\.url points/,
+    ],
+    ["import.meta.dirname", "Deno.readTextFile(import.meta.dirname + '/x');", /^a\.ts:1:19: import\.meta\.dirname/],
+    ["import.meta.filename", "const f = import.meta.filename;", /^a\.ts:1:11: import\.meta\.filename/],
+    ["import.meta.resolve", 'const r = import.meta.resolve("./x");', /^a\.ts:1:11: import\.meta\.resolve/],
+  ];
+  for (const [name, source, expected] of cases) {
+    await t.step(name, () => {
+      const problems = check("a.ts", source);
+      if (expected === undefined) assert.deepEqual(problems, []);
+      else {
+        assert.equal(problems.length, 1, problems.join("\n"));
+        assert.match(problems[0], expected);
+      }
+    });
+  }
+});
+
+/** A `deno compile` command's flags, without where the binary goes and for which platform. */
+function compileFlags(command: string): string[] {
+  const words = command.trim().split(/\s+/);
+  assert.deepEqual(words.slice(0, 2), ["deno", "compile"], `not a deno compile command: ${command}`);
+  const flags: string[] = [];
+  for (let i = 2; i < words.length; i++) {
+    if (words[i] === "--output" || words[i] === "--target") i++;
+    else flags.push(words[i]);
+  }
+  return flags.sort();
+}
+
+Deno.test("the release workflow compiles with the flags of `deno task compile`", async () => {
+  const task: string = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks.compile;
+  assert.match(task, /--output dist\/hark /);
+  const workflow = await Deno.readTextFile(new URL(".github/workflows/release.yml", ROOT));
+  const commands = workflow.split("\n").map((line) => line.trim().replace(/^run: /, ""))
+    .filter((line) => line.startsWith("deno compile "));
+  assert.equal(commands.length, 1, `expected one deno compile in release.yml, found:\n${commands.join("\n")}`);
+  assert.deepEqual(compileFlags(commands[0]), compileFlags(task));
+});
