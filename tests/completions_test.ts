@@ -263,7 +263,7 @@ Deno.test("every command's --help has examples", async (t) => {
       const examples = stdout.split("\nExamples:\n")[1];
       assert.ok(examples !== undefined, `hark ${name} --help has no "Examples:" section`);
       const count = examples.split("\n\n")[0].split("\n").filter((line) => line.trim() !== "").length;
-      assert.ok(count >= 2 && count <= 4, `hark ${name} --help has ${count} examples, not 2-4`);
+      assert.ok(count >= 2, `hark ${name} --help has ${count} example(s); give at least two`);
     });
   }
 });

@@ -62,6 +62,7 @@ Deno.test("on a clean machine every check passes or explains itself, and doctor 
     "listen port",
     "mDNS",
     "desktop notifications",
+    "service",
     "agent",
     "peers",
     "clock",

@@ -12,6 +12,7 @@ import { checkStateDir } from "../doctor/state_dir.ts";
 import { checkListen } from "../doctor/port.ts";
 import { checkMdns } from "../doctor/mdns.ts";
 import { checkDesktop } from "../doctor/desktop.ts";
+import { checkService } from "../doctor/service.ts";
 import { checkAgent, checkClock, checkPeers } from "../doctor/agent.ts";
 import { loadNetwork } from "../network.ts";
 
@@ -22,8 +23,8 @@ export const doctorCommand: Command = {
   usage: "hark doctor [--json]",
   help: `Checks this machine and explains each finding, with a fix: the config, the
 state dir and key permissions, the listen port, mDNS, desktop notifications,
-the login service, the agent, its configured peers, and clock skew against
-peers. It changes nothing.
+the login service (hark service install), the agent, its configured peers, and
+clock skew against peers. It changes nothing.
 
 Each line is "ok", "warn" or "fail", the check, what was found, and for
 warnings and failures a "fix:" line.
@@ -66,6 +67,7 @@ export async function diagnose(configPath: string | undefined, stateDir: string)
     ...(config ? checkListen(config.network.listen, running) : []),
     ...(config ? [await checkMdns(config.network.mdns)] : []),
     await checkDesktop(),
+    await checkService(stateDir),
     agent.finding,
     await checkPeers(configured, agent.peers),
     await checkClock(stateDir, running),

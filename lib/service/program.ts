@@ -1,0 +1,57 @@
+/** The command line a service starts: how to run this same hark, with which state dir, config and log. */
+
+import type { ServiceHost } from "./host.ts";
+import { baseName } from "./platform_path.ts";
+
+/**
+ * The program and leading arguments that start this hark. A compiled binary
+ * is its own program. Under `deno run`, the executable is deno itself and the
+ * code is main.ts, so the service must name both, at their absolute paths.
+ */
+export function harkProgram(host: Pick<ServiceHost, "os" | "execPath" | "mainModule">): string[] {
+  const executable = baseName(host.execPath).toLowerCase();
+  const underDeno = executable === "deno" || executable === "deno.exe";
+  if (underDeno && host.mainModule.startsWith("file:")) {
+    return [host.execPath, "run", "--allow-all", filePathOf(host.os, host.mainModule)];
+  }
+  return [host.execPath];
+}
+
+/** A file: URL as a path of `os`: `file:///C:/a%20b/main.ts` is `C:\a b\main.ts` on Windows. */
+export function filePathOf(os: string, url: string): string {
+  const parsed = new URL(url);
+  const path = decodeURIComponent(parsed.pathname);
+  if (os !== "windows") return path;
+  // A UNC location keeps its server as the URL's host.
+  if (parsed.host !== "") return `\\\\${parsed.host}${path.replaceAll("/", "\\")}`;
+  return path.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\");
+}
+
+export interface AgentArguments {
+  stateDir: string;
+  /** Given only when a config file exists or was named: an explicit one must exist. */
+  config?: string;
+  logFile: string;
+  /** Passed on unless it is the default, "info". */
+  logLevel?: string;
+}
+
+/** The full argv of the agent a service runs: `hark run --state-dir … [--config …] --log-file …`. */
+export function agentCommand(program: string[], agent: AgentArguments): string[] {
+  return [
+    ...program,
+    "run",
+    "--state-dir",
+    agent.stateDir,
+    ...(agent.config === undefined ? [] : ["--config", agent.config]),
+    "--log-file",
+    agent.logFile,
+    ...(agent.logLevel === undefined || agent.logLevel === "info" ? [] : ["--log-level", agent.logLevel]),
+  ];
+}
+
+/** The value after `option` in `argv`, e.g. the state dir of an installed service's command. */
+export function optionValue(argv: string[], option: string): string | undefined {
+  const index = argv.indexOf(option);
+  return index === -1 ? undefined : argv[index + 1];
+}
