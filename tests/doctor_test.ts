@@ -191,8 +191,8 @@ Deno.test("with an agent running: its configured peers, and a peer whose clock i
   assert.equal(report.code, 0, "warnings alone do not fail");
 
   const text = await second.cli(["doctor", "--config", `${second.stateDir}.toml`], { env: NO_DBUS });
-  assert.match(text.stdout, /^warn  clock: 2 peer\(s\) compared; largest difference 300 s ahead/m);
-  assert.match(text.stdout, /^      fix: keep clocks in sync with NTP/m);
+  assert.match(text.stdout, /^warn {2}clock: 2 peer\(s\) compared; largest difference 300 s ahead/m);
+  assert.match(text.stdout, /^ {6}fix: keep clocks in sync with NTP/m);
 });
 
 const netns = await netnsAvailable();
