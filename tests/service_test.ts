@@ -15,6 +15,7 @@ import { launchdPlist, plistArguments } from "../lib/service/launchd_plist.ts";
 import { parseWindowsArguments, taskXmlBytes, windowsTaskXml } from "../lib/service/windows_task_xml.ts";
 import { windowsTaskManager } from "../lib/service/windows_task.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { denoDir } from "./helpers/hark.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const GOLDEN = new URL("./golden/", import.meta.url).pathname;
@@ -345,12 +346,6 @@ print(json.dumps({tag: text(tag) for tag in ["Command", "Arguments", "UserId", "
 // Linux, end to end: the real CLI against stand-in systemctl, loginctl and journalctl
 
 /** Where deno keeps its cache, so a subprocess with another HOME does not download everything again. */
-function denoDir(): string {
-  const explicit = Deno.env.get("DENO_DIR");
-  if (explicit) return explicit;
-  if (Deno.build.os === "darwin") return `${Deno.env.get("HOME")}/Library/Caches/deno`;
-  return `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
-}
 
 const SHOW = "systemctl --user show hark.service *";
 const properties = (active: string, sub: string, file: string) =>

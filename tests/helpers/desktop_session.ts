@@ -7,6 +7,7 @@
  */
 
 import { waitFor } from "./wait.ts";
+import { denoDir } from "./hark.ts";
 
 const BINARIES = ["dbus-daemon", "Xvfb", "dunst", "dunstctl", "dbus-send"];
 
@@ -175,7 +176,14 @@ export async function startDesktopSession(): Promise<DesktopSession | undefined>
   };
   try {
     await Deno.writeTextFile(`${dir}/dunstrc`, DUNSTRC);
-    const base = { HOME: dir, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", XDG_RUNTIME_DIR: dir, LANG: "C.UTF-8" };
+    const base = {
+      HOME: dir,
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      XDG_RUNTIME_DIR: dir,
+      LANG: "C.UTF-8",
+      // Agents started in this session reuse Deno's cache despite the new HOME.
+      DENO_DIR: denoDir(),
+    };
 
     // Each program prints when it is ready (the bus address, the display number): no sleeps.
     const spawnReady = async (command: string, args: string[], env: Record<string, string>, ready: RegExp) => {

@@ -248,3 +248,15 @@ export async function startAgent(options: AgentOptions = {}): Promise<AgentProce
   }
   return agent;
 }
+
+/**
+ * Deno's cache of this process. A child with another HOME would otherwise
+ * start with an empty cache and fetch and compile every dependency again
+ * (seconds, or a timeout on a busy machine).
+ */
+export function denoDir(): string {
+  const explicit = Deno.env.get("DENO_DIR");
+  if (explicit) return explicit;
+  if (Deno.build.os === "darwin") return `${Deno.env.get("HOME")}/Library/Caches/deno`;
+  return `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
+}
