@@ -5,35 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
 import type { IdentifyResult } from "@libp2p/interface";
-import { Mesh } from "../mesh.ts";
-import { newNetwork } from "../network.ts";
+import type { Mesh } from "../mesh.ts";
+import { startMesh } from "../../tests/helpers/mesh.ts";
 import { createEvent, type HarkEvent } from "../event.ts";
 import { monotonicUlid } from "../ulid.ts";
 
 const newUlid = monotonicUlid();
 import { waitFor } from "../../tests/helpers/wait.ts";
 
-const network = newNetwork("mender-test");
-
-async function mesh(received: HarkEvent[], peers: string[] = []): Promise<Mesh> {
-  const node = new Mesh({
-    privateKey: await generateKeyPair("Ed25519"),
-    network,
-    publishers: new Map(),
-    rate: { rate: 100, burst: 100 },
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    peers,
-    mdns: false,
-    topics: ["default"],
-    limits: { maxEventBytes: 64 * 1024 },
-    host: "test",
-    version: "test",
-    onEvent: (event) => received.push(event),
-  });
-  await node.start();
-  return node;
+function mesh(received: HarkEvent[], peers: string[] = []): Promise<Mesh> {
+  return startMesh({ peers, onEvent: (event) => received.push(event) });
 }
 
 function event(body: string, peer: string): HarkEvent {

@@ -15,30 +15,13 @@ import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
-import { Mesh } from "../mesh.ts";
-import { newNetwork } from "../network.ts";
+import type { Mesh } from "../mesh.ts";
+import { startMesh } from "../../tests/helpers/mesh.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { PEER_EXCHANGE_PROTOCOL, PeerExchange } from "./peer_exchange.ts";
 
-const network = newNetwork("peer-exchange-test");
-
-async function mesh(peers: string[] = [], privateKey?: PrivateKey): Promise<Mesh> {
-  const node = new Mesh({
-    privateKey: privateKey ?? await generateKeyPair("Ed25519"),
-    network,
-    publishers: new Map(),
-    rate: { rate: 100, burst: 100 },
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    peers,
-    mdns: false,
-    topics: ["default"],
-    limits: { maxEventBytes: 64 * 1024 },
-    host: "test",
-    version: "test",
-    onEvent: () => {},
-  });
-  await node.start();
-  return node;
+function mesh(peers: string[] = [], privateKey?: PrivateKey): Promise<Mesh> {
+  return startMesh({ peers, privateKey });
 }
 
 /** Makes `node` answer every peer-exchange request with `frame(asker)`. */

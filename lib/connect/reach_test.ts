@@ -5,33 +5,15 @@
  */
 
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Connection } from "@libp2p/interface";
-import { Mesh } from "../mesh.ts";
-import { newNetwork } from "../network.ts";
+import type { Mesh } from "../mesh.ts";
+import { startMesh } from "../../tests/helpers/mesh.ts";
 import { askReach, dialBackAddresses, listeningPorts } from "./reach.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 
-const network = newNetwork("reach-test");
-
-async function mesh(peers: string[] = []): Promise<Mesh> {
-  const node = new Mesh({
-    privateKey: await generateKeyPair("Ed25519"),
-    network,
-    publishers: new Map(),
-    rate: { rate: 100, burst: 100 },
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    peers,
-    mdns: false,
-    topics: ["default"],
-    limits: { maxEventBytes: 64 * 1024 },
-    host: "test",
-    version: "test",
-    onEvent: () => {},
-  });
-  await node.start();
-  return node;
+function mesh(peers: string[] = []): Promise<Mesh> {
+  return startMesh({ peers });
 }
 
 /** A port nothing listens on: bound, noted and released. */

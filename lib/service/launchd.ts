@@ -8,8 +8,7 @@ import { prepareServiceStateDir } from "./service_state_dir.ts";
 import { LAUNCHD_LABEL, launchdPlist, plistArguments } from "./launchd_plist.ts";
 import { readTextIfPresent, removeEmptyDirs, removeIfPresent, writeFileAtomically } from "./files.ts";
 import { joinPath, parentDir } from "./platform_path.ts";
-import { optionValue } from "./program.ts";
-import { keptFilesNote, logTails } from "./status_parts.ts";
+import { definedState, keptFilesNote, logTails } from "./status_parts.ts";
 import { HarkError } from "../errors.ts";
 
 /** How long a booted-out agent may take to exit before it can be loaded again. */
@@ -138,21 +137,11 @@ class LaunchdManager implements ServiceManager {
   async state(): Promise<ServiceState> {
     const text = await readTextIfPresent(this.path);
     const command = text === undefined ? null : plistArguments(text) ?? null;
-    const state: ServiceState = {
-      manager: this.kind,
-      scope: this.scope,
-      name: this.name,
-      path: this.path,
-      installed: text !== undefined,
-      enabled: null,
-      running: null,
-      status: null,
+    const state = definedState(
+      { manager: this.kind, scope: this.scope, name: this.name, path: this.path },
+      text !== undefined,
       command,
-      stateDir: command ? optionValue(command, "--state-dir") ?? null : null,
-      logFile: command ? optionValue(command, "--log-file") ?? null : null,
-      logs: [],
-      notes: [],
-    };
+    );
     try {
       const printed = await this.#launchctl(["print", this.#target]);
       if (printed.code === 0) {

@@ -7,6 +7,29 @@ import { lastLines } from "./log_tail.ts";
 import { optionValue } from "./program.ts";
 import { reason } from "../state_dir.ts";
 
+/**
+ * A state with what the definition says filled in (the command, and its
+ * state dir and log file) and what the manager says left unknown.
+ */
+export function definedState(
+  manager: Pick<ServiceState, "manager" | "scope" | "name" | "path">,
+  installed: boolean,
+  command: string[] | null,
+): ServiceState {
+  return {
+    ...manager,
+    installed,
+    enabled: null,
+    running: null,
+    status: null,
+    command,
+    stateDir: command ? optionValue(command, "--state-dir") ?? null : null,
+    logFile: command ? optionValue(command, "--log-file") ?? null : null,
+    logs: [],
+    notes: [],
+  };
+}
+
 /** Lines shown from each log. */
 export const LOG_LINES = 10;
 

@@ -11,8 +11,7 @@ import { prepareServiceStateDir } from "./service_state_dir.ts";
 import { execStartOf, systemdUnit, UNIT_NAME } from "./systemd_unit.ts";
 import { readTextIfPresent, removeEmptyDirs, removeIfPresent, writeFileAtomically } from "./files.ts";
 import { isAbsolutePath, joinPath, parentDir } from "./platform_path.ts";
-import { optionValue } from "./program.ts";
-import { keptFilesNote, logTails } from "./status_parts.ts";
+import { definedState, keptFilesNote, logTails } from "./status_parts.ts";
 import { HarkError } from "../errors.ts";
 
 /** Where `systemctl --user` looks for units the user wrote: `$XDG_CONFIG_HOME/systemd/user`. */
@@ -215,21 +214,11 @@ class SystemdManager implements ServiceManager {
   async state(): Promise<ServiceState> {
     const text = await readTextIfPresent(this.path);
     const command = text === undefined ? null : execStartOf(text) ?? null;
-    const state: ServiceState = {
-      manager: this.kind,
-      scope: this.scope,
-      name: this.name,
-      path: this.path,
-      installed: text !== undefined,
-      enabled: null,
-      running: null,
-      status: null,
+    const state = definedState(
+      { manager: this.kind, scope: this.scope, name: this.name, path: this.path },
+      text !== undefined,
       command,
-      stateDir: command ? optionValue(command, "--state-dir") ?? null : null,
-      logFile: command ? optionValue(command, "--log-file") ?? null : null,
-      logs: [],
-      notes: [],
-    };
+    );
     if (text !== undefined && command === null) state.notes.push(`${this.path} has no ExecStart= line`);
     try {
       const { properties, problem } = await this.#show();

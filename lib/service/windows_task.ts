@@ -7,8 +7,7 @@ import { emptyReport } from "./manager.ts";
 import { prepareServiceStateDir } from "./service_state_dir.ts";
 import { TASK_NAME, taskCommand, taskEnabled, taskXmlBytes, windowsTaskXml } from "./windows_task_xml.ts";
 import { joinPath } from "./platform_path.ts";
-import { optionValue } from "./program.ts";
-import { keptFilesNote, logTails } from "./status_parts.ts";
+import { definedState, keptFilesNote, logTails } from "./status_parts.ts";
 import { HarkError } from "../errors.ts";
 
 export function windowsTaskManager(host: ServiceHost): ServiceManager {
@@ -117,19 +116,9 @@ class WindowsTaskManager implements ServiceManager {
     const installed = definition.code === 0;
     const command = installed ? taskCommand(definition.stdout) ?? null : null;
     const state: ServiceState = {
-      manager: this.kind,
-      scope: this.scope,
-      name: this.name,
-      path: this.path,
-      installed,
+      ...definedState({ manager: this.kind, scope: this.scope, name: this.name, path: this.path }, installed, command),
       enabled: installed ? taskEnabled(definition.stdout) : false,
       running: installed ? null : false,
-      status: null,
-      command,
-      stateDir: command ? optionValue(command, "--state-dir") ?? null : null,
-      logFile: command ? optionValue(command, "--log-file") ?? null : null,
-      logs: [],
-      notes: [],
     };
     if (installed) {
       const listing = await this.#schtasks(["/Query", "/TN", TASK_NAME, "/FO", "LIST", "/V"]);
