@@ -625,7 +625,7 @@ function isUseless(address: Multiaddr): boolean {
 }
 
 /** Public, then relayed, then private addresses; loopback only when nothing else is left. */
-export function dialable(addresses: Multiaddr[]): Multiaddr[] {
+function dialable(addresses: Multiaddr[]): Multiaddr[] {
   const rank = (address: Multiaddr) => isRelayed(address) ? 1 : isPrivate(address) ? 2 : 0;
   const usable = addresses.filter((address) => !isUseless(address));
   // A relayed address through a relay's loopback address is loopback too.

@@ -12,7 +12,7 @@
 import { ConfigError, HarkError } from "./errors.ts";
 import { inDir } from "./paths.ts";
 import { reason } from "./state_dir.ts";
-import { writePrivateFile } from "./private_file.ts";
+import { writePrivateFile } from "./files.ts";
 
 export const KEY_FILE = "swarm.key";
 export const NETWORK_FILE = "network.json";

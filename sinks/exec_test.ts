@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { exists } from "../lib/files.ts";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { execEnvironment, ExecSink, ExecSinkError, type ExecSinkInit, formatOutput } from "./exec.ts";
 import type { HarkEvent } from "../lib/event.ts";
@@ -34,16 +35,6 @@ const signal = new AbortController().signal;
 async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "hark_exec_sink_" });
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Writes an executable sh script. */

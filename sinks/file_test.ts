@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exists } from "../lib/files.ts";
 import { FileSink } from "./file.ts";
 import { createEvent, type EventDraft, type HarkEvent } from "../lib/event.ts";
 import { monotonicUlid } from "../lib/ulid.ts";
@@ -23,16 +24,6 @@ async function readJsonLines(path: string): Promise<HarkEvent[]> {
   if (text === "") return [];
   assert.ok(text.endsWith("\n"), "ends with a newline");
   return text.slice(0, -1).split("\n").map((line) => JSON.parse(line));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 Deno.test("FileSink is named after its path", () => {

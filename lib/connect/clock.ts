@@ -8,6 +8,7 @@
 
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
+import { readJsonFrame, writeJsonFrame } from "../json_frame.ts";
 
 export const CLOCK_PROTOCOL = "/hark/clock/1.0.0";
 const MAX_FRAME_BYTES = 64;
@@ -25,7 +26,7 @@ export async function serveClock(node: Libp2p): Promise<void> {
   await node.handle(CLOCK_PROTOCOL, async (stream) => {
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
-      await lp.write(new TextEncoder().encode(String(Date.now())), { signal: AbortSignal.timeout(TIMEOUT_MS) });
+      await writeJsonFrame(lp, Date.now(), AbortSignal.timeout(TIMEOUT_MS));
       await stream.close({ signal: AbortSignal.timeout(TIMEOUT_MS) });
     } catch (error) {
       stream.abort(error as Error);
@@ -40,10 +41,10 @@ export async function readClock(node: Libp2p, peer: PeerId, now: () => number = 
   const stream = await node.dialProtocol(peer, CLOCK_PROTOCOL, { signal, runOnLimitedConnection: true });
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
-    const theirs = Number(new TextDecoder().decode((await lp.read({ signal })).subarray()));
+    const theirs = await readJsonFrame(lp, signal);
     const received = now();
     await stream.close({ signal }).catch(() => {});
-    if (!Number.isSafeInteger(theirs) || theirs <= 0) {
+    if (typeof theirs !== "number" || !Number.isSafeInteger(theirs) || theirs <= 0) {
       throw new Error(`${peer} sent a clock reading that is not a time`);
     }
     const rttMs = received - sent;

@@ -32,7 +32,7 @@ const PING_BYTES = 32;
 /** Both ends reopen within milliseconds; catch-up after this finds what fell in between. */
 const GAP_DELAY_MS = 2000;
 /** A live connection answers a ping well within this, even on a busy host. */
-export const CHECK_TIMEOUT_MS = 3000;
+const CHECK_TIMEOUT_MS = 3000;
 
 /** The parts of gossipsub's implementation this relies on (not in its public interface). */
 interface GossipInternals {
@@ -142,7 +142,7 @@ export async function checkConnections(connections: Connection[], signal?: Abort
 }
 
 /** True when the peer echoes a ping on this very connection before `signal` ends it. */
-export async function pingConnection(connection: Connection, signal: AbortSignal): Promise<boolean> {
+async function pingConnection(connection: Connection, signal: AbortSignal): Promise<boolean> {
   try {
     const stream = await connection.newStream(PING_PROTOCOL, { signal, runOnLimitedConnection: true });
     const data = crypto.getRandomValues(new Uint8Array(PING_BYTES));

@@ -10,7 +10,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { inDir } from "../paths.ts";
-import { writePrivateFile } from "../private_file.ts";
+import { writePrivateFile } from "../files.ts";
 
 const log = getLogger(["hark", "peers"]);
 

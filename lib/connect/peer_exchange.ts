@@ -18,6 +18,7 @@ import type { IdentifyResult, Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromCID } from "@libp2p/peer-id";
 import { RecordEnvelope } from "@libp2p/peer-record";
 import { lpStream } from "@libp2p/utils";
+import { readJsonFrame, writeJsonFrame } from "../json_frame.ts";
 import { getLogger } from "@logtape/logtape";
 import { TokenBuckets } from "../rate_limit.ts";
 
@@ -78,8 +79,7 @@ export class PeerExchange {
         if (!this.#answers.take(connection.remotePeer.toString())) throw new Error("asked too often");
         const records = await this.#records(connection.remotePeer);
         const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
-        const frame = new TextEncoder().encode(JSON.stringify({ records }));
-        await lp.write(frame, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        await writeJsonFrame(lp, { records }, AbortSignal.timeout(TIMEOUT_MS));
         await stream.close({ signal: AbortSignal.timeout(TIMEOUT_MS) });
       } catch (error) {
         stream.abort(error as Error);
@@ -143,7 +143,7 @@ export class PeerExchange {
     let records: unknown;
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
-      records = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray()))?.records;
+      records = ((await readJsonFrame(lp, signal)) as { records?: unknown } | null)?.records;
       await stream.close({ signal }).catch(() => {});
     } catch (error) {
       stream.abort(error as Error);

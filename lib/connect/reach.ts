@@ -16,6 +16,7 @@
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { lpStream } from "@libp2p/utils";
+import { readJsonFrame, writeJsonFrame } from "../json_frame.ts";
 import { getLogger } from "@logtape/logtape";
 import { TokenBuckets } from "../rate_limit.ts";
 
@@ -35,13 +36,11 @@ export async function serveReach(node: Libp2p): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
     try {
       if (!asked.take(connection.remotePeer.toString())) throw new Error("asked too often");
-      const question = JSON.parse(
-        new TextDecoder().decode((await lp.read({ signal: AbortSignal.timeout(5000) })).subarray()),
-      );
+      const question = await readJsonFrame(lp, AbortSignal.timeout(5000)) as { ports?: unknown } | null;
       const ports = question?.ports;
       if (!Array.isArray(ports) || ports.length > MAX_PORTS || !ports.every(isPort)) throw new Error("bad question");
       const reachable = await dialBack(node, connection, ports);
-      await lp.write(new TextEncoder().encode(JSON.stringify({ reachable })), { signal: AbortSignal.timeout(5000) });
+      await writeJsonFrame(lp, { reachable }, AbortSignal.timeout(5000));
       await stream.close({ signal: AbortSignal.timeout(5000) });
     } catch (error) {
       stream.abort(error as Error);
@@ -85,8 +84,8 @@ export async function askReach(node: Libp2p, peer: PeerId, ports: number[], sign
   try {
     const stream = await node.dialProtocol(peer, REACH_PROTOCOL, { signal: both });
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
-    await lp.write(new TextEncoder().encode(JSON.stringify({ ports: ports.slice(0, MAX_PORTS) })), { signal: both });
-    const answer = JSON.parse(new TextDecoder().decode((await lp.read({ signal: both })).subarray()));
+    await writeJsonFrame(lp, { ports: ports.slice(0, MAX_PORTS) }, both);
+    const answer = await readJsonFrame(lp, both) as { reachable?: unknown } | null;
     await stream.close({ signal: both }).catch(() => {});
     return typeof answer?.reachable === "boolean" ? answer.reachable : undefined;
   } catch (error) {

@@ -43,11 +43,6 @@ export class RelayUse {
     return this.#reachability;
   }
 
-  /** Whether this agent holds or seeks a relay slot. */
-  get relayed(): boolean {
-    return this.#reserving;
-  }
-
   start(): void {
     if (this.#running) return;
     this.#running = true;

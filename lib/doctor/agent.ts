@@ -7,6 +7,7 @@
 import type { Finding } from "./finding.ts";
 import { requestAgent } from "../control_client.ts";
 import { multiaddr } from "@multiformats/multiaddr";
+import { tcpEndpoint } from "./endpoint.ts";
 import type { MeshPeer } from "../mesh.ts";
 import type { ClockReading } from "../connect/clock.ts";
 
@@ -104,12 +105,12 @@ function describe(skewMs: number): string {
 function isConnected(address: string, peers: MeshPeer[]): boolean {
   const id = peerIdIn(address);
   if (id) return peers.some((peer) => peer.peer === id);
-  const { host, port } = hostPort(address);
+  const { host, port } = tcpEndpoint(address) ?? {};
   return peers.some((peer) => peer.addresses.some((remote) => remote.includes(`/${host}/tcp/${port}`)));
 }
 
 async function tcpReachable(address: string): Promise<boolean> {
-  const { host, port } = hostPort(address);
+  const { host, port } = tcpEndpoint(address) ?? {};
   if (!host || !port) return false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const connecting = Deno.connect({ hostname: host, port });
@@ -134,16 +135,5 @@ function peerIdIn(address: string): string | undefined {
     return multiaddr(address).getComponents().findLast((c) => c.name === "p2p")?.value;
   } catch {
     return undefined;
-  }
-}
-
-function hostPort(address: string): { host?: string; port?: number } {
-  try {
-    const components = multiaddr(address).getComponents();
-    const host = components.find((c) => ["ip4", "ip6", "dns", "dns4", "dns6"].includes(c.name))?.value;
-    const tcp = components.find((c) => c.name === "tcp")?.value;
-    return { host, port: tcp === undefined ? undefined : Number(tcp) };
-  } catch {
-    return {};
   }
 }

@@ -4,20 +4,14 @@
  */
 
 import type { Finding } from "./finding.ts";
-import { multiaddr } from "@multiformats/multiaddr";
+import { tcpEndpoint } from "./endpoint.ts";
 
 const CHECK = "listen port";
 
 export function checkListen(listen: string[], agentRunning: boolean): Finding[] {
   return listen.map((text) => {
-    let host: string | undefined;
-    let port: number | undefined;
-    try {
-      const components = multiaddr(text).getComponents();
-      host = components.find((c) => c.name === "ip4" || c.name === "ip6")?.value;
-      const tcp = components.find((c) => c.name === "tcp")?.value;
-      port = tcp === undefined ? undefined : Number(tcp);
-    } catch {
+    const endpoint = tcpEndpoint(text);
+    if (!endpoint) {
       return {
         check: CHECK,
         verdict: "fail" as const,
@@ -25,7 +19,8 @@ export function checkListen(listen: string[], agentRunning: boolean): Finding[] 
         fix: "fix network.listen",
       };
     }
-    if (host === undefined || port === undefined) {
+    const { host, kind, port } = endpoint;
+    if (host === undefined || port === undefined || !kind?.startsWith("ip")) {
       return { check: CHECK, verdict: "warn" as const, detail: `${text}: not an IP and TCP address; nothing to check` };
     }
     if (port === 0) return { check: CHECK, verdict: "ok" as const, detail: `${text}: any free port` };

@@ -8,19 +8,18 @@
 
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
+import { readJsonFrame, writeJsonFrame } from "../json_frame.ts";
 import type { EventStore } from "../store.ts";
 
 export const HAS_PROTOCOL = "/hark/has/1.0.0";
 const MAX_FRAME_BYTES = 1024;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Answers "do you have it?", waiting up to `waitMs` for an event still on its way. */
 export async function serveHas(node: Libp2p, store: EventStore, waitMs = 3000): Promise<void> {
   await node.handle(HAS_PROTOCOL, async (stream) => {
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
     try {
-      const ask = JSON.parse(decoder.decode((await lp.read({ signal: AbortSignal.timeout(5000) })).subarray()));
+      const ask = await readJsonFrame(lp, AbortSignal.timeout(5000)) as { publisher?: unknown; id?: unknown } | null;
       if (typeof ask?.publisher !== "string" || typeof ask?.id !== "string") throw new Error("bad question");
       const deadline = Date.now() + waitMs;
       let has = store.has(ask.publisher, ask.id);
@@ -28,7 +27,7 @@ export async function serveHas(node: Libp2p, store: EventStore, waitMs = 3000): 
         await new Promise((resolve) => setTimeout(resolve, 50));
         has = store.has(ask.publisher, ask.id);
       }
-      await lp.write(encoder.encode(JSON.stringify({ has })), { signal: AbortSignal.timeout(5000) });
+      await writeJsonFrame(lp, { has }, AbortSignal.timeout(5000));
       await stream.close({ signal: AbortSignal.timeout(5000) });
     } catch (error) {
       stream.abort(error as Error);
@@ -42,8 +41,8 @@ export async function peerHas(node: Libp2p, peer: PeerId, publisher: string, id:
     const signal = AbortSignal.timeout(8000);
     const stream = await node.dialProtocol(peer, HAS_PROTOCOL, { signal, runOnLimitedConnection: true });
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
-    await lp.write(encoder.encode(JSON.stringify({ publisher, id })), { signal });
-    const answer = JSON.parse(decoder.decode((await lp.read({ signal })).subarray()));
+    await writeJsonFrame(lp, { publisher, id }, signal);
+    const answer = await readJsonFrame(lp, signal) as { has?: unknown } | null;
     await stream.close({ signal }).catch(() => {});
     return answer?.has === true;
   } catch {

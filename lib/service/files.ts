@@ -2,29 +2,9 @@
 
 import { parentDir } from "./platform_path.ts";
 
-/** Writes through a temporary file and a rename: the service manager never reads half a definition. */
-export async function writeFileAtomically(path: string, data: Uint8Array, mode: number): Promise<void> {
-  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-  try {
-    await Deno.writeFile(temporary, data, { mode });
-    // `mode` above is filtered by the umask; the definition must be exactly readable as intended.
-    if (Deno.build.os !== "windows") await Deno.chmod(temporary, mode);
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
-}
+import { exists } from "../files.ts";
 
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
+export { exists, writeFileAtomically } from "../files.ts";
 
 export async function readTextIfPresent(path: string): Promise<string | undefined> {
   try {
