@@ -22,10 +22,7 @@ import { netnsAvailable } from "./helpers/netns.ts";
 import { waitFor } from "./helpers/wait.ts";
 import type { MeshPeer } from "../lib/mesh.ts";
 
-const available = await netnsAvailable();
-if (!available) {
-  console.warn("SKIPPED beyond_lan_netns_test: `ip netns` is unavailable here (needs root and iproute2)");
-}
+const available = await netnsAvailable("beyond_lan_netns_test");
 
 const PORT = 4001;
 

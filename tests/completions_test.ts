@@ -9,21 +9,16 @@ import { hark } from "./helpers/hark.ts";
 import { COMMANDS, GLOBAL_OPTIONS } from "../lib/cli/commands.ts";
 import type { OptionSpecs } from "../lib/cli/args.ts";
 import { LOG_LEVELS } from "../lib/log.ts";
+import { haveTools } from "./helpers/tools.ts";
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 type Shell = typeof SHELLS[number];
 
 const ZSH_COMPLETE = new URL("./helpers/zsh_complete.zsh", import.meta.url).pathname;
 
-function installed(program: string): boolean {
-  return ["/usr/bin", "/bin", "/usr/local/bin"].some((dir) => {
-    try {
-      return Deno.statSync(`${dir}/${program}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
+const POSIX = Deno.build.os !== "windows";
+const zsh = POSIX && haveTools("completions_test zsh", ["zsh"]);
+const fish = POSIX && haveTools("completions_test fish", ["fish"]);
 
 async function run(program: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   // A shell that waits on a terminal must fail the test, not hang it.
@@ -160,7 +155,7 @@ Deno.test("hark completions bash: bash parses the script and completes with it",
 
 Deno.test({
   name: "hark completions zsh: zsh parses the script and completes with it",
-  ignore: !installed("zsh"),
+  ignore: !zsh,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "hark-completions-" });
     try {
@@ -194,7 +189,7 @@ Deno.test({
 
 Deno.test({
   name: "hark completions fish: fish parses the script and completes with it",
-  ignore: !installed("fish"),
+  ignore: !fish,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "hark-completions-" });
     try {

@@ -195,7 +195,7 @@ Deno.test("with an agent running: its configured peers, and a peer whose clock i
   assert.match(text.stdout, /^ {6}fix: keep clocks in sync with NTP/m);
 });
 
-const netns = await netnsAvailable();
+const netns = await netnsAvailable("doctor_test mDNS checks");
 
 Deno.test({
   name: "mDNS: possible on a LAN interface, explained on a host with only loopback",

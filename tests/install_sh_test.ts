@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { haveTools } from "./helpers/tools.ts";
 
 const INSTALL_SH = new URL("../install.sh", import.meta.url).pathname;
 const TARGETS = [
@@ -17,6 +18,11 @@ const TARGETS = [
 ];
 const VERSION = "0.1.0";
 const POSIX = Deno.build.os !== "windows";
+// Where .ci/run runs, these are installed and the optional cases below run;
+// elsewhere each case says which tool it lacks.
+if (Deno.build.os === "linux") {
+  haveTools("install_sh_test under dash, shellcheck, wget", ["dash", "shellcheck", "wget", "shasum"]);
+}
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -8,11 +8,12 @@ import assert from "node:assert/strict";
 import { type Host, Internet } from "./helpers/internet.ts";
 import { netnsAvailable } from "./helpers/netns.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { haveTools } from "./helpers/tools.ts";
 
-const available = await netnsAvailable();
-if (!available) {
-  console.warn("SKIPPED internet_netns_test: `ip netns` is unavailable here (needs root and iproute2)");
-}
+const available = await netnsAvailable("internet_netns_test");
+// nft is the firewall when installed, iptables otherwise; the fallback test needs iptables.
+if (available) haveTools("internet_netns_test with nft", ["nft"]);
+const iptables = available && haveTools("internet_netns_test iptables fallback", ["iptables-restore"]);
 
 const PORT = 4001;
 /** A connection that must fail has this long to do so before counting as a hang. */
@@ -248,7 +249,7 @@ Deno.test({
 
 Deno.test({
   name: "simulated internet: the iptables fallback filters like nft",
-  ignore: !available,
+  ignore: !iptables,
   async fn() {
     await using net = await Internet.create({ firewall: "iptables" });
     const [a1] = net.a;

@@ -7,10 +7,7 @@ import assert from "node:assert/strict";
 import { startAgent } from "./helpers/hark.ts";
 import { Lan, netnsAvailable } from "./helpers/netns.ts";
 
-const available = await netnsAvailable();
-if (!available) {
-  console.warn("SKIPPED mdns_netns_test: `ip netns` is unavailable here (needs root and iproute2)");
-}
+const available = await netnsAvailable("mdns_netns_test");
 
 Deno.test({
   name: "agents on one LAN find each other over mDNS and exchange an event",

@@ -9,10 +9,7 @@ import { type AgentProcess, startAgent } from "./helpers/hark.ts";
 import { Lan, netnsAvailable } from "./helpers/netns.ts";
 import { ControlClient } from "../lib/control_client.ts";
 
-const available = await netnsAvailable();
-if (!available) {
-  console.warn("SKIPPED partition_netns_test: `ip netns` is unavailable here (needs root and iproute2)");
-}
+const available = await netnsAvailable("partition_netns_test");
 
 const PARTITION_MS = 30_000;
 

@@ -16,6 +16,7 @@ import { parseWindowsArguments, taskXmlBytes, windowsTaskXml } from "../lib/serv
 import { windowsTaskManager } from "../lib/service/windows_task.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { denoDir } from "./helpers/hark.ts";
+import { haveTools } from "./helpers/tools.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const GOLDEN = new URL("./golden/", import.meta.url).pathname;
@@ -169,11 +170,15 @@ async function tempHome(): Promise<string> {
   return home;
 }
 
-const python = (await run("python3", ["-c", "import plistlib, xml.dom.minidom"]))?.code === 0;
-if (!python) console.warn("SKIPPED parts of service_test: python3 with plistlib is not installed");
-const systemdAnalyze = (await run("systemd-analyze", ["--version"]))?.code === 0;
-if (!systemdAnalyze) {
-  console.warn("SKIPPED parts of service_test: systemd-analyze is missing (Debian: apt-get install systemd)");
+const linux = Deno.build.os === "linux";
+const python = linux ? haveTools("service_test plist and task XML parsing", ["python3"]) : await parsesXml();
+const systemdAnalyze = linux && haveTools("service_test systemd-analyze verify", ["systemd-analyze"]);
+
+/** Off Linux, python3 with plistlib is used where it happens to be installed. */
+async function parsesXml(): Promise<boolean> {
+  const ok = (await run("python3", ["-c", "import plistlib, xml.dom.minidom"]))?.code === 0;
+  if (!ok) console.warn("SKIPPED parts of service_test: python3 with plistlib is not installed");
+  return ok;
 }
 
 // ---------------------------------------------------------------------------

@@ -7,16 +7,17 @@
 
 import assert from "node:assert/strict";
 import { loopbackConfig, startAgent } from "./helpers/hark.ts";
-import { startDesktopSession } from "./helpers/desktop_session.ts";
+import { haveDesktop, startDesktopSession } from "./helpers/desktop_session.ts";
 import { waitFor } from "./helpers/wait.ts";
 import type { HarkEvent } from "../lib/event.ts";
 
-Deno.test("an event from another agent pops up, runs a script and reaches a webhook, each as filtered", async (t) => {
+const desktop = haveDesktop("sinks_test desktop end to end");
+
+Deno.test({
+  name: "an event from another agent pops up, runs a script and reaches a webhook, each as filtered",
+  ignore: !desktop,
+}, async (t) => {
   await using session = await startDesktopSession();
-  if (!session) {
-    t.step({ name: "needs dbus-daemon, Xvfb and dunst", ignore: true, fn: () => {} });
-    return;
-  }
   const dir = await Deno.makeTempDir({ prefix: "hark-sinks-" });
   const hooks: { headers: Headers; body: HarkEvent }[] = [];
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
@@ -130,12 +131,8 @@ Deno.test("without a session bus the desktop sink says so once and the agent car
   assert.match(doctor.stdout, /fix: run hark inside a desktop session/);
 });
 
-Deno.test("a burst of events becomes a few popups and one summary popup", async (t) => {
+Deno.test({ name: "a burst of events becomes a few popups and one summary popup", ignore: !desktop }, async () => {
   await using session = await startDesktopSession();
-  if (!session) {
-    t.step({ name: "needs dbus-daemon, Xvfb and dunst", ignore: true, fn: () => {} });
-    return;
-  }
   const config = `[[sink]]\ntype = "file"\n\n[[sink]]\ntype = "desktop"\nmax_popups = 3\npopup_window = "10s"\n`;
   await using agent = await startAgent({ config: loopbackConfig([], config), env: session.env });
   const ids: string[] = [];

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { cleanText, escapeMarkup, LinuxDesktop, notificationFromEvent } from "./linux.ts";
 import { createEvent } from "../../lib/event.ts";
 import { monotonicUlid } from "../../lib/ulid.ts";
-import { type DesktopSession, startDesktopSession } from "../../tests/helpers/desktop_session.ts";
+import { type DesktopSession, haveDesktop, startDesktopSession } from "../../tests/helpers/desktop_session.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 
 const nextId = monotonicUlid();
@@ -11,11 +11,12 @@ function event(draft: Parameters<typeof createEvent>[0]) {
   return createEvent(draft, { id: nextId(), now: Date.now(), host: "ci-01", peer: "12D3KooWtest" });
 }
 
-/** Runs `body` against a fresh private desktop, or skips (with the helper's warning) without one. */
+const haveSession = haveDesktop("LinuxDesktop against dunst");
+
+/** Runs `body` against a fresh private desktop; skipped (or failed under .ci/run) without one. */
 function desktopTest(name: string, body: (session: DesktopSession, desktop: LinuxDesktop) => Promise<void>) {
-  Deno.test(name, async () => {
+  Deno.test({ name, ignore: !haveSession }, async () => {
     await using session = await startDesktopSession();
-    if (!session) return;
     await using desktop = new LinuxDesktop({ address: session.address, warn: () => {} });
     await desktop.start();
     assert.equal(desktop.available().ok, true, desktop.available().reason);

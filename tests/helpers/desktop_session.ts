@@ -2,14 +2,20 @@
  * A throwaway desktop for tests: a private session `dbus-daemon`, `Xvfb` on
  * a free display, and `dunst -print` as the notification server, whose
  * printout is parsed so tests can see exactly what arrived. Everything is
- * killed by `await using`. Needs the Debian packages dbus, xvfb and dunst;
- * without them `startDesktopSession()` warns and returns undefined.
+ * killed by `await using`. Needs the Debian packages dbus, xvfb and dunst:
+ * register tests with `ignore: !haveDesktop(name)`.
  */
 
 import { waitFor } from "./wait.ts";
 import { denoDir } from "./hark.ts";
+import { haveTools } from "./tools.ts";
 
 const BINARIES = ["dbus-daemon", "Xvfb", "dunst", "dunstctl", "dbus-send"];
+
+/** Whether the desktop tests named `what` can run here; reports them as tools.ts does when not. */
+export function haveDesktop(what: string): boolean {
+  return haveTools(what, BINARIES);
+}
 
 /** One notification as `dunst -print` reported it. */
 export interface DunstNotification {
@@ -135,30 +141,14 @@ const DUNSTRC = `[global]
     timeout = 0
 `;
 
-async function have(binary: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("sh", { args: ["-c", 'command -v "$1"', "sh", binary], stdout: "null" })
-      .output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
 /** Reads a child's stdout into `sink` until it closes. */
 async function drain(stream: ReadableStream<Uint8Array>, sink: (text: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
 }
 
-/** Starts a private desktop, or returns undefined (with a warning) when its programs are missing. */
-export async function startDesktopSession(): Promise<DesktopSession | undefined> {
-  const missing = [];
-  for (const binary of BINARIES) if (!(await have(binary))) missing.push(binary);
-  if (missing.length > 0) {
-    console.warn(`Skipping desktop tests: ${missing.join(", ")} missing (apt-get install dbus xvfb dunst)`);
-    return undefined;
-  }
+/** Starts a private desktop; check `haveDesktop()` when registering the test. */
+export async function startDesktopSession(): Promise<DesktopSession> {
   const dir = await Deno.makeTempDir({ prefix: "hark-desktop-" });
   const children: Deno.ChildProcess[] = [];
   const readers: Promise<void>[] = [];

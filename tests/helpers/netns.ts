@@ -4,6 +4,8 @@
  * iproute2; `netnsAvailable()` tells whether they are there.
  */
 
+import { haveTools, unavailable } from "./tools.ts";
+
 export interface Host {
   name: string;
   address: string;
@@ -16,14 +18,20 @@ async function ip(args: string[]): Promise<void> {
   }
 }
 
-/** True when this process can create network namespaces. */
-export async function netnsAvailable(): Promise<boolean> {
+/**
+ * True when this process can create network namespaces. Otherwise the tests
+ * named `what` are reported unavailable (see tools.ts): failed under
+ * .ci/run, which runs as root and installs iproute2, skipped elsewhere.
+ */
+export async function netnsAvailable(what: string): Promise<boolean> {
+  if (!haveTools(what, ["ip"])) return false;
   const probe = `hark-probe-${Deno.pid}`;
   try {
     await ip(["netns", "add", probe]);
     await ip(["netns", "del", probe]);
     return true;
-  } catch {
+  } catch (error) {
+    unavailable(what, `cannot create a network namespace (needs root): ${(error as Error).message}`);
     return false;
   }
 }
