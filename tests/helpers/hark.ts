@@ -24,9 +24,9 @@ export interface CliOptions {
   netns?: string;
 }
 
-function harkArgv(args: string[], netns?: string): [string, string[]] {
+function harkArgv(args: string[], netns?: string, denoFlags: string[] = []): [string, string[]] {
   const deno = Deno.execPath();
-  const argv = ["run", "--allow-all", "--quiet", MAIN, ...args];
+  const argv = ["run", "--allow-all", "--quiet", ...denoFlags, MAIN, ...args];
   return netns ? ["ip", ["netns", "exec", netns, deno, ...argv]] : [deno, argv];
 }
 
@@ -65,6 +65,8 @@ export interface AgentOptions {
    * agents share; "own" lets the agent create its own on first start.
    */
   network?: Network | "own";
+  /** Flags for `deno run` itself, such as `--cpu-prof` for a profile of the agent. */
+  denoFlags?: string[];
 }
 
 /** One network for every agent of this test process, unless a test says otherwise. */
@@ -221,7 +223,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<AgentProce
     await Deno.writeTextFile(configPath, options.config);
     args.push("--config", configPath);
   }
-  const [command, argv] = harkArgv(args, options.netns);
+  const [command, argv] = harkArgv(args, options.netns, options.denoFlags);
   const child = new Deno.Command(command, {
     args: argv,
     stdin: "null",
