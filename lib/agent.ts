@@ -255,7 +255,7 @@ export class Agent {
     const seq = this.#store?.append(event, fingerprint, arrival);
     // Already stored: a copy of an event this agent had before it restarted.
     if (seq === undefined) return;
-    this.#deliverLocally(event, seq, arrival.backfill);
+    this.#store!.afterCommit(() => this.#deliverLocally(event, seq, arrival.backfill));
   }
 
   #deliverLocally(event: HarkEvent, seq: number, backfill = false): void {
@@ -314,7 +314,7 @@ export class Agent {
     const seq = this.#store?.append(event, fingerprint, { data });
     // Like Serf's user events, the sender's own sinks see what it publishes.
     const local = this.#topics.has(event.topic);
-    if (local && seq !== undefined) this.#deliverLocally(event, seq);
+    if (local && seq !== undefined) this.#store!.afterCommit(() => this.#deliverLocally(event, seq));
     return { event, recipients, local };
   }
 

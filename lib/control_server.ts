@@ -16,6 +16,8 @@ const log = getLogger(["hark", "control"]);
 const encoder = new TextEncoder();
 /** Events that may wait for a slow `hark tail` before it misses some. */
 const TAIL_BUFFER = 1000;
+/** Requests from one connection handled at once before the server reads no further. */
+const MAX_PIPELINED = 256;
 
 export interface ControlHandlers {
   /** Handles one request op; throws `HarkError` for a clear error reply. */
@@ -31,7 +33,10 @@ export interface ControlServerInit {
   handlers: ControlHandlers;
 }
 
-/** Serialises writes to one connection and drops them once it is gone. */
+/**
+ * Serialises writes to one connection, in the order they were asked for
+ * (a reply may still be on its way), and drops them once it is gone.
+ */
 class ReplyWriter {
   #conn: Deno.Conn;
   #chain = Promise.resolve();
@@ -46,11 +51,11 @@ class ReplyWriter {
     return this.#pending;
   }
 
-  write(reply: ControlReply): Promise<void> {
-    const bytes = encoder.encode(JSON.stringify(reply) + "\n");
+  write(reply: ControlReply | Promise<ControlReply>): Promise<void> {
     this.#pending++;
     this.#chain = this.#chain.then(async () => {
       try {
+        const bytes = encoder.encode(JSON.stringify(await reply) + "\n");
         let offset = 0;
         while (!this.closed && offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
       } catch {
@@ -59,6 +64,11 @@ class ReplyWriter {
         this.#pending--;
       }
     });
+    return this.#chain;
+  }
+
+  /** Resolves once every reply asked for so far is written (or dropped). */
+  settled(): Promise<void> {
     return this.#chain;
   }
 }
@@ -166,6 +176,8 @@ export class ControlServer {
           continue;
         }
         if (request.op === "tail") {
+          // What was sent before the tail is in the store before its history is read.
+          await writer.settled();
           stopTail?.();
           // History comes before the reply is written; hold it until then.
           let early: ControlReply[] | undefined = [];
@@ -181,8 +193,13 @@ export class ControlServer {
           for (const reply of held) await writer.write(reply);
           continue;
         }
-        await writer.write(await this.#handle(request));
+        // Pipelined: a client may send many requests before it reads a
+        // reply. They are handled at once, so sends that arrive together
+        // can leave in one gossip message; replies keep the request order.
+        const written = writer.write(this.#handle(request));
+        if (writer.pending >= MAX_PIPELINED) await written;
       }
+      await writer.settled();
     } catch (error) {
       if (error instanceof LineTooLongError) {
         await writer.write({

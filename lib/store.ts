@@ -4,6 +4,12 @@
  * number, detects duplicates across restarts, answers `hark history`, keeps
  * each sink's cursor, and forgets the oldest events past the retention
  * window or count.
+ *
+ * Appends are group-committed: the first append opens a transaction and
+ * every write until the current task's microtasks run out joins it. A
+ * commit per event cost about 80 µs; inside a transaction an insert costs
+ * about 20. Whoever acts on a stored event (routing it to sinks) does so
+ * from `afterCommit`, so no sink sees an event a crash could still unstore.
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -135,6 +141,8 @@ export class EventStore {
   #flushTimer?: ReturnType<typeof setTimeout>;
   #insertsSincePrune = 0;
   #closed = false;
+  /** An open group transaction, and what runs once it commits. */
+  #group?: (() => void)[];
   /** A random name for this store, so peers notice when it is replaced. */
   readonly id: string;
   /** When this store was made: events published before it are backfill. */
@@ -185,6 +193,7 @@ export class EventStore {
    * publisher's event with this id is already stored.
    */
   append(event: HarkEvent, fingerprint: number, arrival?: Arrival): number | undefined {
+    this.#joinGroup();
     const row = this.#insert.get(
       event.source.peer,
       event.id,
@@ -201,6 +210,37 @@ export class EventStore {
     // Prune in steps: at most a tenth of max_events over the cap, never a scan per insert.
     if (row && ++this.#insertsSincePrune >= Math.min(1000, Math.ceil(this.#init.maxEvents / 10))) this.prune();
     return row?.seq;
+  }
+
+  /**
+   * Runs `action` once everything appended so far is committed: at once when
+   * nothing is pending, else right after the group's commit.
+   */
+  afterCommit(action: () => void): void {
+    if (this.#group) this.#group.push(action);
+    else action();
+  }
+
+  /** Commits the open group now (before reading from another connection, or closing). */
+  commit(): void {
+    const group = this.#group;
+    if (!group) return;
+    this.#group = undefined;
+    if (!this.#closed) this.#db.exec("COMMIT");
+    for (const action of group) {
+      try {
+        action();
+      } catch (error) {
+        log.error("After a commit: {error}", { error: (error as Error).message });
+      }
+    }
+  }
+
+  #joinGroup(): void {
+    if (this.#group) return;
+    this.#db.exec("BEGIN");
+    this.#group = [];
+    queueMicrotask(() => this.commit());
   }
 
   /** The fingerprint of a stored event, or undefined if it is not stored. */
@@ -284,6 +324,7 @@ export class EventStore {
 
   setSyncPoint(peer: string, point: SyncPoint): void {
     if (this.#closed) return;
+    this.commit();
     this.#db.prepare(
       "INSERT INTO syncs (peer, store, seq) VALUES (?, ?, ?) ON CONFLICT (peer) DO UPDATE SET store = excluded.store, seq = excluded.seq",
     ).run(peer, point.store, point.seq);
@@ -355,6 +396,7 @@ export class EventStore {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     if (this.#closed || this.#pendingCursors.size === 0) return;
+    this.commit();
     this.#db.exec("BEGIN");
     try {
       for (const [sink, seq] of this.#pendingCursors) this.#setCursor.run(sink, seq);
@@ -382,6 +424,7 @@ export class EventStore {
   /** Flushes cursors and closes the database. Idempotent. */
   close(): void {
     if (this.#closed) return;
+    this.commit();
     this.flush();
     this.#closed = true;
     this.#db.close();

@@ -450,6 +450,7 @@ Deno.test("EventStore keeps its database file bounded while events come and go",
     await withStore(dir, { maxEvents: 500 }, async (store) => {
       for (let round = 0; round < 5; round++) {
         for (let i = 0; i < 2000; i++) store.append(makeEvent({ body, topic: `t${i % 7}` }), i);
+        store.commit();
         // Fold the WAL back into the main file so both rounds are measured alike.
         peek(dir, "PRAGMA wal_checkpoint(TRUNCATE)");
         sizes.push(await fileSize(path) + await fileSize(`${path}-wal`));
@@ -544,6 +545,7 @@ Deno.test("EventStore.append() without an arrival stores no bytes and no backfil
   await withStateDir(async (dir) => {
     await withStore(dir, {}, (store) => {
       const seq = store.append(makeEvent(), 1)!;
+      store.commit();
       const row = peek<{ data: unknown; seqno: unknown; signature: unknown; backfill: number }>(
         dir,
         "SELECT data, seqno, signature, backfill FROM events WHERE seq = ?",
@@ -794,6 +796,27 @@ Deno.test("EventStore.open() upgrades a store made before the history columns", 
       assert.equal(store.count(), 2);
       assert.equal(store.id, id);
       assert.deepEqual({ ...store.syncPoint("peer") }, { store: "s", seq: 4 });
+    });
+  });
+});
+
+Deno.test("EventStore.append() commits a task's appends together, and afterCommit() runs after the commit", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, async (store) => {
+      const seen: string[] = [];
+      const counted = () => peek<{ n: number }>(dir, "SELECT count(*) AS n FROM events")!.n;
+      store.afterCommit(() => seen.push("nothing pending: at once"));
+      for (let i = 0; i < 3; i++) store.append(makeEvent(), i);
+      store.afterCommit(() => seen.push(`after commit: ${counted()} visible to other readers`));
+      // Another connection sees none of the group until it commits.
+      assert.equal(counted(), 0);
+      await Promise.resolve();
+      assert.deepEqual(seen, ["nothing pending: at once", "after commit: 3 visible to other readers"]);
+      // A new task's appends form a new group.
+      store.append(makeEvent(), 9);
+      assert.equal(counted(), 3);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      assert.equal(counted(), 4);
     });
   });
 });
