@@ -35,8 +35,16 @@ import { checkConnections, GossipMender } from "./connect/gossip_mender.ts";
 import { ConfigError, HarkError } from "./errors.ts";
 import { mdnsServiceTag, type Network, swarmKey } from "./network.ts";
 import type { RateLimit } from "./rate_limit.ts";
-import { EventValidator, fingerprint, TOPIC_PREFIX, type ValidatorCounters } from "./validator.ts";
-import { seqnoBytes } from "./signed_record.ts";
+import {
+  type AcceptedEvent,
+  EventValidator,
+  fingerprint,
+  MAX_BATCH_EVENTS,
+  TOPIC_PREFIX,
+  type ValidatorCounters,
+} from "./validator.ts";
+import { seqnoBytes, signRecord } from "./signed_record.ts";
+import { encodeBatch, entrySize } from "./batch.ts";
 import type { Arrival } from "./store.ts";
 
 const log = getLogger(["hark", "mesh"]);
@@ -56,6 +64,12 @@ const REJECTION_WARN_INTERVAL_MS = 10_000;
 const RELAYED_DURATION_MS = 60 * 60_000;
 const RELAYED_DATA_BYTES = 64n * 1024n * 1024n;
 const RELAY_MAX_RESERVATIONS = 128;
+/**
+ * Largest batch message. Every agent accepts gossip frames of 1 MiB at
+ * least (maxInboundDataLength below), and a frame also carries control
+ * messages, so batches stay well under that.
+ */
+const MAX_BATCH_BYTES = 512 * 1024;
 
 /**
  * Score settings for hark topics. Events are sparse, so the delivery-rate
@@ -126,6 +140,8 @@ export interface MeshPeer {
 
 export interface MeshCounters extends ValidatorCounters {
   published: number;
+  /** Gossip messages those events left in: fewer when events were batched. */
+  published_messages: number;
   /** Sum of every kind of rejection. */
   rejected: number;
 }
@@ -155,9 +171,13 @@ export class Mesh {
   #foundOnLan = new Set<string>();
   #peerTopics = new Map<string, Set<string>>();
   /** Validated events keyed by message, so the message handler need not decode twice. */
-  #validated = new WeakMap<Message, { event: HarkEvent; fingerprint: number }>();
+  #validated = new WeakMap<Message, AcceptedEvent[]>();
   #validator: EventValidator;
   #published = 0;
+  #publishedMessages = 0;
+  /** Events waiting to leave while a publish is under way, oldest first. */
+  #outbox: Outgoing[] = [];
+  #publishing = false;
   #warned = new Map<string, number>();
   #pinged = new Map<string, { rtt: number; at: number }>();
 
@@ -187,7 +207,12 @@ export class Mesh {
 
   get counters(): MeshCounters {
     const c = this.#validator.counters;
-    return { ...c, published: this.#published, rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting };
+    return {
+      ...c,
+      published: this.#published,
+      published_messages: this.#publishedMessages,
+      rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting,
+    };
   }
 
   async start(): Promise<void> {
@@ -356,14 +381,57 @@ export class Mesh {
     return this.#relayUse?.reachability ?? "unknown";
   }
 
-  /** Publishes to the mesh; returns how many peers it was sent to, the event's bytes and fingerprint. */
-  async publish(event: HarkEvent): Promise<{ recipients: number; fingerprint: number; data: Uint8Array }> {
+  /**
+   * Publishes to the mesh; returns how many peers it was sent to, the
+   * event's bytes and fingerprint. An event leaves at once when nothing else
+   * is being published; events that come while a publish is under way (a
+   * burst) wait for it and then leave together, one batch per topic.
+   */
+  publish(event: HarkEvent): Promise<Published> {
     const node = this.#requireNode();
-    const bytes = encodeEvent(event);
-    this.#validator.remember(event, bytes);
-    const result = await node.services.pubsub.publish(TOPIC_PREFIX + event.topic, bytes);
-    this.#published++;
-    return { recipients: result.recipients.length, fingerprint: fingerprint(bytes), data: bytes };
+    const data = encodeEvent(event);
+    this.#validator.remember(event, data);
+    return new Promise((resolve, reject) => {
+      this.#outbox.push({ event, data, resolve, reject });
+      if (!this.#publishing) void this.#drain(node);
+    });
+  }
+
+  /** Sends what the outbox holds until it stays empty for one turn of the event loop. */
+  async #drain(node: Libp2p<Services>): Promise<void> {
+    this.#publishing = true;
+    try {
+      while (this.#outbox.length > 0) {
+        const waiting = this.#outbox;
+        this.#outbox = [];
+        for (const group of batches(waiting)) await this.#send(node, group);
+        // Lets the sends that came meanwhile gather before the next round.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } finally {
+      this.#publishing = false;
+    }
+  }
+
+  async #send(node: Libp2p<Services>, group: Outgoing[]): Promise<void> {
+    const topic = group[0].event.topic;
+    try {
+      let message: Uint8Array;
+      if (group.length === 1) message = group[0].data;
+      else {
+        const privateKey = this.#init.privateKey;
+        const entries = await Promise.all(group.map((item) => signRecord(privateKey, topic, item.data)));
+        message = encodeBatch(entries);
+      }
+      const result = await node.services.pubsub.publish(TOPIC_PREFIX + topic, message);
+      this.#published += group.length;
+      this.#publishedMessages++;
+      for (const item of group) {
+        item.resolve({ recipients: result.recipients.length, fingerprint: fingerprint(item.data), data: item.data });
+      }
+    } catch (error) {
+      for (const item of group) item.reject(error);
+    }
   }
 
   /**
@@ -469,8 +537,8 @@ export class Mesh {
 
   #validate = (source: PeerId, message: Message): TopicValidatorResult => {
     const verdict = this.#validator.validate(source.toString(), message);
-    if ("event" in verdict) {
-      this.#validated.set(message, { event: verdict.event, fingerprint: verdict.fingerprint });
+    if ("events" in verdict) {
+      this.#validated.set(message, verdict.events);
     } else if (verdict.reason !== "duplicate") {
       this.#logRejection(source.toString(), message.topic);
     }
@@ -498,10 +566,13 @@ export class Mesh {
     this.#validated.delete(message);
     // The validator accepts signed messages only.
     if (message.type !== "signed") return;
-    this.#init.onEvent(valid.event, valid.fingerprint, {
-      data: message.data,
-      signed: { seqno: seqnoBytes(message.sequenceNumber), signature: message.signature },
-    });
+    for (const { event, fingerprint, data, signed } of valid) {
+      this.#init.onEvent(event, fingerprint, {
+        data,
+        // A single event's own signature is the message's; a batch carries one per event.
+        signed: signed ?? { seqno: seqnoBytes(message.sequenceNumber), signature: message.signature },
+      });
+    }
   };
 
   #onSubscriptionChange = (
@@ -582,6 +653,40 @@ export class Mesh {
       log.debug("Cannot dial discovered peer {peer}: {error}", { peer: peer.id.toString(), error: error.message });
     });
   };
+}
+
+export interface Published {
+  recipients: number;
+  fingerprint: number;
+  data: Uint8Array;
+}
+
+interface Outgoing {
+  event: HarkEvent;
+  data: Uint8Array;
+  resolve: (published: Published) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Groups waiting events into messages: one topic each, in order, within the batch limits. */
+function batches(waiting: Outgoing[]): Outgoing[][] {
+  const byTopic = new Map<string, Outgoing[][]>();
+  const sizes = new Map<Outgoing[], number>();
+  for (const item of waiting) {
+    const groups = byTopic.get(item.event.topic) ?? [];
+    byTopic.set(item.event.topic, groups);
+    const last = groups.at(-1);
+    const size = entrySize(item.data.length);
+    if (last && last.length < MAX_BATCH_EVENTS && sizes.get(last)! + size <= MAX_BATCH_BYTES) {
+      last.push(item);
+      sizes.set(last, sizes.get(last)! + size);
+    } else {
+      const group = [item];
+      groups.push(group);
+      sizes.set(group, 1 + size);
+    }
+  }
+  return [...byTopic.values()].flat();
 }
 
 /** The GossipSub interface leaves out the implementation's `getScore`. */

@@ -29,11 +29,11 @@ export class TokenBuckets {
     this.#now = options.now ?? (() => performance.now());
   }
 
-  /** Takes a token for `key`; false when its bucket is empty. */
-  take(key: string): boolean {
+  /** Takes `count` tokens for `key`; false (taking none) when its bucket has fewer. */
+  take(key: string, count = 1): boolean {
     const bucket = this.#refill(key);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
+    if (bucket.tokens < count) return false;
+    bucket.tokens -= count;
     return true;
   }
 

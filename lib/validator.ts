@@ -15,14 +15,35 @@ import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import { decodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
 import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
 import type { SignedRecord } from "./signed_record.ts";
+import { type BatchEntry, decodeBatch, isBatch } from "./batch.ts";
 
 export const TOPIC_PREFIX = "hark/";
 
-export type Verdict =
-  | { result: TopicValidatorResult.Accept; event: HarkEvent; fingerprint: number }
-  | { result: TopicValidatorResult.Reject | TopicValidatorResult.Ignore; reason: Rejection | "duplicate" };
+/** Why a message is not accepted. */
+export type Refusal = {
+  result: TopicValidatorResult.Reject | TopicValidatorResult.Ignore;
+  reason: Rejection | "duplicate";
+};
+
+export type Verdict = { result: TopicValidatorResult.Accept; event: HarkEvent; fingerprint: number } | Refusal;
 
 export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting";
+
+/** An event a message brought, with what the store keeps of it. */
+export interface AcceptedEvent {
+  event: HarkEvent;
+  fingerprint: number;
+  /** The event's own bytes as published. */
+  data: Uint8Array;
+  /** The publisher's signature over this event alone, when it came in a batch. */
+  signed?: { seqno: Uint8Array; signature: Uint8Array };
+}
+
+/** The verdict on a gossip message: one event, or the new events of a batch. */
+export type MessageVerdict = { result: TopicValidatorResult.Accept; events: AcceptedEvent[] } | Refusal;
+
+/** Events one batch may carry; a publisher sends at most this many. */
+export const MAX_BATCH_EVENTS = 256;
 
 export interface ValidatorCounters {
   accepted: number;
@@ -95,11 +116,55 @@ export class EventValidator {
   }
 
   /** `source` is the peer the message came from, which need not be its signer. */
-  validate(source: string, message: Message): Verdict {
+  validate(source: string, message: Message): MessageVerdict {
     if (message.type !== "signed") return this.#reject("malformed", "unsigned message", "?");
     const signer = message.from.toString();
     // Whether the sender is the author, and so answerable for the content.
-    return this.#judge(signer, message.topic, message.data, source === signer, true);
+    const blame = source === signer;
+    if (isBatch(message.data)) return this.#judgeBatch(signer, message.topic, message.data, blame);
+    const verdict = this.#judge(signer, message.topic, message.data, blame, true);
+    if (!("event" in verdict)) return verdict;
+    return {
+      result: verdict.result,
+      events: [{ event: verdict.event, fingerprint: verdict.fingerprint, data: message.data }],
+    };
+  }
+
+  /**
+   * A batch stands or falls whole: its publisher signed every event in it,
+   * so one broken event is the publisher's fault and rejects the message.
+   * Events already seen are left out; a batch of nothing new is a duplicate.
+   */
+  #judgeBatch(signer: string, wireTopic: string, data: Uint8Array, blame: boolean): MessageVerdict {
+    let entries: BatchEntry[];
+    try {
+      entries = decodeBatch(data, MAX_BATCH_EVENTS);
+    } catch (error) {
+      return this.#reject("malformed", (error as Error).message, signer);
+    }
+    const accepted: AcceptedEvent[] = [];
+    const keys: [string, number][] = [];
+    for (const entry of entries) {
+      // Judged without remembering, so a rejected batch leaves nothing behind.
+      const verdict = this.#judge(signer, wireTopic, entry.data, blame, false, false);
+      if ("event" in verdict) {
+        const key = `${signer}/${verdict.event.id}`;
+        if (keys.some(([seen]) => seen === key)) {
+          return this.#reject("conflicting", `event ${verdict.event.id} twice in one batch`, signer, blame);
+        }
+        keys.push([key, verdict.fingerprint]);
+        accepted.push({ ...verdict, data: entry.data, signed: { seqno: entry.seqno, signature: entry.signature } });
+      } else if (verdict.reason !== "duplicate") {
+        return verdict;
+      }
+    }
+    if (accepted.length === 0) return { result: TopicValidatorResult.Ignore, reason: "duplicate" };
+    if (!this.#buckets.take(signer, accepted.length)) {
+      return this.#reject("throttled", "over the publisher rate limit", signer, blame);
+    }
+    for (const [key, print] of keys) this.#remember(key, print);
+    this.counters.accepted += accepted.length;
+    return { result: TopicValidatorResult.Accept, events: accepted };
   }
 
   /**
@@ -112,7 +177,14 @@ export class EventValidator {
     return this.#judge(record.publisher, TOPIC_PREFIX + record.topic, record.data, false, false);
   }
 
-  #judge(signer: string, wireTopic: string, data: Uint8Array, blame: boolean, limitRate: boolean): Verdict {
+  #judge(
+    signer: string,
+    wireTopic: string,
+    data: Uint8Array,
+    blame: boolean,
+    limitRate: boolean,
+    remember = true,
+  ): Verdict {
     // Size limits are a per-agent setting (agent.max_event_bytes): a relay
     // whose limit is larger did nothing wrong by passing this on.
     if (data.length > this.#init.limits.maxEventBytes) {
@@ -145,8 +217,10 @@ export class EventValidator {
     if (limitRate && !this.#buckets.take(signer)) {
       return this.#reject("throttled", "over the publisher rate limit", signer, blame);
     }
-    this.#remember(key, print);
-    this.counters.accepted++;
+    if (remember) {
+      this.#remember(key, print);
+      this.counters.accepted++;
+    }
     return { result: TopicValidatorResult.Accept, event, fingerprint: print };
   }
 
@@ -157,7 +231,7 @@ export class EventValidator {
     }
   }
 
-  #reject(reason: Rejection, detail: string, signer: string, blame = true): Verdict {
+  #reject(reason: Rejection, detail: string, signer: string, blame = true): Refusal {
     this.counters[reason]++;
     this.lastRejection = { peer: signer, reason: detail };
     return { result: blame ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore, reason };

@@ -5,7 +5,15 @@ import type { PeerId } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { createEvent, DEFAULT_LIMITS, encodeEvent, type EventDraft, type HarkEvent } from "./event.ts";
 import { monotonicUlid } from "./ulid.ts";
-import { EventValidator, type Rejection, type ValidatorInit, type Verdict } from "./validator.ts";
+import {
+  EventValidator,
+  MAX_BATCH_EVENTS,
+  type MessageVerdict,
+  type Rejection,
+  type ValidatorInit,
+  type Verdict,
+} from "./validator.ts";
+import { encodeBatch } from "./batch.ts";
 
 const encoder = new TextEncoder();
 const nextId = monotonicUlid();
@@ -48,16 +56,18 @@ function validator(init: Partial<ValidatorInit> = {}): EventValidator {
   });
 }
 
-/** Asserts an Accept verdict and returns its event. */
-function accepted(verdict: Verdict): HarkEvent {
+/** Asserts an Accept verdict of one event and returns it. */
+function accepted(verdict: Verdict | MessageVerdict): HarkEvent {
   if (verdict.result !== TopicValidatorResult.Accept) {
     assert.fail(`expected accept, got ${verdict.result} (${verdict.reason})`);
   }
-  return verdict.event;
+  if ("event" in verdict) return verdict.event;
+  assert.equal(verdict.events.length, 1);
+  return verdict.events[0].event;
 }
 
 function assertVerdict(
-  verdict: Verdict,
+  verdict: Verdict | MessageVerdict,
   result: TopicValidatorResult.Reject | TopicValidatorResult.Ignore,
   reason: Rejection | "duplicate",
 ): void {
@@ -316,5 +326,87 @@ Deno.test("EventValidator.takeToken() and throttleDelay() share the publishers' 
   await t.step("other peers keep their own bucket", () => {
     assert.equal(v.throttleDelay(bob.name), 0);
     assert.equal(v.takeToken(bob.name), true);
+  });
+});
+
+/** A batch of these events' bytes, each with a made-up signed-record seqno and signature. */
+function batch(...bytes: Uint8Array[]): Uint8Array {
+  return encodeBatch(
+    bytes.map((data, i) => ({ data, seqno: new Uint8Array(8).fill(i), signature: new Uint8Array(64) })),
+  );
+}
+
+Deno.test("EventValidator.validate() takes a batch whole, or not at all", async (t) => {
+  await t.step("every event of a valid batch, with its own bytes and signature", () => {
+    const v = validator();
+    const [a, b] = [event(alice, { body: "one" }), event(alice, { body: "two" })];
+    const verdict = v.validate(alice.name, signed(alice, batch(a.bytes, b.bytes)));
+    assert.ok("events" in verdict);
+    assert.deepEqual(verdict.events.map((e) => e.event), [a.event, b.event]);
+    assert.deepEqual(verdict.events.map((e) => e.data), [a.bytes, b.bytes]);
+    assert.deepEqual(verdict.events[1].signed?.seqno, new Uint8Array(8).fill(1));
+    assert.equal(v.counters.accepted, 2);
+  });
+  await t.step("events seen before are left out; nothing new is a duplicate", () => {
+    const v = validator();
+    const [a, b] = [event(alice), event(alice)];
+    accepted(v.validate(alice.name, signed(alice, a.bytes)));
+    const verdict = v.validate(relay.name, signed(alice, batch(a.bytes, b.bytes)));
+    assert.ok("events" in verdict);
+    assert.deepEqual(verdict.events.map((e) => e.event.id), [b.event.id]);
+    assertVerdict(
+      v.validate(relay.name, signed(alice, batch(a.bytes, b.bytes))),
+      TopicValidatorResult.Ignore,
+      "duplicate",
+    );
+  });
+  await t.step("one malformed event rejects the batch and leaves the others unseen", () => {
+    const v = validator();
+    const good = event(alice);
+    assertVerdict(
+      v.validate(alice.name, signed(alice, batch(good.bytes, encoder.encode("{}")))),
+      TopicValidatorResult.Reject,
+      "malformed",
+    );
+    assert.equal(accepted(v.validate(alice.name, signed(alice, good.bytes))).id, good.event.id);
+  });
+  await t.step("an event claiming another publisher's id space is the signer's: source.peer is the signer", () => {
+    const v = validator();
+    const forged = event(bob);
+    const verdict = v.validate(alice.name, signed(alice, batch(forged.bytes)));
+    assert.ok("events" in verdict);
+    assert.equal(verdict.events[0].event.source.peer, alice.name);
+  });
+  await t.step("the same id twice in one batch is conflicting", () => {
+    const v = validator();
+    const id = nextId();
+    const [a, b] = [event(alice, { body: "a" }, id), event(alice, { body: "b" }, id)];
+    assertVerdict(
+      v.validate(alice.name, signed(alice, batch(a.bytes, b.bytes))),
+      TopicValidatorResult.Reject,
+      "conflicting",
+    );
+  });
+  await t.step("an event on another topic rejects the batch", () => {
+    const v = validator();
+    const other = event(alice, { topic: "builds", body: "x" });
+    assertVerdict(v.validate(alice.name, signed(alice, batch(other.bytes))), TopicValidatorResult.Reject, "malformed");
+  });
+  await t.step("cut off, empty or oversized batches are malformed", () => {
+    const v = validator();
+    const whole = batch(event(alice).bytes);
+    for (const bytes of [whole.subarray(0, whole.length - 1), Uint8Array.of(1), Uint8Array.of(1, 0)]) {
+      assertVerdict(v.validate(alice.name, signed(alice, bytes)), TopicValidatorResult.Reject, "malformed");
+    }
+    const many = Array.from({ length: MAX_BATCH_EVENTS + 1 }, () => event(alice).bytes);
+    assertVerdict(v.validate(alice.name, signed(alice, batch(...many))), TopicValidatorResult.Reject, "malformed");
+  });
+  await t.step("a batch over the signer's rate limit is throttled whole", () => {
+    const v = validator({ rate: { rate: 1, burst: 2 } });
+    const events = [event(alice).bytes, event(alice).bytes, event(alice).bytes];
+    assertVerdict(v.validate(alice.name, signed(alice, batch(...events))), TopicValidatorResult.Reject, "throttled");
+    const verdict = v.validate(alice.name, signed(alice, batch(...events.slice(0, 2))));
+    assert.ok("events" in verdict);
+    assert.equal(verdict.events.length, 2);
   });
 });

@@ -11,7 +11,7 @@ import type { GossipSub } from "@libp2p/gossipsub";
 import { lpStream } from "@libp2p/utils";
 import { getLogger } from "@logtape/logtape";
 import type { EventStore, ServedRow } from "../store.ts";
-import { type SignedRecord, signRecord } from "../signed_record.ts";
+import { type SignedRecord, signRecord, verifyRecord } from "../signed_record.ts";
 import { TokenBuckets } from "../rate_limit.ts";
 import { TOPIC_PREFIX } from "../validator.ts";
 import {
@@ -155,6 +155,7 @@ export class HistoryResponder {
     let size = 0;
     for (const row of this.#init.store.served(want)) {
       const record = await this.#record(row);
+      if (!record) continue;
       const bytes = recordFrameBytes(record);
       if (frame.length > 0 && size + bytes > budget) {
         await lp.write(encodeEvents({ events: frame, last: false }), { signal: step() });
@@ -167,10 +168,22 @@ export class HistoryResponder {
     await lp.write(encodeEvents({ events: frame, last: true }), { signal: step() });
   }
 
-  /** A stored event as a signed record; this agent's own events are signed now. */
-  async #record(row: ServedRow): Promise<SignedRecord> {
-    if (row.signed) return { publisher: row.publisher, topic: row.topic, data: row.data, ...row.signed };
-    return await signRecord(this.#init.privateKey, row.topic, row.data);
+  /**
+   * A stored event as a signed record; this agent's own events are signed
+   * now. An event that came in a batch was vouched for by the batch's
+   * signature, not yet by its own (the publisher's, carried along for this):
+   * that one is checked here, on the rare path, instead of on every arrival,
+   * so a publisher's bad signature is never passed on as this agent's error.
+   */
+  async #record(row: ServedRow): Promise<SignedRecord | undefined> {
+    if (!row.signed) return await signRecord(this.#init.privateKey, row.topic, row.data);
+    const record = { publisher: row.publisher, topic: row.topic, data: row.data, ...row.signed };
+    if (await verifyRecord(record)) return record;
+    log.warn("Not serving stored event {id} from {publisher}: its signature does not check", {
+      id: row.id,
+      publisher: row.publisher,
+    });
+    return undefined;
   }
 
   /**
