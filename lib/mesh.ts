@@ -7,6 +7,7 @@
  */
 
 import "./runtime_patches.ts";
+import "./yamux_window.ts";
 import { createLibp2p, type Libp2p } from "libp2p";
 import { type GossipSub, gossipsub, type Message, type TopicValidatorResult } from "@libp2p/gossipsub";
 import { createTopicScoreParams } from "@libp2p/gossipsub/score";
@@ -45,6 +46,7 @@ import {
 } from "./validator.ts";
 import { seqnoBytes, signRecord } from "./signed_record.ts";
 import { encodeBatch, entrySize } from "./batch.ts";
+import { fastMessageId } from "./fast_message_id.ts";
 import type { Arrival } from "./store.ts";
 
 const log = getLogger(["hark", "mesh"]);
@@ -292,6 +294,9 @@ export class Mesh {
             // Agents behind NAT may have only relayed (limited) connections.
             runOnLimitedConnection: true,
             globalSignaturePolicy: "StrictSign",
+            // Copies of a message already accepted are dropped before their
+            // signature is checked again (see fast_message_id.ts).
+            fastMsgIdFn: fastMessageId,
             // This caps a whole RPC frame (message, signature, key, control
             // messages), not one event; the validator checks each event's size.
             maxInboundDataLength: Math.max(1024 * 1024, 2 * this.#init.limits.maxEventBytes + 64 * 1024),

@@ -4,7 +4,10 @@
  * profiler, events sent at a fixed rate for a fixed time. Prints the
  * heaviest functions (self time) of each profile, grouped by package.
  *
- *   deno run -A tests/bench/profile.ts [--rate 400] [--seconds 10] [--out DIR]
+ *   deno run -A tests/bench/profile.ts [--rate 400] [--seconds 10] [--receivers 4] [--out DIR]
+ *
+ * `--rate 10 --receivers 29` is the fan-out scenario at N = 30: one event
+ * per gossip message, each reaching many agents.
  */
 
 import { parseArgs } from "node:util";
@@ -15,12 +18,17 @@ import { SequenceCounter } from "./sequence_counter.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { rate: { type: "string" }, seconds: { type: "string" }, out: { type: "string" } },
+  options: {
+    rate: { type: "string" },
+    seconds: { type: "string" },
+    receivers: { type: "string" },
+    out: { type: "string" },
+  },
 });
 const RATE = Number(values.rate ?? 400);
 const SECONDS = Number(values.seconds ?? 10);
 const OUT = values.out ?? await Deno.makeTempDir({ prefix: "hark-profile-" });
-const RECEIVERS = 4;
+const RECEIVERS = Number(values.receivers ?? 4);
 
 interface ProfileNode {
   id: number;
