@@ -36,12 +36,12 @@ function establishedStream(sent: Header[]) {
     },
     // deno-lint-ignore no-explicit-any
   } as any);
-  // deno-lint-ignore no-explicit-any
+  type Frame = Parameters<typeof stream.handleData>[0];
   const receive = (bytes: number) =>
-    (stream as any).handleData({
+    stream.handleData({
       header: { type: DATA, flag: 0, streamID: 1, length: bytes },
       data: new Uint8Array(bytes),
-    });
+    } as unknown as Frame);
   return { stream, receive };
 }
 
