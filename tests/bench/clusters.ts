@@ -23,8 +23,26 @@ export interface Cluster {
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/**
+ * `hark send` as a compiled binary runs it: without the project's deno.json
+ * and lockfile. From source, Deno resolves every npm package the project
+ * names before running any code, about 30 ms, although `send` loads none of
+ * them; a binary from `deno compile` carries its module graph and does not.
+ * tests/send_test.ts checks that `send` runs like this.
+ */
 export function harkSendArgv(stateDir: string, ...args: string[]): string[] {
-  return [Deno.execPath(), "run", "--allow-all", "--quiet", MAIN, "send", "--state-dir", stateDir, ...args];
+  return [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--quiet",
+    "--no-config",
+    MAIN,
+    "send",
+    "--state-dir",
+    stateDir,
+    ...args,
+  ];
 }
 
 /** A free TCP port on loopback (closed again before use: a benchmark, not a test). */

@@ -22,6 +22,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Run inside this network namespace. */
   netns?: string;
+  /** Flags for `deno run`, before the script. */
+  denoFlags?: string[];
 }
 
 function harkArgv(args: string[], netns?: string, denoFlags: string[] = []): [string, string[]] {
@@ -32,7 +34,7 @@ function harkArgv(args: string[], netns?: string, denoFlags: string[] = []): [st
 
 /** Runs one `hark` command to completion. */
 export async function hark(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const [command, argv] = harkArgv(args, options.netns);
+  const [command, argv] = harkArgv(args, options.netns, options.denoFlags);
   const child = new Deno.Command(command, {
     args: argv,
     stdin: options.stdin === undefined ? "null" : "piped",
