@@ -10,7 +10,8 @@ import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { decodeToken, newNetwork, saveNetwork } from "../lib/network.ts";
 import { loadIdentity } from "../lib/identity.ts";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
+import { signRecord } from "../lib/signed_record.ts";
 import type { MeshCounters } from "../lib/mesh.ts";
 
 // The rogue runs libp2p inside the test process; libp2p's dependencies keep
@@ -271,5 +272,39 @@ Deno.test({
       human.stdout,
       /rejected: {2}8 \(7 malformed, 0 unauthorized, 0 over the rate limit, 1 conflicting ids\)/,
     );
+  },
+});
+
+Deno.test({
+  name: "a forged copy that arrives first does not stop the real message, and copies of it are dropped",
+  ...inProcessLibp2p,
+  async fn() {
+    await using victim = await startAgent({ config: loopbackConfig() });
+    await using rogue = await Rogue.beside(victim);
+    const event = rogue.event({ title: "real", body: "the genuine one" });
+    const { id } = JSON.parse(new TextDecoder().decode(event));
+    const record = await signRecord(rogue.key, "default", event);
+    const from = peerIdFromString(record.publisher).toMultihash().bytes;
+    const genuine = { topic: "default", data: event, from, seqno: record.seqno, signature: record.signature };
+    // Same signer and sequence number, so the same message id; the signature is not the signer's.
+    const forged = { ...genuine, signature: genuine.signature.map((byte, i) => i === 0 ? byte ^ 0xff : byte) };
+    // And a forgery alone, which must never arrive: it proves the forged signature is refused.
+    const lone = rogue.event({ title: "fake", body: "never signed" });
+    const loneId = JSON.parse(new TextDecoder().decode(lone)).id;
+    const loneRecord = await signRecord(rogue.key, "default", lone);
+    rogue.sendRaw(victim.peerId, { ...genuine, data: lone, seqno: loneRecord.seqno, signature: genuine.signature });
+    rogue.sendRaw(victim.peerId, forged);
+    rogue.sendRaw(victim.peerId, genuine);
+    rogue.sendRaw(victim.peerId, genuine);
+    rogue.sendRaw(victim.peerId, forged);
+    // One stream, read in order: once the genuine message is in, every message before it was judged.
+    const events = await victim.waitForEvents([id]);
+    assert.ok(!events.some((candidate) => candidate.id === loneId), "a message with a forged signature arrived");
+    const copies = events.filter((candidate) => candidate.id === id);
+    assert.equal(copies.length, 1, "delivered once");
+    assert.equal(copies[0].body, "the genuine one");
+    const seen = await counters(victim);
+    assert.equal(seen.accepted, 1);
+    assert.ok(victim.running);
   },
 });

@@ -104,6 +104,24 @@ export class Rogue {
     await this.node.services.pubsub.publish(`hark/${topic}`, bytes);
   }
 
+  /**
+   * Sends one gossip message exactly as given, straight to `peer`: any
+   * `from`, sequence number and signature, which `publish` would compute.
+   */
+  sendRaw(
+    peer: string,
+    message: { topic: string; data: Uint8Array; from: Uint8Array; seqno: Uint8Array; signature: Uint8Array },
+  ): void {
+    const pubsub = this.node.services.pubsub as unknown as {
+      sendRpc(id: string, rpc: { subscriptions: []; messages: unknown[] }): boolean;
+    };
+    const sent = pubsub.sendRpc(peer, {
+      subscriptions: [],
+      messages: [{ ...message, topic: `hark/${message.topic}`, key: undefined }],
+    });
+    if (!sent) throw new Error(`rogue has no gossip stream to ${peer}`);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.node.stop();
   }
