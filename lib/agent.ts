@@ -23,6 +23,7 @@ import { CatchUp } from "./history/catch_up.ts";
 import { serveHas } from "./history/has.ts";
 import { compileFilter, compileTopicPattern } from "./filter.ts";
 import { createSource, type Source } from "./sources/mod.ts";
+import type { Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 
@@ -37,7 +38,8 @@ export interface AgentInit {
   drainMs?: number;
 }
 
-type TailListener = { topics?: Set<string>; push: (reply: ControlReply) => void };
+/** A follower of new events: `hark tail`, or a subscriber of the http source. */
+type TailListener = { topics?: ReadonlySet<string>; push: (event: HarkEvent) => void };
 
 export class Agent {
   #init: AgentInit;
@@ -183,6 +185,7 @@ export class Agent {
     for (const source of config.sources) {
       const created = createSource(source, {
         publish: async (draft) => (await this.#publish(mesh, draft)).event,
+        feed: this.#feed(),
         host: config.agent.host,
         maxEventBytes: config.agent.max_event_bytes,
       });
@@ -263,7 +266,7 @@ export class Agent {
     // Followers see news; history from before this agent joined is for `hark history`.
     if (backfill) return;
     for (const tail of this.#tails) {
-      if (!tail.topics || tail.topics.has(event.topic)) tail.push({ ok: true, event });
+      if (!tail.topics || tail.topics.has(event.topic)) tail.push(event);
     }
   }
 
@@ -366,11 +369,11 @@ export class Agent {
       ? new Set(request.topics.map(String))
       : undefined;
     const unknown = [...topics ?? []].filter((topic) => !this.#topics.has(topic));
-    const listener: TailListener = { topics, push };
+    const listener: TailListener = { topics, push: (event) => push({ ok: true, event }) };
     // History and the switch to live events happen in one synchronous step
     // (the store is synchronous), so no event falls between them or comes twice.
     if (request.since_time !== undefined || request.since_id !== undefined) {
-      for (const event of this.#history(request)) push({ ok: true, event });
+      for (const event of this.#history(request)) listener.push(event);
     }
     this.#tails.add(listener);
     const reply: ControlReply = { ok: true, topics: [...(topics ?? this.#topics)] };
@@ -378,6 +381,39 @@ export class Agent {
       reply.warning = `this agent does not subscribe to ${unknown.join(", ")}; add them to agent.topics`;
     }
     return { reply, stop: () => this.#tails.delete(listener) };
+  }
+
+  /** What sources that serve subscribers read: the store, then live events. */
+  #feed(): Feed {
+    return {
+      topics: this.#topics,
+      retentionMs: this.#init.config.store.retention_ms,
+      history: (topics, since) => this.#storedSince(topics, since),
+      has: (id) => this.#store?.seqOf(id) !== undefined,
+      follow: (topics, since, push) => {
+        // The query commits first, and the listener is added in the same
+        // synchronous step: no event falls between the two or comes twice.
+        for (const event of this.#storedSince(topics, since)) push(event);
+        const listener: TailListener = { topics, push };
+        this.#tails.add(listener);
+        return () => this.#tails.delete(listener);
+      },
+    };
+  }
+
+  #storedSince(topics: ReadonlySet<string>, since: Since): HarkEvent[] {
+    const store = this.#store;
+    if (!store) throw new HarkError("the agent is not running");
+    if (since.kind === "none" || topics.size === 0) return [];
+    const query: HistoryQuery = { topics: [...topics] };
+    if (since.kind === "time") query.sinceTime = since.ms;
+    if (since.kind === "latest") query.limit = 1;
+    if (since.kind === "id") {
+      const seq = store.seqOf(since.id);
+      if (seq === undefined) throw new HarkError(`no event with id ${JSON.stringify(since.id)} in this agent's store`);
+      query.afterSeq = seq;
+    }
+    return store.query(query).map((stored) => stored.event);
   }
 
   #status(mesh: Mesh) {

@@ -97,6 +97,8 @@ export interface SourceConfig {
   listen?: string;
   /** http: the bearer token clients must send (required off loopback). */
   token?: string;
+  /** http: how often subscribers get a keepalive (ms). @default 45 s */
+  keepalive?: number;
   /** watch: lines that become events. */
   rules?: WatchRuleConfig[];
   /** watch: events per minute before a storm becomes one summary. */
@@ -327,7 +329,7 @@ function readSink(entry: unknown, index: number, fail: Fail): Partial<SinkConfig
 const SOURCE_COMMON_FIELDS: Record<string, FieldType> = { type: "string", topic: "topic" };
 const SOURCE_FIELDS: Record<SourceType, Record<string, FieldType>> = {
   fifo: { ...SOURCE_COMMON_FIELDS, path: "string", mode: "mode", owner: "string", group: "string" },
-  http: { ...SOURCE_COMMON_FIELDS, listen: "string", token: "string" },
+  http: { ...SOURCE_COMMON_FIELDS, listen: "string", token: "string", keepalive: "duration" },
   watch: { ...SOURCE_COMMON_FIELDS, path: "string", rules: "rules", rate: "count" },
 };
 const SOURCE_REQUIRED: Partial<Record<SourceType, [string, string][]>> = {

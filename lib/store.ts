@@ -249,8 +249,13 @@ export class EventStore {
     return row?.fingerprint;
   }
 
-  /** Events matching `query`, oldest first. */
+  /**
+   * Events matching `query`, oldest first. Commits first, so what it returns
+   * has been handed to followers already: a follower added right after the
+   * query gets each later event once, and none twice.
+   */
   query(query: HistoryQuery = {}): StoredEvent[] {
+    this.commit();
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (query.sinceTime !== undefined) {

@@ -16,7 +16,17 @@ import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
 import { type EventDraft, parsePriority } from "../event.ts";
-import type { Publish, Source } from "./source.ts";
+import type { Feed, Publish, Source } from "./source.ts";
+import { HttpFailure } from "./http_failure.ts";
+import { readParam } from "./ntfy_params.ts";
+import {
+  DEFAULT_KEEPALIVE_MS,
+  parseSubscription,
+  socketSubscription,
+  streamSubscription,
+  SUBSCRIBE_FORMATS,
+  type SubscribeFormat,
+} from "./ntfy_subscribe.ts";
 
 const log = getLogger(["hark", "source", "http"]);
 
@@ -33,12 +43,19 @@ export interface HttpSourceInit {
   /** Largest request body accepted; larger ones get 413. */
   maxBodyBytes: number;
   publish: Publish;
+  /** Where subscribers' events come from. */
+  feed: Feed;
+  /** How often an idle subscription gets a keepalive (ms). @default 45 s */
+  keepaliveMs?: number;
 }
 
 /** ntfy's topic alphabet plus hark's `.`; letters are lower-cased (see `#topic`). */
 const URL_TOPIC = /^[-_.A-Za-z0-9]{1,64}$/;
 const PUBLISH_ACTIONS = new Set(["publish", "send", "trigger"]);
-const SUBSCRIBE_ACTIONS = new Set(["json", "sse", "raw", "ws"]);
+const SUBSCRIBE_ACTIONS: ReadonlySet<string> = new Set(SUBSCRIBE_FORMATS);
+/** Open subscriptions at once, over all clients: each holds a connection and a follower. */
+const MAX_SUBSCRIBERS = 256;
+const MIN_KEEPALIVE_MS = 1000;
 /** ntfy sends this text when a publish has no message (`curl -X POST …/trigger`). */
 const EMPTY_MESSAGE = "triggered";
 const MAX_PATH_CHARS = 256;
@@ -69,14 +86,6 @@ const UNSUPPORTED_JSON_KEYS = ["delay", "attach", "email", "call"];
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** A request that ends with an error reply. */
-class HttpFailure extends Error {
-  override name = "HttpFailure";
-  constructor(readonly status: number, readonly code: number, message: string, options?: ErrorOptions) {
-    super(message, options);
-  }
-}
-
 /**
  * Accepts ntfy-style publish requests on a local address and publishes each
  * as a hark event. `start()` and `stop()` are idempotent.
@@ -93,6 +102,11 @@ export class HttpSource implements Source, AsyncDisposable {
   #stopping?: Promise<void>;
   #accepted = 0;
   #rejected: Record<string, number> = {};
+  readonly #keepaliveMs: number;
+  /** How to end each open subscription, for stop(). */
+  readonly #subscribers = new Set<() => void>();
+  #subscriptions = 0;
+  #nextControlId = 0;
   #lastError?: string;
 
   constructor(init: HttpSourceInit) {
@@ -104,6 +118,10 @@ export class HttpSource implements Source, AsyncDisposable {
     this.#loopback = isLoopback(hostname);
     if (!Number.isInteger(init.maxBodyBytes) || init.maxBodyBytes < 1) {
       throw new ConfigError(`invalid maxBodyBytes ${init.maxBodyBytes} for the http source: use a whole number ≥ 1`);
+    }
+    this.#keepaliveMs = init.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
+    if (!Number.isFinite(this.#keepaliveMs) || this.#keepaliveMs < MIN_KEEPALIVE_MS) {
+      throw new ConfigError(`the http source's keepalive must be at least 1s, not ${this.#keepaliveMs} ms`);
     }
     if (init.token !== undefined) {
       if (init.token.length === 0) throw new ConfigError("the http source's token is empty");
@@ -156,11 +174,12 @@ export class HttpSource implements Source, AsyncDisposable {
     log.info("http source listening on {listen}", { listen: this.#address() });
   }
 
-  /** Shuts the listener down; waits for requests in flight. */
+  /** Shuts the listener down; ends every subscription and waits for requests in flight. */
   stop(): Promise<void> {
     const server = this.#server;
     if (server) {
       this.#server = undefined;
+      for (const close of [...this.#subscribers]) close();
       this.#stopping = server.shutdown().finally(() => {
         this.#stopping = undefined;
       });
@@ -180,6 +199,8 @@ export class HttpSource implements Source, AsyncDisposable {
       auth: this.#tokenDigest !== undefined,
       accepted: this.#accepted,
       rejected: { ...this.#rejected },
+      subscribers: this.#subscribers.size,
+      subscriptions: this.#subscriptions,
       last_error: this.#lastError ?? null,
     };
   }
@@ -199,6 +220,8 @@ export class HttpSource implements Source, AsyncDisposable {
       const url = new URL(request.url);
       this.#guardBrowser(request);
       this.#authorize(request, url);
+      const target = this.#subscribeTarget(request, url);
+      if (target) return this.#subscribe(request, url, target);
       const draft = await this.#draft(request, url);
       const event = await this.#publish(draft);
       this.#accepted++;
@@ -221,6 +244,52 @@ export class HttpSource implements Source, AsyncDisposable {
       if (failure.status === 405) headers["allow"] = "GET, PUT, POST";
       return reply(failure.status, { code: failure.code, http: failure.status, error: failure.message }, headers);
     }
+  }
+
+  /** `GET /<topics>/<format>`: which topics and format, or undefined for any other request. */
+  #subscribeTarget(request: Request, url: URL): { format: SubscribeFormat; topics: Set<string>; list: string } | undefined {
+    if (request.method !== "GET" || url.pathname.length > MAX_PATH_CHARS) return undefined;
+    const segments = url.pathname.slice(1).split("/");
+    if (segments.length !== 2 || !SUBSCRIBE_ACTIONS.has(segments[1])) return undefined;
+    const names = segments[0].split(",").filter((name) => name !== "");
+    if (names.length === 0) throw new HttpFailure(400, 40001, "invalid topic: name one or more, comma-separated");
+    const topics = new Set(names.map((name) => this.#topic(name)));
+    const unknown = [...topics].filter((topic) => !this.#init.feed.topics.has(topic));
+    if (unknown.length > 0) {
+      throw new HttpFailure(
+        400,
+        40009,
+        `this agent does not subscribe to ${unknown.map((topic) => `"${topic}"`).join(", ")}: add ${
+          unknown.length === 1 ? "it" : "them"
+        } to agent.topics in its config`,
+      );
+    }
+    return { format: segments[1] as SubscribeFormat, topics, list: [...topics].join(",") };
+  }
+
+  #subscribe(request: Request, url: URL, target: { format: SubscribeFormat; topics: Set<string>; list: string }) {
+    const subscription = parseSubscription(request, url, target.topics, target.list);
+    const since = subscription.since;
+    if (since.kind === "id" && !this.#init.feed.has(since.id)) {
+      throw new HttpFailure(400, 40008, `invalid since=${since.id}: this agent's store has no event with that id`);
+    }
+    if (this.#subscribers.size >= MAX_SUBSCRIBERS) {
+      throw new HttpFailure(429, 42903, `too many subscribers (${MAX_SUBSCRIBERS}); close some and try again`);
+    }
+    this.#subscriptions++;
+    const options = {
+      feed: this.#init.feed,
+      keepaliveMs: this.#keepaliveMs,
+      nextId: () => `hark${(this.#nextControlId++).toString(36).padStart(8, "0")}`,
+      track: (close: () => void) => {
+        this.#subscribers.add(close);
+        return () => this.#subscribers.delete(close);
+      },
+    };
+    log.debug("subscription to {topics} as {format}", { topics: target.list, format: target.format });
+    return target.format === "ws"
+      ? socketSubscription(request, subscription, options)
+      : streamSubscription(target.format, subscription, options);
   }
 
   /**
@@ -286,11 +355,11 @@ export class HttpSource implements Source, AsyncDisposable {
       const topic = this.#topic(segments[0]);
       return this.#paramDraft(request, url, topic, method === "GET" ? "" : await this.#body(request));
     }
-    if (segments.length <= 2 && (segments.length === 1 || SUBSCRIBE_ACTIONS.has(segments[1]))) {
+    if (segments.length === 1) {
       throw new HttpFailure(
         404,
         40403,
-        "hark's http source only publishes: subscribe with `hark tail` (add --json for JSON lines)",
+        `GET /${segments[0]} shows nothing: subscribe with GET /${segments[0]}/json (or /sse, /raw, /ws), or publish with POST`,
       );
     }
     throw new HttpFailure(404, 40401, "not found");
@@ -463,54 +532,6 @@ function priorityOf(value: string | number): number {
   } catch (error) {
     throw new HttpFailure(400, 40004, (error as Error).message, { cause: error });
   }
-}
-
-/** The first non-empty value among headers `names`, then query parameters `names` (ntfy's `readParam`). */
-function readParam(request: Request, url: URL, names: readonly string[]): string | undefined {
-  for (const name of names) {
-    const value = request.headers.get(name);
-    if (value !== null && value.trim() !== "") return decodeHeader(value.trim());
-  }
-  for (const name of names) {
-    const value = url.searchParams.get(name);
-    if (value !== null && value.trim() !== "") return value.trim();
-  }
-  return undefined;
-}
-
-const ENCODED_WORD = /=\?([-\w]+)\?([BbQq])\?([^?\s]*)\?=/g;
-
-/**
- * Header values arrive as bytes, one char per byte: curl sends UTF-8 as is,
- * so it is decoded again here. RFC 2047 words (`=?UTF-8?B?…?=`), which ntfy
- * accepts for non-ASCII titles, are decoded as well.
- */
-function decodeHeader(raw: string): string {
-  let text = raw;
-  if (/[\x80-\xff]/.test(raw) && !/[\u0100-\uffff]/.test(raw)) {
-    try {
-      text = utf8.decode(Uint8Array.from(raw, (char) => char.charCodeAt(0)));
-    } catch {
-      // Not UTF-8: keep the bytes as Latin-1, which is what they then are.
-    }
-  }
-  if (!text.includes("=?")) return text;
-  return text.replace(/(\?=)\s+(?==\?)/g, "$1").replace(ENCODED_WORD, (word, charset, encoding, data) => {
-    try {
-      const bytes = encoding.toUpperCase() === "B"
-        ? Uint8Array.from(atob(data), (char) => char.charCodeAt(0))
-        : Uint8Array.from(
-          data.replaceAll("_", " ").replace(
-            /=([0-9A-Fa-f]{2})/g,
-            (_: string, hex: string) => String.fromCharCode(parseInt(hex, 16)),
-          ),
-          (char: string) => char.charCodeAt(0),
-        );
-      return new TextDecoder(charset, { fatal: true }).decode(bytes);
-    } catch {
-      return word;
-    }
-  });
 }
 
 /** The token of `Bearer <token>` or the password of `Basic base64(user:password)`. */

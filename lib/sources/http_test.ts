@@ -3,6 +3,7 @@ import { HarkError } from "../errors.ts";
 import { createEvent, type EventDraft, type HarkEvent } from "../event.ts";
 import { monotonicUlid } from "../ulid.ts";
 import { HttpSource, type HttpSourceInit, isLoopback, parseListen } from "./http.ts";
+import type { Feed } from "./source.ts";
 
 /** A publish that records drafts and builds real (validated) events, or refuses when told to. */
 function fakePublish() {
@@ -21,9 +22,26 @@ function fakePublish() {
   return { drafts, publish, state };
 }
 
+/** A feed with no events, for publish tests: subscriptions are tested against real agents (tests/ntfy_test.ts). */
+export function emptyFeed(topics: string[] = ["mytopic", "default", "alerts"]): Feed {
+  return {
+    topics: new Set(topics),
+    retentionMs: 86_400_000,
+    follow: () => () => {},
+    history: () => [],
+    has: () => false,
+  };
+}
+
 async function startSource(init: Partial<HttpSourceInit> = {}) {
   const fake = fakePublish();
-  const source = new HttpSource({ listen: "127.0.0.1:0", maxBodyBytes: 64 * 1024, publish: fake.publish, ...init });
+  const source = new HttpSource({
+    listen: "127.0.0.1:0",
+    maxBodyBytes: 64 * 1024,
+    publish: fake.publish,
+    feed: emptyFeed(),
+    ...init,
+  });
   await source.start();
   const port = Number(source.address.split(":").at(-1));
   return { source, port, ...fake, [Symbol.asyncDispose]: () => source.stop() };
@@ -198,7 +216,8 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
     { name: "JSON without topic", args: ["-d", '{"message":"x"}', host], status: 400, error: /topic/ },
     { name: "delay", args: ["-H", "Delay: 30m", "-d", "x", `${host}/mytopic`], status: 400, error: /delay/ },
     { name: "tag with a space", args: ["-H", "Tags: a b", "-d", "x", `${host}/mytopic`], status: 400, error: /tag/ },
-    { name: "subscribe", args: [`${host}/mytopic/json`], status: 404, error: /hark tail/ },
+    { name: "subscribe to a topic the agent lacks", args: [`${host}/other/json`], status: 400, error: /agent\.topics/ },
+    { name: "GET a topic", args: [`${host}/mytopic`], status: 404, error: /mytopic\/json/ },
     { name: "DELETE", args: ["-X", "DELETE", `${host}/mytopic`], status: 405, error: /not allowed/ },
     {
       name: "browser request",
@@ -224,7 +243,7 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
   }
   const stats = ctx.source.stats();
   assert.equal(stats.accepted, 0);
-  assert.deepEqual(stats.rejected, { 400: 7, 403: 2, 404: 1, 405: 1, 413: 2 });
+  assert.deepEqual(stats.rejected, { 400: 8, 403: 2, 404: 1, 405: 1, 413: 2 });
   assert.match(stats.last_error as string, /^403 /);
 });
 
@@ -277,7 +296,7 @@ Deno.test("HttpSource enforces its token", async (t) => {
 Deno.test("HttpSource.start() refuses a non-loopback address without a token", async () => {
   const { publish } = fakePublish();
   for (const listen of ["0.0.0.0:0", "[::]:0", "192.0.2.1:0"]) {
-    const source = new HttpSource({ listen, maxBodyBytes: 1024, publish });
+    const source = new HttpSource({ listen, maxBodyBytes: 1024, publish, feed: emptyFeed() });
     await assert.rejects(source.start(), (error: Error) => {
       assert.ok(error instanceof HarkError);
       assert.match(error.message, /non-loopback address needs a token/);
@@ -297,7 +316,7 @@ Deno.test("HttpSource.start() binds a non-loopback address when a token is set",
 Deno.test("HttpSource.start() names the listen setting when the port is in use", async () => {
   await using first = await startSource();
   const { publish } = fakePublish();
-  const second = new HttpSource({ listen: `127.0.0.1:${first.port}`, maxBodyBytes: 1024, publish });
+  const second = new HttpSource({ listen: `127.0.0.1:${first.port}`, maxBodyBytes: 1024, publish, feed: emptyFeed() });
   await assert.rejects(second.start(), (error: Error) => {
     assert.ok(error instanceof HarkError);
     assert.match(

@@ -6,15 +6,17 @@
  */
 
 import type { SourceConfig } from "../config.ts";
-import type { Publish, Source } from "./source.ts";
+import type { Feed, Publish, Source } from "./source.ts";
 import { FifoSource } from "./fifo.ts";
 import { HttpSource } from "./http.ts";
 import { WatchSource } from "./watch.ts";
 
-export type { Publish, Source };
+export type { Feed, Publish, Source };
 
 export interface SourceContext {
   publish: Publish;
+  /** Stored and live events, for the http source's subscribers. */
+  feed: Feed;
   /** This agent's host name, for `{host}` in watch rules. */
   host: string;
   maxEventBytes: number;
@@ -42,6 +44,8 @@ export function createSource(config: SourceConfig, context: SourceContext): Sour
       return new HttpSource({
         listen: config.listen,
         token: config.token,
+        keepaliveMs: config.keepalive,
+        feed: context.feed,
         maxBodyBytes: Math.max(HTTP_BODY_BYTES, context.maxEventBytes),
         publish,
       });

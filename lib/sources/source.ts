@@ -8,3 +8,35 @@ export interface Source {
   stop(): Promise<void>;
   stats(): Record<string, unknown>;
 }
+
+/** Which stored events a subscriber wants before the live ones. */
+export type Since =
+  | { kind: "none" }
+  | { kind: "all" }
+  /** The newest stored event only. */
+  | { kind: "latest" }
+  /** Events whose time is at or after this instant (ms). */
+  | { kind: "time"; ms: number }
+  /** Events this agent stored after the one with this id. */
+  | { kind: "id"; id: string };
+
+/**
+ * The events this agent has and gets, for sources that also serve
+ * subscribers (the http source's ntfy subscribe API).
+ */
+export interface Feed {
+  /** The topics this agent subscribes to: the only ones a follower can get. */
+  readonly topics: ReadonlySet<string>;
+  /**
+   * Stored events on `topics` since `since`, oldest first, then every new
+   * one as it arrives, each once and none missed in between. Throws
+   * HarkError for an id the store does not have. Returns the unsubscribe.
+   */
+  follow(topics: ReadonlySet<string>, since: Since, push: (event: HarkEvent) => void): () => void;
+  /** Stored events on `topics` since `since`, oldest first. */
+  history(topics: ReadonlySet<string>, since: Since): HarkEvent[];
+  /** Whether the store holds an event with this id (for `since=<id>`). */
+  has(id: string): boolean;
+  /** How long the store keeps an event (ms): when one that sets no expiry is gone. */
+  readonly retentionMs: number;
+}

@@ -1,0 +1,306 @@
+/**
+ * ntfy's subscribe API on the http source: `GET /<topics>/json`, `/sse`,
+ * `/raw` and `/ws`, in ntfy's wire format, so the ntfy Android app (with
+ * this agent as its server), `ntfy subscribe`, a browser's EventSource and
+ * `curl -s host/topic/json` all read hark events. No central server: each
+ * agent answers from its own store and its own view of the mesh.
+ *
+ * A stream opens with an `open` message, then the stored events `since=`
+ * asks for, then live ones, with a `keepalive` message (a ping on
+ * WebSockets) when nothing else was sent for the keepalive interval.
+ * `poll=1` returns the stored ones and ends.
+ */
+
+import type { HarkEvent } from "../event.ts";
+import { parsePriority } from "../event.ts";
+import { parseDuration } from "../duration.ts";
+import { ULID_PATTERN } from "../ulid.ts";
+import type { Feed, Since } from "./source.ts";
+import { HttpFailure } from "./http_failure.ts";
+import { readParam } from "./ntfy_params.ts";
+
+export const SUBSCRIBE_FORMATS = ["json", "sse", "raw", "ws"] as const;
+export type SubscribeFormat = typeof SUBSCRIBE_FORMATS[number];
+
+export const DEFAULT_KEEPALIVE_MS = 45_000;
+/**
+ * A subscriber that reads slower than events come is cut off once this
+ * many messages wait for it, rather than buffer without bound; it can
+ * reconnect with `since=<last id>` and miss nothing the store still holds.
+ */
+const MAX_QUEUED_MESSAGES = 1000;
+const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** ntfy's message object, as its server sends it. */
+export interface NtfyMessage {
+  id: string;
+  /** Unix seconds. */
+  time: number;
+  expires?: number;
+  event: "open" | "keepalive" | "message";
+  /** One topic, or for open and keepalive the path's comma-separated list. */
+  topic: string;
+  message?: string;
+  title?: string;
+  tags?: string[];
+  priority?: number;
+  click?: string;
+}
+
+/** What a subscribe request asks for. */
+export interface Subscription {
+  topics: ReadonlySet<string>;
+  /** The topics as the path named them, for open and keepalive messages. */
+  topicList: string;
+  poll: boolean;
+  since: Since;
+  /** ntfy's filters: id, message, title, priority, tags. */
+  passes(message: NtfyMessage): boolean;
+}
+
+/** Reads poll, since, scheduled and the filters, under ntfy's names. */
+export function parseSubscription(
+  request: Request,
+  url: URL,
+  topics: ReadonlySet<string>,
+  topicList: string,
+): Subscription {
+  const param = (...names: string[]) => readParam(request, url, names);
+  const poll = isTrue(param("x-poll", "poll", "po"));
+  // hark has no delayed messages: `scheduled` is accepted and changes nothing.
+  isTrue(param("x-scheduled", "scheduled", "sched"));
+  const since = parseSince(param("x-since", "since", "si"), poll);
+  const id = param("x-id", "id");
+  const text = param("x-message", "message", "m");
+  const title = param("x-title", "title", "t");
+  const priorities: number[] = listOf(param("x-priority", "priority", "prio", "p")).map((value) => {
+    try {
+      return parsePriority(value);
+    } catch (error) {
+      throw new HttpFailure(400, 40004, `invalid priority filter: ${(error as Error).message}`, { cause: error });
+    }
+  });
+  const tags = listOf(param("x-tags", "tags", "tag", "ta"));
+  return {
+    topics,
+    topicList,
+    poll,
+    since,
+    passes(message) {
+      if (message.event !== "message") return true;
+      if (id !== undefined && message.id !== id) return false;
+      if (text !== undefined && message.message !== text) return false;
+      if (title !== undefined && message.title !== title) return false;
+      if (priorities.length > 0 && !priorities.includes(message.priority ?? 3)) return false;
+      return tags.every((tag) => message.tags?.includes(tag) ?? false);
+    },
+  };
+}
+
+/**
+ * ntfy's `since=`: empty (nothing, or everything with poll), `all`, `none`,
+ * `latest`, a message id, unix seconds, or a duration back from now.
+ */
+export function parseSince(value: string | undefined, poll: boolean, now = Date.now()): Since {
+  if (value === undefined || value === "") return poll ? { kind: "all" } : { kind: "none" };
+  if (value === "all") return { kind: "all" };
+  if (value === "none") return { kind: "none" };
+  if (value === "latest") return { kind: "latest" };
+  if (ULID_PATTERN.test(value)) return { kind: "id", id: value };
+  if (/^\d{1,12}$/.test(value)) return { kind: "time", ms: Number(value) * 1000 };
+  try {
+    return { kind: "time", ms: now - parseDuration(value) };
+  } catch {
+    throw new HttpFailure(
+      400,
+      40008,
+      `invalid since=${JSON.stringify(value.slice(0, 40))}: use a duration (10m, 1h), unix seconds, a message id, all, latest or none`,
+    );
+  }
+}
+
+/** A hark event as ntfy's message; one without an expiry lasts as long as the store keeps it. */
+export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage {
+  const time = Date.parse(event.time);
+  const message: NtfyMessage = {
+    id: event.id,
+    time: Math.floor(time / 1000),
+    expires: Math.floor((event.expires ? Date.parse(event.expires) : time + retentionMs) / 1000),
+    event: "message",
+    topic: event.topic,
+    message: event.body,
+  };
+  if (event.title) message.title = event.title;
+  if (event.tags.length > 0) message.tags = event.tags;
+  message.priority = event.priority;
+  if (event.click) message.click = event.click;
+  return message;
+}
+
+function controlMessage(event: "open" | "keepalive", topicList: string, nextId: () => string): NtfyMessage {
+  return { id: nextId(), time: Math.floor(Date.now() / 1000), event, topic: topicList };
+}
+
+/** One message in the stream's format, as ntfy's server writes it. */
+export function encodeMessage(format: Exclude<SubscribeFormat, "ws">, message: NtfyMessage): string {
+  const json = JSON.stringify(message);
+  switch (format) {
+    case "json":
+      return json + "\n";
+    case "sse":
+      // Browsers' onmessage fires only for unnamed events, so only messages go unnamed.
+      return message.event === "message" ? `data: ${json}\n\n` : `event: ${message.event}\ndata: ${json}\n\n`;
+    case "raw":
+      // One line per message; open and keepalive are empty lines.
+      return message.event === "message" ? `${(message.message ?? "").replaceAll("\n", " ")}\n` : "\n";
+  }
+}
+
+const CONTENT_TYPES: Record<Exclude<SubscribeFormat, "ws">, string> = {
+  // ntfy's Android client needs the charset.
+  json: "application/x-ndjson; charset=utf-8",
+  sse: "text/event-stream; charset=utf-8",
+  raw: "text/plain; charset=utf-8",
+};
+
+export interface ServeOptions {
+  feed: Feed;
+  keepaliveMs: number;
+  /** A short random id for open and keepalive messages. */
+  nextId: () => string;
+  /** Registers a way to end the subscription when the source stops; returns its removal. */
+  track(close: () => void): () => void;
+}
+
+/**
+ * Answers a json, sse or raw subscription: a streamed response that ends
+ * when the client goes away, the source stops or the client reads too slowly.
+ */
+export function streamSubscription(
+  format: Exclude<SubscribeFormat, "ws">,
+  subscription: Subscription,
+  options: ServeOptions,
+): Response {
+  const { feed, keepaliveMs } = options;
+  const encoder = new TextEncoder();
+  let release = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let unfollow = () => {};
+      let open = true;
+      const close = (error?: Error) => {
+        if (!open) return;
+        open = false;
+        clearTimeout(timer);
+        unfollow();
+        untrack();
+        try {
+          if (error) controller.error(error);
+          else controller.close();
+        } catch {
+          // Already cancelled by the client.
+        }
+      };
+      const send = (message: NtfyMessage) => {
+        if (!open || !subscription.passes(message)) return;
+        if ((controller.desiredSize ?? 0) < -MAX_QUEUED_MESSAGES) {
+          close(new Error("subscriber too slow"));
+          return;
+        }
+        controller.enqueue(encoder.encode(encodeMessage(format, message)));
+        if (message.event !== "open") armKeepalive();
+      };
+      const armKeepalive = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => send(controlMessage("keepalive", subscription.topicList, options.nextId)), keepaliveMs);
+      };
+      const untrack = options.track(() => close());
+      release = () => close();
+      const toMessage = (event: HarkEvent) => send(ntfyMessage(event, feed.retentionMs));
+      try {
+        if (subscription.poll) {
+          feed.history(subscription.topics, subscription.since).forEach(toMessage);
+          close();
+          return;
+        }
+        send(controlMessage("open", subscription.topicList, options.nextId));
+        unfollow = feed.follow(subscription.topics, subscription.since, toMessage);
+        armKeepalive();
+      } catch (error) {
+        // Thrown from the constructor, so the request still gets an error reply.
+        open = false;
+        clearTimeout(timer);
+        untrack();
+        throw error;
+      }
+    },
+    cancel() {
+      release();
+    },
+  }, new CountQueuingStrategy({ highWaterMark: 1 }));
+  return new Response(body, {
+    status: 200,
+    headers: { "content-type": CONTENT_TYPES[format], "cache-control": "no-cache", "x-accel-buffering": "no" },
+  });
+}
+
+/**
+ * Answers a WebSocket subscription: each message a JSON text frame, as
+ * ntfy sends them; Deno pings an idle socket every keepalive interval and
+ * closes it when no pong comes back.
+ */
+export function socketSubscription(request: Request, subscription: Subscription, options: ServeOptions): Response {
+  if ((request.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
+    throw new HttpFailure(400, 40016, "invalid request: client not using the websocket protocol");
+  }
+  const { feed } = options;
+  const { socket, response } = Deno.upgradeWebSocket(request, {
+    idleTimeout: Math.max(1, Math.round(options.keepaliveMs / 1000)),
+  });
+  let unfollow = () => {};
+  let untrack = () => {};
+  let open = true;
+  const finish = (code = 1000, reason = "") => {
+    if (!open) return;
+    open = false;
+    unfollow();
+    untrack();
+    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
+  };
+  const send = (message: NtfyMessage) => {
+    if (!open || socket.readyState !== WebSocket.OPEN || !subscription.passes(message)) return;
+    if (socket.bufferedAmount > MAX_WS_BUFFERED_BYTES) {
+      finish(1008, "subscriber too slow");
+      return;
+    }
+    socket.send(JSON.stringify(message));
+  };
+  const toMessage = (event: HarkEvent) => send(ntfyMessage(event, feed.retentionMs));
+  socket.onopen = () => {
+    untrack = options.track(() => finish(1001, "hark is stopping"));
+    try {
+      if (subscription.poll) {
+        feed.history(subscription.topics, subscription.since).forEach(toMessage);
+        finish();
+        return;
+      }
+      send(controlMessage("open", subscription.topicList, options.nextId));
+      unfollow = feed.follow(subscription.topics, subscription.since, toMessage);
+    } catch (error) {
+      // The since= id was checked before the upgrade; this is the store going away.
+      finish(1011, (error as Error).message.slice(0, 120));
+    }
+  };
+  socket.onclose = () => finish();
+  socket.onerror = () => finish();
+  return response;
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value !== undefined && ["1", "yes", "true"].includes(value.toLowerCase());
+}
+
+function listOf(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((item) => item.trim()).filter((item) => item !== "");
+}
