@@ -294,20 +294,27 @@ export class HttpSource implements Source, AsyncDisposable {
 
   /**
    * A web page the user visits can make the browser send requests to
-   * 127.0.0.1 (plain forms, images, DNS rebinding), which would let any site
-   * publish into the mesh. Browsers mark such requests with `Origin` or
-   * `Sec-Fetch-Site`; scripts and curl send neither. A loopback listener also
-   * insists on a loopback `Host`, which defeats DNS rebinding in old browsers.
+   * 127.0.0.1 (plain forms, images, DNS rebinding, WebSockets, which no CORS
+   * rule covers), which would let any site publish into the mesh or read
+   * its events. Browsers mark such requests with `Origin` or
+   * `Sec-Fetch-Site`; scripts and curl send neither. Only same-origin
+   * requests get through, and a loopback listener also insists on a
+   * loopback `Host`, which defeats DNS rebinding.
    */
   #guardBrowser(request: Request): void {
     const site = request.headers.get("sec-fetch-site");
-    if (request.headers.has("origin") || (site !== null && site !== "none")) {
+    const origin = request.headers.get("origin");
+    const host = (request.headers.get("host") ?? "").toLowerCase();
+    // This listener's own pages (and nothing else) may call it from a browser.
+    const sameOrigin = site === "same-origin" ||
+      (site === null && origin !== null && URL.parse(origin)?.host.toLowerCase() === host);
+    if (!sameOrigin && (origin !== null || (site !== null && site !== "none"))) {
       throw new HttpFailure(403, 40302, "requests from web pages are refused: publish with curl or a script");
     }
     if (this.#loopback) {
-      const host = (request.headers.get("host") ?? "").toLowerCase().replace(/:\d+$/, "");
-      if (host !== "" && !isLoopback(host.replace(/^\[(.*)\]$/, "$1"))) {
-        throw new HttpFailure(403, 40303, `host "${host}" is not a loopback name: use localhost or 127.0.0.1`);
+      const name = host.replace(/:\d+$/, "");
+      if (name !== "" && !isLoopback(name.replace(/^\[(.*)\]$/, "$1"))) {
+        throw new HttpFailure(403, 40303, `host "${name}" is not a loopback name: use localhost or 127.0.0.1`);
       }
     }
   }
