@@ -26,6 +26,7 @@ import { createSource, type Source } from "./sources/mod.ts";
 import type { Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
+import { renderMetrics } from "./metrics.ts";
 
 const log = getLogger(["hark", "agent"]);
 /** Longest a send waits for the rate limit before it is refused. */
@@ -186,6 +187,7 @@ export class Agent {
       const created = createSource(source, {
         publish: async (draft) => (await this.#publish(mesh, draft)).event,
         feed: this.#feed(),
+        metrics: () => this.#metrics(mesh),
         host: config.agent.host,
         maxEventBytes: config.agent.max_event_bytes,
       });
@@ -414,6 +416,18 @@ export class Agent {
       query.afterSeq = seq;
     }
     return store.query(query).map((stored) => stored.event);
+  }
+
+  /** `GET /metrics` on the http source: the counters `hark status` shows, for Prometheus. */
+  #metrics(mesh: Mesh): string {
+    return renderMetrics({
+      events: mesh.counters,
+      catchUp: this.#catchUp?.counters,
+      sinks: this.#router?.health() ?? [],
+      peers: mesh.peerCount,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      sources: this.#sources.map((source) => ({ name: source.name, ...source.stats() })),
+    });
   }
 
   #status(mesh: Mesh) {

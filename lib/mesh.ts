@@ -439,6 +439,11 @@ export class Mesh {
     }
   }
 
+  /** How many agents this one is connected to now. */
+  get peerCount(): number {
+    return this.#node?.getPeers().length ?? 0;
+  }
+
   /**
    * Addresses other agents can dial, each ending in this agent's peer id:
    * public ones first, then relayed, then private (LAN) ones. Loopback

@@ -19,6 +19,7 @@ import { type EventDraft, parsePriority } from "../event.ts";
 import type { Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
+import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import {
   DEFAULT_KEEPALIVE_MS,
   parseSubscription,
@@ -45,6 +46,8 @@ export interface HttpSourceInit {
   publish: Publish;
   /** Where subscribers' events come from. */
   feed: Feed;
+  /** The agent's counters in Prometheus' text format, served as `GET /metrics`. */
+  metrics?: () => string;
   /** How often an idle subscription gets a keepalive (ms). @default 45 s */
   keepaliveMs?: number;
 }
@@ -220,6 +223,9 @@ export class HttpSource implements Source, AsyncDisposable {
       const url = new URL(request.url);
       this.#guardBrowser(request);
       this.#authorize(request, url);
+      if (request.method === "GET" && url.pathname === "/metrics" && this.#init.metrics) {
+        return new Response(this.#init.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
+      }
       const target = this.#subscribeTarget(request, url);
       if (target) return this.#subscribe(request, url, target);
       const draft = await this.#draft(request, url);

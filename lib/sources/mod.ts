@@ -17,6 +17,8 @@ export interface SourceContext {
   publish: Publish;
   /** Stored and live events, for the http source's subscribers. */
   feed: Feed;
+  /** The agent's counters in Prometheus' text format, for `GET /metrics`. */
+  metrics: () => string;
   /** This agent's host name, for `{host}` in watch rules. */
   host: string;
   maxEventBytes: number;
@@ -46,6 +48,7 @@ export function createSource(config: SourceConfig, context: SourceContext): Sour
         token: config.token,
         keepaliveMs: config.keepalive,
         feed: context.feed,
+        metrics: context.metrics,
         maxBodyBytes: Math.max(HTTP_BODY_BYTES, context.maxEventBytes),
         publish,
       });
