@@ -23,7 +23,7 @@ import { CatchUp } from "./history/catch_up.ts";
 import { serveHas } from "./history/has.ts";
 import { compileFilter, compileTopicPattern } from "./filter.ts";
 import { createSource, type Source } from "./sources/mod.ts";
-import type { Feed, Since } from "./sources/source.ts";
+import type { AgentView, Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -188,6 +188,7 @@ export class Agent {
         publish: async (draft) => (await this.#publish(mesh, draft)).event,
         feed: this.#feed(),
         metrics: () => this.#metrics(mesh),
+        view: () => this.#view(mesh),
         host: config.agent.host,
         maxEventBytes: config.agent.max_event_bytes,
       });
@@ -416,6 +417,27 @@ export class Agent {
       query.afterSeq = seq;
     }
     return store.query(query).map((stored) => stored.event);
+  }
+
+  /** The web page's view of this agent. */
+  async #view(mesh: Mesh): Promise<AgentView> {
+    const { config } = this.#init;
+    const peers = await mesh.peers();
+    return {
+      host: config.agent.host,
+      peer: mesh.peerId,
+      network: this.#network?.name ?? null,
+      topics: config.agent.topics,
+      peers: peers.map(({ peer, host, connection, latencyMs }) => ({ peer, host, connection, latencyMs })),
+      sinks: (this.#router?.health() ?? []).map(({ name, state, delivered, queued, failed, last_error }) => ({
+        name,
+        state,
+        delivered,
+        queued,
+        failed,
+        last_error,
+      })),
+    };
   }
 
   /** `GET /metrics` on the http source: the counters `hark status` shows, for Prometheus. */

@@ -16,10 +16,11 @@ import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
 import { type EventDraft, parsePriority } from "../event.ts";
-import type { Feed, Publish, Source } from "./source.ts";
+import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
+import { APP_CSS, APP_JS, FAVICON_SVG, INDEX_HTML } from "../web/assets.ts";
 import {
   DEFAULT_KEEPALIVE_MS,
   parseSubscription,
@@ -48,6 +49,8 @@ export interface HttpSourceInit {
   feed: Feed;
   /** The agent's counters in Prometheus' text format, served as `GET /metrics`. */
   metrics?: () => string;
+  /** Peers and sinks for the web page (`GET /v1/hark/status`); without it there is no page. */
+  view?: () => Promise<AgentView>;
   /** How often an idle subscription gets a keepalive (ms). @default 45 s */
   keepaliveMs?: number;
 }
@@ -63,6 +66,23 @@ const MIN_KEEPALIVE_MS = 1000;
 const EMPTY_MESSAGE = "triggered";
 const MAX_PATH_CHARS = 256;
 const BODY_TIMEOUT_MS = 10_000;
+
+const WEB_ASSETS: Record<string, { body: string; type: string }> = {
+  "/": { body: INDEX_HTML, type: "text/html; charset=utf-8" },
+  "/app.js": { body: APP_JS, type: "text/javascript; charset=utf-8" },
+  "/app.css": { body: APP_CSS, type: "text/css; charset=utf-8" },
+  "/favicon.svg": { body: FAVICON_SVG, type: "image/svg+xml" },
+  "/favicon.ico": { body: FAVICON_SVG, type: "image/svg+xml" },
+};
+
+/** The page runs only its own script, talks only to this listener, and cannot be framed. */
+const PAGE_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-cache",
+};
 
 /** ntfy's parameter names, header or query, first match wins (headers first, as in ntfy). */
 const PARAMS = {
@@ -223,9 +243,8 @@ export class HttpSource implements Source, AsyncDisposable {
       const url = new URL(request.url);
       this.#guardBrowser(request);
       this.#authorize(request, url);
-      if (request.method === "GET" && url.pathname === "/metrics" && this.#init.metrics) {
-        return new Response(this.#init.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
-      }
+      const served = request.method === "GET" ? await this.#serveFixed(url.pathname) : undefined;
+      if (served) return served;
       const target = this.#subscribeTarget(request, url);
       if (target) return this.#subscribe(request, url, target);
       const draft = await this.#draft(request, url);
@@ -250,6 +269,19 @@ export class HttpSource implements Source, AsyncDisposable {
       if (failure.status === 405) headers["allow"] = "GET, PUT, POST";
       return reply(failure.status, { code: failure.code, http: failure.status, error: failure.message }, headers);
     }
+  }
+
+  /** The web page, its script and style, its status call, and the metrics; undefined for other paths. */
+  async #serveFixed(path: string): Promise<Response | undefined> {
+    const { metrics, view } = this.#init;
+    if (path === "/metrics" && metrics) {
+      return new Response(metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
+    }
+    if (!view) return undefined;
+    if (path === "/v1/hark/status") return reply(200, await view(), { "cache-control": "no-store" });
+    const asset = WEB_ASSETS[path];
+    if (!asset) return undefined;
+    return new Response(asset.body, { headers: { "content-type": asset.type, ...PAGE_HEADERS } });
   }
 
   /** `GET /<topics>/<format>`: which topics and format, or undefined for any other request. */

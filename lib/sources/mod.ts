@@ -6,12 +6,12 @@
  */
 
 import type { SourceConfig } from "../config.ts";
-import type { Feed, Publish, Source } from "./source.ts";
+import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { FifoSource } from "./fifo.ts";
 import { HttpSource } from "./http.ts";
 import { WatchSource } from "./watch.ts";
 
-export type { Feed, Publish, Source };
+export type { AgentView, Feed, Publish, Source };
 
 export interface SourceContext {
   publish: Publish;
@@ -19,6 +19,8 @@ export interface SourceContext {
   feed: Feed;
   /** The agent's counters in Prometheus' text format, for `GET /metrics`. */
   metrics: () => string;
+  /** Peers and sink health, for the web page. */
+  view: () => Promise<AgentView>;
   /** This agent's host name, for `{host}` in watch rules. */
   host: string;
   maxEventBytes: number;
@@ -49,6 +51,7 @@ export function createSource(config: SourceConfig, context: SourceContext): Sour
         keepaliveMs: config.keepalive,
         feed: context.feed,
         metrics: context.metrics,
+        view: context.view,
         maxBodyBytes: Math.max(HTTP_BODY_BYTES, context.maxEventBytes),
         publish,
       });

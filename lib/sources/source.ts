@@ -40,3 +40,13 @@ export interface Feed {
   /** How long the store keeps an event (ms): when one that sets no expiry is gone. */
   readonly retentionMs: number;
 }
+
+/** What the agent's web page shows besides events: who it is, its peers and its sinks. */
+export interface AgentView {
+  host: string;
+  peer: string;
+  network: string | null;
+  topics: string[];
+  peers: { peer: string; host?: string; connection: string; latencyMs?: number }[];
+  sinks: { name: string; state: string; delivered: number; queued: number; failed: number; last_error?: string }[];
+}
