@@ -26,7 +26,9 @@ Deno.test("renderMetrics escapes label values as the exposition format requires"
   };
   const text = renderMetrics({ events, sinks: [sink], peers: 1, uptimeSeconds: 9, sources: [] });
   assert.ok(
-    text.includes('hark_sink_delivered_total{sink="0:exec",type="exec",name="exec:say \\"hi\\" \\\\ now\\nplease"} 3\n'),
+    text.includes(
+      'hark_sink_delivered_total{sink="0:exec",type="exec",name="exec:say \\"hi\\" \\\\ now\\nplease"} 3\n',
+    ),
   );
   assert.ok(text.includes("hark_events_received_total 5\n"));
   assert.ok(text.includes("hark_catch_up_sessions_total 0\n"), "no catch-up yet reads as zero");

@@ -285,7 +285,10 @@ export class HttpSource implements Source, AsyncDisposable {
   }
 
   /** `GET /<topics>/<format>`: which topics and format, or undefined for any other request. */
-  #subscribeTarget(request: Request, url: URL): { format: SubscribeFormat; topics: Set<string>; list: string } | undefined {
+  #subscribeTarget(
+    request: Request,
+    url: URL,
+  ): { format: SubscribeFormat; topics: Set<string>; list: string } | undefined {
     if (request.method !== "GET" || url.pathname.length > MAX_PATH_CHARS) return undefined;
     const segments = url.pathname.slice(1).split("/");
     if (segments.length !== 2 || !SUBSCRIBE_ACTIONS.has(segments[1])) return undefined;
@@ -404,7 +407,9 @@ export class HttpSource implements Source, AsyncDisposable {
       throw new HttpFailure(
         404,
         40403,
-        `GET /${segments[0]} shows nothing: subscribe with GET /${segments[0]}/json (or /sse, /raw, /ws), or publish with POST`,
+        `GET /${segments[0]} shows nothing: subscribe with GET /${
+          segments[0]
+        }/json (or /sse, /raw, /ws), or publish with POST`,
       );
     }
     throw new HttpFailure(404, 40401, "not found");

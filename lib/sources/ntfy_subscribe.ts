@@ -114,7 +114,9 @@ export function parseSince(value: string | undefined, poll: boolean, now = Date.
     throw new HttpFailure(
       400,
       40008,
-      `invalid since=${JSON.stringify(value.slice(0, 40))}: use a duration (10m, 1h), unix seconds, a message id, all, latest or none`,
+      `invalid since=${
+        JSON.stringify(value.slice(0, 40))
+      }: use a duration (10m, 1h), unix seconds, a message id, all, latest or none`,
     );
   }
 }
@@ -213,7 +215,10 @@ export function streamSubscription(
       };
       const armKeepalive = () => {
         clearTimeout(timer);
-        timer = setTimeout(() => send(controlMessage("keepalive", subscription.topicList, options.nextId)), keepaliveMs);
+        timer = setTimeout(
+          () => send(controlMessage("keepalive", subscription.topicList, options.nextId)),
+          keepaliveMs,
+        );
       };
       const untrack = options.track(() => close());
       release = () => close();
