@@ -4,6 +4,7 @@
  * one arrives from the mesh (receive side).
  */
 
+import { checkActions, type EventAction } from "./actions.ts";
 import { EventError } from "./errors.ts";
 import { ULID_PATTERN } from "./ulid.ts";
 
@@ -27,6 +28,8 @@ export interface HarkEvent {
   /** RFC 3339 with milliseconds, UTC. */
   time: string;
   click?: string;
+  /** Buttons on the notification: open a URL, or make an HTTP request (ntfy's actions). */
+  actions?: EventAction[];
   /** After this instant (RFC 3339) sinks no longer deliver the event. */
   expires?: string;
   source: EventSource;
@@ -41,6 +44,7 @@ export interface EventDraft {
   priority?: number;
   tags?: string[];
   click?: string;
+  actions?: EventAction[];
   /** Lifetime in milliseconds, turned into `expires`. */
   ttl?: number;
   data?: unknown;
@@ -86,6 +90,7 @@ const EVENT_KEYS = new Set([
   "tags",
   "time",
   "click",
+  "actions",
   "expires",
   "source",
   "data",
@@ -134,6 +139,7 @@ export function createEvent(
     source: { host: origin.host, peer: origin.peer },
   };
   if (draft.click !== undefined) event.click = draft.click;
+  if (draft.actions !== undefined && draft.actions.length > 0) event.actions = draft.actions;
   if (draft.ttl !== undefined) {
     if (!Number.isFinite(draft.ttl) || draft.ttl <= 0) {
       throw new EventError(`invalid ttl ${draft.ttl}: it must be positive`);
@@ -194,6 +200,7 @@ export function validateEvent(
   checkTags(event.tags);
   checkTime(event.time, "time");
   if (event.click !== undefined) checkClick(event.click);
+  if (event.actions !== undefined) checkActions(event.actions);
   if (event.expires !== undefined) checkTime(event.expires, "expires");
   checkSource(event.source);
   const size = encoder.encode(JSON.stringify(event)).length;
@@ -332,7 +339,7 @@ export function decodeEvent(
   return validateEvent(event, limits);
 }
 
-const DRAFT_KEYS = new Set(["topic", "title", "body", "priority", "tags", "click", "ttl", "data", "user"]);
+const DRAFT_KEYS = new Set(["topic", "title", "body", "priority", "tags", "click", "actions", "ttl", "data", "user"]);
 
 /** Checks the shape of a draft that arrived as JSON (from the control socket). */
 export function parseDraft(value: unknown): EventDraft {
@@ -355,5 +362,6 @@ export function parseDraft(value: unknown): EventDraft {
     draft.priority = parsePriority(draft.priority);
   }
   if (draft.topic !== undefined) checkTopic(draft.topic);
+  if (draft.actions !== undefined) checkActions(draft.actions);
   return draft as EventDraft;
 }

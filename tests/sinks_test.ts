@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { haveDesktop, startDesktopSession } from "./helpers/desktop_session.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { haveTools } from "./helpers/tools.ts";
 import type { HarkEvent } from "../lib/event.ts";
 
 const desktop = haveDesktop("sinks_test desktop end to end");
@@ -143,4 +144,47 @@ Deno.test({ name: "a burst of events becomes a few popups and one summary popup"
   assert.equal(summary.summary, "hark");
   const shown = session.notifications().filter((n) => n.summary.startsWith("burst ")).map((n) => n.summary);
   assert.deepEqual(shown, ["burst 1", "burst 2", "burst 3"]);
+});
+
+Deno.test({
+  name: "ntfy's Actions header becomes buttons on the receiver's popup; a click makes the request",
+  ignore: !desktop || !haveTools("the actions end-to-end test", ["curl"]),
+}, async () => {
+  await using session = await startDesktopSession();
+  const requests: { method: string; path: string; body: string }[] = [];
+  await using api = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    requests.push({ method: request.method, path: new URL(request.url).pathname, body: await request.text() });
+    return new Response("done");
+  });
+  await using receiver = await startAgent({
+    config: loopbackConfig([], `[[sink]]\ntype = "desktop"\n`),
+    env: session.env,
+  });
+  await using publisher = await startAgent({
+    config: loopbackConfig(receiver.addresses, `[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\n`),
+  });
+  await publisher.waitForPeers([receiver.peerId]);
+  const status = await publisher.request({ op: "status" });
+  const listen = (status.status as { sources: { listen: string }[] }).sources[0].listen;
+  // As ntfy's docs write it, with a local API standing in for the thermostat.
+  const output = await new Deno.Command("curl", {
+    args: [
+      "-s",
+      "-d",
+      "The server room is at 28 °C",
+      "-H",
+      `Actions: view, Open dashboard, https://dash.example.org/; http, Turn down, http://127.0.0.1:${api.addr.port}/turn-down, body='{"temperature": 20}'`,
+      `http://${listen}/default`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const sent = JSON.parse(new TextDecoder().decode(output.stdout));
+  assert.equal(sent.actions.length, 2, JSON.stringify(sent));
+  const popup = await session.waitForNotification((n) => n.body.includes("28 °C"));
+  assert.deepEqual(popup.actions, { "hark-0": "Open dashboard", "hark-1": "Turn down" });
+  await session.clickButton("Turn down");
+  await waitFor(() => requests.length === 1, { message: "the Turn down request" });
+  assert.deepEqual(requests[0], { method: "POST", path: "/turn-down", body: '{"temperature": 20}' });
 });

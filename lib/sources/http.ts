@@ -19,6 +19,8 @@ import { type EventDraft, parsePriority } from "../event.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
+import { parseActionsHeader, parseActionsJson } from "./ntfy_actions.ts";
+import type { EventAction } from "../actions.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import { APP_CSS, APP_JS, FAVICON_SVG, INDEX_HTML } from "../web/assets.ts";
 import {
@@ -91,13 +93,14 @@ const PARAMS = {
   priority: ["x-priority", "priority", "prio", "p"],
   tags: ["x-tags", "tags", "tag", "ta"],
   click: ["x-click", "click"],
+  actions: ["x-actions", "actions", "action"],
 } as const;
 
 /**
  * ntfy features hark cannot honour and whose loss would surprise the sender
  * (a delayed message sent now, an e-mail or call that never happens, an
  * attachment dropped): refused with 400 rather than silently ignored. Purely
- * cosmetic ones (icon, markdown, actions, cache, firebase) are ignored.
+ * cosmetic ones (icon, markdown, cache, firebase) are ignored.
  */
 const UNSUPPORTED_PARAMS: Record<string, readonly string[]> = {
   "delay": ["x-delay", "delay", "x-at", "at", "x-in", "in"],
@@ -452,6 +455,8 @@ export class HttpSource implements Source, AsyncDisposable {
     }
     const click = param(PARAMS.click);
     if (click !== undefined) draft.click = click;
+    const actions = param(PARAMS.actions);
+    if (actions !== undefined) draft.actions = actionsOf(() => parseActionsHeader(actions));
     return draft;
   }
 
@@ -493,6 +498,9 @@ export class HttpSource implements Source, AsyncDisposable {
       if (json.tags.length > 0) draft.tags = json.tags as string[];
     }
     if (json.click !== undefined && json.click !== "") draft.click = json.click as string;
+    if (json.actions !== undefined && json.actions !== null) {
+      draft.actions = actionsOf(() => parseActionsJson(json.actions));
+    }
     return draft;
   }
 
@@ -570,6 +578,14 @@ function refusal(error: unknown): HttpFailure {
   }
   if (/not running/i.test(message)) return new HttpFailure(503, 50301, message, { cause: error });
   return new HttpFailure(400, 40011, message, { cause: error });
+}
+
+function actionsOf(parse: () => EventAction[]): EventAction[] {
+  try {
+    return parse();
+  } catch (error) {
+    throw new HttpFailure(400, 40007, `invalid actions: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function unsupported(feature: string): HttpFailure {

@@ -12,6 +12,7 @@
  */
 
 import type { HarkEvent } from "../event.ts";
+import type { EventAction } from "../actions.ts";
 import { parsePriority } from "../event.ts";
 import { parseDuration } from "../duration.ts";
 import { ULID_PATTERN } from "../ulid.ts";
@@ -45,6 +46,7 @@ export interface NtfyMessage {
   tags?: string[];
   priority?: number;
   click?: string;
+  actions?: (EventAction & { id: string })[];
 }
 
 /** What a subscribe request asks for. */
@@ -136,6 +138,10 @@ export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage 
   if (event.tags.length > 0) message.tags = event.tags;
   message.priority = event.priority;
   if (event.click) message.click = event.click;
+  // ntfy's apps key each button by an id; the event id and the index make one.
+  if (event.actions?.length) {
+    message.actions = event.actions.map((action, index) => ({ id: `${event.id}-${index}`, ...action }));
+  }
   return message;
 }
 

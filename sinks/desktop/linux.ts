@@ -29,14 +29,20 @@
  * replaced, and `& < >` are escaped when the server advertises
  * `body-markup`. A click opens the event's URL with `xdg-open URL` as argv
  * (no shell), and only http, https and mailto URLs, as the event model
- * already guarantees. Any client on the session bus can emit ActionInvoked,
- * but it can only make us open a URL of a popup we showed.
+ * already guarantees. A button (ntfy's actions) opens its URL the same way,
+ * or makes its HTTP request (http or https only, no redirects followed, a
+ * deadline). Any client on the session bus can emit ActionInvoked, but it can
+ * only make us open a URL or make a request of a popup we showed.
  */
 
 import dbusNative from "@homebridge/dbus-native";
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../../lib/event.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
+import type { EventAction } from "../../lib/actions.ts";
+import { runHttpAction } from "./action_request.ts";
+
+const log = getLogger(["hark", "sink", "desktop"]);
 
 /** The spec's `urgency` hint is a byte: 0 low, 1 normal, 2 critical. */
 const URGENCY_BYTE = { low: 0, normal: 1, critical: 2 } as const;
@@ -50,6 +56,8 @@ const SIGNAL_MATCH = "type='signal',interface='org.freedesktop.Notifications',pa
 const OPENABLE = new Set(["http:", "https:", "mailto:"]);
 /** The freedesktop convention: the "default" action runs when the popup itself is clicked. */
 const CLICK_ACTION = "default";
+/** Keys of the event's own buttons: "hark-0", "hark-1", … (the index into its actions). */
+const BUTTON_PREFIX = "hark-";
 /** Popups remembered for clicks and replacement; older ones are forgotten first. */
 const MAX_TRACKED = 1024;
 
@@ -83,12 +91,24 @@ export function notificationFromEvent(event: HarkEvent): Notification {
   };
   if (event.tags.length > 0) notification.category = event.tags[0];
   if (event.click) notification.click = event.click;
+  if (event.actions?.length) notification.actions = event.actions;
   const data = event.data as Record<string, unknown> | undefined;
   if (data && typeof data === "object" && typeof data.replaces === "string" && data.replaces !== "") {
     // Scoped by topic and host, so a publisher cannot replace another's popups by guessing keys.
     notification.replacesKey = `${event.topic}\u0000${event.source.host}\u0000${data.replaces}`;
   }
   return notification;
+}
+
+/** The spec's actions array, key then label: the click (default action) first, then the event's buttons. */
+export function actionList(click: string | undefined, actions: EventAction[] = []): string[] {
+  const list = click ? [CLICK_ACTION, "Open"] : [];
+  actions.forEach((action, index) => {
+    if (action.action === "http" || isOpenable(action.url)) {
+      list.push(`${BUTTON_PREFIX}${index}`, cleanText(action.label));
+    }
+  });
+  return list;
 }
 
 /** What D-Bus can carry: no NUL, well-formed UTF-16 (so valid UTF-8 on the wire). */
@@ -149,6 +169,7 @@ interface Connection {
 interface Tracked {
   key?: string;
   click?: string;
+  actions?: EventAction[];
 }
 
 export class LinuxDesktop implements AsyncDisposable {
@@ -169,7 +190,6 @@ export class LinuxDesktop implements AsyncDisposable {
   #openers = new Set<Promise<void>>();
 
   constructor(init: LinuxDesktopInit = {}) {
-    const log = getLogger(["hark", "sink", "desktop"]);
     this.#init = {
       appName: "hark",
       retryMs: 60_000,
@@ -224,7 +244,7 @@ export class LinuxDesktop implements AsyncDisposable {
           "",
           cleanText(notification.summary),
           this.#markup ? escapeMarkup(body) : body,
-          click && this.#actions ? [CLICK_ACTION, "Open"] : [],
+          this.#actions ? actionList(click, notification.actions) : [],
           hints,
           notification.expireMs ?? -1,
         ],
@@ -232,7 +252,7 @@ export class LinuxDesktop implements AsyncDisposable {
       if (typeof id !== "number") throw new CallError(`Notify returned ${JSON.stringify(id)}, not an id`);
       if (!this.#availability.ok) this.#up();
       if (replaces !== 0 && replaces !== id) this.#forget(replaces);
-      this.#track(id, { key, click });
+      this.#track(id, { key, click, actions: notification.actions });
       return id;
     } catch (error) {
       this.#fail(conn, error as Error);
@@ -312,6 +332,9 @@ export class LinuxDesktop implements AsyncDisposable {
     if (message.member === "ActionInvoked" && arg === CLICK_ACTION) {
       const click = this.#byId.get(id)?.click;
       if (click) this.#openUrl(click);
+    } else if (message.member === "ActionInvoked" && typeof arg === "string" && arg.startsWith(BUTTON_PREFIX)) {
+      const action = this.#byId.get(id)?.actions?.[Number(arg.slice(BUTTON_PREFIX.length))];
+      if (action) this.#runAction(id, action);
     } else if (message.member === "NotificationClosed") {
       this.#forget(id);
     }
@@ -336,6 +359,24 @@ export class LinuxDesktop implements AsyncDisposable {
     })();
     this.#openers.add(run);
     run.finally(() => this.#openers.delete(run));
+  }
+
+  /** A button was clicked: open its URL or make its request, then close the popup if it asks to. */
+  #runAction(id: number, action: EventAction): void {
+    if (this.#closed) return;
+    if (action.action === "view") this.#openUrl(action.url);
+    else {
+      const run = runHttpAction(action).then(
+        (outcome) => log.info("Action {label}: {outcome}", { label: action.label, outcome }),
+        (error) => this.#init.warn(`Action "${action.label}" (${action.url}) failed: ${(error as Error).message}`),
+      );
+      this.#openers.add(run);
+      run.finally(() => this.#openers.delete(run));
+    }
+    const conn = this.#conn;
+    if (action.clear && conn) {
+      this.#call(conn, { ...NOTIFICATIONS, member: "CloseNotification", signature: "u", body: [id] }).catch(() => {});
+    }
   }
 
   #track(id: number, tracked: Tracked): void {

@@ -168,3 +168,72 @@ Deno.test("notificationFromEvent() maps fields and scopes data.replaces by topic
   assert.equal(keyed.replacesKey, "builds\u0000ci-01\u0000k");
   assert.equal(notificationFromEvent(event({ title: "t", data: { replaces: 7 } })).replacesKey, undefined);
 });
+
+desktopTest(
+  "LinuxDesktop shows ntfy's action buttons; clicking them opens the URL or makes the request",
+  async (session, desktop) => {
+    const bin = await Deno.makeTempDir({ prefix: "hark-xdg-" });
+    const path = Deno.env.get("PATH");
+    const requests: { method: string; url: string; auth: string | null; body: string }[] = [];
+    await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+      requests.push({
+        method: request.method,
+        url: request.url,
+        auth: request.headers.get("authorization"),
+        body: await request.text(),
+      });
+      return new Response("ok");
+    });
+    try {
+      await Deno.writeTextFile(`${bin}/xdg-open`, `#!/bin/sh\nprintf '%s\\n' "$@" > "$0.argv"\n`, { mode: 0o755 });
+      Deno.env.set("PATH", `${bin}:${path}`);
+      const api = `http://127.0.0.1:${server.addr.port}/thermostat`;
+      const notification = notificationFromEvent(event({
+        title: "Too warm",
+        body: "28 °C in the server room",
+        actions: [
+          { action: "view", label: "Open dashboard", url: "https://dash.example.org/room?a=1&b=$(id)" },
+          {
+            action: "http",
+            label: "Turn down",
+            url: api,
+            method: "PUT",
+            headers: { Authorization: "Bearer t0k" },
+            body: '{"temperature": 20}',
+            clear: true,
+          },
+        ],
+      }));
+      const id = await desktop.show(notification);
+      const shown = await session.waitForNotification((n) => n.id === id);
+      assert.deepEqual(shown.actions, { "hark-0": "Open dashboard", "hark-1": "Turn down" });
+
+      await session.clickButton("Open dashboard");
+      const argv = await waitFor(() => Deno.readTextFile(`${bin}/xdg-open.argv`).catch(() => undefined));
+      assert.equal(argv, "https://dash.example.org/room?a=1&b=$(id)\n", "the URL is one argument, never a shell word");
+
+      assert.equal(
+        (await session.dunstctl("count", "displayed")).stdout.trim(),
+        "1",
+        "a view button without clear keeps it",
+      );
+      await session.clickButton("Turn down");
+      await waitFor(() => requests.length === 1, { message: "the button's request" });
+      assert.deepEqual(requests[0], {
+        method: "PUT",
+        url: api,
+        auth: "Bearer t0k",
+        body: '{"temperature": 20}',
+      });
+      // clear=true: the popup closes after the click.
+      await waitFor(async () => !(await session.dunstctl("count", "displayed")).stdout.trim().startsWith("1"), {
+        message: "the popup to close",
+      });
+    } finally {
+      if (path === undefined) Deno.env.delete("PATH");
+      else Deno.env.set("PATH", path);
+      await desktop.close();
+      await Deno.remove(bin, { recursive: true });
+    }
+  },
+);

@@ -50,6 +50,7 @@ export function notificationOf(event: HarkEvent): Notification {
   };
   if (event.tags?.length) notification.category = event.tags[0];
   if (event.click) notification.click = event.click;
+  if (event.actions?.length) notification.actions = event.actions;
   const replaces = (event.data as Record<string, unknown> | undefined)?.replaces;
   if (typeof replaces === "string" && replaces !== "") {
     // Scoped by the verified publisher: nobody can replace another agent's popups by guessing keys.

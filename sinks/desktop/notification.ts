@@ -4,6 +4,8 @@
  * so tests can check the exact argv, env and stdin without a desktop.
  */
 
+import type { EventAction } from "../../lib/actions.ts";
+
 export type Urgency = "low" | "normal" | "critical";
 
 export interface Notification {
@@ -14,6 +16,8 @@ export interface Notification {
   category?: string;
   /** An http, https or mailto URL, already validated by the event model. */
   click?: string;
+  /** Buttons (ntfy's actions), already validated by the event model; backends without buttons leave them out. */
+  actions?: EventAction[];
   /** From `data.replaces`: a later notification with the same key replaces this one. */
   replacesKey?: string;
   expireMs?: number;

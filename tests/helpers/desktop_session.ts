@@ -43,6 +43,12 @@ export interface DesktopSession extends AsyncDisposable {
   waitForNotification(check: (n: DunstNotification) => boolean, timeoutMs?: number): Promise<DunstNotification>;
   /** Runs `dunstctl ARGS` in this session. */
   dunstctl(...args: string[]): Promise<{ code: number; stdout: string }>;
+  /**
+   * Clicks the button labelled `label` on the popup on top, as a person
+   * would through dunst's context menu: dunst lists the actions to its
+   * `dmenu` program, here a script that answers with the line of `label`.
+   */
+  clickButton(label: string): Promise<void>;
 }
 
 // Printed for a notification by dunst 1.9 (`-print`), in this order.
@@ -122,7 +128,16 @@ export function parseDunstPrint(text: string): DunstNotification[] {
   return found;
 }
 
-const DUNSTRC = `[global]
+/** Stands in for dmenu: answers dunst's context menu with the line that holds the label in `pick`. */
+const DMENU = `#!/bin/sh
+dir=$(dirname "$0")
+pick=$(cat "$dir/pick")
+grep -F -- "$pick" | head -n 1
+`;
+
+const dunstrc = (dir: string) =>
+  `[global]
+    dmenu = ${dir}/dmenu
     format = "%s|%b|%a"
     markup = full
     stack_duplicates = false
@@ -165,7 +180,8 @@ export async function startDesktopSession(): Promise<DesktopSession> {
     await Deno.remove(dir, { recursive: true });
   };
   try {
-    await Deno.writeTextFile(`${dir}/dunstrc`, DUNSTRC);
+    await Deno.writeTextFile(`${dir}/dunstrc`, dunstrc(dir));
+    await Deno.writeTextFile(`${dir}/dmenu`, DMENU, { mode: 0o755 });
     const base = {
       HOME: dir,
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
@@ -237,6 +253,11 @@ export async function startDesktopSession(): Promise<DesktopSession> {
       waitForNotification: (check, timeoutMs = 10_000) =>
         waitFor(() => notifications().find(check), { timeoutMs, message: "dunst did not print the notification" }),
       dunstctl,
+      clickButton: async (label) => {
+        await Deno.writeTextFile(`${dir}/pick`, label);
+        const result = await dunstctl("context");
+        if (result.code !== 0) throw new Error(`dunstctl context failed with code ${result.code}`);
+      },
       [Symbol.asyncDispose]: cleanup,
     };
   } catch (error) {
