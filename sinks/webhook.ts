@@ -522,6 +522,8 @@ function ntfyBody(event: HarkEvent, topic: string): string {
   if (event.tags.length > 0) message.tags = event.tags;
   const link = linkOf(event);
   if (link) message.click = link;
+  // The same buttons on ntfy's apps: hark's actions are ntfy's, field for field.
+  if (event.actions?.length) message.actions = event.actions;
   return JSON.stringify(message);
 }
 

@@ -134,6 +134,14 @@ Deno.test("WebhookSink.deliver() sends each format's body byte for byte", async 
       body: '{"topic":"builds","message":"Only a title","priority":3}',
     },
     {
+      name: "ntfy passes the action buttons on",
+      format: "ntfy",
+      path: "/alerts",
+      event: event({ body: "hot", actions: [{ action: "view", label: "Open", url: "https://x.example/" }] }),
+      body: '{"topic":"alerts","message":"hot","priority":3,' +
+        '"actions":[{"action":"view","label":"Open","url":"https://x.example/"}]}',
+    },
+    {
       name: "slack with a long body of markup characters escapes every one",
       format: "slack",
       event: event({ body: "<".repeat(4096) }),
