@@ -8,6 +8,7 @@
 
 import "./runtime_patches.ts";
 import "./yamux_window.ts";
+import "./length_prefix_decoder.ts";
 import { createLibp2p, type Libp2p } from "libp2p";
 import { type GossipSub, gossipsub, type Message, type TopicValidatorResult } from "@libp2p/gossipsub";
 import { createTopicScoreParams } from "@libp2p/gossipsub/score";
@@ -26,6 +27,7 @@ import { isPrivate } from "@libp2p/utils";
 import { getLogger } from "@logtape/logtape";
 import { encodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
 import { type KeptOrigin, PeerKeeper } from "./connect/peer_keeper.ts";
+import { LinkMonitor } from "./connect/link_monitor.ts";
 import type { PeerBook } from "./connect/peer_book.ts";
 import { PeerExchange } from "./connect/peer_exchange.ts";
 import { serveReach } from "./connect/reach.ts";
@@ -52,7 +54,7 @@ import type { Arrival } from "./store.ts";
 const log = getLogger(["hark", "mesh"]);
 
 const DIAL_TIMEOUT_MS = 5000;
-/** A ping result stands in for the connection monitor's measurement this long. */
+/** A ping result stands in for the link monitor's measurement this long. */
 const PING_CACHE_MS = 30_000;
 /** A peer without the network key fails the nonce exchange; never wait long for it. */
 const HANDSHAKE_TIMEOUT_MS = 3000;
@@ -164,6 +166,7 @@ export class Mesh {
   #init: MeshInit;
   #node?: Libp2p<Services>;
   #keeper?: PeerKeeper;
+  #links?: LinkMonitor;
   #exchange?: PeerExchange;
   #relayUse?: RelayUse;
   #watch?: AddressWatch;
@@ -233,20 +236,15 @@ export class Mesh {
         connectionProtector: preSharedKey({ psk: swarmKey(this.#init.network), timeout: HANDSHAKE_TIMEOUT_MS }),
         connectionEncrypters: [noise()],
         // Yamux's own keepalive pings every connection every 30 s but never
-        // acts on a missing answer; the connection monitor below does the
-        // same job and drops dead links. Without it an idle agent with nine
+        // acts on a missing answer; the link monitor does the same job and
+        // drops dead links. Without it an idle agent with nine
         // peers went from 0.68 to 0.46 CPU s/min.
         streamMuxers: [yamux({ enableKeepAlive: false })],
         // Loaded only when used: multicast DNS brings its own dependencies.
         peerDiscovery: this.#init.mdns ? [await this.#mdns()] : [],
-        // Every connection is pinged to measure its round-trip time, and
-        // aborted when a ping fails, so a partition is noticed and redialed
-        // instead of waiting out TCP's retransmission backoff. Every 10 s
-        // (libp2p's default) was most of an idle agent's work. A ping may
-        // take 10 s before it counts as failed: on a host saturated by
-        // agents, shorter timeouts dropped live connections. So a dead link
-        // is found within 25 s.
-        connectionMonitor: { pingInterval: 15_000, pingTimeout: { minTimeout: 10_000 } },
+        // Links are pinged by LinkMonitor with Yamux ping frames instead of
+        // a ping stream each time (see link_monitor.ts).
+        connectionMonitor: { enabled: false },
         connectionManager: {
           dialTimeout: DIAL_TIMEOUT_MS,
           inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
@@ -257,8 +255,8 @@ export class Mesh {
         },
         services: {
           identify: identify(),
-          // The connection monitor's pings, and `hark peers` measuring a new
-          // connection, share these streams; at libp2p's limit of 2 an
+          // `hark peers` measuring a new connection, the gossip mender and
+          // the link monitor's fallback share these streams; at libp2p's limit of 2 an
           // overlap reset a ping, and the monitor dropped a live connection.
           ping: ping({ maxInboundStreams: 8, maxOutboundStreams: 8 }),
           // Upgrades relayed connections to direct ones where both sides
@@ -344,6 +342,9 @@ export class Mesh {
       onConnected: (peer, origin) => this.#origins.set(peer, origin),
     });
     this.#keeper.start();
+    // Every 15 s, and a dead link after 10 s without an answer: found within 25 s.
+    this.#links = new LinkMonitor(node, { intervalMs: 15_000, timeoutMs: 10_000 });
+    this.#links.start();
     this.#exchange!.start();
     this.#relayUse = new RelayUse(node, { reserve: () => node.services.circuitListen.listen() });
     this.#relayUse.start();
@@ -361,6 +362,7 @@ export class Mesh {
     this.#mender?.stop();
     this.#relayUse?.stop();
     this.#exchange?.stop();
+    this.#links?.stop();
     this.#keeper?.stop();
     node.removeEventListener("peer:identify", this.#onIdentify);
     node.removeEventListener("peer:discovery", this.#onDiscovery);
@@ -491,7 +493,7 @@ export class Mesh {
       const peerId = node.getConnections().find((c) => c.remotePeer.toString() === entry.peer)?.remotePeer;
       if (!peerId) return;
       entry.host = await this.#hostOf(peerId);
-      // The connection monitor measures every connection each 30 s; until
+      // The link monitor measures every connection each 15 s; until
       // it has, ping once and remember it, so `hark peers` stays cheap even
       // when called in a loop.
       if (entry.latencyMs !== undefined) return;

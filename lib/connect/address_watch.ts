@@ -2,7 +2,7 @@
  * Notices when this host's own IP addresses change: a laptop that joins
  * another network, a DHCP lease that moves, a link that comes back. TCP
  * connections bound to an address that is gone fail silently, and the
- * connection monitor would take up to 25 s to drop them; this lets the
+ * link monitor would take up to 25 s to drop them; this lets the
  * mesh check its connections and redial known peers at once.
  *
  * Deno has no way to subscribe to the kernel's address changes, so it

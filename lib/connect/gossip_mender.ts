@@ -16,7 +16,7 @@
  * And when a peer connects again while an older connection still looks
  * open, the older one may be dead (its address is gone); it is pinged, and
  * dropped if it does not answer, rather than carrying events into the void
- * until the connection monitor notices.
+ * until the link monitor notices.
  */
 
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
@@ -24,11 +24,10 @@ import type { GossipSub } from "@libp2p/gossipsub";
 import type { IdentifyResult } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
 import { delay } from "../delay.ts";
+import { pingConnection } from "./link_monitor.ts";
 
 const log = getLogger(["hark", "mesh"]);
 
-const PING_PROTOCOL = "/ipfs/ping/1.0.0";
-const PING_BYTES = 32;
 /** Both ends reopen within milliseconds; catch-up after this finds what fell in between. */
 const GAP_DELAY_MS = 2000;
 /** A live connection answers a ping well within this, even on a busy host. */
@@ -129,7 +128,8 @@ export class GossipMender {
 export async function checkConnections(connections: Connection[], signal?: AbortSignal): Promise<number> {
   const results = await Promise.all(connections.map(async (connection) => {
     const timeout = AbortSignal.timeout(CHECK_TIMEOUT_MS);
-    const alive = await pingConnection(connection, signal ? AbortSignal.any([signal, timeout]) : timeout);
+    const alive = await pingConnection(connection, signal ? AbortSignal.any([signal, timeout]) : timeout)
+      .then(() => true, () => false);
     if (alive || signal?.aborted || connection.status !== "open") return false;
     log.info("Dropping dead connection to {peer} at {address}", {
       peer: connection.remotePeer.toString(),
@@ -139,28 +139,4 @@ export async function checkConnections(connections: Connection[], signal?: Abort
     return true;
   }));
   return results.filter(Boolean).length;
-}
-
-/** True when the peer echoes a ping on this very connection before `signal` ends it. */
-async function pingConnection(connection: Connection, signal: AbortSignal): Promise<boolean> {
-  try {
-    const stream = await connection.newStream(PING_PROTOCOL, { signal, runOnLimitedConnection: true });
-    const data = crypto.getRandomValues(new Uint8Array(PING_BYTES));
-    const answered = new Promise<boolean>((resolve) => {
-      let received = 0;
-      stream.addEventListener("message", (event) => {
-        received += event.data.byteLength;
-        if (received >= PING_BYTES) resolve(true);
-      });
-      stream.addEventListener("close", () => resolve(received >= PING_BYTES), { once: true });
-      signal.addEventListener("abort", () => resolve(false), { once: true });
-    });
-    stream.send(data);
-    const alive = await answered;
-    if (alive) await stream.close({ signal }).catch(() => stream.abort(new Error("ping done")));
-    else stream.abort(new Error("no answer to ping"));
-    return alive;
-  } catch {
-    return false;
-  }
 }

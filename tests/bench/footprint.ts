@@ -4,11 +4,18 @@ import { median } from "./stats.ts";
 
 const TICKS_PER_SECOND = 100;
 
-async function cpuSeconds(pid: number): Promise<number> {
+/** User and system CPU seconds a process has used so far. */
+export async function cpuTimes(pid: number): Promise<{ user: number; system: number }> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   // Fields after the command name, which may itself hold spaces.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
+}
+
+/** User plus system CPU seconds a process has used so far. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const { user, system } = await cpuTimes(pid);
+  return user + system;
 }
 
 async function rssMb(pid: number): Promise<number> {

@@ -15,6 +15,8 @@ import { benchConfig } from "./clusters.ts";
 import { type AgentProcess, startAgent } from "../helpers/hark.ts";
 import { ControlClient } from "../../lib/control_client.ts";
 import { SequenceCounter } from "./sequence_counter.ts";
+import { cpuSeconds, cpuTimes } from "./footprint.ts";
+import { median } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -36,16 +38,26 @@ interface ProfileNode {
   children?: number[];
 }
 interface Profile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
 }
 
-/** Self time per function and per package, in ms. */
-function summarise(profile: Profile, top = 25): string {
+/**
+ * Self time per function and per package, in ms, of the samples taken in
+ * the sending window. The window is placed by its distance from the
+ * profile's start (the process start, within a few milliseconds), since
+ * the profiler's clock is not ours.
+ */
+function summarise(profile: Profile, window: { fromMs: number; toMs: number }, top = 25): string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<number, number>();
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i];
+    const sinceStartMs = (at - profile.startTime) / 1000;
+    if (sinceStartMs < window.fromMs || sinceStartMs > window.toMs) continue;
     self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   }
   const byFunction = new Map<string, number>();
@@ -89,10 +101,15 @@ async function newestProfile(dir: string): Promise<Profile> {
 }
 
 const agents: AgentProcess[] = [];
+let windowStart = 0;
+let windowEnd = 0;
+/** performance.now() when each profiled agent was spawned: the start of its profile. */
+const spawnedAt: number[] = [];
 try {
   for (let i = 0; i <= RECEIVERS; i++) {
     const profiled = i <= 1;
     await Deno.mkdir(`${OUT}/agent${i}`, { recursive: true });
+    if (profiled) spawnedAt[i] = performance.now();
     agents.push(
       await startAgent({
         config: benchConfig(agents.flatMap((agent) => agent.addresses)),
@@ -108,6 +125,16 @@ try {
   for (const count of counter.counts) await Deno.writeTextFile(count.file, "", { append: true });
   counter.start(100);
   const client = await ControlClient.connect(agents[0].stateDir);
+  // Receivers outside the profiler, measured over the sending window only
+  // (start-up and mesh forming excluded): what one event costs each agent.
+  const unprofiled = agents.slice(2).map((agent) => agent.child.pid);
+  const IDLE_MS = 5000;
+  const idleBefore = await Promise.all(unprofiled.map(cpuSeconds));
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  const cpuBefore = await Promise.all(unprofiled.map(cpuSeconds));
+  const timesBefore = await Promise.all(unprofiled.map(cpuTimes));
+  const idleMsPerSecond = median(cpuBefore.map((after, i) => (after - idleBefore[i]) * 1e6 / IDLE_MS));
+  windowStart = performance.now();
   const total = RATE * SECONDS;
   const start = performance.now();
   let inFlight = 0;
@@ -122,24 +149,44 @@ try {
     }
     const still = due - performance.now();
     if (still > 1) await new Promise((resolve) => setTimeout(resolve, still));
-    await client.send({ op: "send", event: { body: `p${sent}` } });
+    await client.send({ op: "send", event: { body: `t${sent}` } });
     inFlight++;
   }
   while (inFlight-- > 0) await client.next();
   client.close();
   const sendMs = performance.now() - start;
   await counter.until(total, 30_000).catch(() => {});
+  const cpuAfter = await Promise.all(unprofiled.map(cpuSeconds));
+  const timesAfter = await Promise.all(unprofiled.map(cpuTimes));
+  windowEnd = performance.now();
+  const windowMs = windowEnd - windowStart;
   await counter.stop();
   console.log(
     `sent ${total} in ${(sendMs / 1000).toFixed(1)} s (${(total / sendMs * 1000).toFixed(0)}/s); received ${
       counter.counts.map((count) => count.unique).join(", ")
     }`,
   );
+  if (unprofiled.length > 0) {
+    const perEventMs = median(cpuAfter.map((after, i) => (after - cpuBefore[i]) * 1000 / total));
+    const idlePerEventMs = idleMsPerSecond * windowMs / 1000 / total;
+    console.log(
+      `CPU on each unprofiled receiver (median of ${unprofiled.length}): idle ${idleMsPerSecond.toFixed(1)} ms/s; ` +
+        `${perEventMs.toFixed(2)} ms per event sent, of which ${
+          (perEventMs - idlePerEventMs).toFixed(2)
+        } ms above idle`,
+    );
+    const systemShare = median(timesAfter.map((after, i) => {
+      const system = after.system - timesBefore[i].system;
+      return system / (system + after.user - timesBefore[i].user);
+    }));
+    console.log(`  in the kernel: ${(100 * systemShare).toFixed(0)}%`);
+  }
 } finally {
   for (const agent of agents) await agent.stop("SIGTERM").catch(() => {});
   for (const agent of agents) await agent[Symbol.asyncDispose]();
 }
 for (const [index, role] of [[0, "publisher"], [1, "receiver"]] as const) {
   console.log(`\n== ${role} (${OUT}/agent${index})`);
-  console.log(summarise(await newestProfile(`${OUT}/agent${index}`)));
+  const window = { fromMs: windowStart - spawnedAt[index], toMs: windowEnd - spawnedAt[index] };
+  console.log(summarise(await newestProfile(`${OUT}/agent${index}`), window));
 }
