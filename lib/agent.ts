@@ -448,6 +448,7 @@ export class Agent {
       sinks: this.#router?.health() ?? [],
       peers: mesh.peerCount,
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      residentBytes: Deno.memoryUsage().rss,
       sources: this.#sources.map((source) => ({ name: source.name, ...source.stats() })),
     });
   }
@@ -467,10 +468,18 @@ export class Agent {
       remembered_peers: this.#book?.peers.length ?? 0,
       topics: config.agent.topics,
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
+      memory: memoryMegabytes(),
       events: mesh.counters,
       history: this.#catchUp?.counters,
       sinks: this.#router?.health() ?? [],
       sources: this.#sources.map((source) => ({ name: source.name, ...source.stats() })),
     };
   }
+}
+
+/** The agent's memory in MB: resident in total, and the JavaScript heap within it. */
+function memoryMegabytes(): { rss_mb: number; heap_mb: number; external_mb: number } {
+  const { rss, heapTotal, external } = Deno.memoryUsage();
+  const mb = (bytes: number) => Math.round(bytes / 104857.6) / 10;
+  return { rss_mb: mb(rss), heap_mb: mb(heapTotal), external_mb: mb(external) };
 }

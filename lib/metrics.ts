@@ -14,6 +14,8 @@ export interface MetricsSnapshot {
   sinks: SinkHealth[];
   peers: number;
   uptimeSeconds: number;
+  /** Resident memory of the agent's process, in bytes. */
+  residentBytes: number;
   /** Each source's name and its own counters (`accepted`, `subscribers`, …). */
   sources: { name: string; accepted?: unknown; subscribers?: unknown; subscriptions?: unknown }[];
 }
@@ -158,6 +160,12 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
     "Subscriptions the http source has served.",
     sources.filter(({ source }) => typeof source.subscriptions === "number")
       .map(({ source, labels }) => [labels, source.subscriptions as number]),
+  );
+  out.metric(
+    "process_resident_memory_bytes",
+    "gauge",
+    "Resident memory of the agent's process (includes the shared Deno runtime's code).",
+    one(snapshot.residentBytes),
   );
   out.metric("hark_uptime_seconds", "gauge", "Seconds since the agent started.", one(snapshot.uptimeSeconds));
   return out.text();

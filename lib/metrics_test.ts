@@ -24,7 +24,14 @@ Deno.test("renderMetrics escapes label values as the exposition format requires"
     failed: 0,
     given_up: 0,
   };
-  const text = renderMetrics({ events, sinks: [sink], peers: 1, uptimeSeconds: 9, sources: [] });
+  const text = renderMetrics({
+    events,
+    sinks: [sink],
+    peers: 1,
+    uptimeSeconds: 9,
+    residentBytes: 50_000_000,
+    sources: [],
+  });
   assert.ok(
     text.includes(
       'hark_sink_delivered_total{sink="0:exec",type="exec",name="exec:say \\"hi\\" \\\\ now\\nplease"} 3\n',

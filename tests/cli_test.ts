@@ -121,7 +121,11 @@ Deno.test("the control socket answers garbage with errors and keeps serving", as
   await t.step("status still answers", async () => {
     const status = await agent.cli(["status", "--json"]);
     assert.equal(status.code, 0, status.stderr);
-    assert.equal(JSON.parse(status.stdout).peer, agent.peerId);
+    const parsed = JSON.parse(status.stdout);
+    assert.equal(parsed.peer, agent.peerId);
+    assert.ok(parsed.memory.rss_mb > parsed.memory.heap_mb && parsed.memory.heap_mb > 0, JSON.stringify(parsed.memory));
+    const human = await agent.cli(["status"]);
+    assert.match(human.stdout, /^hark \S+, up \d+ s, [\d.]+ MB resident \([\d.]+ MB JavaScript heap\)$/m);
   });
 });
 

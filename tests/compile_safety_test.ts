@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { HARK_V8_FLAGS } from "../lib/service/program.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const SHIPPED = ["main.ts", "lib", "sinks"];
@@ -140,4 +141,14 @@ Deno.test("the release workflow compiles with the flags of `deno task compile`",
     .filter((line) => line.startsWith("deno compile "));
   assert.equal(commands.length, 1, `expected one deno compile in release.yml, found:\n${commands.join("\n")}`);
   assert.deepEqual(compileFlags(commands[0]), compileFlags(task));
+});
+
+Deno.test("deno.json starts and compiles the agent with hark's V8 flags", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks;
+  for (const name of ["start", "compile"]) {
+    assert.ok(
+      tasks[name].split(/\s+/).includes(`--v8-flags=${HARK_V8_FLAGS}`),
+      `deno task ${name} lacks --v8-flags=${HARK_V8_FLAGS}: ${tasks[name]}`,
+    );
+  }
 });

@@ -114,6 +114,7 @@ Deno.test({
     assert.equal(after.get("hark_catch_up_sessions_total")?.type, "counter");
     assert.equal(value(after, "hark_http_subscribers", { source: "0:http" }), 0);
     assert.ok(value(after, "hark_uptime_seconds")! >= 0);
+    assert.ok(value(after, "process_resident_memory_bytes")! > 10_000_000, "a Deno process is over 10 MB");
     for (const [name, family] of after) assert.ok(family.help.length > 0, `${name} has help text`);
   },
 });

@@ -92,7 +92,7 @@ Examples:
     const s = status as any;
     const events = s.events;
     print([
-      `hark ${s.version}, up ${s.uptime_s} s`,
+      `hark ${s.version}, up ${s.uptime_s} s, ${s.memory.rss_mb} MB resident (${s.memory.heap_mb} MB JavaScript heap)`,
       `network:   ${s.network ?? "(open: no network key)"}`,
       `peer:      ${s.peer}`,
       `host:      ${s.host}`,

@@ -7,6 +7,7 @@ import { ControlClient } from "../../lib/control_client.ts";
 import type { HarkEvent } from "../../lib/event.ts";
 import { type Network, newNetwork, saveNetwork } from "../../lib/network.ts";
 import { waitFor } from "./wait.ts";
+import { HARK_V8_FLAGS } from "../../lib/service/program.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -28,7 +29,8 @@ export interface CliOptions {
 
 function harkArgv(args: string[], netns?: string, denoFlags: string[] = []): [string, string[]] {
   const deno = Deno.execPath();
-  const argv = ["run", "--allow-all", "--quiet", ...denoFlags, MAIN, ...args];
+  // The V8 flags a compiled hark carries, so tests and benchmarks measure what ships.
+  const argv = ["run", "--allow-all", "--quiet", `--v8-flags=${HARK_V8_FLAGS}`, ...denoFlags, MAIN, ...args];
   return netns ? ["ip", ["netns", "exec", netns, deno, ...argv]] : [deno, argv];
 }
 
