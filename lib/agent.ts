@@ -372,7 +372,14 @@ export class Agent {
       ? new Set(request.topics.map(String))
       : undefined;
     const unknown = [...topics ?? []].filter((topic) => !this.#topics.has(topic));
-    const listener: TailListener = { topics, push: (event) => push({ ok: true, event }) };
+    if (request.when !== undefined && typeof request.when !== "string") throw new HarkError("when must be a filter");
+    const when = request.when === undefined ? undefined : compileFilter(request.when);
+    const listener: TailListener = {
+      topics,
+      push: (event) => {
+        if (!when || when(event)) push({ ok: true, event });
+      },
+    };
     // History and the switch to live events happen in one synchronous step
     // (the store is synchronous), so no event falls between them or comes twice.
     if (request.since_time !== undefined || request.since_id !== undefined) {

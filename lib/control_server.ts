@@ -181,11 +181,18 @@ export class ControlServer {
           stopTail?.();
           // History comes before the reply is written; hold it until then.
           let early: ControlReply[] | undefined = [];
-          const tail = this.#init.handlers.tail(request, (reply) => {
-            if (early) early.push(reply);
-            // A stalled reader must not make the agent buffer without bound.
-            else if (writer.pending < TAIL_BUFFER) void writer.write(reply);
-          });
+          let tail: ReturnType<ControlHandlers["tail"]>;
+          try {
+            tail = this.#init.handlers.tail(request, (reply) => {
+              if (early) early.push(reply);
+              // A stalled reader must not make the agent buffer without bound.
+              else if (writer.pending < TAIL_BUFFER) void writer.write(reply);
+            });
+          } catch (error) {
+            // A bad filter or an unknown since_id: say so, as for any request.
+            await writer.write(this.#failure(request, error));
+            continue;
+          }
           stopTail = tail.stop;
           const held = early;
           early = undefined;
@@ -238,10 +245,14 @@ export class ControlServer {
     try {
       return await this.#init.handlers.handle(request);
     } catch (error) {
-      if (error instanceof HarkError) return { ok: false, error: error.message };
-      log.error("Control request {op} failed: {error}", { op: request.op, error: (error as Error).stack });
-      return { ok: false, error: `internal error: ${(error as Error).message}` };
+      return this.#failure(request, error);
     }
+  }
+
+  #failure(request: ControlRequest, error: unknown): ControlReply {
+    if (error instanceof HarkError) return { ok: false, error: error.message };
+    log.error("Control request {op} failed: {error}", { op: request.op, error: (error as Error).stack });
+    return { ok: false, error: `internal error: ${(error as Error).message}` };
   }
 }
 

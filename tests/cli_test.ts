@@ -238,45 +238,74 @@ Deno.test("SIGTERM and SIGINT stop the agent within 2 s and it exits cleanly", a
   }
 });
 
-Deno.test("hark tail streams events as they arrive", async () => {
-  await using agent = await startAgent({ config: loopbackConfig([], `[agent]\ntopics = ["default", "builds"]\n`) });
-  const tail = new Deno.Command(Deno.execPath(), {
+/** A `hark tail` process and what it has printed so far. */
+function spawnTail(stateDir: string, args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       "--quiet",
       new URL("../main.ts", import.meta.url).pathname,
       "tail",
-      "-t",
-      "builds",
-      "--json",
+      ...args,
       "--state-dir",
-      agent.stateDir,
+      stateDir,
     ],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
   }).spawn();
-  let text = "";
+  const tail = { text: "", [Symbol.asyncDispose]: async () => {} };
   const collecting = (async () => {
-    for await (const chunk of tail.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) tail.text += chunk;
   })();
-  try {
-    // tail is listening once an event sent after it started shows up.
-    const id = await waitFor(async () => {
-      const sent = await agent.send(["-t", "builds", "--title", "\x1b[31mred\x1b[0m", "done"]);
-      return await waitFor(() => text.includes(sent) && sent, { timeoutMs: 1000 }).catch(() => undefined);
-    }, { timeoutMs: 15_000, message: "tail to print the event" });
-    const line = text.split("\n").find((line) => line.includes(id))!;
-    const event = JSON.parse(line);
-    assert.equal(event.topic, "builds");
-    assert.equal(event.title, "\x1b[31mred\x1b[0m", "--json keeps the text exactly");
-  } finally {
-    tail.kill("SIGTERM");
+  tail[Symbol.asyncDispose] = async () => {
+    child.kill("SIGTERM");
     await collecting;
-    await tail.stderr.cancel();
-    await tail.status;
-  }
+    await child.stderr.cancel();
+    await child.status;
+  };
+  return tail;
+}
+
+Deno.test("hark tail streams events as they arrive", async () => {
+  await using agent = await startAgent({ config: loopbackConfig([], `[agent]\ntopics = ["default", "builds"]\n`) });
+  await using tail = spawnTail(agent.stateDir, ["-t", "builds", "--json"]);
+  // tail is listening once an event sent after it started shows up.
+  const id = await waitFor(async () => {
+    const sent = await agent.send(["-t", "builds", "--title", "\x1b[31mred\x1b[0m", "done"]);
+    return await waitFor(() => tail.text.includes(sent) && sent, { timeoutMs: 1000 }).catch(() => undefined);
+  }, { timeoutMs: 15_000, message: "tail to print the event" });
+  const line = tail.text.split("\n").find((line) => line.includes(id))!;
+  const event = JSON.parse(line);
+  assert.equal(event.topic, "builds");
+  assert.equal(event.title, "\x1b[31mred\x1b[0m", "--json keeps the text exactly");
+});
+
+Deno.test("hark tail --when prints only the events that match", async () => {
+  await using agent = await startAgent({ config: loopbackConfig([], `[agent]\ntopics = ["default", "builds"]\n`) });
+  await using tail = spawnTail(agent.stateDir, ["-t", "builds", "--json", "--when", "priority >= 4"]);
+  const low: string[] = [];
+  // Each urgent event follows a routine one; once an urgent one is printed, the routine one before it was filtered.
+  const urgent = await waitFor(async () => {
+    low.push(await agent.send(["-t", "builds", "-p", "2", "routine"]));
+    const sent = await agent.send(["-t", "builds", "-p", "5", "urgent"]);
+    return await waitFor(() => tail.text.includes(sent) && sent, { timeoutMs: 1000 }).catch(() => undefined);
+  }, { timeoutMs: 15_000, message: "tail to print the urgent event" });
+  const printed = tail.text.trim().split("\n").map((line) => JSON.parse(line));
+  assert.ok(printed.every((event) => event.priority >= 4), tail.text);
+  assert.equal(printed.at(-1).id, urgent);
+  for (const id of low) assert.ok(!tail.text.includes(id));
+});
+
+Deno.test("hark tail --when refuses a bad filter and points at the mistake", async () => {
+  await using agent = await startAgent({ config: loopbackConfig() });
+  const result = await agent.cli(["tail", "--when", "prio >= 4"]);
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    'hark: unknown field "prio" (fields are id, topic, title, body, priority, tags, time, click, expires, source.host, source.peer, source.user, data.*) at 1:1\n  prio >= 4\n  ^^^^\n',
+  );
 });
 
 Deno.test("hark --version names hark, libp2p, gossipsub and deno", async () => {

@@ -10,28 +10,35 @@ import { parseSince } from "./since.ts";
 
 export const tailCommand: Command = {
   name: "tail",
-  usage: "hark tail [-t TOPIC]... [--since DURATION|ID|RFC3339] [--json]",
+  usage: "hark tail [-t TOPIC]... [--since DURATION|ID|RFC3339] [--when FILTER] [--json]",
   help: `Prints each event the agent receives or sends, until interrupted.
 
 Options:
   -t, --topic T   only this topic (repeatable); default: every subscribed topic
       --since S   first print stored events after S (10m, an event id, or an
                   RFC 3339 time), then follow
+      --when F    only events that match this filter (as a sink's \`when\`)
       --json      one JSON object per line
 
 Examples:
   hark tail
   hark tail -t builds -t deploys
   hark tail --since 1h -t alerts        # the last hour's alerts, then new ones
+  hark tail --when 'priority >= 4'
   hark tail --json | jq -r 'select(.priority >= 4) | .title'`,
-  options: { topic: { type: "string", short: "t", multiple: true }, since: { type: "string" } },
+  options: {
+    topic: { type: "string", short: "t", multiple: true },
+    since: { type: "string" },
+    when: { type: "string" },
+  },
   async run({ global, values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`tail takes no arguments, got "${positionals[0]}"`);
     const topics: string[] = values.topic ?? [];
     topics.forEach(checkTopic);
     await using client = await ControlClient.connect(global.stateDir);
     const since = values.since === undefined ? {} : parseSince(values.since);
-    const reply = await client.request({ op: "tail", topics, ...since });
+    const when = values.when === undefined ? {} : { when: values.when };
+    const reply = await client.request({ op: "tail", topics, ...since, ...when });
     if (typeof reply.warning === "string") printError(`hark: warning: ${reply.warning}`);
     for await (const line of client.stream()) {
       const event = line.event as HarkEvent | undefined;

@@ -23,9 +23,22 @@ async function rssMb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
+/**
+ * The process's anonymous memory (smaps_rollup): heap, stacks and other
+ * memory it allocated, without pages mapped from files. For a Deno agent
+ * about half of its RSS is the deno executable's own code, clean pages the
+ * kernel shares between processes and can drop and read back at will.
+ */
+async function anonymousMb(pid: number): Promise<number> {
+  const rollup = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`);
+  return Number(/^Anonymous:\s+(\d+) kB/m.exec(rollup)![1]) / 1024;
+}
+
 export interface Footprint {
   /** Median over the processes. */
   rssMb: number;
+  /** Median over the processes of their anonymous memory (RSS without mapped files). */
+  anonymousMb: number;
   /** CPU seconds per minute of idling, median over the processes. */
   cpuPerMinute: number;
 }
@@ -36,6 +49,7 @@ export async function measureIdle(pids: number[], windowMs: number): Promise<Foo
   await new Promise((resolve) => setTimeout(resolve, windowMs));
   const after = await Promise.all(pids.map(cpuSeconds));
   const rss = await Promise.all(pids.map(rssMb));
+  const anonymous = await Promise.all(pids.map(anonymousMb));
   const perMinute = after.map((seconds, i) => (seconds - before[i]) * (60_000 / windowMs));
-  return { rssMb: median(rss), cpuPerMinute: median(perMinute) };
+  return { rssMb: median(rss), anonymousMb: median(anonymous), cpuPerMinute: median(perMinute) };
 }

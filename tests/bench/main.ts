@@ -214,6 +214,13 @@ function rows(): Row[] {
     met: idle.hark ? idle.hark.rssMb <= 64 : undefined,
   });
   out.push({
+    figure: "idle agent anonymous memory (RSS without mapped code)",
+    unit: "MB",
+    hark: idle.hark?.anonymousMb,
+    serf: idle.serf?.anonymousMb,
+    better: "lower",
+  });
+  out.push({
     figure: "idle agent CPU",
     unit: "s/min",
     hark: idle.hark?.cpuPerMinute,
