@@ -6,7 +6,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { HarkConfig } from "./config.ts";
-import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, parseDraft } from "./event.ts";
+import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReservedTopic, parseDraft } from "./event.ts";
+import { checkMembershipEvent, Membership, MEMBERSHIP_TOPICS } from "./membership.ts";
 import { Mesh } from "./mesh.ts";
 import { Router } from "./router.ts";
 import { createSink } from "../sinks/mod.ts";
@@ -53,6 +54,7 @@ export class Agent {
   #responder?: HistoryResponder;
   #catchUp?: CatchUp;
   #sources: Source[] = [];
+  #membership?: Membership;
   #nextId = monotonicUlid();
   #tails = new Set<TailListener>();
   #topics: Set<string>;
@@ -61,7 +63,8 @@ export class Agent {
 
   constructor(init: AgentInit) {
     this.#init = init;
-    this.#topics = new Set(init.config.agent.topics);
+    // Every agent follows the membership topics, whatever agent.topics says.
+    this.#topics = new Set([...init.config.agent.topics, ...MEMBERSHIP_TOPICS]);
   }
 
   get peerId(): string {
@@ -127,7 +130,7 @@ export class Agent {
       );
       for (const pattern of sink.topics ?? []) {
         const matching = compileTopicPattern(pattern);
-        if (!config.agent.topics.some(matching)) {
+        if (![...this.#topics].some(matching)) {
           log.warn("Sink {sink} lists topic {topic}, which matches none of agent.topics; it will get nothing there", {
             sink: sink.type,
             topic: pattern,
@@ -151,8 +154,9 @@ export class Agent {
       book,
       mdns: config.network.mdns,
       relay: config.network.relay,
-      topics: config.agent.topics,
+      topics: [...this.#topics],
       limits: { maxEventBytes: config.agent.max_event_bytes },
+      check: checkMembershipEvent,
       host: config.agent.host,
       version: VERSION,
       onEvent: (event, fingerprint, arrival) => this.#receive(event, fingerprint, arrival),
@@ -160,7 +164,7 @@ export class Agent {
       lookup: (publisher, id) => store.fingerprint(publisher, id),
       // Served from the first connection on, so every peer's identify lists it.
       beforeStart: async (node) => {
-        this.#responder = new HistoryResponder({ node, store, privateKey, topics: config.agent.topics });
+        this.#responder = new HistoryResponder({ node, store, privateKey, topics: [...this.#topics] });
         await this.#responder.start();
         await serveHas(node, store);
       },
@@ -171,7 +175,7 @@ export class Agent {
       node: mesh.node,
       store,
       validator: mesh.validator,
-      topics: config.agent.topics,
+      topics: [...this.#topics],
       onEvent: (event, fingerprint, record) =>
         this.#receive(event, fingerprint, {
           data: record.data,
@@ -197,6 +201,7 @@ export class Agent {
       await created.start();
     }
     this.#startedAt = Date.now();
+    this.#startMembership(mesh);
     log.info("hark {version} running as {peer} on {addresses}, topics {topics}", {
       version: VERSION,
       peer: mesh.peerId,
@@ -234,6 +239,9 @@ export class Agent {
     // Sources first: nothing new is published while the rest shuts down.
     for (const source of this.#sources) await source.stop().catch(() => {});
     this.#sources = [];
+    // Then the goodbye, while the mesh can still carry it.
+    await this.#membership?.stop();
+    this.#membership = undefined;
     await this.#control?.stop();
     this.#control = undefined;
     this.#tails.clear();
@@ -266,11 +274,42 @@ export class Agent {
 
   #deliverLocally(event: HarkEvent, seq: number, backfill = false): void {
     this.#router?.route(event, seq, backfill);
+    const reserved = isReservedTopic(event.topic);
+    if (reserved) this.#membership?.observe(event);
     // Followers see news; history from before this agent joined is for `hark history`.
     if (backfill) return;
     for (const tail of this.#tails) {
-      if (!tail.topics || tail.topics.has(event.topic)) tail.push(event);
+      if (tail.topics ? tail.topics.has(event.topic) : !reserved) tail.push(event);
     }
+  }
+
+  /** Join, status and leave events about this agent, and leaves of peers that vanish. */
+  #startMembership(mesh: Mesh): void {
+    const { config } = this.#init;
+    const membership = new Membership({
+      self: mesh.peerId,
+      publish: (draft) => this.#publish(mesh, draft, { reserved: true }),
+      facts: () => ({
+        peer: mesh.peerId,
+        host: config.agent.host,
+        version: VERSION,
+        topics: config.agent.topics,
+        uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
+        peers: mesh.peerCount,
+      }),
+      connected: (peer) => mesh.isConnected(peer),
+      statusIntervalMs: config.membership.status_interval_ms,
+      leaveAfterMs: config.membership.leave_after_ms,
+    });
+    mesh.onPeerChange({
+      connected: (peer) => membership.peerConnected(peer),
+      disconnected: (peer) => membership.peerDisconnected(peer),
+      subscribed: (_peer, topic) => {
+        if (MEMBERSHIP_TOPICS.includes(topic)) membership.peerSubscribed();
+      },
+    });
+    this.#membership = membership;
+    membership.start();
   }
 
   async #handle(request: ControlRequest): Promise<ControlReply> {
@@ -302,9 +341,18 @@ export class Agent {
    * Publishes a draft as this agent: `hark send` and every source come
    * through here, so each keeps the same publisher rules and rate limit.
    */
-  async #publish(mesh: Mesh, draft: EventDraft): Promise<{ event: HarkEvent; recipients: number; local: boolean }> {
+  async #publish(
+    mesh: Mesh,
+    draft: EventDraft,
+    options: { reserved?: boolean } = {},
+  ): Promise<{ event: HarkEvent; recipients: number; local: boolean }> {
     const { config } = this.#init;
     const topic = draft.topic ?? DEFAULT_TOPIC;
+    if (isReservedTopic(topic) && !options.reserved) {
+      throw new HarkError(
+        `topics starting with "hark." are reserved for the agents' own events; publish on another topic`,
+      );
+    }
     if (!mesh.validator.mayPublish(mesh.peerId, topic)) {
       throw new HarkError(
         `this agent (${mesh.peerId}) may not publish on "${topic}": it is not in topic.${topic}.publishers`,
@@ -357,7 +405,10 @@ export class Agent {
       if (seq === undefined) throw new HarkError(`no event with id ${JSON.stringify(request.since_id)} in the store`);
       query.afterSeq = seq;
     }
-    if (Array.isArray(request.topics) && request.topics.length > 0) query.topics = request.topics.map(String);
+    // Without topics, agent.topics: membership events only when named, as for tail and sinks.
+    query.topics = Array.isArray(request.topics) && request.topics.length > 0
+      ? request.topics.map(String)
+      : this.#init.config.agent.topics;
     if (request.limit !== undefined) {
       if (typeof request.limit !== "number" || !Number.isInteger(request.limit) || request.limit < 1) {
         throw new HarkError("limit must be a whole number of at least 1");
@@ -371,6 +422,7 @@ export class Agent {
     const topics = Array.isArray(request.topics) && request.topics.length > 0
       ? new Set(request.topics.map(String))
       : undefined;
+    // Without topics, a tail follows agent.topics; membership events only when named.
     const unknown = [...topics ?? []].filter((topic) => !this.#topics.has(topic));
     if (request.when !== undefined && typeof request.when !== "string") throw new HarkError("when must be a filter");
     const when = request.when === undefined ? undefined : compileFilter(request.when);
@@ -386,7 +438,7 @@ export class Agent {
       for (const event of this.#history(request)) listener.push(event);
     }
     this.#tails.add(listener);
-    const reply: ControlReply = { ok: true, topics: [...(topics ?? this.#topics)] };
+    const reply: ControlReply = { ok: true, topics: [...(topics ?? this.#init.config.agent.topics)] };
     if (unknown.length > 0) {
       reply.warning = `this agent does not subscribe to ${unknown.join(", ")}; add them to agent.topics`;
     }
@@ -476,6 +528,7 @@ export class Agent {
       topics: config.agent.topics,
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       memory: memoryMegabytes(),
+      members: this.#membership?.members ?? [],
       events: mesh.counters,
       history: this.#catchUp?.counters,
       sinks: this.#router?.health() ?? [],

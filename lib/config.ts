@@ -132,6 +132,13 @@ export interface HarkConfig {
   };
   /** Per-topic rules, from `[topic.NAME]` tables. */
   topic: Record<string, TopicRules>;
+  /** Membership events (lib/membership.ts). */
+  membership: {
+    /** How often this agent publishes hark.node.status; 0 never. */
+    status_interval_ms: number;
+    /** A member disconnected this long is reported with hark.node.leave. */
+    leave_after_ms: number;
+  };
 }
 
 export interface TopicRules {
@@ -147,9 +154,13 @@ export interface ConfigLayer {
   source?: Partial<SourceConfig>[];
   topic?: Record<string, TopicRules>;
   store?: Partial<HarkConfig["store"]>;
+  membership?: Partial<HarkConfig["membership"]>;
 }
 
 export const RETENTION_DEFAULT_MS = 7 * 86_400_000;
+/** lib/membership.ts's defaults, here so that config loads without the agent's modules. */
+export const STATUS_INTERVAL_DEFAULT_MS = 5 * 60_000;
+export const LEAVE_AFTER_DEFAULT_MS = 30_000;
 export const MAX_EVENTS_DEFAULT = 100_000;
 
 export const PUBLISHER_RATE_DEFAULT = 20;
@@ -284,6 +295,16 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
         layer.store = { retention_ms: table.retention, max_events: table.max_events };
         break;
       }
+      case "membership": {
+        const table = readTable<{ status_interval?: number; leave_after?: number }>(
+          value,
+          ["membership"],
+          MEMBERSHIP_FIELDS,
+          fail,
+        );
+        layer.membership = { status_interval_ms: table.status_interval, leave_after_ms: table.leave_after };
+        break;
+      }
       default:
         fail([key], `unknown key "${key}"`);
     }
@@ -293,6 +314,7 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
 
 const TOPIC_FIELDS: Record<string, FieldType> = { publishers: "peers" };
 const STORE_FIELDS: Record<string, FieldType> = { retention: "duration", max_events: "count" };
+const MEMBERSHIP_FIELDS: Record<string, FieldType> = { status_interval: "duration", leave_after: "duration" };
 
 function readTopicRules(value: unknown, fail: Fail): Record<string, TopicRules> {
   if (!isTable(value)) fail(["topic"], `"topic" must hold [topic.NAME] tables`);
@@ -565,6 +587,7 @@ export function mergeConfig(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
     source: [...(base.source ?? []), ...(over.source ?? [])],
     topic: mergeTopicRules(base.topic, over.topic),
     store: mergeTable(base.store, over.store),
+    membership: mergeTable(base.membership, over.membership),
   };
 }
 
@@ -653,6 +676,10 @@ export function resolveConfig(
       max_events: layer.store?.max_events ?? MAX_EVENTS_DEFAULT,
     },
     topic: layer.topic ?? {},
+    membership: {
+      status_interval_ms: layer.membership?.status_interval_ms ?? STATUS_INTERVAL_DEFAULT_MS,
+      leave_after_ms: layer.membership?.leave_after_ms ?? LEAVE_AFTER_DEFAULT_MS,
+    },
   };
 }
 

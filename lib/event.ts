@@ -67,6 +67,16 @@ export const HOST_MAX_CHARS = 255;
 export const USER_MAX_CHARS = 64;
 export const TOPIC_PATTERN = /^[a-z0-9._-]{1,64}$/;
 export const DEFAULT_TOPIC = "default";
+/**
+ * Topics under this prefix carry the agents' own events (lib/membership.ts):
+ * `hark send` and sources may not publish there, and a sink or `hark tail`
+ * gets them only when it names them.
+ */
+export const RESERVED_TOPIC_PREFIX = "hark.";
+
+export function isReservedTopic(topic: string): boolean {
+  return topic.startsWith(RESERVED_TOPIC_PREFIX);
+}
 export const DEFAULT_LIMITS: EventLimits = {
   maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
 };

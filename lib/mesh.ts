@@ -25,7 +25,7 @@ import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { isPrivate } from "@libp2p/utils";
 import { getLogger } from "@logtape/logtape";
-import { encodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
+import { encodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "./event.ts";
 import { type KeptOrigin, PeerKeeper } from "./connect/peer_keeper.ts";
 import { LinkMonitor } from "./connect/link_monitor.ts";
 import type { PeerBook } from "./connect/peer_book.ts";
@@ -40,6 +40,7 @@ import { mdnsServiceTag, type Network, swarmKey } from "./network.ts";
 import type { RateLimit } from "./rate_limit.ts";
 import {
   type AcceptedEvent,
+  type ContentCheck,
   EventValidator,
   fingerprint,
   MAX_BATCH_EVENTS,
@@ -119,8 +120,17 @@ export interface MeshInit {
   onGap?: (peer: PeerId) => void;
   /** Registers protocol handlers before the node listens or dials, so identify announces them. */
   beforeStart?: (node: Libp2p<Services>) => Promise<void>;
+  /** Rules about events' content (membership claims, topic schemas) on top of the format's. */
+  check?: ContentCheck;
   /** Fingerprints of events stored earlier, for duplicate detection across restarts. */
   lookup?: (publisher: string, id: string) => number | undefined;
+}
+
+export interface PeerChangeListener {
+  connected(peer: string): void;
+  disconnected(peer: string): void;
+  /** `peer` subscribed to `topic` (a hark topic name, without the wire prefix). */
+  subscribed(peer: string, topic: string): void;
 }
 
 /** How this agent came to be connected to a peer. */
@@ -146,6 +156,8 @@ export interface MeshCounters extends ValidatorCounters {
   published: number;
   /** Gossip messages those events left in: fewer when events were batched. */
   published_messages: number;
+  /** Membership events (hark.node.*) this agent published; not in `published`. */
+  membership_published: number;
   /** Sum of every kind of rejection. */
   rejected: number;
 }
@@ -180,11 +192,13 @@ export class Mesh {
   #validator: EventValidator;
   #published = 0;
   #publishedMessages = 0;
+  #membershipPublished = 0;
   /** Events waiting to leave while a publish is under way, oldest first. */
   #outbox: Outgoing[] = [];
   #publishing = false;
   #warned = new Map<string, number>();
   #pinged = new Map<string, { rtt: number; at: number }>();
+  #peerListener?: PeerChangeListener;
 
   constructor(init: MeshInit) {
     this.#init = init;
@@ -193,6 +207,7 @@ export class Mesh {
       publishers: init.publishers,
       rate: init.rate,
       lookup: init.lookup,
+      check: init.check,
     });
   }
 
@@ -216,7 +231,8 @@ export class Mesh {
       ...c,
       published: this.#published,
       published_messages: this.#publishedMessages,
-      rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting,
+      membership_published: this.#membershipPublished,
+      rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting + c.off_schema,
     };
   }
 
@@ -327,6 +343,7 @@ export class Mesh {
     pubsub.addEventListener("subscription-change", this.#onSubscriptionChange);
     node.addEventListener("peer:discovery", this.#onDiscovery);
     node.addEventListener("peer:disconnect", this.#onDisconnect);
+    node.addEventListener("peer:connect", this.#onConnect);
     for (const topic of this.#init.topics) {
       pubsub.topicValidators.set(TOPIC_PREFIX + topic, this.#validate);
       pubsub.subscribe(TOPIC_PREFIX + topic);
@@ -367,6 +384,7 @@ export class Mesh {
     node.removeEventListener("peer:identify", this.#onIdentify);
     node.removeEventListener("peer:discovery", this.#onDiscovery);
     node.removeEventListener("peer:disconnect", this.#onDisconnect);
+    node.removeEventListener("peer:connect", this.#onConnect);
     node.services.pubsub.removeEventListener("message", this.#onMessage);
     node.services.pubsub.removeEventListener("subscription-change", this.#onSubscriptionChange);
     await node.stop();
@@ -431,8 +449,11 @@ export class Mesh {
         message = encodeBatch(entries);
       }
       const result = await node.services.pubsub.publish(TOPIC_PREFIX + topic, message);
-      this.#published += group.length;
-      this.#publishedMessages++;
+      if (isReservedTopic(topic)) this.#membershipPublished += group.length;
+      else {
+        this.#published += group.length;
+        this.#publishedMessages++;
+      }
       for (const item of group) {
         item.resolve({ recipients: result.recipients.length, fingerprint: fingerprint(item.data), data: item.data });
       }
@@ -444,6 +465,16 @@ export class Mesh {
   /** How many agents this one is connected to now. */
   get peerCount(): number {
     return this.#node?.getPeers().length ?? 0;
+  }
+
+  /** Whether this agent has a connection to `peer` now. */
+  isConnected(peer: string): boolean {
+    return (this.#node?.getConnections(peerIdFromString(peer)).length ?? 0) > 0;
+  }
+
+  /** Tells `listener` of peers connecting, disconnecting (the last connection closed) and subscribing to topics. */
+  onPeerChange(listener: PeerChangeListener): void {
+    this.#peerListener = listener;
   }
 
   /**
@@ -595,16 +626,23 @@ export class Mesh {
     for (const { topic, subscribe } of evt.detail.subscriptions) {
       if (!topic.startsWith(TOPIC_PREFIX)) continue;
       const name = topic.slice(TOPIC_PREFIX.length);
-      if (subscribe) topics.add(name);
-      else topics.delete(name);
+      if (subscribe) {
+        topics.add(name);
+        this.#peerListener?.subscribed(id, name);
+      } else topics.delete(name);
     }
     this.#peerTopics.set(id, topics);
+  };
+
+  #onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.#peerListener?.connected(evt.detail.toString());
   };
 
   #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.#peerTopics.delete(evt.detail.toString());
     this.#pinged.delete(evt.detail.toString());
     this.#origins.delete(evt.detail.toString());
+    this.#peerListener?.disconnected(evt.detail.toString());
   };
 
   /** Every identified peer is remembered, with the addresses it announced, and kept. */

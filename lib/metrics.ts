@@ -22,7 +22,7 @@ export interface MetricsSnapshot {
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-const REJECTION_KINDS = ["malformed", "unauthorized", "throttled", "conflicting"] as const;
+const REJECTION_KINDS = ["malformed", "unauthorized", "throttled", "conflicting", "off_schema"] as const;
 const SINK_STATES: readonly SinkState[] = ["ok", "retrying", "suspended"];
 
 type Labels = Record<string, string | number>;
@@ -56,6 +56,18 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
     "counter",
     "Events from other agents that passed every check.",
     one(events.accepted),
+  );
+  out.metric(
+    "hark_membership_events_published_total",
+    "counter",
+    "Membership events (hark.node.*) this agent published.",
+    one(events.membership_published),
+  );
+  out.metric(
+    "hark_membership_events_received_total",
+    "counter",
+    "Membership events (hark.node.*) from other agents that passed every check.",
+    one(events.membership_received),
   );
   out.metric(
     "hark_events_duplicate_total",

@@ -11,6 +11,9 @@ const events = {
   unauthorized: 0,
   throttled: 0,
   conflicting: 0,
+  off_schema: 0,
+  membership_received: 0,
+  membership_published: 0,
 };
 
 Deno.test("renderMetrics escapes label values as the exposition format requires", () => {

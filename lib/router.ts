@@ -13,7 +13,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HarkEvent } from "./event.ts";
+import { type HarkEvent, isReservedTopic } from "./event.ts";
 import type { Sink } from "../sinks/mod.ts";
 import type { EventStore } from "./store.ts";
 import { compileTopicPattern } from "./filter.ts";
@@ -93,7 +93,7 @@ export function matches(event: HarkEvent, filter: RouteFilter, now = Date.now(),
   if (event.priority < filter.minPriority) return false;
   // A new agent keeps old history in its store; only recent events reach its sinks.
   if (backfill && now - Date.parse(event.time) > (filter.backfillMaxAgeMs ?? BACKFILL_MAX_AGE_MS)) return false;
-  if (filter.topics && !topicMatcher(filter)(event.topic)) return false;
+  if (filter.topics ? !topicMatcher(filter)(event.topic) : isReservedTopic(event.topic)) return false;
   if (event.expires && Date.parse(event.expires) <= now) return false;
   if (filter.when && !filter.when(event)) return false;
   return true;

@@ -12,7 +12,7 @@
  */
 
 import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
-import { decodeEvent, type EventLimits, type HarkEvent } from "./event.ts";
+import { decodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "./event.ts";
 import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
 import type { SignedRecord } from "./signed_record.ts";
 import { type BatchEntry, decodeBatch, isBatch } from "./batch.ts";
@@ -27,7 +27,14 @@ export type Refusal = {
 
 export type Verdict = { result: TopicValidatorResult.Accept; event: HarkEvent; fingerprint: number } | Refusal;
 
-export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting";
+export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting" | "off_schema";
+
+/**
+ * A rule about an event's content beyond the format: who an agent's
+ * membership events may speak for, whether `data` fits its topic's schema.
+ * Returns why the event is refused, or undefined to accept it.
+ */
+export type ContentCheck = (event: HarkEvent) => { reason: "unauthorized" | "off_schema"; detail: string } | undefined;
 
 /** An event a message brought, with what the store keeps of it. */
 export interface AcceptedEvent {
@@ -47,11 +54,15 @@ export const MAX_BATCH_EVENTS = 256;
 
 export interface ValidatorCounters {
   accepted: number;
+  /** Membership events (hark.node.*) from other agents that passed every check. */
+  membership_received: number;
   duplicates: number;
   malformed: number;
   unauthorized: number;
   throttled: number;
   conflicting: number;
+  /** Events whose `data` did not match their topic's schema. */
+  off_schema: number;
 }
 
 export interface ValidatorInit {
@@ -66,6 +77,8 @@ export interface ValidatorInit {
    * so duplicates are caught across restarts and beyond the memory.
    */
   lookup?: (publisher: string, id: string) => number | undefined;
+  /** Rules about content, checked after the publisher rules. */
+  check?: ContentCheck;
 }
 
 /** FNV-1a: a cheap fingerprint to tell a re-sent event from a forged one. */
@@ -78,11 +91,13 @@ export function fingerprint(bytes: Uint8Array): number {
 export class EventValidator {
   readonly counters: ValidatorCounters = {
     accepted: 0,
+    membership_received: 0,
     duplicates: 0,
     malformed: 0,
     unauthorized: 0,
     throttled: 0,
     conflicting: 0,
+    off_schema: 0,
   };
   #init: ValidatorInit;
   #buckets: TokenBuckets;
@@ -163,7 +178,7 @@ export class EventValidator {
       return this.#reject("throttled", "over the publisher rate limit", signer, blame);
     }
     for (const [key, print] of keys) this.#remember(key, print);
-    this.counters.accepted += accepted.length;
+    for (const { event } of accepted) this.#countAccepted(event);
     return { result: TopicValidatorResult.Accept, events: accepted };
   }
 
@@ -203,6 +218,8 @@ export class EventValidator {
     if (!this.mayPublish(signer, event.topic)) {
       return this.#reject("unauthorized", `not an allowed publisher of "${event.topic}"`, signer, blame);
     }
+    const refusal = this.#init.check?.(event);
+    if (refusal) return this.#reject(refusal.reason, refusal.detail, signer, blame);
     const key = `${signer}/${event.id}`;
     const print = fingerprint(data);
     const seen = this.#seen.get(key) ?? this.#init.lookup?.(signer, event.id);
@@ -219,9 +236,15 @@ export class EventValidator {
     }
     if (remember) {
       this.#remember(key, print);
-      this.counters.accepted++;
+      this.#countAccepted(event);
     }
     return { result: TopicValidatorResult.Accept, event, fingerprint: print };
+  }
+
+  /** Membership events are the agents' own traffic, counted apart from the events users send. */
+  #countAccepted(event: HarkEvent): void {
+    if (isReservedTopic(event.topic)) this.counters.membership_received++;
+    else this.counters.accepted++;
   }
 
   #remember(key: string, print: number): void {

@@ -195,6 +195,8 @@ Deno.test("EventValidator.validate() enforces topic publishers", async (t) => {
     unauthorized: 2,
     throttled: 0,
     conflicting: 0,
+    off_schema: 0,
+    membership_received: 0,
   });
 });
 
@@ -278,6 +280,8 @@ Deno.test("EventValidator.validate() throttles a publisher over its rate limit",
     unauthorized: 0,
     throttled: 2,
     conflicting: 0,
+    off_schema: 0,
+    membership_received: 0,
   });
   assert.ok(v.throttleDelay(alice.name) > 0);
 });
@@ -409,4 +413,19 @@ Deno.test("EventValidator.validate() takes a batch whole, or not at all", async 
     assert.ok("events" in verdict);
     assert.equal(verdict.events.length, 2);
   });
+});
+
+Deno.test("EventValidator.validate() applies the content check and counts membership apart", () => {
+  const v = validator({
+    check: (event) => event.data === "bad" ? { reason: "off_schema", detail: "data is bad" } : undefined,
+  });
+  const refused = event(bob, { body: "x", data: "bad" });
+  assertVerdict(v.validate(bob.name, signed(bob, refused.bytes)), TopicValidatorResult.Reject, "off_schema");
+  assert.equal(v.lastRejection?.reason, "data is bad");
+  accepted(v.validate(bob.name, signed(bob, event(bob, { body: "x", data: "good" }).bytes)));
+  const join = event(bob, { topic: "hark.node.join", body: "x", data: { peer: bob.name } });
+  accepted(v.validate(bob.name, signed(bob, join.bytes, "hark/hark.node.join")));
+  assert.equal(v.counters.off_schema, 1);
+  assert.equal(v.counters.accepted, 1);
+  assert.equal(v.counters.membership_received, 1);
 });

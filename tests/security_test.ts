@@ -270,7 +270,7 @@ Deno.test({
     const human = await victim.cli(["status"]);
     assert.match(
       human.stdout,
-      /rejected: {2}8 \(7 malformed, 0 unauthorized, 0 over the rate limit, 1 conflicting ids\)/,
+      /rejected: {2}8 \(7 malformed, 0 unauthorized, 0 over the rate limit, 1 conflicting ids, 0 off their topic's schema\)/,
     );
   },
 });

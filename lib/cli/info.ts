@@ -101,7 +101,12 @@ Examples:
       `reach:     ${reachLine(s)}`,
       `topics:    ${s.topics.join(", ")}`,
       `events:    ${events.published} published, ${events.accepted} received, ${events.duplicates} duplicates`,
-      `rejected:  ${events.rejected} (${events.malformed} malformed, ${events.unauthorized} unauthorized, ${events.throttled} over the rate limit, ${events.conflicting} conflicting ids)`,
+      `members:   ${membersLine(s.members ?? [])}; ${events.membership_published ?? 0} membership events sent, ${
+        events.membership_received ?? 0
+      } received`,
+      `rejected:  ${events.rejected} (${events.malformed} malformed, ${events.unauthorized} unauthorized, ${events.throttled} over the rate limit, ${events.conflicting} conflicting ids, ${
+        events.off_schema ?? 0
+      } off their topic's schema)`,
       ...(s.history
         ? [
           `history:   ${s.history.caught_up} caught up from peers in ${s.history.sessions} sessions (${s.history.failed_sessions} failed, ${s.history.refused} events refused)`,
@@ -155,3 +160,11 @@ Examples:
     return 0;
   },
 };
+
+/** The other agents this one knows are in the network, by host. */
+function membersLine(members: { peer: string; host: string }[]): string {
+  if (members.length === 0) return "no other agent known";
+  const hosts = members.map((member) => member.host).sort();
+  const shown = hosts.length > 8 ? [...hosts.slice(0, 8), `${hosts.length - 8} more`] : hosts;
+  return `${members.length} other agent${members.length === 1 ? "" : "s"} (${shown.join(", ")})`;
+}

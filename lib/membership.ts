@@ -1,0 +1,225 @@
+/**
+ * Membership events, as Serf's member-join/member-leave and Clacks'
+ * NodeAnnounce/NodeLeave: so sinks and plugins can react to machines
+ * coming and going.
+ *
+ * - `hark.node.join`: an agent announces itself once it has a peer to tell.
+ * - `hark.node.status`: the same facts again every `status_interval`, so an
+ *   agent that came later learns who is there.
+ * - `hark.node.leave`: an agent says goodbye when it stops. One that
+ *   vanishes without a word (killed, crashed, unplugged) is reported by the
+ *   agents that were connected to it, once it has been gone `leave_after`
+ *   (a connection whose pings go unanswered is closed after the ping
+ *   deadline, so a silent machine counts as gone too).
+ *
+ * They are events like any other, signed by their publisher. A receiver
+ * accepts a join, status or "stopped" leave only about its signer, and an
+ * "unreachable" leave only about another agent (`checkMembershipEvent`).
+ *
+ * Of the agents that notice a departure, the one with the lowest peer id
+ * among the members it is still connected to reports it at once; each
+ * other waits a stagger per agent ranked before it and stays silent when a
+ * report arrives first. In a full mesh that is one leave per departure; in
+ * a patchy one, at worst a few, never none.
+ */
+
+import { type EventDraft, type HarkEvent, isReservedTopic } from "./event.ts";
+import { getLogger } from "@logtape/logtape";
+import { LEAVE_AFTER_DEFAULT_MS, STATUS_INTERVAL_DEFAULT_MS } from "./config.ts";
+
+const log = getLogger(["hark", "membership"]);
+
+export const JOIN_TOPIC = "hark.node.join";
+export const LEAVE_TOPIC = "hark.node.leave";
+export const STATUS_TOPIC = "hark.node.status";
+export const MEMBERSHIP_TOPICS: readonly string[] = [JOIN_TOPIC, LEAVE_TOPIC, STATUS_TOPIC];
+
+/** How long a stopping agent waits for its leave to go out. */
+const LEAVE_SEND_MS = 2_000;
+/** A join goes out without a peer after this long, into the store, for catch-up to carry. */
+const LONELY_JOIN_MS = 10_000;
+
+export type LeaveReason = "stopped" | "unreachable";
+
+/** What a membership event's `data` holds. */
+export interface MemberFacts {
+  peer: string;
+  host: string;
+  version?: string;
+  topics?: string[];
+  uptime_s?: number;
+  /** Agents this one is connected to. */
+  peers?: number;
+  /** Leaves only. */
+  reason?: LeaveReason;
+}
+
+/** Why a membership event is refused, or undefined when its claims are its signer's to make. */
+export function checkMembershipEvent(event: HarkEvent): { reason: "unauthorized"; detail: string } | undefined {
+  if (!MEMBERSHIP_TOPICS.includes(event.topic)) {
+    if (!isReservedTopic(event.topic)) return undefined;
+    return { reason: "unauthorized", detail: `"${event.topic}" is reserved and unused` };
+  }
+  const data = event.data as Partial<MemberFacts> | undefined;
+  if (typeof data !== "object" || data === null || typeof data.peer !== "string") {
+    return { reason: "unauthorized", detail: `${event.topic} without data.peer` };
+  }
+  const aboutSigner = data.peer === event.source.peer;
+  if (event.topic === LEAVE_TOPIC && data.reason === "unreachable") {
+    return aboutSigner ? { reason: "unauthorized", detail: "an agent reporting itself unreachable" } : undefined;
+  }
+  if (!aboutSigner) return { reason: "unauthorized", detail: `${event.topic} about another agent, ${data.peer}` };
+  return undefined;
+}
+
+export interface MembershipInit {
+  /** This agent's peer id. */
+  self: string;
+  /** Publishes as this agent on a membership topic. */
+  publish: (draft: EventDraft) => Promise<unknown>;
+  /** This agent's facts for a join or status: host, version, topics, peers. */
+  facts: () => MemberFacts;
+  /** Whether this agent has a connection to `peer` now. */
+  connected: (peer: string) => boolean;
+  statusIntervalMs?: number;
+  leaveAfterMs?: number;
+  /** Wait per agent ranked before this one, before reporting a departure. @default 1000 */
+  staggerMs?: number;
+}
+
+interface Member {
+  host: string;
+  /** Set while the member is disconnected: its report is due then. */
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+export class Membership {
+  #init: MembershipInit;
+  #members = new Map<string, Member>();
+  #joined = false;
+  #running = false;
+  #lonelyJoin?: ReturnType<typeof setTimeout>;
+  #statusTimer?: ReturnType<typeof setInterval>;
+
+  constructor(init: MembershipInit) {
+    this.#init = init;
+  }
+
+  /** Agents known to be in the network now (from their join and status events), with their hosts. */
+  get members(): { peer: string; host: string }[] {
+    return [...this.#members].map(([peer, member]) => ({ peer, host: member.host }));
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#lonelyJoin = setTimeout(() => this.#join(), LONELY_JOIN_MS);
+    const interval = this.#init.statusIntervalMs ?? STATUS_INTERVAL_DEFAULT_MS;
+    if (interval > 0) {
+      this.#statusTimer = setInterval(() => this.#announce(STATUS_TOPIC, 2, "is up"), interval);
+    }
+  }
+
+  /** Says goodbye (when it has joined) and releases every timer. Idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    clearTimeout(this.#lonelyJoin);
+    clearInterval(this.#statusTimer);
+    for (const member of this.#members.values()) clearTimeout(member.timer);
+    this.#members.clear();
+    if (!this.#joined) return;
+    const facts = this.#init.facts();
+    const leave = this.#init.publish({
+      topic: LEAVE_TOPIC,
+      title: `${facts.host} left`,
+      data: { peer: facts.peer, host: facts.host, reason: "stopped" },
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise((resolve) => timer = setTimeout(resolve, LEAVE_SEND_MS));
+    try {
+      await Promise.race([leave, deadline]);
+    } catch (error) {
+      log.warn("Could not announce this agent's leave: {error}", { error: (error as Error).message });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A peer subscribed to the membership topics: someone to tell that this agent is here. */
+  peerSubscribed(): void {
+    if (this.#running && !this.#joined) this.#join();
+  }
+
+  peerConnected(peer: string): void {
+    const member = this.#members.get(peer);
+    if (member?.timer !== undefined) {
+      clearTimeout(member.timer);
+      member.timer = undefined;
+    }
+  }
+
+  peerDisconnected(peer: string): void {
+    const member = this.#members.get(peer);
+    if (!this.#running || !member || member.timer !== undefined) return;
+    member.timer = setTimeout(() => this.#suspect(peer), this.#init.leaveAfterMs ?? LEAVE_AFTER_DEFAULT_MS);
+  }
+
+  /** Every membership event this agent accepts or publishes, in store order. */
+  observe(event: HarkEvent): void {
+    const facts = event.data as MemberFacts;
+    if (facts.peer === this.#init.self) return;
+    if (event.topic === LEAVE_TOPIC) {
+      clearTimeout(this.#members.get(facts.peer)?.timer);
+      this.#members.delete(facts.peer);
+      return;
+    }
+    const member = this.#members.get(facts.peer);
+    if (member) member.host = facts.host;
+    else this.#members.set(facts.peer, { host: facts.host });
+    // A member heard from while disconnected from this agent is alive elsewhere.
+    if (member?.timer !== undefined && !this.#init.connected(facts.peer)) {
+      clearTimeout(member.timer);
+      member.timer = undefined;
+      this.peerDisconnected(facts.peer);
+    }
+  }
+
+  #join(): void {
+    if (this.#joined || !this.#running) return;
+    this.#joined = true;
+    clearTimeout(this.#lonelyJoin);
+    this.#announce(JOIN_TOPIC, 3, "joined");
+  }
+
+  #announce(topic: string, priority: number, verb: string): void {
+    const facts = this.#init.facts();
+    this.#init.publish({ topic, title: `${facts.host} ${verb}`, priority, data: facts }).catch((error) => {
+      log.warn("Could not publish {topic}: {error}", { topic, error: (error as Error).message });
+    });
+  }
+
+  /** `peer` has been gone `leave_after`: report it, unless an agent ranked before this one does. */
+  #suspect(peer: string): void {
+    const member = this.#members.get(peer);
+    if (!member || !this.#running) return;
+    member.timer = undefined;
+    if (this.#init.connected(peer)) return;
+    const rank = [...this.#members.keys()]
+      .filter((other) => other !== peer && other < this.#init.self && this.#init.connected(other)).length;
+    const report = () => {
+      const current = this.#members.get(peer);
+      if (!this.#running || current !== member || this.#init.connected(peer)) return;
+      this.#members.delete(peer);
+      this.#init.publish({
+        topic: LEAVE_TOPIC,
+        title: `${member.host} is unreachable`,
+        data: { peer, host: member.host, reason: "unreachable" },
+      }).catch((error) => {
+        log.warn("Could not report {peer} gone: {error}", { peer, error: (error as Error).message });
+      });
+    };
+    if (rank === 0) return report();
+    member.timer = setTimeout(report, rank * (this.#init.staggerMs ?? 1_000));
+  }
+}

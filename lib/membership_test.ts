@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
+import type { EventDraft, HarkEvent } from "./event.ts";
+import {
+  checkMembershipEvent,
+  JOIN_TOPIC,
+  LEAVE_TOPIC,
+  type MemberFacts,
+  Membership,
+  STATUS_TOPIC,
+} from "./membership.ts";
+
+/** A Membership for agent `self`, its publications, and who it is connected to. */
+function harness(self: string, options: { statusIntervalMs?: number } = {}) {
+  const published: EventDraft[] = [];
+  const connected = new Set<string>();
+  const membership = new Membership({
+    self,
+    publish: (draft) => {
+      published.push(draft);
+      return Promise.resolve();
+    },
+    facts: () => ({ peer: self, host: `host-${self}`, version: "0.1.0", topics: ["default"], peers: connected.size }),
+    connected: (peer) => connected.has(peer),
+    statusIntervalMs: options.statusIntervalMs ?? 0,
+    leaveAfterMs: 30_000,
+    staggerMs: 1_000,
+  });
+  const leaves = () => published.filter((draft) => draft.topic === LEAVE_TOPIC).map((draft) => draft.data);
+  return { membership, published, connected, leaves };
+}
+
+function membershipEvent(topic: string, signer: string, data: Partial<MemberFacts>): HarkEvent {
+  return {
+    id: "01JDQ8ZC5V8Q0W3Z7M9N4T2B6K",
+    topic,
+    title: "",
+    body: "",
+    priority: 3,
+    tags: [],
+    time: new Date().toISOString(),
+    source: { host: `host-${signer}`, peer: signer },
+    data: { host: `host-${data.peer}`, ...data },
+  };
+}
+
+function withClock(test: (clock: ReturnType<typeof FakeTimers.install>) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    try {
+      await test(clock);
+    } finally {
+      clock.uninstall();
+    }
+  };
+}
+
+Deno.test(
+  "an agent joins once, when a peer can hear it, says status on its interval and leaves on stop",
+  withClock(async (clock) => {
+    const { membership, published } = harness("b", { statusIntervalMs: 60_000 });
+    membership.start();
+    membership.start();
+    membership.peerSubscribed();
+    membership.peerSubscribed();
+    assert.deepEqual(published.map((draft) => draft.topic), [JOIN_TOPIC]);
+    assert.equal((published[0].data as MemberFacts).peer, "b");
+    await clock.tickAsync(120_000);
+    assert.deepEqual(published.map((draft) => draft.topic), [JOIN_TOPIC, STATUS_TOPIC, STATUS_TOPIC]);
+    await membership.stop();
+    await membership.stop();
+    assert.deepEqual(published.at(-1), {
+      topic: LEAVE_TOPIC,
+      title: "host-b left",
+      data: { peer: "b", host: "host-b", reason: "stopped" },
+    });
+    await clock.tickAsync(600_000);
+    assert.equal(published.length, 4, "nothing after stop");
+  }),
+);
+
+Deno.test(
+  "a lonely agent joins after a while anyway, into its store for catch-up",
+  withClock(async (clock) => {
+    const { membership, published } = harness("b");
+    membership.start();
+    await clock.tickAsync(9_999);
+    assert.equal(published.length, 0);
+    await clock.tickAsync(1);
+    assert.deepEqual(published.map((draft) => draft.topic), [JOIN_TOPIC]);
+    await membership.stop();
+  }),
+);
+
+Deno.test(
+  "a member gone for leave_after is reported by the lowest-ranked agent at once",
+  withClock(async (clock) => {
+    const { membership, connected, leaves } = harness("a");
+    membership.start();
+    for (const peer of ["b", "c"]) {
+      connected.add(peer);
+      membership.observe(membershipEvent(JOIN_TOPIC, peer, { peer }));
+    }
+    connected.delete("c");
+    membership.peerDisconnected("c");
+    await clock.tickAsync(29_999);
+    assert.deepEqual(leaves(), []);
+    await clock.tickAsync(1);
+    assert.deepEqual(leaves(), [{ peer: "c", host: "host-c", reason: "unreachable" }]);
+    assert.deepEqual(membership.members, [{ peer: "b", host: "host-b" }]);
+    await clock.tickAsync(60_000);
+    assert.equal(leaves().length, 1, "reported once");
+    await membership.stop();
+  }),
+);
+
+Deno.test(
+  "an agent ranked later stays silent when the report arrives first, and reports when none does",
+  withClock(async (clock) => {
+    const { membership, connected, leaves } = harness("c");
+    membership.start();
+    for (const peer of ["a", "b", "d"]) {
+      connected.add(peer);
+      membership.observe(membershipEvent(JOIN_TOPIC, peer, { peer }));
+    }
+    // Two members rank before c (a and b) once d is gone: c waits two staggers.
+    connected.delete("d");
+    membership.peerDisconnected("d");
+    await clock.tickAsync(30_000 + 1_999);
+    assert.deepEqual(leaves(), []);
+    membership.observe(membershipEvent(LEAVE_TOPIC, "a", { peer: "d", reason: "unreachable" }));
+    await clock.tickAsync(10_000);
+    assert.deepEqual(leaves(), [], "a reported it");
+
+    // No report comes about b: c speaks after its stagger (a still ranks before it).
+    connected.delete("b");
+    membership.peerDisconnected("b");
+    await clock.tickAsync(30_000 + 999);
+    assert.deepEqual(leaves(), []);
+    await clock.tickAsync(1);
+    assert.deepEqual(leaves(), [{ peer: "b", host: "host-b", reason: "unreachable" }]);
+    await membership.stop();
+  }),
+);
+
+Deno.test(
+  "a member that reconnects, or is heard from elsewhere, is not reported",
+  withClock(async (clock) => {
+    const { membership, connected, leaves } = harness("a");
+    membership.start();
+    connected.add("b");
+    membership.observe(membershipEvent(JOIN_TOPIC, "b", { peer: "b" }));
+    connected.delete("b");
+    membership.peerDisconnected("b");
+    await clock.tickAsync(20_000);
+    connected.add("b");
+    membership.peerConnected("b");
+    await clock.tickAsync(60_000);
+    assert.deepEqual(leaves(), []);
+
+    // Disconnected from a, but its status still arrives through other agents: the clock starts again.
+    connected.delete("b");
+    membership.peerDisconnected("b");
+    await clock.tickAsync(20_000);
+    membership.observe(membershipEvent(STATUS_TOPIC, "b", { peer: "b" }));
+    await clock.tickAsync(20_000);
+    assert.deepEqual(leaves(), []);
+    await clock.tickAsync(10_000);
+    assert.equal(leaves().length, 1, "silent for leave_after since it was last heard of");
+
+    // A peer never heard of (a `hark send --direct`, a rogue) is no member.
+    membership.peerDisconnected("stranger");
+    await clock.tickAsync(60_000);
+    assert.equal(leaves().length, 1);
+    // Nor is one that said goodbye.
+    connected.add("e");
+    membership.observe(membershipEvent(JOIN_TOPIC, "e", { peer: "e" }));
+    membership.observe(membershipEvent(LEAVE_TOPIC, "e", { peer: "e", reason: "stopped" }));
+    connected.delete("e");
+    membership.peerDisconnected("e");
+    await clock.tickAsync(60_000);
+    assert.equal(leaves().length, 1);
+    await membership.stop();
+  }),
+);
+
+Deno.test("an agent that never joined leaves without a word", async () => {
+  const { membership, published } = harness("b");
+  membership.start();
+  await membership.stop();
+  assert.deepEqual(published, []);
+});
+
+Deno.test("receivers accept membership claims only from the agent they are about", async (t) => {
+  const cases: { name: string; event: HarkEvent; refused?: RegExp }[] = [
+    { name: "own join", event: membershipEvent(JOIN_TOPIC, "a", { peer: "a" }) },
+    { name: "own status", event: membershipEvent(STATUS_TOPIC, "a", { peer: "a" }) },
+    { name: "own leave", event: membershipEvent(LEAVE_TOPIC, "a", { peer: "a", reason: "stopped" }) },
+    { name: "another's departure", event: membershipEvent(LEAVE_TOPIC, "a", { peer: "b", reason: "unreachable" }) },
+    { name: "join for another", event: membershipEvent(JOIN_TOPIC, "a", { peer: "b" }), refused: /about another/ },
+    {
+      name: "status for another",
+      event: membershipEvent(STATUS_TOPIC, "a", { peer: "b" }),
+      refused: /about another/,
+    },
+    {
+      name: "stopping another",
+      event: membershipEvent(LEAVE_TOPIC, "a", { peer: "b", reason: "stopped" }),
+      refused: /about another/,
+    },
+    {
+      name: "itself unreachable",
+      event: membershipEvent(LEAVE_TOPIC, "a", { peer: "a", reason: "unreachable" }),
+      refused: /itself/,
+    },
+    { name: "no data", event: { ...membershipEvent(JOIN_TOPIC, "a", {}), data: undefined }, refused: /data.peer/ },
+    { name: "unused reserved topic", event: membershipEvent("hark.other", "a", { peer: "a" }), refused: /reserved/ },
+    { name: "other topics are not its business", event: membershipEvent("builds", "a", { peer: "b" }) },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const verdict = checkMembershipEvent(c.event);
+      if (!c.refused) return assert.equal(verdict, undefined);
+      assert.equal(verdict?.reason, "unauthorized");
+      assert.match(verdict!.detail, c.refused);
+    });
+  }
+});
