@@ -194,10 +194,13 @@ export class ControlServer {
             continue;
           }
           stopTail = tail.stop;
+          // The reply, then the history, then live events: all queued in one
+          // synchronous step, so a live event cannot overtake the history.
           const held = early;
           early = undefined;
-          await writer.write(tail.reply);
-          for (const reply of held) await writer.write(reply);
+          const replied = writer.write(tail.reply);
+          for (const reply of held) void writer.write(reply);
+          await replied;
           continue;
         }
         // Pipelined: a client may send many requests before it reads a
