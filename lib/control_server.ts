@@ -181,12 +181,17 @@ export class ControlServer {
           stopTail?.();
           // History comes before the reply is written; hold it until then.
           let early: ControlReply[] | undefined = [];
+          // Live events waiting to be written; the history ahead of them does not count.
+          let live = 0;
           let tail: ReturnType<ControlHandlers["tail"]>;
           try {
             tail = this.#init.handlers.tail(request, (reply) => {
               if (early) early.push(reply);
               // A stalled reader must not make the agent buffer without bound.
-              else if (writer.pending < TAIL_BUFFER) void writer.write(reply);
+              else if (live < TAIL_BUFFER) {
+                live++;
+                void writer.write(reply).then(() => live--);
+              }
             });
           } catch (error) {
             // A bad filter or an unknown since_id: say so, as for any request.

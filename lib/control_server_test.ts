@@ -4,6 +4,8 @@ import type { ControlReply } from "./control_protocol.ts";
 import { ControlServer } from "./control_server.ts";
 
 Deno.test("a tail's history reaches the client before any live event, however soon one follows", async () => {
+  // More than the live-event buffer: a long replay must not crowd out what comes after it.
+  const stored = Array.from({ length: 1500 }, (_, i) => `stored ${i}`);
   const stateDir = await Deno.makeTempDir();
   const server = new ControlServer({
     stateDir,
@@ -11,8 +13,7 @@ Deno.test("a tail's history reaches the client before any live event, however so
     handlers: {
       handle: () => Promise.resolve({ ok: true }),
       tail: (_request, push) => {
-        push({ ok: true, event: "stored 1" });
-        push({ ok: true, event: "stored 2" });
+        for (const event of stored) push({ ok: true, event });
         // A live event arriving while the reply is still being written.
         queueMicrotask(() => push({ ok: true, event: "live" }));
         return { reply: { ok: true, topics: ["builds"] }, stop: () => {} };
@@ -24,11 +25,19 @@ Deno.test("a tail's history reaches the client before any live event, however so
     await using client = await ControlClient.connect(stateDir);
     assert.deepEqual(await client.request({ op: "tail", topics: ["builds"] }), { ok: true, topics: ["builds"] });
     const lines: ControlReply[] = [];
-    for await (const line of client.stream()) {
-      lines.push(line);
-      if (lines.length === 3) break;
+    // A dropped line would leave the loop waiting: the deadline ends it, and the assertion says what came.
+    const deadline = setTimeout(() => client.close(), 10_000);
+    try {
+      for await (const line of client.stream()) {
+        lines.push(line);
+        if (lines.length === stored.length + 1) break;
+      }
+    } catch {
+      // Closed by the deadline.
+    } finally {
+      clearTimeout(deadline);
     }
-    assert.deepEqual(lines.map((line) => line.event), ["stored 1", "stored 2", "live"]);
+    assert.deepEqual(lines.map((line) => line.event), [...stored, "live"]);
   } finally {
     await server.stop();
     await Deno.remove(stateDir, { recursive: true });
