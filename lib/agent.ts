@@ -8,6 +8,8 @@ import { getLogger } from "@logtape/logtape";
 import type { HarkConfig } from "./config.ts";
 import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReservedTopic, parseDraft } from "./event.ts";
 import { checkMembershipEvent, Membership, MEMBERSHIP_TOPICS } from "./membership.ts";
+import { Catalog } from "./catalog.ts";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Mesh } from "./mesh.ts";
 import { Router } from "./router.ts";
 import { createSink } from "../sinks/mod.ts";
@@ -55,6 +57,7 @@ export class Agent {
   #catchUp?: CatchUp;
   #sources: Source[] = [];
   #membership?: Membership;
+  #catalog?: Catalog;
   #nextId = monotonicUlid();
   #tails = new Set<TailListener>();
   #topics: Set<string>;
@@ -99,6 +102,12 @@ export class Agent {
     // Before binding any port: a second agent on this state dir is the likelier mistake.
     await control.refuseIfRunning();
     const privateKey = await loadIdentity(stateDir);
+    // Half an event at most: the catalog rides in join and status events with the other facts.
+    const catalog = new Catalog(config.topic, {
+      self: peerIdFromPrivateKey(privateKey).toString(),
+      maxAnnouncementBytes: Math.floor(config.agent.max_event_bytes / 2),
+    });
+    this.#catalog = catalog;
     let network = await loadNetwork(stateDir);
     const created = network === undefined;
     if (!network) {
@@ -112,6 +121,8 @@ export class Agent {
       maxEvents: config.store.max_events,
     });
     this.#store = store;
+    // What peers announced before this agent stopped, until they announce again.
+    for (const stored of store.query({ topics: [...MEMBERSHIP_TOPICS], limit: 2_000 })) catalog.observe(stored.event);
     const router = new Router({ store });
     this.#router = router;
     for (const [index, sink] of config.sinks.entries()) {
@@ -156,7 +167,7 @@ export class Agent {
       relay: config.network.relay,
       topics: [...this.#topics],
       limits: { maxEventBytes: config.agent.max_event_bytes },
-      check: checkMembershipEvent,
+      check: (event) => checkMembershipEvent(event) ?? catalog.check(event),
       host: config.agent.host,
       version: VERSION,
       onEvent: (event, fingerprint, arrival) => this.#receive(event, fingerprint, arrival),
@@ -257,6 +268,7 @@ export class Agent {
     this.#router = undefined;
     this.#store?.close();
     this.#store = undefined;
+    this.#catalog = undefined;
   }
 
   #requireMesh(): Mesh {
@@ -275,7 +287,10 @@ export class Agent {
   #deliverLocally(event: HarkEvent, seq: number, backfill = false): void {
     this.#router?.route(event, seq, backfill);
     const reserved = isReservedTopic(event.topic);
-    if (reserved) this.#membership?.observe(event);
+    if (reserved) {
+      this.#membership?.observe(event);
+      this.#catalog?.observe(event);
+    }
     // Followers see news; history from before this agent joined is for `hark history`.
     if (backfill) return;
     for (const tail of this.#tails) {
@@ -296,6 +311,7 @@ export class Agent {
         topics: config.agent.topics,
         uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
         peers: mesh.peerCount,
+        catalog: this.#catalog?.announcement(),
       }),
       connected: (peer) => mesh.isConnected(peer),
       statusIntervalMs: config.membership.status_interval_ms,
@@ -327,6 +343,8 @@ export class Agent {
         return { ok: true, events: this.#history(request) };
       case "clock":
         return { ok: true, clocks: await mesh.clocks() };
+      case "topics":
+        return { ok: true, topics: this.#topicList() };
       default:
         throw new HarkError(`op "${request.op}" is not handled here`);
     }
@@ -358,6 +376,8 @@ export class Agent {
         `this agent (${mesh.peerId}) may not publish on "${topic}": it is not in topic.${topic}.publishers`,
       );
     }
+    // Before the rate limit: a send that can never succeed does not wait for a token.
+    this.#catalog?.checkDraft(topic, draft.data);
     await this.#throttle(mesh);
     const event = createEvent(
       draft,
@@ -389,6 +409,13 @@ export class Agent {
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
+  }
+
+  /** `hark topics`: the catalog merged with what the store knows of each topic's publishers. */
+  #topicList() {
+    const store = this.#store;
+    if (!store || !this.#catalog) throw new HarkError("the agent is not running");
+    return this.#catalog.list(this.#init.config.agent.topics, store.topicStats());
   }
 
   /** Stored events for `history` and `tail --since`: since_time (ms), since_id, topics, limit. */

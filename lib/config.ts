@@ -5,6 +5,7 @@
  * any layer can switch a default off.
  */
 
+import { dirname, resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, EventError } from "./errors.ts";
 import { type KeyPath, locateKey } from "./config_locate.ts";
@@ -144,6 +145,10 @@ export interface HarkConfig {
 export interface TopicRules {
   /** Only these peer ids may publish on the topic; undefined means anyone. */
   publishers?: string[];
+  /** What the topic is for, shown by `hark topics` and announced to peers. */
+  description?: string;
+  /** A JSON Schema for the events' `data`, inline or read from the file the config names. */
+  schema?: Record<string, unknown>;
 }
 
 /** A partial config as one layer supplies it. */
@@ -199,7 +204,8 @@ type FieldType =
   | "count0"
   | "topic"
   | "mode"
-  | "rules";
+  | "rules"
+  | "schema";
 
 const NETWORK_FIELDS: Record<string, FieldType> = {
   name: "string",
@@ -264,12 +270,12 @@ export function parseConfig(text: string, source: string): ConfigLayer {
     const where = line > 0 ? ` at line ${line}` : "";
     throw new ConfigError(`Cannot read config "${source}": ${problem}${where}`);
   };
-  return readLayer(raw, fail);
+  return readLayer(raw, fail, source);
 }
 
 type Fail = (path: KeyPath, problem: string) => never;
 
-function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
+function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): ConfigLayer {
   const layer: ConfigLayer = {};
   for (const [key, value] of Object.entries(raw)) {
     switch (key) {
@@ -288,7 +294,7 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
         layer.source = (value as unknown[]).map((entry, i) => readSource(entry, i, fail));
         break;
       case "topic":
-        layer.topic = readTopicRules(value, fail);
+        layer.topic = readTopicRules(value, fail, source);
         break;
       case "store": {
         const table = readTable<{ retention?: number; max_events?: number }>(value, ["store"], STORE_FIELDS, fail);
@@ -312,18 +318,45 @@ function readLayer(raw: Record<string, unknown>, fail: Fail): ConfigLayer {
   return layer;
 }
 
-const TOPIC_FIELDS: Record<string, FieldType> = { publishers: "peers" };
+const TOPIC_FIELDS: Record<string, FieldType> = { publishers: "peers", description: "string", schema: "schema" };
 const STORE_FIELDS: Record<string, FieldType> = { retention: "duration", max_events: "count" };
 const MEMBERSHIP_FIELDS: Record<string, FieldType> = { status_interval: "duration", leave_after: "duration" };
 
-function readTopicRules(value: unknown, fail: Fail): Record<string, TopicRules> {
+function readTopicRules(value: unknown, fail: Fail, source: string): Record<string, TopicRules> {
   if (!isTable(value)) fail(["topic"], `"topic" must hold [topic.NAME] tables`);
   const rules: Record<string, TopicRules> = {};
   for (const [name, table] of Object.entries(value as Record<string, unknown>)) {
     rethrow(() => checkTopic(name), (problem) => fail(["topic", name], `[topic.${name}] ${problem}`));
-    rules[name] = readTable(table, ["topic", name], TOPIC_FIELDS, fail);
+    const read = readTable(table, ["topic", name], TOPIC_FIELDS, fail);
+    // A relative path is relative to the config file, not to where hark was started.
+    if (typeof read.schema === "string") {
+      const problem = (text: string) => fail(["topic", name, "schema"], `"topic.${name}.schema" ${text}`);
+      read.schema = readSchemaFile(resolve(dirname(source), read.schema), problem);
+    }
+    rules[name] = read;
   }
   return rules;
+}
+
+/** Read when the config is read, so a missing or broken schema file stops the agent at start. */
+function readSchemaFile(path: string, fail: (problem: string) => never): Record<string, unknown> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : `cannot be read (${(error as Error).message})`;
+    return fail(`names the file ${path}, which ${why}`);
+  }
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (error) {
+    return fail(`names the file ${path}, which is not JSON: ${(error as Error).message}`);
+  }
+  if (!isTable(schema)) fail(`names the file ${path}, which holds ${describe(schema)}, not a JSON Schema object`);
+  return schema as Record<string, unknown>;
 }
 
 /** The text form of libp2p peer ids: base58btc of an identity or SHA-256 multihash. */
@@ -473,6 +506,12 @@ function readField(raw: unknown, type: FieldType, fail: (problem: string) => nev
         fail(`must be a list of rules such as [{ pattern = "ERROR (?<msg>.*)", priority = 4 }]`);
       }
       return raw;
+    case "schema":
+      if (typeof raw !== "string" && !isTable(raw)) {
+        fail(`must be a JSON Schema as an inline table, or the path of a JSON file, not ${describe(raw)}`);
+      }
+      // TOML tables have no prototype; a schema is plain JSON wherever it came from.
+      return typeof raw === "string" ? raw : JSON.parse(JSON.stringify(raw));
     case "count0":
       if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0) {
         fail(`must be a whole number of at least 0, not ${describe(raw)}`);

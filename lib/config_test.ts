@@ -778,3 +778,61 @@ Deno.test("parseConfig() reads a stdout sink's max_age and summarize_after", () 
     /unknown key "sink.summarize_after" at line 3/,
   );
 });
+
+Deno.test("parseConfig() reads [topic.NAME] description and schema", async (t) => {
+  await t.step("inline", () => {
+    const layer = parseConfig(
+      `[topic.builds]\ndescription = "CI builds"\n[topic.builds.schema]\ntype = "object"\nrequired = ["status"]\n[topic.builds.schema.properties.status]\nenum = ["ok", "failed"]\n`,
+      "a.toml",
+    );
+    assert.deepEqual(layer.topic?.builds, {
+      description: "CI builds",
+      schema: { type: "object", required: ["status"], properties: { status: { enum: ["ok", "failed"] } } },
+    });
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const schema = { type: "object", required: ["status"] };
+    await Deno.writeTextFile(`${dir}/builds.json`, JSON.stringify(schema));
+    await Deno.writeTextFile(`${dir}/broken.json`, "{ type: object");
+    await Deno.writeTextFile(`${dir}/list.json`, "[1, 2]");
+    await t.step("a file, relative to the config file", () => {
+      const layer = parseConfig(`[topic.builds]\nschema = "builds.json"\n`, `${dir}/hark.toml`);
+      assert.deepEqual(layer.topic?.builds.schema, schema);
+    });
+    await t.step("an absolute path", () => {
+      const layer = parseConfig(`[topic.builds]\nschema = "${dir}/builds.json"\n`, "/elsewhere/hark.toml");
+      assert.deepEqual(layer.topic?.builds.schema, schema);
+    });
+    await t.step("a missing file", () => {
+      assert.throws(
+        () => parseConfig(`[topic.builds]\n\nschema = "nope.json"\n`, `${dir}/hark.toml`),
+        new RegExp(`"topic.builds.schema" names the file ${dir}/nope.json, which does not exist at line 3`),
+      );
+    });
+    await t.step("a file that is not JSON", () => {
+      assert.throws(
+        () => parseConfig(`[topic.builds]\nschema = "broken.json"\n`, `${dir}/hark.toml`),
+        /"topic.builds.schema" names the file .*broken.json, which is not JSON: .* at line 2/,
+      );
+    });
+    await t.step("a file that holds no object", () => {
+      assert.throws(
+        () => parseConfig(`[topic.builds]\nschema = "list.json"\n`, `${dir}/hark.toml`),
+        /list.json, which holds a list, not a JSON Schema object at line 2/,
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  await t.step("neither a table nor a path", () => {
+    assert.throws(
+      () => parseConfig(`[topic.builds]\nschema = 5\n`, "a.toml"),
+      /"topic.builds.schema" must be a JSON Schema as an inline table, or the path of a JSON file, not number 5 at line 2/,
+    );
+    assert.throws(
+      () => parseConfig(`[topic.builds]\ndescription = ["x"]\n`, "a.toml"),
+      /"topic.builds.description" must be a string, not a list at line 2/,
+    );
+  });
+});

@@ -14,8 +14,17 @@
 
 import { inDir, socketPath } from "./paths.ts";
 
-export type ControlOp = "send" | "tail" | "peers" | "status" | "id" | "history" | "clock";
-export const CONTROL_OPS: readonly ControlOp[] = ["send", "tail", "peers", "status", "id", "history", "clock"];
+export type ControlOp = "send" | "tail" | "peers" | "status" | "id" | "history" | "clock" | "topics";
+export const CONTROL_OPS: readonly ControlOp[] = [
+  "send",
+  "tail",
+  "peers",
+  "status",
+  "id",
+  "history",
+  "clock",
+  "topics",
+];
 
 export interface ControlRequest {
   op: ControlOp;

@@ -52,6 +52,8 @@ export interface MemberFacts {
   peers?: number;
   /** Leaves only. */
   reason?: LeaveReason;
+  /** What this agent's config says about its topics (lib/catalog.ts). */
+  catalog?: Record<string, { description?: string; schema?: Record<string, unknown> }>;
 }
 
 /** Why a membership event is refused, or undefined when its claims are its signer's to make. */

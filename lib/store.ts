@@ -352,6 +352,23 @@ export class EventStore {
     return row.n;
   }
 
+  /** Per topic and publisher: the stored events, the newest one's time (ms) and its publisher's host. */
+  topicStats(): { topic: string; peer: string; host?: string; events: number; last: number }[] {
+    this.commit();
+    const rows = this.#db.prepare(
+      `SELECT topic, publisher, count(*) AS n, max(time) AS last,
+         max(json_extract(json, '$.source.host')) AS host
+       FROM events GROUP BY topic, publisher ORDER BY topic, last DESC`,
+    ).all() as { topic: string; publisher: string; n: number; last: number; host: string | null }[];
+    return rows.map((row) => ({
+      topic: row.topic,
+      peer: row.publisher,
+      host: row.host ?? undefined,
+      events: row.n,
+      last: row.last,
+    }));
+  }
+
   /** The local sequence number of the event with this id, from any publisher. */
   seqOf(id: string): number | undefined {
     const row = this.#db.prepare("SELECT seq FROM events WHERE id = ? ORDER BY seq LIMIT 1").get(id) as

@@ -219,7 +219,9 @@ export class EventValidator {
       return this.#reject("unauthorized", `not an allowed publisher of "${event.topic}"`, signer, blame);
     }
     const refusal = this.#init.check?.(event);
-    if (refusal) return this.#reject(refusal.reason, refusal.detail, signer, blame);
+    // A schema is this agent's own rule, perhaps newer than its peers': the
+    // publisher may not know it, so an off-schema event is dropped, not punished.
+    if (refusal) return this.#reject(refusal.reason, refusal.detail, signer, blame && refusal.reason !== "off_schema");
     const key = `${signer}/${event.id}`;
     const print = fingerprint(data);
     const seen = this.#seen.get(key) ?? this.#init.lookup?.(signer, event.id);

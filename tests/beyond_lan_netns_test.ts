@@ -17,12 +17,12 @@
 
 import assert from "node:assert/strict";
 import { type AgentProcess, startAgent } from "./helpers/hark.ts";
-import { Internet } from "./helpers/internet.ts";
+import { firewallAvailable, Internet } from "./helpers/internet.ts";
 import { netnsAvailable } from "./helpers/netns.ts";
 import { waitFor } from "./helpers/wait.ts";
 import type { MeshPeer } from "../lib/mesh.ts";
 
-const available = await netnsAvailable("beyond_lan_netns_test");
+const available = await netnsAvailable("beyond_lan_netns_test") && firewallAvailable("beyond_lan_netns_test");
 
 const PORT = 4001;
 

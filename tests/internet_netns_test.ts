@@ -5,12 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { type Host, Internet } from "./helpers/internet.ts";
+import { firewallAvailable, type Host, Internet } from "./helpers/internet.ts";
 import { netnsAvailable } from "./helpers/netns.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { haveTools } from "./helpers/tools.ts";
 
-const available = await netnsAvailable("internet_netns_test");
+const available = await netnsAvailable("internet_netns_test") && firewallAvailable("internet_netns_test");
 // nft is the firewall when installed, iptables otherwise; the fallback test needs iptables.
 if (available) haveTools("internet_netns_test with nft", ["nft"]);
 const iptables = available && haveTools("internet_netns_test iptables fallback", ["iptables-restore"]);

@@ -23,7 +23,8 @@ function keys(value: unknown, into = new Set<string>()): Set<string> {
   } else if (value && typeof value === "object") {
     for (const [key, inner] of Object.entries(value)) {
       into.add(key);
-      if (key !== "details" && key !== "sources") keys(inner, into);
+      // A schema is the user's JSON Schema, with keys of its own.
+      if (key !== "details" && key !== "sources" && key !== "schema") keys(inner, into);
     }
   }
   return into;
@@ -82,6 +83,10 @@ Deno.test("every field of --json output is documented in the README", async () =
   assertDocumented(keys(event), await documented("send"), "send");
   const history = (await b.cli(["history", "--json"])).stdout.trim().split("\n").map((line) => JSON.parse(line));
   assertDocumented(keys(history), await documented("send"), "history");
+
+  const topics = await json(["topics"]);
+  assert.ok(topics.some((topic: { topic: string }) => topic.topic === "default"));
+  assertDocumented(keys(topics), await documented("topics"), "topics");
 
   const doctor = JSON.parse((await b.cli(["doctor", "--json"])).stdout);
   assertDocumented(keys(doctor), await documented("doctor"), "doctor");

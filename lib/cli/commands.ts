@@ -50,6 +50,11 @@ export const COMMANDS: { name: string; summary: string; load: () => Promise<Comm
     load: async () => (await import("./history.ts")).historyCommand,
   },
   {
+    name: "topics",
+    summary: "list known topics: description, schema, publishers, last event",
+    load: async () => (await import("./topics.ts")).topicsCommand,
+  },
+  {
     name: "network",
     summary: "create, join or show this agent's private network",
     load: async () => (await import("./network.ts")).networkCommand,

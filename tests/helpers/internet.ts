@@ -19,6 +19,7 @@
  */
 
 import type { Host } from "./netns.ts";
+import { onPath, unavailable } from "./tools.ts";
 
 export type { Host };
 
@@ -59,11 +60,15 @@ function inNetns(ns: string, command: string, args: string[], stdin?: string): P
   return run("ip", ["netns", "exec", ns, command, ...args], stdin);
 }
 
-let nftInstalled: Promise<boolean> | undefined;
-function hasNft(): Promise<boolean> {
-  nftInstalled ??= new Deno.Command("nft", { args: ["--version"], stdout: "null", stderr: "null" }).output()
-    .then((output) => output.success, () => false);
-  return nftInstalled;
+/**
+ * Whether a firewall tool the simulated internet can use (nft, else
+ * iptables) is installed. When neither is, reports the tests named `what`
+ * as unavailable (a failure under .ci/run, a loud skip elsewhere).
+ */
+export function firewallAvailable(what: string): boolean {
+  if (onPath("nft") || onPath("iptables-restore")) return true;
+  unavailable(what, "neither nft nor iptables-restore is installed (apt-get install nftables)");
+  return false;
 }
 
 // Rejecting (TCP reset, ICMP admin-prohibited) rather than dropping makes
@@ -178,7 +183,7 @@ export class Internet {
 
   static async create(options: InternetOptions = {}): Promise<Internet> {
     const internet = new Internet();
-    const firewall = options.firewall ?? (await hasNft() ? "nft" : "iptables");
+    const firewall = options.firewall ?? (onPath("nft") ? "nft" : "iptables");
     try {
       await internet.#build(options.officeFirewall ?? true, firewall);
     } catch (error) {
