@@ -12,7 +12,7 @@ import { Catalog } from "./catalog.ts";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Mesh } from "./mesh.ts";
 import { Router } from "./router.ts";
-import { createSink } from "../sinks/mod.ts";
+import { createSinks } from "../sinks/mod.ts";
 import { ControlServer } from "./control_server.ts";
 import type { ControlReply, ControlRequest } from "./control_protocol.ts";
 import { HarkError } from "./errors.ts";
@@ -48,6 +48,8 @@ type TailListener = { topics?: ReadonlySet<string>; push: (event: HarkEvent) => 
 export class Agent {
   #init: AgentInit;
   #mesh?: Mesh;
+  /** Resolves once the mesh is up: plugins may act on backlog before then, and wait here to publish. */
+  #meshUp = meshUpSignal();
   #book?: PeerBook;
   #router?: Router;
   #control?: ControlServer;
@@ -93,6 +95,7 @@ export class Agent {
 
   async #start(): Promise<void> {
     const { config, stateDir } = this.#init;
+    this.#meshUp = meshUpSignal();
     await prepareStateDir(stateDir);
     const control = new ControlServer({
       stateDir,
@@ -126,19 +129,25 @@ export class Agent {
     const router = new Router({ store });
     this.#router = router;
     for (const [index, sink] of config.sinks.entries()) {
-      const created = createSink(sink);
-      // The cursor key must survive restarts: position and name in the config.
-      router.add(
-        created,
-        {
-          topics: sink.topics,
-          minPriority: sink.min_priority,
-          backfillMaxAgeMs: sink.max_age,
-          when: sink.when === undefined ? undefined : compileFilter(sink.when),
-        },
-        sink.queue,
-        `${index}:${created.name}`,
-      );
+      const context = {
+        publish: async (draft: EventDraft) => (await this.#publish(await this.#meshUp.promise, draft)).event,
+      };
+      // A plugin sees every topic it registers for, hark.* too; it picks its own in its Worker.
+      const topics = sink.topics ?? (sink.type === "plugin" ? ["*"] : undefined);
+      for (const created of createSinks(sink, context)) {
+        // The cursor key must survive restarts: position and name in the config.
+        router.add(
+          created,
+          {
+            topics,
+            minPriority: sink.min_priority,
+            backfillMaxAgeMs: sink.max_age,
+            when: sink.when === undefined ? undefined : compileFilter(sink.when),
+          },
+          sink.queue,
+          `${index}:${created.name}`,
+        );
+      }
       for (const pattern of sink.topics ?? []) {
         const matching = compileTopicPattern(pattern);
         if (![...this.#topics].some(matching)) {
@@ -182,6 +191,7 @@ export class Agent {
     });
     this.#mesh = mesh;
     await mesh.start();
+    this.#meshUp.resolve(mesh);
     this.#catchUp = new CatchUp({
       node: mesh.node,
       store,
@@ -269,6 +279,7 @@ export class Agent {
     this.#store?.close();
     this.#store = undefined;
     this.#catalog = undefined;
+    this.#meshUp.reject(new HarkError("the agent is not running"));
   }
 
   #requireMesh(): Mesh {
@@ -562,6 +573,13 @@ export class Agent {
       sources: this.#sources.map((source) => ({ name: source.name, ...source.stats() })),
     };
   }
+}
+
+/** A mesh-is-up signal; rejected when the agent stops, which nobody need be waiting for. */
+function meshUpSignal(): PromiseWithResolvers<Mesh> {
+  const signal = Promise.withResolvers<Mesh>();
+  signal.promise.catch(() => {});
+  return signal;
 }
 
 /** The agent's memory in MB: resident in total, and the JavaScript heap within it. */

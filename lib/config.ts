@@ -21,7 +21,7 @@ import {
   type Priority,
 } from "./event.ts";
 
-export const SINK_TYPES = ["stdout", "file", "desktop", "exec", "webhook"] as const;
+export const SINK_TYPES = ["stdout", "file", "desktop", "exec", "webhook", "plugin"] as const;
 export type SinkType = typeof SINK_TYPES[number];
 export const WEBHOOK_FORMATS = ["json", "slack", "discord", "ntfy"] as const;
 export type WebhookFormat = typeof WEBHOOK_FORMATS[number];
@@ -70,6 +70,14 @@ export interface SinkConfig {
   secret?: string;
   /** webhook: extra attempts per event before the router's own backoff. */
   retries: number;
+  /** plugin: a directory; each .ts or .js file in it is a plugin (`path` names one file). */
+  plugins?: string;
+  /** plugin: what its Worker may do; nothing by default (sinks/plugin/permissions.ts). */
+  allow_net?: string[];
+  allow_read?: string[];
+  allow_write?: string[];
+  allow_run?: string[];
+  allow_env?: string[];
 }
 
 export const SOURCE_TYPES = ["fifo", "http", "watch"] as const;
@@ -243,6 +251,17 @@ const SINK_FIELDS: Record<SinkType, Record<string, FieldType>> = {
     timeout: "duration",
     retries: "count0",
   },
+  plugin: {
+    ...SINK_COMMON_FIELDS,
+    path: "string",
+    plugins: "string",
+    timeout: "duration",
+    allow_net: "strings",
+    allow_read: "strings",
+    allow_write: "strings",
+    allow_run: "strings",
+    allow_env: "strings",
+  },
 };
 /** Keys a sink type cannot do without. */
 const SINK_REQUIRED: Partial<Record<SinkType, [string, string][]>> = {
@@ -287,7 +306,7 @@ function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): Co
         break;
       case "sink":
         if (!Array.isArray(value)) fail(["sink"], `"sink" must be written as [[sink]] tables`);
-        layer.sink = (value as unknown[]).map((entry, i) => readSink(entry, i, fail));
+        layer.sink = (value as unknown[]).map((entry, i) => readSink(entry, i, fail, source));
         break;
       case "source":
         if (!Array.isArray(value)) fail(["source"], `"source" must be written as [[source]] tables`);
@@ -362,7 +381,7 @@ function readSchemaFile(path: string, fail: (problem: string) => never): Record<
 /** The text form of libp2p peer ids: base58btc of an identity or SHA-256 multihash. */
 const PEER_ID_PATTERN = /^(12D3KooW|Qm|16U)[1-9A-HJ-NP-Za-km-z]{20,}$/;
 
-function readSink(entry: unknown, index: number, fail: Fail): Partial<SinkConfig> {
+function readSink(entry: unknown, index: number, fail: Fail, source: string): Partial<SinkConfig> {
   const path: KeyPath = ["sink", index];
   if (!isTable(entry)) fail(path, `sink ${index + 1} must be a table`);
   const table = entry as Record<string, unknown>;
@@ -378,8 +397,47 @@ function readSink(entry: unknown, index: number, fail: Fail): Partial<SinkConfig
       fail([...path, "type"], `${type === "exec" ? "an" : "a"} ${type} sink needs ${key}, e.g. ${example}`);
     }
   }
-  return readTable(table, path, SINK_FIELDS[type as SinkType], fail);
+  const sink = readTable<Partial<SinkConfig>>(table, path, SINK_FIELDS[type as SinkType], fail);
+  if (type === "plugin") readPluginPaths(sink, path, fail, source);
+  return sink;
 }
+
+/**
+ * A plugin sink names one file (`path`) or a directory of them (`plugins`).
+ * Its paths are relative to the config file, and checked now, so that a
+ * typo stops the agent at start rather than leaving a plugin that never runs.
+ */
+function readPluginPaths(sink: Partial<SinkConfig>, path: KeyPath, fail: Fail, source: string): void {
+  const base = dirname(source);
+  if ((sink.path === undefined) === (sink.plugins === undefined)) {
+    fail(
+      [...path, "type"],
+      `a plugin sink needs either path (one file, e.g. path = "notify.ts") or plugins (a directory, e.g. plugins = "plugins")`,
+    );
+  }
+  const key = sink.path !== undefined ? "path" : "plugins";
+  const target = resolve(base, (sink.path ?? sink.plugins)!);
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = Deno.statSync(target);
+  } catch {
+    fail([...path, key], `"sink.${key}" names ${target}, which does not exist`);
+  }
+  if (key === "path" && !info!.isFile) fail([...path, key], `"sink.path" names ${target}, which is not a file`);
+  if (key === "plugins" && !info!.isDirectory) {
+    fail([...path, key], `"sink.plugins" names ${target}, which is not a directory`);
+  }
+  if (key === "path" && !PLUGIN_FILE.test(target)) {
+    fail([...path, key], `"sink.path" names ${target}; a plugin is a .ts, .js or .mjs file`);
+  }
+  sink[key] = target;
+  for (const grant of ["allow_read", "allow_write"] as const) {
+    if (sink[grant]) sink[grant] = sink[grant]!.map((granted) => resolve(base, granted));
+  }
+}
+
+/** The files a plugin sink's `path` or `plugins` directory may name. */
+export const PLUGIN_FILE = /\.(ts|js|mjs)$/;
 
 const SOURCE_COMMON_FIELDS: Record<string, FieldType> = { type: "string", topic: "topic" };
 const SOURCE_FIELDS: Record<SourceType, Record<string, FieldType>> = {
@@ -732,7 +790,7 @@ function resolveSink(sink: Partial<SinkConfig>, stateDir: string): SinkConfig {
     topics: sink.topics,
     min_priority: sink.min_priority ?? 1,
     queue: sink.queue ?? SINK_QUEUE_DEFAULT,
-    path: sink.type === "file" ? sink.path ?? inDir(stateDir, "events.jsonl") : undefined,
+    path: sink.type === "file" ? sink.path ?? inDir(stateDir, "events.jsonl") : sink.path,
     max_size: sink.max_size ?? FILE_MAX_SIZE_DEFAULT,
     keep: sink.keep ?? FILE_KEEP_DEFAULT,
     max_age: sink.max_age ?? MAX_AGE_DEFAULT_MS,
@@ -749,5 +807,11 @@ function resolveSink(sink: Partial<SinkConfig>, stateDir: string): SinkConfig {
     headers: sink.headers,
     secret: sink.secret,
     retries: sink.retries ?? WEBHOOK_RETRIES_DEFAULT,
+    plugins: sink.plugins,
+    allow_net: sink.allow_net,
+    allow_read: sink.allow_read,
+    allow_write: sink.allow_write,
+    allow_run: sink.allow_run,
+    allow_env: sink.allow_env,
   };
 }

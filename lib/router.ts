@@ -154,6 +154,7 @@ class SinkRunner {
 
   start(): void {
     if (this.#loop) return;
+    this.sink.start?.();
     const store = this.#init.store;
     if (store) {
       // A sink the store has not seen starts from now: history is not replayed into it.

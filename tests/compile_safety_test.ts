@@ -152,3 +152,15 @@ Deno.test("deno.json starts and compiles the agent with hark's V8 flags", async 
     );
   }
 });
+
+Deno.test("plugins' Workers are part of the build: deno.json allows their permissions, compile includes their entry", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  assert.ok(config.unstable?.includes("worker-options"), `deno.json "unstable" lacks "worker-options"`);
+  // sinks/plugin/mod.ts starts the Worker from a URL, which deno compile does not follow.
+  assert.ok(
+    config.tasks.compile.split(/\s+/).join(" ").includes("--include sinks/plugin/worker.ts"),
+    `deno task compile lacks --include sinks/plugin/worker.ts: ${config.tasks.compile}`,
+  );
+  const source = await Deno.readTextFile(new URL("sinks/plugin/mod.ts", ROOT));
+  assert.match(source, /new URL\("\.\/worker\.ts", import\.meta\.url\)/);
+});

@@ -15,6 +15,13 @@ import { baseName } from "./platform_path.ts";
 export const HARK_V8_FLAGS = "--max-semi-space-size=2";
 
 /**
+ * Plugins run in Workers with their own permissions, an unstable Deno API.
+ * deno.json turns it on for `deno task` and `deno compile`; a service that
+ * runs main.ts from elsewhere does not read deno.json, so it names the flag.
+ */
+export const HARK_UNSTABLE_FLAG = "--unstable-worker-options";
+
+/**
  * The program and leading arguments that start this hark. A compiled binary
  * is its own program. Under `deno run`, the executable is deno itself and the
  * code is main.ts, so the service must name both, at their absolute paths.
@@ -23,7 +30,14 @@ export function harkProgram(host: Pick<ServiceHost, "os" | "execPath" | "mainMod
   const executable = baseName(host.execPath).toLowerCase();
   const underDeno = executable === "deno" || executable === "deno.exe";
   if (underDeno && host.mainModule.startsWith("file:")) {
-    return [host.execPath, "run", "--allow-all", `--v8-flags=${HARK_V8_FLAGS}`, filePathOf(host.os, host.mainModule)];
+    return [
+      host.execPath,
+      "run",
+      "--allow-all",
+      `--v8-flags=${HARK_V8_FLAGS}`,
+      HARK_UNSTABLE_FLAG,
+      filePathOf(host.os, host.mainModule),
+    ];
   }
   return [host.execPath];
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { agentCommand, filePathOf, HARK_V8_FLAGS, harkProgram, optionValue } from "./program.ts";
+import { agentCommand, filePathOf, HARK_UNSTABLE_FLAG, HARK_V8_FLAGS, harkProgram, optionValue } from "./program.ts";
 
 Deno.test("harkProgram() runs the compiled binary itself, or deno with main.ts", async (t) => {
   const cases: { name: string; os: string; execPath: string; mainModule: string; expected: string[] }[] = [
@@ -15,7 +15,14 @@ Deno.test("harkProgram() runs the compiled binary itself, or deno with main.ts",
       os: "linux",
       execPath: "/usr/bin/deno",
       mainModule: "file:///home/ann/hark%20src/main.ts",
-      expected: ["/usr/bin/deno", "run", "--allow-all", `--v8-flags=${HARK_V8_FLAGS}`, "/home/ann/hark src/main.ts"],
+      expected: [
+        "/usr/bin/deno",
+        "run",
+        "--allow-all",
+        `--v8-flags=${HARK_V8_FLAGS}`,
+        HARK_UNSTABLE_FLAG,
+        "/home/ann/hark src/main.ts",
+      ],
     },
     {
       name: "deno run on Windows",
@@ -27,6 +34,7 @@ Deno.test("harkProgram() runs the compiled binary itself, or deno with main.ts",
         "run",
         "--allow-all",
         `--v8-flags=${HARK_V8_FLAGS}`,
+        HARK_UNSTABLE_FLAG,
         "C:\\Users\\Ann Lee\\hark\\main.ts",
       ],
     },
