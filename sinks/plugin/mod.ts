@@ -224,8 +224,9 @@ export class PluginSink implements Sink {
   }
 
   #send(worker: Worker, ref: number, draft: EventDraft): void {
-    const publishing = (async () => parseDraft(draft))()
-      .then((checked) => this.#init.publish(checked))
+    const publishing = Promise.resolve(draft)
+      // parseDraft throws on what structured clone brought that is not a draft.
+      .then((raw) => this.#init.publish(parseDraft(raw)))
       .then((event) => {
         this.#remember(event.id);
         return { type: "sent", ref, id: event.id } satisfies HostMessage;

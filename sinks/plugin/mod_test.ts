@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import type { EventDraft, HarkEvent } from "../../lib/event.ts";
-import { waitFor } from "../../tests/helpers/wait.ts";
 import { PluginSink, type PluginSinkInit } from "./mod.ts";
 
 let counter = 0;
