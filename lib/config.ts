@@ -807,11 +807,15 @@ function resolveSink(sink: Partial<SinkConfig>, stateDir: string): SinkConfig {
     headers: sink.headers,
     secret: sink.secret,
     retries: sink.retries ?? WEBHOOK_RETRIES_DEFAULT,
-    plugins: sink.plugins,
-    allow_net: sink.allow_net,
-    allow_read: sink.allow_read,
-    allow_write: sink.allow_write,
-    allow_run: sink.allow_run,
-    allow_env: sink.allow_env,
+    ...(sink.type === "plugin"
+      ? {
+        plugins: sink.plugins,
+        allow_net: sink.allow_net,
+        allow_read: sink.allow_read,
+        allow_write: sink.allow_write,
+        allow_run: sink.allow_run,
+        allow_env: sink.allow_env,
+      }
+      : {}),
   };
 }

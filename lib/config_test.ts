@@ -234,7 +234,7 @@ Deno.test("parseConfig() rejects bad [[sink]] entries at their line", async (t) 
       name: "unknown type",
       text: `[[sink]]\ntype = "stdout"\n\n[[sink]]\ntype = "pager"\n`,
       message:
-        `Cannot read config "a.toml": unknown sink type "pager" (use stdout, file, desktop, exec, webhook) at line 5`,
+        `Cannot read config "a.toml": unknown sink type "pager" (use stdout, file, desktop, exec, webhook, plugin) at line 5`,
     },
     {
       name: "exec without a command",
@@ -288,12 +288,14 @@ Deno.test("parseConfig() rejects bad [[sink]] entries at their line", async (t) 
     {
       name: "no type",
       text: `[[sink]]\ntype = "stdout"\n\n[[sink]]\ntopics = ["a"]\n`,
-      message: `Cannot read config "a.toml": sink 2 needs a type (stdout, file, desktop, exec, webhook) at line 4`,
+      message:
+        `Cannot read config "a.toml": sink 2 needs a type (stdout, file, desktop, exec, webhook, plugin) at line 4`,
     },
     {
       name: "type that is not a string",
       text: `[[sink]]\ntype = 1\n`,
-      message: `Cannot read config "a.toml": sink 1 needs a type (stdout, file, desktop, exec, webhook) at line 2`,
+      message:
+        `Cannot read config "a.toml": sink 1 needs a type (stdout, file, desktop, exec, webhook, plugin) at line 2`,
     },
     {
       name: "[sink] as a plain table",
@@ -835,4 +837,43 @@ Deno.test("parseConfig() reads [topic.NAME] description and schema", async (t) =
       /"topic.builds.description" must be a string, not a list at line 2/,
     );
   });
+});
+
+Deno.test("parseConfig() reads a plugin sink: one file or a directory, relative to the config, with grants", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "hark-config-plugin-" });
+  try {
+    await Deno.mkdir(`${dir}/plugins`);
+    await Deno.writeTextFile(`${dir}/plugins/a.ts`, "export function register() {}");
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not a plugin");
+    const source = `${dir}/hark.toml`;
+    const sink = (body: string) => parseConfig(`[[sink]]\ntype = "plugin"\n${body}`, source).sink![0];
+
+    await t.step("paths and read/write grants are resolved against the config's directory", () => {
+      const read = sink(
+        `path = "plugins/a.ts"\nallow_read = ["data"]\nallow_write = ["/var/out"]\nallow_net = ["x.org"]`,
+      );
+      assert.equal(read.path, `${dir}/plugins/a.ts`);
+      assert.deepEqual(read.allow_read, [`${dir}/data`]);
+      assert.deepEqual(read.allow_write, ["/var/out"]);
+      assert.deepEqual(read.allow_net, ["x.org"]);
+      assert.equal(sink(`plugins = "plugins"`).plugins, `${dir}/plugins`);
+    });
+    for (
+      const [body, message] of [
+        [``, /a plugin sink needs either path \(one file.*\) or plugins \(a directory/],
+        [`path = "plugins/a.ts"\nplugins = "plugins"`, /needs either path .* or plugins/],
+        [`path = "missing.ts"`, /"sink\.path" names .*missing\.ts, which does not exist at line 3/],
+        [`path = "notes.txt"`, /a plugin is a \.ts, \.js or \.mjs file/],
+        [`path = "plugins"`, /which is not a file/],
+        [`plugins = "plugins/a.ts"`, /which is not a directory/],
+        [`path = "plugins/a.ts"\nallow_run = "sh"`, /"sink\.allow_run" must be a list of strings/],
+      ] as const
+    ) {
+      await t.step(`refuses ${body || "neither"}`, () => {
+        assert.throws(() => sink(body), (error) => error instanceof ConfigError && message.test(error.message));
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,7 +1,25 @@
-/** The README's examples stay true: its config examples parse. */
+/** The README's examples stay true: its config examples parse, its plugin runs. */
 
 import assert from "node:assert/strict";
 import { parseConfig, resolveConfig } from "../lib/config.ts";
+import type { EventDraft, HarkEvent } from "../lib/event.ts";
+import { createSinks } from "../sinks/mod.ts";
+
+const README = new URL("../README.md", import.meta.url);
+
+/** The README's example plugin, and the config block that names it, in a directory laid out as the README says. */
+async function pluginExample(): Promise<{ dir: string; config: string }> {
+  const readme = await Deno.readTextFile(README);
+  const code = /```ts\n\/\/ plugins\/page-oncall\.ts\n([\s\S]*?)```/.exec(readme);
+  assert.ok(code, "the README has an example plugin, plugins/page-oncall.ts");
+  const config = [...readme.matchAll(/```toml\n([\s\S]*?)```/g)].map((match) => match[1])
+    .find((block) => block.includes(`type = "plugin"`));
+  assert.ok(config, "the README has a plugin sink example");
+  const dir = await Deno.makeTempDir({ prefix: "hark-readme-" });
+  await Deno.mkdir(`${dir}/plugins`);
+  await Deno.writeTextFile(`${dir}/plugins/page-oncall.ts`, code[1]);
+  return { dir, config };
+}
 
 Deno.test("the README's config example parses", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
@@ -17,5 +35,46 @@ Deno.test("every TOML example in the README parses", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
   const blocks = [...readme.matchAll(/```toml\n([\s\S]*?)```/g)].map((match) => match[1]);
   assert.ok(blocks.length >= 2);
-  for (const block of blocks) resolveConfig(parseConfig(block, "README.md"), { host: "h", stateDir: "/state" });
+  const { dir } = await pluginExample();
+  try {
+    // Read as if from a config file next to the example's plugins/ directory.
+    for (const block of blocks) {
+      resolveConfig(parseConfig(block, `${dir}/hark.toml`), { host: "h", stateDir: "/state" });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the README's example plugin runs: an urgent build becomes an alert", async () => {
+  const { dir, config } = await pluginExample();
+  try {
+    const [sinkConfig] =
+      resolveConfig(parseConfig(config, `${dir}/hark.toml`), { host: "h", stateDir: "/state" }).sinks;
+    const sent: EventDraft[] = [];
+    const [sink] = createSinks(sinkConfig, {
+      publish: (draft) => {
+        sent.push(draft);
+        return Promise.resolve({ ...build, id: "01JDQ8ZC5V8Q0W3Z7M9N4T9999", topic: draft.topic! });
+      },
+    });
+    const build: HarkEvent = {
+      id: "01JDQ8ZC5V8Q0W3Z7M9N4T0001",
+      topic: "builds",
+      title: "main #812",
+      body: "",
+      priority: 5,
+      tags: [],
+      time: "2026-12-06T12:00:00.000Z",
+      source: { host: "ci-01", peer: "12D3KooWTest" },
+    };
+    try {
+      await sink.deliver(build, { signal: new AbortController().signal });
+    } finally {
+      await sink.close();
+    }
+    assert.deepEqual(sent, [{ topic: "alerts", title: "build broke: main #812", priority: 5 }]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
