@@ -72,6 +72,8 @@ allow_write = ["${seen}"]
       }, { timeoutMs: 20_000, message: "the crashing plugin to be deactivated" });
       assert.match(health.last_error!, /v1 cannot take boom/);
       assert.ok(health.queued >= 2, `boom and after wait for the plugin (queued ${health.queued})`);
+      const shown = await agent.cli(["status"]);
+      assert.match(shown.stdout, /plugin:\S+relay\.ts\s+deactivated \(save the file to reload\)/);
       // The agent carries on: other sinks get events.
       const meanwhile = await agent.send(["-t", "builds", "meanwhile"]);
       await agent.waitForEvents([boom, after, meanwhile]);

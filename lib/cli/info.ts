@@ -117,7 +117,10 @@ Examples:
         ["  NAME", "STATE", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "LAST ERROR"],
         ...(s.sinks as SinkHealth[]).map((sink) => [
           `  ${sink.name}`,
-          sink.state + (sink.next_attempt ? ` (next try ${sink.next_attempt.slice(11, 19)})` : ""),
+          // A deactivated plugin is not retried at all until its file changes.
+          sink.details?.plugin === "deactivated"
+            ? "deactivated (save the file to reload)"
+            : sink.state + (sink.next_attempt ? ` (next try ${sink.next_attempt.slice(11, 19)})` : ""),
           String(sink.queued),
           String(sink.delivered),
           String(sink.dropped),
