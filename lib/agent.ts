@@ -30,6 +30,7 @@ import type { AgentView, Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 import { renderMetrics } from "./metrics.ts";
+import { delay } from "./delay.ts";
 
 const log = getLogger(["hark", "agent"]);
 /** Longest a send waits for the rate limit before it is refused. */
@@ -134,10 +135,16 @@ export class Agent {
       };
       // A plugin sees every topic it registers for, hark.* too; it picks its own in its Worker.
       const topics = sink.topics ?? (sink.type === "plugin" ? ["*"] : undefined);
-      for (const created of createSinks(sink, context)) {
+      const created = createSinks(sink, context);
+      if (created.length === 0) {
+        log.warn("Plugin directory {dir} holds no .ts, .js or .mjs file; add one and restart the agent", {
+          dir: sink.plugins,
+        });
+      }
+      for (const made of created) {
         // The cursor key must survive restarts: position and name in the config.
         router.add(
-          created,
+          made,
           {
             topics,
             minPriority: sink.min_priority,
@@ -145,7 +152,7 @@ export class Agent {
             when: sink.when === undefined ? undefined : compileFilter(sink.when),
           },
           sink.queue,
-          `${index}:${created.name}`,
+          `${index}:${made.name}`,
         );
       }
       for (const pattern of sink.topics ?? []) {
@@ -418,7 +425,7 @@ export class Agent {
           `rate limit: the network accepts ${rate} events/s (bursts of ${burst}) from one agent; try again shortly or raise network.publisher_rate on every agent`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await delay(wait);
     }
   }
 

@@ -8,6 +8,7 @@ import type { PrivateKey } from "@libp2p/interface";
 import { StateDirError } from "./errors.ts";
 import { inDir } from "./paths.ts";
 import { reason } from "./state_dir.ts";
+import { octalMode, openToOthers } from "./util/owner_only.ts";
 
 export const IDENTITY_FILE = "identity.key";
 
@@ -27,9 +28,9 @@ export async function loadIdentity(stateDir: string): Promise<PrivateKey> {
   }
   if (Deno.build.os !== "windows") {
     const { mode } = await Deno.stat(path);
-    if (mode !== null && (mode & 0o077) !== 0) {
+    if (openToOthers(mode)) {
       throw new StateDirError(
-        `Identity "${path}" is readable by other users (mode ${(mode & 0o777).toString(8)}). Run: chmod 600 "${path}"`,
+        `Identity "${path}" is readable by other users (mode ${octalMode(mode!)}). Run: chmod 600 "${path}"`,
       );
     }
   }

@@ -51,6 +51,7 @@ import { seqnoBytes, signRecord } from "./signed_record.ts";
 import { encodeBatch, entrySize } from "./batch.ts";
 import { fastMessageId } from "./fast_message_id.ts";
 import type { Arrival } from "./store.ts";
+import { delay } from "./delay.ts";
 
 const log = getLogger(["hark", "mesh"]);
 
@@ -431,7 +432,7 @@ export class Mesh {
         this.#outbox = [];
         for (const group of batches(waiting)) await this.#send(node, group);
         // Lets the sends that came meanwhile gather before the next round.
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await delay(0);
       }
     } finally {
       this.#publishing = false;

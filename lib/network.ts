@@ -13,6 +13,7 @@ import { ConfigError, HarkError } from "./errors.ts";
 import { inDir } from "./paths.ts";
 import { reason } from "./state_dir.ts";
 import { writePrivateFile } from "./files.ts";
+import { octalMode, openToOthers } from "./util/owner_only.ts";
 
 export const KEY_FILE = "swarm.key";
 export const NETWORK_FILE = "network.json";
@@ -144,9 +145,9 @@ export async function saveNetwork(stateDir: string, network: Network): Promise<v
 async function refuseOpenFile(path: string): Promise<void> {
   if (Deno.build.os === "windows") return;
   const { mode } = await Deno.stat(path);
-  if (mode !== null && (mode & 0o077) !== 0) {
+  if (openToOthers(mode)) {
     throw new HarkError(
-      `Network key "${path}" is readable by other users (mode ${(mode & 0o777).toString(8)}). Run: chmod 600 "${path}"`,
+      `Network key "${path}" is readable by other users (mode ${octalMode(mode!)}). Run: chmod 600 "${path}"`,
     );
   }
 }

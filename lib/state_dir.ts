@@ -6,6 +6,7 @@
 
 import { StateDirError } from "./errors.ts";
 import { inDir } from "./paths.ts";
+import { octalMode, openToOthers } from "./util/owner_only.ts";
 
 const POSIX = Deno.build.os !== "windows";
 
@@ -23,8 +24,8 @@ export async function prepareStateDir(dir: string): Promise<void> {
   if (!info.isDirectory) {
     throw new StateDirError(`State dir "${dir}" is not a directory.`);
   }
-  if (POSIX && info.mode !== null && (info.mode & 0o077) !== 0) {
-    const mode = (info.mode & 0o777).toString(8);
+  if (POSIX && openToOthers(info.mode)) {
+    const mode = octalMode(info.mode!);
     throw new StateDirError(
       `State dir "${dir}" is open to other users (mode ${mode}); it holds private keys. Run: chmod 700 "${dir}"`,
     );

@@ -16,6 +16,7 @@ import { decodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "
 import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
 import type { SignedRecord } from "./signed_record.ts";
 import { type BatchEntry, decodeBatch, isBatch } from "./batch.ts";
+import { fnv1a } from "./util/fnv.ts";
 
 export const TOPIC_PREFIX = "hark/";
 
@@ -81,11 +82,9 @@ export interface ValidatorInit {
   check?: ContentCheck;
 }
 
-/** FNV-1a: a cheap fingerprint to tell a re-sent event from a forged one. */
+/** A cheap fingerprint to tell a re-sent event from a forged one. */
 export function fingerprint(bytes: Uint8Array): number {
-  let hash = 0x811c9dc5;
-  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193);
-  return hash >>> 0;
+  return fnv1a(bytes);
 }
 
 export class EventValidator {

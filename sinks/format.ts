@@ -6,16 +6,9 @@
  */
 
 import type { HarkEvent } from "../lib/event.ts";
+import { stripControls } from "../lib/util/controls.ts";
 
-// C0 controls (newlines too: one event must stay one line), DEL, C1 controls,
-// and the Unicode line/paragraph separators and bidi overrides.
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/** Replaces every control character with a visible, harmless one. */
-export function stripControls(text: string): string {
-  return text.replace(UNSAFE, (char) => (char === "\n" || char === "\r" || char === "\t" ? " " : "\uFFFD"));
-}
+export { stripControls };
 
 const PRIORITY_MARK: Record<number, string> = { 1: "min", 2: "low", 3: "", 4: "HIGH", 5: "URGENT" };
 

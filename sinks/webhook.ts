@@ -40,6 +40,8 @@ import { ConfigError, HarkError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Sink } from "./mod.ts";
 import { delay } from "../lib/delay.ts";
+import { stripControls } from "../lib/util/controls.ts";
+import { fnv1a } from "../lib/util/fnv.ts";
 
 const log = getLogger(["hark", "sink", "webhook"]);
 const encoder = new TextEncoder();
@@ -167,7 +169,7 @@ export class WebhookSink implements Sink {
     this.#display = redactUrl(url);
     // The name is the router's cursor key, so it must differ between two webhooks to one host
     // and stay the same across restarts; a short hash does that without showing the path's token.
-    this.name = `webhook:${this.#display}#${fnv1a(url.href)}`;
+    this.name = `webhook:${this.#display}#${urlTag(url.href)}`;
 
     this.#headers = new Headers();
     this.#headers.set("User-Agent", `hark/${VERSION}`);
@@ -423,7 +425,7 @@ export class WebhookSink implements Sink {
     let text = parts.join(": ") || String(error);
     for (const href of [this.#target.href, this.#target.href.replace(/\/$/, "")]) text = text.replaceAll(href, "");
     text = text.replace(/\burl \([^)]*\)/g, `url (${this.#display})`);
-    return stripControls(text).replace(/\s+/g, " ").trim();
+    return stripControls(text, " ").replace(/\s+/g, " ").trim();
   }
 }
 
@@ -559,16 +561,8 @@ async function errorText(response: Response): Promise<string> {
     offset += chunk.length;
   }
   const text = new TextDecoder().decode(bytes.subarray(0, ERROR_TEXT_BYTES));
-  const line = stripControls(text).replace(/\s+/g, " ").trim();
+  const line = stripControls(text, " ").replace(/\s+/g, " ").trim();
   return size > ERROR_TEXT_BYTES ? `${line}…` : line;
-}
-
-// deno-lint-ignore no-control-regex
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/** Error text from a server ends up in logs and terminals: no control characters. */
-function stripControls(text: string): string {
-  return text.replace(CONTROLS, " ");
 }
 
 /** `HH:MM:SS` in UTC, like the times in hark's logs. */
@@ -593,11 +587,9 @@ function base64(bytes: Uint8Array): string {
   return btoa(Array.from(bytes, (byte) => String.fromCharCode(byte)).join(""));
 }
 
-/** FNV-1a, 32 bits, as 8 hex digits: tells URLs apart without revealing them. */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5;
-  for (const byte of encoder.encode(text)) hash = Math.imul(hash ^ byte, 0x01000193);
-  return (hash >>> 0).toString(16).padStart(8, "0");
+/** 8 hex digits: tells URLs apart without revealing them. */
+function urlTag(text: string): string {
+  return fnv1a(encoder.encode(text)).toString(16).padStart(8, "0");
 }
 
 function whole(value: number, what: string): number {

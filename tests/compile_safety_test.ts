@@ -16,6 +16,17 @@ const ROOT = new URL("../", import.meta.url);
 const SHIPPED = ["main.ts", "lib", "sinks"];
 const SOURCE_RELATIVE = new Set(["url", "dirname", "filename", "resolve"]);
 
+/**
+ * The two places that must break the rules, each once and for a reason:
+ * a plugin's Worker starts from a URL beside its host (the build embeds it
+ * with `--include`, checked below), and the Worker imports the user's plugin
+ * file, which is never part of the build.
+ */
+const EXEMPT: [path: string, problem: string][] = [
+  ["sinks/plugin/mod.ts", "import.meta.url points into the source tree"],
+  ["sinks/plugin/worker.ts", "import() of a computed specifier"],
+];
+
 const plugin: Deno.lint.Plugin = {
   name: "compile-safety",
   rules: {
@@ -86,7 +97,14 @@ Deno.test("shipped code imports by string literal and reads no files beside its 
     }
   }
   assert.ok(files > 20, `found only ${files} files under ${SHIPPED.join(", ")}`);
-  assert.deepEqual(problems, [], `Not compile-safe:\n${problems.join("\n")}`);
+  const exempt = (problem: string) =>
+    EXEMPT.some(([path, what]) => problem.startsWith(`${path}:`) && problem.includes(what));
+  for (const [path, what] of EXEMPT) {
+    const count = problems.filter((problem) => problem.startsWith(`${path}:`) && problem.includes(what)).length;
+    assert.equal(count, 1, `the exemption for ${path} (${what}) should match exactly once, not ${count} times`);
+  }
+  const left = problems.filter((problem) => !exempt(problem));
+  assert.deepEqual(left, [], `Not compile-safe:\n${left.join("\n")}`);
 });
 
 Deno.test("the compile-safety check flags what deno compile cannot follow, and nothing else", async (t) => {

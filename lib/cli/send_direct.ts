@@ -18,6 +18,7 @@ import { monotonicUlid } from "../ulid.ts";
 import { VERSION } from "../version.ts";
 import { ControlClient } from "../control_client.ts";
 import { peerHas } from "../history/has.ts";
+import { delay } from "../delay.ts";
 
 export interface DirectSend {
   config: HarkConfig;
@@ -112,6 +113,6 @@ async function untilSubscribed(mesh: Mesh, topic: string, timeoutMs: number, pee
         } s (tried ${tried}); check that an agent runs there and shares this network`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
   }
 }

@@ -12,6 +12,7 @@ import type { ControlReply } from "../control_protocol.ts";
 import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, TITLE_MAX_CHARS } from "../event.ts";
 import { UsageError } from "../errors.ts";
 import { writeAll } from "../write_all.ts";
+import { cleanTerminalLine } from "../util/controls.ts";
 
 /** Lines of output the event carries. */
 export const TAIL_LINES = 20;
@@ -291,11 +292,7 @@ export class LineSplitter {
 
 /** Drops ANSI escape sequences (colours, cursor moves) and other control characters but tab. */
 function cleanLine(line: string): string {
-  return line
-    // deno-lint-ignore no-control-regex
-    .replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g, "")
-    // deno-lint-ignore no-control-regex
-    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "");
+  return cleanTerminalLine(line, "");
 }
 
 const encoder = new TextEncoder();

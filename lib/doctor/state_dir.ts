@@ -9,6 +9,7 @@ import { KEY_FILE, NETWORK_FILE } from "../network.ts";
 import { PEERS_FILE } from "../connect/peer_book.ts";
 import { inDir } from "../paths.ts";
 import { reason } from "../state_dir.ts";
+import { octalMode, openToOthers } from "../util/owner_only.ts";
 
 const CHECK = "state dir and keys";
 /** Files only the owner may read: keys, and who this agent talks to. */
@@ -42,12 +43,12 @@ export async function checkStateDir(stateDir: string, os: typeof Deno.build.os =
     };
   }
   const posix = os !== "windows";
-  if (posix && info.mode !== null && (info.mode & 0o077) !== 0) {
+  if (posix && openToOthers(info.mode)) {
     return {
       check: CHECK,
       verdict: "fail",
       detail: `${stateDir} is open to other users (mode ${
-        octal(info.mode)
+        octalMode(info.mode!)
       }); it holds private keys, so the agent refuses it`,
       fix: `chmod 700 "${stateDir}"`,
     };
@@ -59,7 +60,7 @@ export async function checkStateDir(stateDir: string, os: typeof Deno.build.os =
     try {
       const file = await Deno.stat(path);
       present.push(name);
-      if (posix && file.mode !== null && (file.mode & 0o077) !== 0) open.push(`${name} (mode ${octal(file.mode)})`);
+      if (posix && openToOthers(file.mode)) open.push(`${name} (mode ${octalMode(file.mode!)})`);
     } catch {
       // Not there yet: created on first start.
     }
@@ -86,10 +87,6 @@ export async function checkStateDir(stateDir: string, os: typeof Deno.build.os =
   }
   const keys = present.length > 0 ? `; ${present.join(", ")} private` : "; no keys yet";
   return { check: CHECK, verdict: "ok", detail: `${stateDir} is private and writable${keys}` };
-}
-
-function octal(mode: number): string {
-  return (mode & 0o777).toString(8).padStart(3, "0");
 }
 
 function fixAccess(stateDir: string): string {

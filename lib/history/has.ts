@@ -10,6 +10,7 @@ import type { Libp2p, PeerId } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import { readJsonFrame, writeJsonFrame } from "../json_frame.ts";
 import type { EventStore } from "../store.ts";
+import { delay } from "../delay.ts";
 
 export const HAS_PROTOCOL = "/hark/has/1.0.0";
 const MAX_FRAME_BYTES = 1024;
@@ -24,7 +25,7 @@ export async function serveHas(node: Libp2p, store: EventStore, waitMs = 3000): 
       const deadline = Date.now() + waitMs;
       let has = store.has(ask.publisher, ask.id);
       while (!has && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await delay(50);
         has = store.has(ask.publisher, ask.id);
       }
       await writeJsonFrame(lp, { has }, AbortSignal.timeout(5000));

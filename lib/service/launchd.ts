@@ -10,6 +10,7 @@ import { readTextIfPresent, removeEmptyDirs, removeIfPresent, writeFileAtomicall
 import { joinPath, parentDir } from "./platform_path.ts";
 import { definedState, keptFilesNote, logTails } from "./status_parts.ts";
 import { HarkError } from "../errors.ts";
+import { delay } from "../delay.ts";
 
 /** How long a booted-out agent may take to exit before it can be loaded again. */
 const UNLOAD_DEADLINE_MS = 10_000;
@@ -75,7 +76,7 @@ class LaunchdManager implements ServiceManager {
             "run `hark service install` again in a moment",
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, UNLOAD_POLL_MS));
+      await delay(UNLOAD_POLL_MS);
     }
   }
 

@@ -24,6 +24,7 @@ import {
 } from "../event.ts";
 import type { Publish, Source } from "./source.ts";
 import { concatBytes } from "../bytes.ts";
+import { cleanTerminalLine } from "../util/controls.ts";
 
 const log = getLogger(["hark", "source", "watch"]);
 
@@ -92,11 +93,6 @@ const CHUNK_BYTES = 64 * 1024;
 const ROUNDS_PER_PUMP = 64;
 /** How long a renamed-away file is still read while nothing new appears at the path. */
 const MISSING_GRACE_MS = 5_000;
-/** Terminal colour and cursor sequences: users write patterns against the text they see. */
-// deno-lint-ignore no-control-regex
-const ANSI_CSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -859,7 +855,7 @@ function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
 /** Drops a CRLF's CR, terminal escape sequences and other control characters (tabs stay). */
 function cleanLine(line: string): string {
   const text = line.endsWith("\r") ? line.slice(0, -1) : line;
-  return text.replace(ANSI_CSI, "").replace(CONTROL, "\uFFFD");
+  return cleanTerminalLine(text, "\uFFFD");
 }
 
 function clipChars(text: string, max: number): string {

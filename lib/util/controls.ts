@@ -1,0 +1,39 @@
+/**
+ * One home for the rule on control characters. Event text, error bodies
+ * from servers and the output of programs come from elsewhere: before any of
+ * it reaches a terminal or a log, escape sequences that could move the
+ * cursor, retitle the terminal or fake other output are taken out.
+ */
+
+/**
+ * C0 controls (newlines too: one line must stay one line), DEL, C1 controls,
+ * and the Unicode line/paragraph separators and bidi overrides.
+ */
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Replaces every control character: with `replacement` when given, else
+ * whitespace with a space and the rest with U+FFFD, so that something
+ * visible marks where it was.
+ */
+export function stripControls(text: string, replacement?: string): string {
+  if (replacement !== undefined) return text.replace(UNSAFE, replacement);
+  return text.replace(UNSAFE, (char) => (char === "\n" || char === "\r" || char === "\t" ? " " : "\uFFFD"));
+}
+
+/** Terminal sequences: CSI (colours, cursor moves), OSC (titles, links) and two-character escapes. */
+// deno-lint-ignore no-control-regex
+const TERMINAL_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
+/** Control characters but tab, for text that keeps its columns. */
+// deno-lint-ignore no-control-regex
+const CONTROLS_BUT_TAB = /[\x00-\x08\x0b-\x1f\x7f]/g;
+
+/**
+ * A line of a program's output or a log file as a user reads it: terminal
+ * sequences dropped, other control characters but tab replaced by
+ * `replacement` (users write patterns against the text they see).
+ */
+export function cleanTerminalLine(line: string, replacement: string): string {
+  return line.replace(TERMINAL_SEQUENCE, "").replace(CONTROLS_BUT_TAB, replacement);
+}
