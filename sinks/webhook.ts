@@ -42,6 +42,7 @@ import type { Sink } from "./mod.ts";
 import { delay } from "../lib/delay.ts";
 import { stripControls } from "../lib/util/controls.ts";
 import { fnv1a } from "../lib/util/fnv.ts";
+import { discordBody, ntfyBody, slackBody } from "./webhook_formats.ts";
 
 const log = getLogger(["hark", "sink", "webhook"]);
 const encoder = new TextEncoder();
@@ -125,7 +126,6 @@ type Attempt =
   | { ok: false; retryable: boolean; message: string; status?: number; retryAfterMs?: number; cause?: unknown };
 
 const ERROR_TEXT_BYTES = 200;
-const DISCORD_MAX_CHARS = 2000;
 
 export class WebhookSink implements Sink {
   readonly name: string;
@@ -432,101 +432,6 @@ export class WebhookSink implements Sink {
 /** `https://hooks.slack.com/…`: Slack, Discord and ntfy URLs carry their secret in the path, so only the origin is shown. */
 export function redactUrl(url: URL): string {
   return url.pathname === "/" && !url.search ? url.origin : `${url.origin}/…`;
-}
-
-// C0 controls except tab and newline, DEL, C1 controls, bidi overrides and isolates.
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
-/** Text for a chat message: newlines normalised, control characters made visible and harmless. */
-function chatText(text: string): string {
-  return text.replace(/\r\n?|[\u2028\u2029]/g, "\n").replace(UNSAFE, "\uFFFD");
-}
-
-/** A title is one line. */
-function chatTitle(text: string): string {
-  return chatText(text).replace(/\n/g, " ").trim();
-}
-
-/** The click URL normalised (percent-encoded, so no spaces or angle brackets), or undefined if it is not a URL. */
-function linkOf(event: HarkEvent): string | undefined {
-  return event.click === undefined ? undefined : URL.parse(event.click)?.href;
-}
-
-function slackEscape(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-function slackBody(event: HarkEvent): string {
-  const lines: string[] = [];
-  const title = chatTitle(event.title);
-  if (title) lines.push(`*${slackEscape(title)}*`);
-  if (event.body) lines.push(slackEscape(chatText(event.body)));
-  const link = linkOf(event);
-  // `|` would start a link label inside `<...>`.
-  if (link) lines.push(`<${slackEscape(link.replace(/\|/g, "%7C"))}>`);
-  return JSON.stringify({ text: lines.join("\n") });
-}
-
-/** Characters Discord reads as markdown: `\` before any of them shows it as itself. */
-const DISCORD_MARKDOWN = /[\\*_~`|<>[\]()#]/;
-
-/** Escapes one code point for Discord. */
-function discordChar(char: string): string {
-  if (char === "@") return "@\u200b";
-  return DISCORD_MARKDOWN.test(char) ? `\\${char}` : char;
-}
-
-/** Escapes text for Discord, at most `budget` UTF-16 units, never splitting an escape or a surrogate pair. */
-function discordText(text: string, budget: number): string {
-  const out: string[] = [];
-  let length = 0;
-  const chars = Array.from(text);
-  for (let i = 0; i < chars.length; i++) {
-    const piece = discordChar(chars[i]);
-    // Room must stay for the ellipsis unless this is the last character.
-    const reserve = i === chars.length - 1 ? 0 : 1;
-    if (length + piece.length + reserve > budget) {
-      out.push("…");
-      break;
-    }
-    out.push(piece);
-    length += piece.length;
-  }
-  return out.join("");
-}
-
-function discordBody(event: HarkEvent): string {
-  const title = chatTitle(event.title);
-  const head = title ? `**${discordText(title, DISCORD_MAX_CHARS - 4)}**` : "";
-  const link = linkOf(event);
-  let tail = link ? `<${link}>` : "";
-  const fixed = head.length + (head ? 1 : 0);
-  // A URL cannot be cut: it goes only if it fits beside the title.
-  if (tail && fixed + tail.length > DISCORD_MAX_CHARS) tail = "";
-  let body = "";
-  if (event.body) {
-    const budget = DISCORD_MAX_CHARS - fixed - (tail ? tail.length + 1 : 0);
-    if (budget > 0) body = discordText(chatText(event.body), budget);
-  }
-  const content = [head, body, tail].filter((part) => part !== "").join("\n");
-  return JSON.stringify({ content, allowed_mentions: { parse: [] } });
-}
-
-function ntfyBody(event: HarkEvent, topic: string): string {
-  const title = chatTitle(event.title);
-  const body = chatText(event.body);
-  // ntfy needs a message; an event with only a title shows it as the message.
-  const message: Record<string, unknown> = { topic };
-  if (title && body) message.title = title;
-  message.message = body || title;
-  message.priority = event.priority;
-  if (event.tags.length > 0) message.tags = event.tags;
-  const link = linkOf(event);
-  if (link) message.click = link;
-  // The same buttons on ntfy's apps: hark's actions are ntfy's, field for field.
-  if (event.actions?.length) message.actions = event.actions;
-  return JSON.stringify(message);
 }
 
 /** Milliseconds from a `Retry-After` header (seconds or an HTTP date), or undefined. */
