@@ -389,7 +389,7 @@ export class Agent {
         `topics starting with "hark." are reserved for the agents' own events; publish on another topic`,
       );
     }
-    if (!mesh.validator.mayPublish(mesh.peerId, topic)) {
+    if (!mesh.mayPublish(topic)) {
       throw new HarkError(
         `this agent (${mesh.peerId}) may not publish on "${topic}": it is not in topic.${topic}.publishers`,
       );
@@ -417,8 +417,8 @@ export class Agent {
    */
   async #throttle(mesh: Mesh): Promise<void> {
     const deadline = Date.now() + SEND_WAIT_MS;
-    while (!mesh.validator.takeToken(mesh.peerId)) {
-      const wait = mesh.validator.throttleDelay(mesh.peerId);
+    while (!mesh.takeSelfToken()) {
+      const wait = mesh.selfThrottleDelay();
       if (Date.now() + wait > deadline) {
         const { publisher_rate: rate, publisher_burst: burst } = this.#init.config.network;
         throw new HarkError(

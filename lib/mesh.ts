@@ -221,6 +221,25 @@ export class Mesh {
     return this.#requireNode().peerId.toString();
   }
 
+  /** Whether this agent may publish on `topic` ([topic.NAME] publishers), as its peers will judge it. */
+  mayPublish(topic: string): boolean {
+    return this.#validator.mayPublish(this.peerId, topic);
+  }
+
+  /**
+   * Takes one of this agent's own rate tokens, the ones its peers count:
+   * true when a publish now stays within the limit. Otherwise
+   * `selfThrottleDelay()` says how long until the next token.
+   */
+  takeSelfToken(): boolean {
+    return this.#validator.takeToken(this.peerId);
+  }
+
+  /** Milliseconds until this agent has a rate token again. */
+  selfThrottleDelay(): number {
+    return this.#validator.throttleDelay(this.peerId);
+  }
+
   /** The libp2p node, for protocols that run beside gossipsub (history). */
   get node(): Libp2p<Services> {
     return this.#requireNode();

@@ -63,7 +63,7 @@ export async function sendDirect({ config, stateDir, draft, timeoutMs }: DirectS
   });
   await mesh.start();
   try {
-    if (!mesh.validator.mayPublish(mesh.peerId, topic)) {
+    if (!mesh.mayPublish(topic)) {
       throw new HarkError(
         `this identity (${mesh.peerId}) may not publish on "${topic}": see topic.${topic}.publishers`,
       );
