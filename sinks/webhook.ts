@@ -43,6 +43,7 @@ import { delay } from "../lib/delay.ts";
 import { stripControls } from "../lib/util/controls.ts";
 import { fnv1a } from "../lib/util/fnv.ts";
 import { discordBody, ntfyBody, slackBody } from "./webhook_formats.ts";
+import { CircuitBreaker } from "./webhook_breaker.ts";
 
 const log = getLogger(["hark", "sink", "webhook"]);
 const encoder = new TextEncoder();
@@ -141,15 +142,11 @@ export class WebhookSink implements Sink {
   #retries: number;
   #retryDelayMs: number;
   #maxRetryDelayMs: number;
-  #breakerFailures: number;
-  #cooldownMs: number;
   #random: () => number;
   #now: () => number;
   /** Aborted by `close()`: ends what is in flight. */
   #closing = new AbortController();
-  #openUntil?: number;
-  #trialInFlight = false;
-  #consecutiveFailures = 0;
+  #breaker: CircuitBreaker;
   #delivered = 0;
   #failed = 0;
   #rejected = 0;
@@ -217,10 +214,13 @@ export class WebhookSink implements Sink {
     this.#retries = whole(init.retries ?? 3, "retries");
     this.#retryDelayMs = whole(init.retryDelayMs ?? 500, "retryDelayMs");
     this.#maxRetryDelayMs = whole(init.maxRetryDelayMs ?? 30_000, "maxRetryDelayMs");
-    this.#breakerFailures = positive(init.breakerFailures ?? 5, "breakerFailures");
-    this.#cooldownMs = whole(init.breakerCooldownMs ?? 30_000, "breakerCooldownMs");
     this.#random = init.random ?? Math.random;
     this.#now = init.now ?? Date.now;
+    this.#breaker = new CircuitBreaker({
+      failures: positive(init.breakerFailures ?? 5, "breakerFailures"),
+      cooldownMs: whole(init.breakerCooldownMs ?? 30_000, "breakerCooldownMs"),
+      now: this.#now,
+    });
   }
 
   /** The body this sink sends for an event, exactly as its bytes go out. */
@@ -242,7 +242,7 @@ export class WebhookSink implements Sink {
     const signal = AbortSignal.any([options.signal, this.#closing.signal]);
     signal.throwIfAborted();
 
-    const trial = this.#admit();
+    const trial = this.#admit() === "trial";
     try {
       const bytes = encoder.encode(this.body(event));
       const headers = new Headers(this.#headers);
@@ -281,20 +281,21 @@ export class WebhookSink implements Sink {
       this.#failedDeliver(last);
       throw new WebhookError(last.message, { status: last.status, retryable: last.retryable, cause: last.cause });
     } finally {
-      if (trial) this.#trialInFlight = false;
+      if (trial) this.#breaker.endTrial();
     }
   }
 
   /** The circuit, counters and last outcome, for `hark status`. */
   state(): WebhookState {
     const state: WebhookState = {
-      circuit: this.#circuit(),
-      consecutive_failures: this.#consecutiveFailures,
+      circuit: this.#breaker.state,
+      consecutive_failures: this.#breaker.consecutiveFailures,
       delivered: this.#delivered,
       failed: this.#failed,
       rejected: this.#rejected,
     };
-    if (this.#openUntil !== undefined) state.open_until = new Date(this.#openUntil).toISOString();
+    const openUntil = this.#breaker.openUntil;
+    if (openUntil !== undefined) state.open_until = new Date(openUntil).toISOString();
     if (this.#lastStatus !== undefined) state.last_status = this.#lastStatus;
     if (this.#lastError !== undefined) state.last_error = this.#lastError;
     return state;
@@ -315,45 +316,32 @@ export class WebhookSink implements Sink {
     return this.close();
   }
 
-  #circuit(): WebhookState["circuit"] {
-    if (this.#openUntil === undefined) return "closed";
-    // Half-open: the cooldown is over and the next delivery (or the one in flight) is the trial.
-    return this.#trialInFlight || this.#now() >= this.#openUntil ? "half-open" : "open";
-  }
-
-  /** Throws while the circuit is open; returns whether this delivery is the half-open trial. */
-  #admit(): boolean {
-    if (this.#openUntil === undefined) return false;
-    if (this.#now() >= this.#openUntil && !this.#trialInFlight) {
-      this.#trialInFlight = true;
-      return true;
-    }
+  /** Throws while the circuit is open; says whether this delivery is the half-open trial. */
+  #admit(): "go" | "trial" {
+    const admitted = this.#breaker.admit();
+    if (admitted) return admitted;
     this.#rejected++;
+    const openUntil = this.#breaker.openUntil!;
     throw new CircuitOpenError(
-      `${this.name}: circuit open until ${clock(this.#openUntil)}; last error: ${this.#lastError ?? "none"}`,
-      this.#openUntil,
+      `${this.name}: circuit open until ${clock(openUntil)}; last error: ${this.#lastError ?? "none"}`,
+      openUntil,
     );
   }
 
   #succeeded(event: HarkEvent): void {
     this.#delivered++;
-    if (this.#openUntil !== undefined) {
+    if (this.#breaker.succeeded()) {
       log.info("Webhook {sink} delivered event {id}; circuit closed", { sink: this.name, id: event.id });
     }
-    this.#openUntil = undefined;
-    this.#consecutiveFailures = 0;
   }
 
   #failedDeliver(last: Attempt & { ok: false }): void {
     this.#failed++;
-    this.#consecutiveFailures++;
-    const reopen = this.#openUntil !== undefined;
-    if (reopen || this.#consecutiveFailures >= this.#breakerFailures) {
-      this.#openUntil = this.#now() + this.#cooldownMs;
+    if (this.#breaker.failed()) {
       log.warn("Webhook {sink} circuit open until {until} after {count} failed deliveries: {error}", {
         sink: this.name,
-        until: clock(this.#openUntil),
-        count: this.#consecutiveFailures,
+        until: clock(this.#breaker.openUntil!),
+        count: this.#breaker.consecutiveFailures,
         error: last.message,
       });
     }
