@@ -14,7 +14,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { type HarkEvent, isReservedTopic } from "./event.ts";
-import type { Sink } from "../sinks/mod.ts";
+import type { Sink } from "../sinks/sink.ts";
 import type { EventStore } from "./store.ts";
 import { compileTopicPattern } from "./filter.ts";
 import { delay } from "./delay.ts";

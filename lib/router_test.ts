@@ -3,7 +3,7 @@ import { BACKFILL_MAX_AGE_MS, matches, type RouteFilter, Router } from "./router
 import { EventStore } from "./store.ts";
 import { createEvent, type EventDraft, type HarkEvent } from "./event.ts";
 import { monotonicUlid } from "./ulid.ts";
-import type { Sink } from "../sinks/mod.ts";
+import type { Sink } from "../sinks/sink.ts";
 
 const ulid = monotonicUlid();
 

@@ -39,7 +39,7 @@ import process from "node:process";
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../lib/event.ts";
 import { ConfigError, HarkError } from "../lib/errors.ts";
-import type { Sink } from "./mod.ts";
+import type { Sink } from "./sink.ts";
 import { stripControls } from "./format.ts";
 
 const log = getLogger(["hark", "sink", "exec"]);

@@ -13,7 +13,7 @@
  */
 
 import type { HarkEvent } from "../lib/event.ts";
-import type { Sink } from "./mod.ts";
+import type { Sink } from "./sink.ts";
 import { writeAllSync } from "../lib/write_all.ts";
 
 const encoder = new TextEncoder();

@@ -1,11 +1,6 @@
-/**
- * A sink is where events end up: a terminal, a file, a desktop popup, a
- * script or a webhook. The router gives each sink its own queue, so a sink
- * may take its time; it must honour `signal` when the agent stops.
- */
+/** Makes sinks from their config: the one place that knows every kind (./sink.ts says what a sink is). */
 
 import { join } from "node:path";
-import type { EventDraft, HarkEvent } from "../lib/event.ts";
 import { PLUGIN_FILE, type SinkConfig } from "../lib/config.ts";
 import { StdoutSink } from "./stdout.ts";
 import { FileSink } from "./file.ts";
@@ -13,24 +8,9 @@ import { ExecSink } from "./exec.ts";
 import { WebhookSink } from "./webhook.ts";
 import { DesktopSink } from "./desktop/mod.ts";
 import { PluginSink } from "./plugin/mod.ts";
+import type { Sink, SinkContext } from "./sink.ts";
 
-export interface Sink {
-  /** Shown in logs and `hark status`, e.g. `file:/var/log/hark.jsonl`. */
-  readonly name: string;
-  deliver(event: HarkEvent, options: { signal: AbortSignal }): Promise<void>;
-  /** Releases what the sink holds (file handles). Idempotent. */
-  close(): Promise<void>;
-  /** Sink-specific state for `hark status` (running scripts, circuit, backend). */
-  stats?(): Record<string, unknown>;
-  /** Called when the router starts the sink, for sinks with work of their own (a plugin's watch). Idempotent. */
-  start?(): void;
-}
-
-/** What the agent lends sinks that act on its behalf. */
-export interface SinkContext {
-  /** Publishes as this agent, under `hark send`'s rules. */
-  publish(draft: EventDraft): Promise<HarkEvent>;
-}
+export type { Sink, SinkContext };
 
 /**
  * Makes the sinks a config entry describes: one, or for a plugin directory

@@ -4,7 +4,7 @@
  */
 
 import type { HarkEvent } from "../lib/event.ts";
-import type { Sink } from "./mod.ts";
+import type { Sink } from "./sink.ts";
 import { formatEventLine, stripControls } from "./format.ts";
 import { writeAll } from "../lib/write_all.ts";
 import { AwayGate, type AwayInit } from "./away.ts";

@@ -38,7 +38,7 @@ import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../lib/event.ts";
 import { ConfigError, HarkError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
-import type { Sink } from "./mod.ts";
+import type { Sink } from "./sink.ts";
 import { delay } from "../lib/delay.ts";
 import { stripControls } from "../lib/util/controls.ts";
 import { fnv1a } from "../lib/util/fnv.ts";

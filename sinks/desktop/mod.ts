@@ -12,7 +12,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../../lib/event.ts";
-import type { Sink } from "../mod.ts";
+import type { Sink } from "../sink.ts";
 import { AwayGate } from "../away.ts";
 import { PopupLimit } from "./popup_limit.ts";
 import { type Notification, urgencyOf } from "./notification.ts";

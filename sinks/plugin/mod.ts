@@ -18,7 +18,7 @@ import { getLogger } from "@logtape/logtape";
 import { pathToFileURL } from "node:url";
 import { type EventDraft, type HarkEvent, parseDraft } from "../../lib/event.ts";
 import { compileTopicPattern } from "../../lib/filter.ts";
-import type { Sink } from "../mod.ts";
+import type { Sink } from "../sink.ts";
 import type { HostMessage, WorkerMessage } from "./protocol.ts";
 import { type PluginGrants, workerPermissions } from "./permissions.ts";
 import { type FileWatch, watchFile } from "./file_watch.ts";
