@@ -129,10 +129,11 @@ export class Agent {
     for (const stored of store.query({ topics: [...MEMBERSHIP_TOPICS], limit: 2_000 })) catalog.observe(stored.event);
     const router = new Router({ store });
     this.#router = router;
+    // Plugins may act on backlog before the mesh is up; their sends wait for it.
+    const context = {
+      publish: async (draft: EventDraft) => (await this.#publish(await this.#meshUp.promise, draft)).event,
+    };
     for (const [index, sink] of config.sinks.entries()) {
-      const context = {
-        publish: async (draft: EventDraft) => (await this.#publish(await this.#meshUp.promise, draft)).event,
-      };
       // A plugin sees every topic it registers for, hark.* too; it picks its own in its Worker.
       const topics = sink.topics ?? (sink.type === "plugin" ? ["*"] : undefined);
       const created = createSinks(sink, context);

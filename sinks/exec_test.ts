@@ -10,24 +10,10 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { execEnvironment, ExecSink, ExecSinkError, type ExecSinkInit, formatOutput } from "./exec.ts";
 import type { HarkEvent } from "../lib/event.ts";
 import { waitFor } from "../tests/helpers/wait.ts";
+import { testEvent } from "../tests/helpers/events.ts";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-let counter = 0;
-
-function event(overrides: Partial<HarkEvent> = {}): HarkEvent {
-  counter++;
-  return {
-    id: `01JDQ8ZC5V8Q0W3Z7M9N4T${String(counter).padStart(4, "0")}`,
-    topic: "builds",
-    title: "Build #812 failed",
-    body: "test_login timed out",
-    priority: 4,
-    tags: ["ci", "failed"],
-    time: "2026-11-21T23:59:59.123Z",
-    source: { host: "ci-01", peer: "12D3KooWTest" },
-    ...overrides,
-  };
-}
+const event = testEvent;
 
 const signal = new AbortController().signal;
 

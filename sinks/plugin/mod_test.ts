@@ -7,23 +7,9 @@
 import assert from "node:assert/strict";
 import type { EventDraft, HarkEvent } from "../../lib/event.ts";
 import { PluginSink, type PluginSinkInit } from "./mod.ts";
+import { testEvent } from "../../tests/helpers/events.ts";
 
-let counter = 0;
-
-function event(overrides: Partial<HarkEvent> = {}): HarkEvent {
-  counter++;
-  return {
-    id: `01JDQ8ZC5V8Q0W3Z7M9N4T${String(counter).padStart(4, "0")}`,
-    topic: "builds",
-    title: "Build #812 failed",
-    body: "",
-    priority: 4,
-    tags: [],
-    time: "2026-11-21T23:59:59.123Z",
-    source: { host: "ci-01", peer: "12D3KooWTest" },
-    ...overrides,
-  };
-}
+const event = testEvent;
 
 const signal = new AbortController().signal;
 
