@@ -6,15 +6,16 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { HarkConfig } from "./config.ts";
-import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReservedTopic, parseDraft } from "./event.ts";
+import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReservedTopic } from "./event.ts";
 import { checkMembershipEvent, Membership, MEMBERSHIP_TOPICS } from "./membership.ts";
 import { Catalog } from "./catalog.ts";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Mesh } from "./mesh.ts";
 import { Router } from "./router.ts";
 import { createSinks } from "../sinks/mod.ts";
-import { ControlServer } from "./control_server.ts";
-import type { ControlReply, ControlRequest } from "./control_protocol.ts";
+import { ControlServer, refuseIfRunning } from "./control/server.ts";
+import { AgentControl, type Published } from "./control/handlers.ts";
+import { type Follower, Followers } from "./followers.ts";
 import { HarkError } from "./errors.ts";
 import { loadIdentity } from "./identity.ts";
 import { prepareStateDir } from "./state_dir.ts";
@@ -30,7 +31,6 @@ import type { AgentView, Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./ulid.ts";
 import { VERSION } from "./version.ts";
 import { renderMetrics } from "./metrics.ts";
-import { delay } from "./delay.ts";
 
 const log = getLogger(["hark", "agent"]);
 /** Longest a send waits for the rate limit before it is refused. */
@@ -42,9 +42,6 @@ export interface AgentInit {
   /** How long `stop` waits for sinks to drain. @default 1000 */
   drainMs?: number;
 }
-
-/** A follower of new events: `hark tail`, or a subscriber of the http source. */
-type TailListener = { topics?: ReadonlySet<string>; push: (event: HarkEvent) => void };
 
 export class Agent {
   #init: AgentInit;
@@ -62,7 +59,7 @@ export class Agent {
   #membership?: Membership;
   #catalog?: Catalog;
   #nextId = monotonicUlid();
-  #tails = new Set<TailListener>();
+  #followers = new Followers();
   #topics: Set<string>;
   #startedAt = 0;
   #state: "stopped" | "starting" | "running" | "stopping" = "stopped";
@@ -98,13 +95,8 @@ export class Agent {
     const { config, stateDir } = this.#init;
     this.#meshUp = meshUpSignal();
     await prepareStateDir(stateDir);
-    const control = new ControlServer({
-      stateDir,
-      maxRequestBytes: 4 * config.agent.max_event_bytes + 16 * 1024,
-      handlers: { handle: (request) => this.#handle(request), tail: (request, push) => this.#tail(request, push) },
-    });
     // Before binding any port: a second agent on this state dir is the likelier mistake.
-    await control.refuseIfRunning();
+    await refuseIfRunning(stateDir);
     const privateKey = await loadIdentity(stateDir);
     // Half an event at most: the catalog rides in join and status events with the other facts.
     const catalog = new Catalog(config.topic, {
@@ -201,9 +193,8 @@ export class Agent {
     await mesh.start();
     this.#meshUp.resolve(mesh);
     this.#catchUp = new CatchUp({
-      node: mesh.node,
+      mesh,
       store,
-      validator: mesh.validator,
       topics: [...this.#topics],
       onEvent: (event, fingerprint, record) =>
         this.#receive(event, fingerprint, {
@@ -214,8 +205,21 @@ export class Agent {
         }),
     });
     this.#catchUp.start();
-    this.#control = control;
-    await control.start();
+    this.#control = new ControlServer({
+      stateDir,
+      maxRequestBytes: 4 * config.agent.max_event_bytes + 16 * 1024,
+      handlers: new AgentControl({
+        mesh,
+        store,
+        catalog,
+        followers: this.#followers,
+        agentTopics: config.agent.topics,
+        subscribed: this.#topics,
+        publish: (draft) => this.#publish(mesh, draft),
+        status: () => this.#status(mesh),
+      }),
+    });
+    await this.#control.start();
     for (const source of config.sources) {
       const created = createSource(source, {
         publish: async (draft) => (await this.#publish(mesh, draft)).event,
@@ -273,7 +277,7 @@ export class Agent {
     this.#membership = undefined;
     await this.#control?.stop();
     this.#control = undefined;
-    this.#tails.clear();
+    this.#followers.clear();
     await this.#catchUp?.stop();
     this.#catchUp = undefined;
     await this.#responder?.stop();
@@ -311,10 +315,7 @@ export class Agent {
       this.#catalog?.observe(event);
     }
     // Followers see news; history from before this agent joined is for `hark history`.
-    if (backfill) return;
-    for (const tail of this.#tails) {
-      if (tail.topics ? tail.topics.has(event.topic) : !reserved) tail.push(event);
-    }
+    if (!backfill) this.#followers.deliver(event, reserved);
   }
 
   /** Join, status and leave events about this agent, and leaves of peers that vanish. */
@@ -347,33 +348,6 @@ export class Agent {
     membership.start();
   }
 
-  async #handle(request: ControlRequest): Promise<ControlReply> {
-    const mesh = this.#requireMesh();
-    switch (request.op) {
-      case "send":
-        return await this.#send(mesh, request);
-      case "peers":
-        return { ok: true, peers: await mesh.peers() };
-      case "id":
-        return { ok: true, peer: mesh.peerId, addresses: mesh.addresses() };
-      case "status":
-        return { ok: true, status: this.#status(mesh) };
-      case "history":
-        return { ok: true, events: this.#history(request) };
-      case "clock":
-        return { ok: true, clocks: await mesh.clocks() };
-      case "topics":
-        return { ok: true, topics: this.#topicList() };
-      default:
-        throw new HarkError(`op "${request.op}" is not handled here`);
-    }
-  }
-
-  async #send(mesh: Mesh, request: ControlRequest): Promise<ControlReply> {
-    const { event, recipients, local } = await this.#publish(mesh, parseDraft(request.event));
-    return { ok: true, id: event.id, recipients, local, event };
-  }
-
   /**
    * Publishes a draft as this agent: `hark send` and every source come
    * through here, so each keeps the same publisher rules and rate limit.
@@ -382,7 +356,7 @@ export class Agent {
     mesh: Mesh,
     draft: EventDraft,
     options: { reserved?: boolean } = {},
-  ): Promise<{ event: HarkEvent; recipients: number; local: boolean }> {
+  ): Promise<Published> {
     const { config } = this.#init;
     const topic = draft.topic ?? DEFAULT_TOPIC;
     if (isReservedTopic(topic) && !options.reserved) {
@@ -397,98 +371,18 @@ export class Agent {
     }
     // Before the rate limit: a send that can never succeed does not wait for a token.
     this.#catalog?.checkDraft(topic, draft.data);
-    await this.#throttle(mesh);
-    const event = createEvent(
-      draft,
-      { id: this.#nextId(), now: Date.now(), host: config.agent.host, peer: mesh.peerId },
-      { maxEventBytes: config.agent.max_event_bytes },
-    );
-    const { recipients, fingerprint, data } = await mesh.publish(event);
+    const build = () =>
+      createEvent(
+        draft,
+        { id: this.#nextId(), now: Date.now(), host: config.agent.host, peer: mesh.peerId },
+        { maxEventBytes: config.agent.max_event_bytes },
+      );
+    const { event, recipients, fingerprint, data } = await mesh.publishAsSelf(build, SEND_WAIT_MS);
     const seq = this.#store?.append(event, fingerprint, { data });
     // Like Serf's user events, the sender's own sinks see what it publishes.
     const local = this.#topics.has(event.topic);
     if (local && seq !== undefined) this.#store!.afterCommit(() => this.#deliverLocally(event, seq));
     return { event, recipients, local };
-  }
-
-  /**
-   * Holds a send until this agent is within its own rate limit, the one its
-   * peers enforce on it. Waiting here beats being rejected, and penalised,
-   * by every receiver.
-   */
-  async #throttle(mesh: Mesh): Promise<void> {
-    const deadline = Date.now() + SEND_WAIT_MS;
-    while (!mesh.takeSelfToken()) {
-      const wait = mesh.selfThrottleDelay();
-      if (Date.now() + wait > deadline) {
-        const { publisher_rate: rate, publisher_burst: burst } = this.#init.config.network;
-        throw new HarkError(
-          `rate limit: the network accepts ${rate} events/s (bursts of ${burst}) from one agent; try again shortly or raise network.publisher_rate on every agent`,
-        );
-      }
-      await delay(wait);
-    }
-  }
-
-  /** `hark topics`: the catalog merged with what the store knows of each topic's publishers. */
-  #topicList() {
-    const store = this.#store;
-    if (!store || !this.#catalog) throw new HarkError("the agent is not running");
-    return this.#catalog.list(this.#init.config.agent.topics, store.topicStats());
-  }
-
-  /** Stored events for `history` and `tail --since`: since_time (ms), since_id, topics, limit. */
-  #history(request: ControlRequest): HarkEvent[] {
-    const store = this.#store;
-    if (!store) throw new HarkError("the agent is not running");
-    const query: HistoryQuery = {};
-    if (request.since_time !== undefined) {
-      if (typeof request.since_time !== "number") throw new HarkError("since_time must be milliseconds");
-      query.sinceTime = request.since_time;
-    }
-    if (request.since_id !== undefined) {
-      const seq = typeof request.since_id === "string" ? store.seqOf(request.since_id) : undefined;
-      if (seq === undefined) throw new HarkError(`no event with id ${JSON.stringify(request.since_id)} in the store`);
-      query.afterSeq = seq;
-    }
-    // Without topics, agent.topics: membership events only when named, as for tail and sinks.
-    query.topics = Array.isArray(request.topics) && request.topics.length > 0
-      ? request.topics.map(String)
-      : this.#init.config.agent.topics;
-    if (request.limit !== undefined) {
-      if (typeof request.limit !== "number" || !Number.isInteger(request.limit) || request.limit < 1) {
-        throw new HarkError("limit must be a whole number of at least 1");
-      }
-      query.limit = request.limit;
-    }
-    return store.query(query).map((stored) => stored.event);
-  }
-
-  #tail(request: ControlRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void } {
-    const topics = Array.isArray(request.topics) && request.topics.length > 0
-      ? new Set(request.topics.map(String))
-      : undefined;
-    // Without topics, a tail follows agent.topics; membership events only when named.
-    const unknown = [...topics ?? []].filter((topic) => !this.#topics.has(topic));
-    if (request.when !== undefined && typeof request.when !== "string") throw new HarkError("when must be a filter");
-    const when = request.when === undefined ? undefined : compileFilter(request.when);
-    const listener: TailListener = {
-      topics,
-      push: (event) => {
-        if (!when || when(event)) push({ ok: true, event });
-      },
-    };
-    // History and the switch to live events happen in one synchronous step
-    // (the store is synchronous), so no event falls between them or comes twice.
-    if (request.since_time !== undefined || request.since_id !== undefined) {
-      for (const event of this.#history(request)) listener.push(event);
-    }
-    this.#tails.add(listener);
-    const reply: ControlReply = { ok: true, topics: [...(topics ?? this.#init.config.agent.topics)] };
-    if (unknown.length > 0) {
-      reply.warning = `this agent does not subscribe to ${unknown.join(", ")}; add them to agent.topics`;
-    }
-    return { reply, stop: () => this.#tails.delete(listener) };
   }
 
   /** What sources that serve subscribers read: the store, then live events. */
@@ -502,9 +396,8 @@ export class Agent {
         // The query commits first, and the listener is added in the same
         // synchronous step: no event falls between the two or comes twice.
         for (const event of this.#storedSince(topics, since)) push(event);
-        const listener: TailListener = { topics, push };
-        this.#tails.add(listener);
-        return () => this.#tails.delete(listener);
+        const follower: Follower = { topics, push };
+        return this.#followers.add(follower);
       },
     };
   }

@@ -20,7 +20,7 @@ import { dcutr } from "@libp2p/dcutr";
 import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { type Ping, ping } from "@libp2p/ping";
-import type { IdentifyResult, PeerId, PeerInfo, PrivateKey } from "@libp2p/interface";
+import type { IdentifyResult, PeerId, PeerInfo, PrivateKey, Stream } from "@libp2p/interface";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { isPrivate } from "@libp2p/utils";
@@ -46,8 +46,9 @@ import {
   MAX_BATCH_EVENTS,
   TOPIC_PREFIX,
   type ValidatorCounters,
+  type Verdict,
 } from "./validator.ts";
-import { seqnoBytes, signRecord } from "./signed_record.ts";
+import { seqnoBytes, type SignedRecord, signRecord } from "./signed_record.ts";
 import { encodeBatch, entrySize } from "./batch.ts";
 import { fastMessageId } from "./fast_message_id.ts";
 import type { Arrival } from "./store.ts";
@@ -212,11 +213,6 @@ export class Mesh {
     });
   }
 
-  /** Local rules for this agent's own events: who may publish, and how fast. */
-  get validator(): EventValidator {
-    return this.#validator;
-  }
-
   get peerId(): string {
     return this.#requireNode().peerId.toString();
   }
@@ -227,22 +223,63 @@ export class Mesh {
   }
 
   /**
-   * Takes one of this agent's own rate tokens, the ones its peers count:
-   * true when a publish now stays within the limit. Otherwise
-   * `selfThrottleDelay()` says how long until the next token.
+   * Publishes an event of this agent's own once it is within the rate limit
+   * its peers enforce on it: waiting here beats being rejected, and
+   * penalised, by every receiver. `build` runs after the wait, so the event
+   * carries the time it leaves. Throws if the wait would pass `maxWaitMs`.
    */
-  takeSelfToken(): boolean {
-    return this.#validator.takeToken(this.peerId);
+  async publishAsSelf(build: () => HarkEvent, maxWaitMs: number): Promise<Published & { event: HarkEvent }> {
+    const deadline = Date.now() + maxWaitMs;
+    while (!this.#validator.takeToken(this.peerId)) {
+      const wait = this.#validator.throttleDelay(this.peerId);
+      if (Date.now() + wait > deadline) {
+        const { rate, burst } = this.#init.rate;
+        throw new HarkError(
+          `rate limit: the network accepts ${rate} events/s (bursts of ${burst}) from one agent; try again shortly or raise network.publisher_rate on every agent`,
+        );
+      }
+      await delay(wait);
+    }
+    const event = build();
+    return { event, ...(await this.publish(event)) };
   }
 
-  /** Milliseconds until this agent has a rate token again. */
-  selfThrottleDelay(): number {
-    return this.#validator.throttleDelay(this.peerId);
+  /** The network's rules applied to a record that came another way than gossip (history). */
+  validateRecord(record: SignedRecord): Verdict {
+    return this.#validator.validateRecord(record);
   }
 
-  /** The libp2p node, for protocols that run beside gossipsub (history). */
-  get node(): Libp2p<Services> {
-    return this.#requireNode();
+  /** Opens a stream for a protocol beside gossipsub (history, has), over relayed connections too. */
+  dialProtocol(peer: PeerId, protocol: string, signal: AbortSignal): Promise<Stream> {
+    return this.#requireNode().dialProtocol(peer, protocol, { signal, runOnLimitedConnection: true });
+  }
+
+  /** Connected peers whose identify listed `protocol`. */
+  async peersSpeaking(protocol: string): Promise<PeerId[]> {
+    const node = this.#requireNode();
+    const peers = new Map(node.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer]));
+    const speaking: PeerId[] = [];
+    for (const peer of peers.values()) {
+      try {
+        if ((await node.peerStore.get(peer)).protocols.includes(protocol)) speaking.push(peer);
+      } catch {
+        // Not identified yet; identify will tell of it.
+      }
+    }
+    return speaking;
+  }
+
+  /** Calls `listener` with each peer identify describes; returns the function that stops it. */
+  onIdentified(listener: (peer: PeerId, protocols: string[]) => void): () => void {
+    const node = this.#requireNode();
+    const handler = (evt: CustomEvent<IdentifyResult>) => listener(evt.detail.peerId, evt.detail.protocols);
+    node.addEventListener("peer:identify", handler);
+    return () => node.removeEventListener("peer:identify", handler);
+  }
+
+  /** Peers that told this agent they subscribe to `topic`. */
+  subscribers(topic: string): PeerId[] {
+    return this.#requireNode().services.pubsub.getSubscribers(TOPIC_PREFIX + topic);
   }
 
   get counters(): MeshCounters {

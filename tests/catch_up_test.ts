@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
-import { ControlClient } from "../lib/control_client.ts";
+import { ControlClient } from "../lib/control/client.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import type { HarkEvent } from "../lib/event.ts";
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { ControlClient } from "../lib/control_client.ts";
+import { ControlClient } from "../lib/control/client.ts";
 import type { HarkEvent } from "../lib/event.ts";
 import type { MeshCounters } from "../lib/mesh.ts";
 import { generateKeyPair } from "@libp2p/crypto/keys";

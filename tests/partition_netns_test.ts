@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type AgentProcess, startAgent } from "./helpers/hark.ts";
 import { Lan, netnsAvailable } from "./helpers/netns.ts";
-import { ControlClient } from "../lib/control_client.ts";
+import { ControlClient } from "../lib/control/client.ts";
 
 const available = await netnsAvailable("partition_netns_test");
 

@@ -2,7 +2,7 @@
 
 import type { Command } from "./command.ts";
 import { print } from "./command.ts";
-import { requestAgent } from "../control_client.ts";
+import { requestAgent } from "../control/client.ts";
 import { checkTopic, type HarkEvent } from "../event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";

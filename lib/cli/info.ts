@@ -2,7 +2,7 @@
 
 import type { Command } from "./command.ts";
 import { print } from "./command.ts";
-import { requestAgent } from "../control_client.ts";
+import { requestAgent } from "../control/client.ts";
 import { UsageError } from "../errors.ts";
 import type { MeshPeer } from "../mesh.ts";
 import type { SinkHealth } from "../router.ts";

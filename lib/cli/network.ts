@@ -4,7 +4,7 @@ import type { Command, CommandContext } from "./command.ts";
 import { print, printError } from "./command.ts";
 import { decodeToken, encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from "../network.ts";
 import { HarkError, NoAgentError, UsageError } from "../errors.ts";
-import { requestAgent } from "../control_client.ts";
+import { requestAgent } from "../control/client.ts";
 import { prepareStateDir } from "../state_dir.ts";
 import { loadConfig } from "./load_config.ts";
 

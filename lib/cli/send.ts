@@ -5,7 +5,7 @@ import { print, printError } from "./command.ts";
 import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, parsePriority } from "../event.ts";
 import { EventError, UsageError } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
-import { ControlClient, requestAgent } from "../control_client.ts";
+import { ControlClient, requestAgent } from "../control/client.ts";
 import { readLines } from "../lines.ts";
 import { concatBytes } from "../bytes.ts";
 

@@ -13,10 +13,9 @@ import type { HarkConfig } from "../config.ts";
 import { loadNetwork } from "../network.ts";
 import { loadIdentity } from "../identity.ts";
 import { Mesh } from "../mesh.ts";
-import { TOPIC_PREFIX } from "../validator.ts";
 import { monotonicUlid } from "../ulid.ts";
 import { VERSION } from "../version.ts";
-import { ControlClient } from "../control_client.ts";
+import { ControlClient } from "../control/client.ts";
 import { peerHas } from "../history/has.ts";
 import { delay } from "../delay.ts";
 
@@ -77,8 +76,8 @@ export async function sendDirect({ config, stateDir, draft, timeoutMs }: DirectS
     const { recipients } = await mesh.publish(event);
     if (recipients === 0) throw new HarkError(`no peer took the event on "${topic}"; nothing was delivered`);
     // Done when any peer on the topic says it holds the event (it answers once stored, or no after 3 s).
-    const subscribers = mesh.node.services.pubsub.getSubscribers(TOPIC_PREFIX + topic);
-    const answers = await Promise.all(subscribers.map((peer) => peerHas(mesh.node, peer, mesh.peerId, event.id)));
+    const subscribers = mesh.subscribers(topic);
+    const answers = await Promise.all(subscribers.map((peer) => peerHas(mesh, peer, mesh.peerId, event.id)));
     if (!answers.includes(true)) {
       throw new HarkError(`the event was sent to ${recipients} peer(s) but none confirmed it; it may be lost`);
     }
@@ -102,9 +101,8 @@ async function agentAnswers(stateDir: string): Promise<boolean> {
 
 /** Waits until a connected peer subscribes to `topic`; gossipsub only sends to those. */
 async function untilSubscribed(mesh: Mesh, topic: string, timeoutMs: number, peers: string[]): Promise<void> {
-  const pubsub = mesh.node.services.pubsub;
   const deadline = Date.now() + timeoutMs;
-  while (pubsub.getSubscribers(TOPIC_PREFIX + topic).length === 0) {
+  while (mesh.subscribers(topic).length === 0) {
     if (Date.now() >= deadline) {
       const tried = peers.length > 0 ? peers.join(", ") : "mDNS only";
       throw new HarkError(

@@ -2,7 +2,7 @@
 
 import type { Command } from "./command.ts";
 import { print, printError } from "./command.ts";
-import { ControlClient } from "../control_client.ts";
+import { ControlClient } from "../control/client.ts";
 import { checkTopic, type HarkEvent } from "../event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";

@@ -2,7 +2,7 @@
 
 import type { Command } from "./command.ts";
 import { print } from "./command.ts";
-import { requestAgent } from "../control_client.ts";
+import { requestAgent } from "../control/client.ts";
 import { noArguments, table } from "./info.ts";
 import type { TopicListing } from "../catalog.ts";
 

@@ -7,8 +7,8 @@
 import type { Command } from "./command.ts";
 import { printError } from "./command.ts";
 import { draftFromOptions, sendOptions } from "./send.ts";
-import { ControlClient } from "../control_client.ts";
-import type { ControlReply } from "../control_protocol.ts";
+import { ControlClient } from "../control/client.ts";
+import type { ControlReply } from "../control/protocol.ts";
 import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, TITLE_MAX_CHARS } from "../event.ts";
 import { UsageError } from "../errors.ts";
 import { writeAll } from "../write_all.ts";

@@ -17,8 +17,8 @@
  * of libp2p, so it costs a program little to import.
  */
 
-import { ControlClient } from "../control_client.ts";
-import type { ControlReply, ControlRequest } from "../control_protocol.ts";
+import { ControlClient } from "../control/client.ts";
+import type { ControlReply, ControlRequest } from "../control/protocol.ts";
 import { AgentReplyError, HarkError } from "../errors.ts";
 import type { EventDraft, HarkEvent } from "../event.ts";
 import { defaultPaths } from "../paths.ts";

@@ -5,7 +5,7 @@
  */
 
 import type { Finding } from "./finding.ts";
-import { requestAgent } from "../control_client.ts";
+import { requestAgent } from "../control/client.ts";
 import { multiaddr } from "@multiformats/multiaddr";
 import { tcpEndpoint } from "./endpoint.ts";
 import type { MeshPeer } from "../mesh.ts";

@@ -9,11 +9,11 @@
  * for CPU; a peer that breaks the protocol is left alone for a while.
  */
 
-import type { IdentifyResult, Libp2p, PeerId } from "@libp2p/interface";
+import type { PeerId } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
 import type { EventStore } from "../store.ts";
 import type { SignedRecord } from "../signed_record.ts";
-import type { EventValidator } from "../validator.ts";
+import type { Mesh } from "../mesh.ts";
 import type { HarkEvent } from "../event.ts";
 import { pullHistory } from "./requester.ts";
 import { HISTORY_PROTOCOL, PeerRefusedError, ProtocolError } from "./wire.ts";
@@ -23,10 +23,15 @@ const log = getLogger(["hark", "history"]);
 /** The responder's words for "all session slots are taken" (responder.ts). */
 const BUSY = /\bbusy\b/;
 
+/** What catching up needs of the mesh: who speaks history, a stream to them, and the network's rules. */
+export type HistoryMesh = Pick<
+  Mesh,
+  "dialProtocol" | "validateRecord" | "peersSpeaking" | "onIdentified" | "isConnected"
+>;
+
 export interface CatchUpInit {
-  node: Libp2p;
+  mesh: HistoryMesh;
   store: EventStore;
-  validator: EventValidator;
   topics: string[];
   onEvent: (event: HarkEvent, fingerprint: number, record: SignedRecord) => void;
   /** Anti-entropy: how often the next peer in turn is asked. @default 60000 */
@@ -59,6 +64,7 @@ export class CatchUp {
   #draining?: Promise<void>;
   #running = false;
   #lastInTurn = "";
+  #stopIdentified?: () => void;
 
   constructor(init: CatchUpInit) {
     this.#init = init;
@@ -68,7 +74,9 @@ export class CatchUp {
     if (this.#running || this.#init.topics.length === 0) return;
     this.#running = true;
     this.#abort = new AbortController();
-    this.#init.node.addEventListener("peer:identify", this.#onIdentify);
+    this.#stopIdentified = this.#init.mesh.onIdentified((peer, protocols) => {
+      if (protocols.includes(HISTORY_PROTOCOL)) this.request(peer);
+    });
     this.#timer = setInterval(() => this.#nextInTurn(), this.#init.intervalMs ?? 60_000);
     // Peers already connected (identify ran before this started).
     void this.#everyone();
@@ -77,7 +85,8 @@ export class CatchUp {
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    this.#init.node.removeEventListener("peer:identify", this.#onIdentify);
+    this.#stopIdentified?.();
+    this.#stopIdentified = undefined;
     clearInterval(this.#timer);
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
@@ -97,10 +106,6 @@ export class CatchUp {
     this.#draining ??= this.#drain().finally(() => (this.#draining = undefined));
   }
 
-  #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    if (evt.detail.protocols.includes(HISTORY_PROTOCOL)) this.request(evt.detail.peerId);
-  };
-
   async #everyone(): Promise<void> {
     for (const peer of await this.#historyPeers()) this.request(peer);
   }
@@ -114,19 +119,8 @@ export class CatchUp {
     this.request(next);
   }
 
-  /** Connected peers that speak the history protocol. */
-  async #historyPeers(): Promise<PeerId[]> {
-    const node = this.#init.node;
-    const peers = new Map(node.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer]));
-    const speaking: PeerId[] = [];
-    for (const peer of peers.values()) {
-      try {
-        if ((await node.peerStore.get(peer)).protocols.includes(HISTORY_PROTOCOL)) speaking.push(peer);
-      } catch {
-        // Not identified yet; identify will ask for it.
-      }
-    }
-    return speaking;
+  #historyPeers(): Promise<PeerId[]> {
+    return this.#init.mesh.peersSpeaking(HISTORY_PROTOCOL);
   }
 
   async #drain(): Promise<void> {
@@ -179,7 +173,7 @@ export class CatchUp {
   #retryLater(peer: PeerId): void {
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
-      if (this.#init.node.getConnections(peer).length > 0) this.request(peer);
+      if (this.#init.mesh.isConnected(peer.toString())) this.request(peer);
     }, this.#init.retryMs ?? 5000);
     this.#retryTimers.add(timer);
   }

@@ -10,6 +10,7 @@ import type { Libp2p, PeerId } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import { readJsonFrame, writeJsonFrame } from "../json_frame.ts";
 import type { EventStore } from "../store.ts";
+import type { Mesh } from "../mesh.ts";
 import { delay } from "../delay.ts";
 
 export const HAS_PROTOCOL = "/hark/has/1.0.0";
@@ -37,10 +38,15 @@ export async function serveHas(node: Libp2p, store: EventStore, waitMs = 3000): 
 }
 
 /** Whether `peer` holds the event; false when it says no or cannot be asked. */
-export async function peerHas(node: Libp2p, peer: PeerId, publisher: string, id: string): Promise<boolean> {
+export async function peerHas(
+  mesh: Pick<Mesh, "dialProtocol">,
+  peer: PeerId,
+  publisher: string,
+  id: string,
+): Promise<boolean> {
   try {
     const signal = AbortSignal.timeout(8000);
-    const stream = await node.dialProtocol(peer, HAS_PROTOCOL, { signal, runOnLimitedConnection: true });
+    const stream = await mesh.dialProtocol(peer, HAS_PROTOCOL, signal);
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
     await writeJsonFrame(lp, { publisher, id }, signal);
     const answer = await readJsonFrame(lp, signal) as { has?: unknown } | null;

@@ -8,11 +8,11 @@
  * time but never place an event.
  */
 
-import type { Libp2p, PeerId } from "@libp2p/interface";
+import type { PeerId } from "@libp2p/interface";
 import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from "@libp2p/utils";
 import type { EventStore } from "../store.ts";
 import { type SignedRecord, verifyRecord } from "../signed_record.ts";
-import type { EventValidator } from "../validator.ts";
+import type { Mesh } from "../mesh.ts";
 import type { HarkEvent } from "../event.ts";
 import {
   decodeEvents,
@@ -25,10 +25,12 @@ import {
   ProtocolError,
 } from "./wire.ts";
 
+/** What a session needs of the mesh: a stream to the peer, and the network's rules for what it sends. */
+export type HistoryDialer = Pick<Mesh, "dialProtocol" | "validateRecord">;
+
 export interface PullInit {
-  node: Libp2p;
+  mesh: HistoryDialer;
   store: EventStore;
-  validator: EventValidator;
   topics: string[];
   /** Called for each new, valid event, in the order the peer holds them. */
   onEvent: (event: HarkEvent, fingerprint: number, record: SignedRecord) => void;
@@ -63,7 +65,7 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
   const point = store.syncPoint(key);
   // Each step has its own deadline: a stalled connection fails the session in seconds.
   const step = () => AbortSignal.any([signal, AbortSignal.timeout(frameMs)]);
-  const stream = await init.node.dialProtocol(peer, HISTORY_PROTOCOL, { signal: step(), runOnLimitedConnection: true });
+  const stream = await init.mesh.dialProtocol(peer, HISTORY_PROTOCOL, step());
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
   const read = async () => {
     try {
@@ -128,7 +130,7 @@ async function receive(
       if (!(await verifyRecord(record))) {
         throw new ProtocolError(`sent an event whose signature is not its publisher's (${record.publisher})`);
       }
-      const verdict = init.validator.validateRecord(record);
+      const verdict = init.mesh.validateRecord(record);
       if ("event" in verdict) {
         // Each wanted key is taken once; a second copy, or one never asked for, breaks the protocol.
         if (!lacking.delete(`${record.publisher}/${verdict.event.id}`)) {

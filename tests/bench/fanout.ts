@@ -5,7 +5,7 @@
 
 import { Arrivals } from "./arrivals.ts";
 import type { Cluster, HarkCluster } from "./clusters.ts";
-import { ControlClient } from "../../lib/control_client.ts";
+import { ControlClient } from "../../lib/control/client.ts";
 import { type Latency, summarize } from "./stats.ts";
 
 export interface FanoutOptions {

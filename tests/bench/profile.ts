@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { benchConfig } from "./clusters.ts";
 import { type AgentProcess, startAgent } from "../helpers/hark.ts";
-import { ControlClient } from "../../lib/control_client.ts";
+import { ControlClient } from "../../lib/control/client.ts";
 import { SequenceCounter } from "./sequence_counter.ts";
 import { cpuSeconds, cpuTimes } from "./footprint.ts";
 import { median } from "./stats.ts";

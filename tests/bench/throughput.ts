@@ -4,7 +4,7 @@
  */
 
 import { MosquittoCluster, startHarkAgents } from "./clusters.ts";
-import { ControlClient } from "../../lib/control_client.ts";
+import { ControlClient } from "../../lib/control/client.ts";
 import { SequenceCounter } from "./sequence_counter.ts";
 
 export interface Throughput {

@@ -3,7 +3,7 @@
  * its own state dir, and CLI commands as separate processes.
  */
 
-import { ControlClient } from "../../lib/control_client.ts";
+import { ControlClient } from "../../lib/control/client.ts";
 import type { HarkEvent } from "../../lib/event.ts";
 import { type Network, newNetwork, saveNetwork } from "../../lib/network.ts";
 import { waitFor } from "./wait.ts";

@@ -10,11 +10,49 @@
  * On Unix it is a socket file in the state dir with mode 0600. Windows has no
  * such file permissions, so there it is loopback TCP and every request
  * carries a token that only the owner can read from the state dir.
+ *
+ * This module holds types and the endpoint only: `hark send` imports it, and
+ * must not pay for the server's validation (parse.ts).
  */
 
-import { inDir, socketPath } from "./paths.ts";
+import type { EventDraft } from "../event.ts";
+import { inDir, socketPath } from "../paths.ts";
 
-export type ControlOp = "send" | "tail" | "peers" | "status" | "id" | "history" | "clock" | "topics";
+/** Where stored events start: after a time (ms since the epoch) or after an event id. */
+export interface SinceFields {
+  since_time?: number;
+  since_id?: string;
+}
+
+/** Publishes one event as this agent. */
+export interface SendRequest {
+  op: "send";
+  event: EventDraft;
+}
+
+/** Follows new events; with a since field, stored ones first. Without topics, agent.topics. */
+export interface TailRequest extends SinceFields {
+  op: "tail";
+  topics?: string[];
+  /** A filter expression (SPEC's `when`). */
+  when?: string;
+}
+
+/** Stored events, oldest first. Without topics, agent.topics. */
+export interface HistoryRequest extends SinceFields {
+  op: "history";
+  topics?: string[];
+  limit?: number;
+}
+
+/** The ops that carry no fields: a question about the agent. */
+export interface QueryRequest {
+  op: "peers" | "status" | "id" | "clock" | "topics";
+}
+
+export type ControlRequest = SendRequest | TailRequest | HistoryRequest | QueryRequest;
+export type ControlOp = ControlRequest["op"];
+
 export const CONTROL_OPS: readonly ControlOp[] = [
   "send",
   "tail",
@@ -26,15 +64,17 @@ export const CONTROL_OPS: readonly ControlOp[] = [
   "topics",
 ];
 
-export interface ControlRequest {
-  op: ControlOp;
-  token?: string;
-  [key: string]: unknown;
-}
+/** A request as it travels: on Windows each one carries the agent's token. */
+export type WireRequest = ControlRequest & { token?: string };
 
+/**
+ * A reply. Its fields depend on the op, and the CLI prints most of them as
+ * they come, so clients read them by name rather than through a type per op.
+ */
 export interface ControlReply {
   ok: boolean;
   error?: string;
+  warning?: string;
   [key: string]: unknown;
 }
 

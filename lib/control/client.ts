@@ -3,9 +3,9 @@
  * imports nothing from libp2p, so `hark send` starts fast.
  */
 
-import { AgentReplyError, NoAgentError } from "./errors.ts";
-import { controlEndpoint, type ControlReply, type ControlRequest } from "./control_protocol.ts";
-import { readLines } from "./lines.ts";
+import { AgentReplyError, NoAgentError } from "../errors.ts";
+import { controlEndpoint, type ControlReply, type ControlRequest, type WireRequest } from "./protocol.ts";
+import { readLines } from "../lines.ts";
 
 const encoder = new TextEncoder();
 /** Replies (status, peers) stay far below this; it only bounds a broken agent. */
@@ -52,7 +52,8 @@ export class ControlClient {
   }
 
   async send(request: ControlRequest): Promise<void> {
-    const line = JSON.stringify(this.#token ? { ...request, token: this.#token } : request) + "\n";
+    const wire: WireRequest = this.#token ? { ...request, token: this.#token } : request;
+    const line = JSON.stringify(wire) + "\n";
     const bytes = encoder.encode(line);
     let offset = 0;
     while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));

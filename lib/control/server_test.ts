@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ControlClient } from "./control_client.ts";
-import type { ControlReply } from "./control_protocol.ts";
-import { ControlServer } from "./control_server.ts";
+import { ControlClient } from "./client.ts";
+import type { ControlReply } from "./protocol.ts";
+import { ControlServer } from "./server.ts";
 
 Deno.test("a tail's history reaches the client before any live event, however soon one follows", async () => {
   // More than the live-event buffer: a long replay must not crowd out what comes after it.

@@ -6,11 +6,12 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { HarkError } from "./errors.ts";
-import { CONTROL_OPS, type ControlReply, type ControlRequest, tokenPath, USE_TCP } from "./control_protocol.ts";
-import { LineTooLongError, readLines } from "./lines.ts";
-import { socketPath } from "./paths.ts";
-import { reason } from "./state_dir.ts";
+import { HarkError } from "../errors.ts";
+import { type ControlReply, type ControlRequest, type TailRequest, tokenPath, USE_TCP } from "./protocol.ts";
+import { parseRequest } from "./parse.ts";
+import { LineTooLongError, readLines } from "../lines.ts";
+import { socketPath } from "../paths.ts";
+import { reason } from "../state_dir.ts";
 
 const log = getLogger(["hark", "control"]);
 const encoder = new TextEncoder();
@@ -20,10 +21,10 @@ const TAIL_BUFFER = 1000;
 const MAX_PIPELINED = 256;
 
 export interface ControlHandlers {
-  /** Handles one request op; throws `HarkError` for a clear error reply. */
-  handle(request: ControlRequest): Promise<ControlReply>;
+  /** Handles one request op but tail; throws `HarkError` for a clear error reply. */
+  handle(request: Exclude<ControlRequest, TailRequest>): Promise<ControlReply>;
   /** Registers a tail listener; returns the function that removes it. */
-  tail(request: ControlRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void };
+  tail(request: TailRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void };
 }
 
 export interface ControlServerInit {
@@ -100,14 +101,9 @@ export class ControlServer {
     await removeQuietly(USE_TCP ? tokenPath(this.#init.stateDir) : socketPath(this.#init.stateDir));
   }
 
-  /** Throws if an agent already answers on this state dir's socket. */
-  async refuseIfRunning(): Promise<void> {
-    if (!USE_TCP) await this.#clearStaleSocket(socketPath(this.#init.stateDir));
-  }
-
   async #listenUnix(): Promise<Deno.Listener> {
     const path = socketPath(this.#init.stateDir);
-    await this.#clearStaleSocket(path);
+    await clearStaleSocket(this.#init.stateDir);
     let listener: Deno.Listener;
     try {
       listener = Deno.listen({ transport: "unix", path });
@@ -127,20 +123,6 @@ export class ControlServer {
       mode: 0o600,
     });
     return listener;
-  }
-
-  /** A socket file left by a crashed agent is removed; a live agent is an error. */
-  async #clearStaleSocket(path: string): Promise<void> {
-    try {
-      const conn = await Deno.connect({ transport: "unix", path });
-      conn.close();
-      throw new HarkError(
-        `Another agent is already running with state dir "${this.#init.stateDir}". Stop it, or give this one its own --state-dir.`,
-      );
-    } catch (error) {
-      if (error instanceof HarkError) throw error;
-      await removeQuietly(path);
-    }
   }
 
   #track(task: Promise<void>): void {
@@ -238,18 +220,18 @@ export class ControlServer {
     } catch {
       return "request is not valid JSON";
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      return "request must be a JSON object";
+    // The token first: a client without it learns nothing about the protocol.
+    const isObject = typeof value === "object" && value !== null && !Array.isArray(value);
+    if (USE_TCP && isObject && (value as { token?: unknown }).token !== this.#token) return "bad or missing token";
+    try {
+      return parseRequest(value);
+    } catch (error) {
+      if (error instanceof HarkError) return error.message;
+      throw error;
     }
-    const request = value as ControlRequest;
-    if (USE_TCP && request.token !== this.#token) return "bad or missing token";
-    if (!CONTROL_OPS.includes(request.op)) {
-      return `unknown op ${JSON.stringify(request.op)}; use one of ${CONTROL_OPS.join(", ")}`;
-    }
-    return request;
   }
 
-  async #handle(request: ControlRequest): Promise<ControlReply> {
+  async #handle(request: Exclude<ControlRequest, TailRequest>): Promise<ControlReply> {
     try {
       return await this.#init.handlers.handle(request);
     } catch (error) {
@@ -261,6 +243,26 @@ export class ControlServer {
     if (error instanceof HarkError) return { ok: false, error: error.message };
     log.error("Control request {op} failed: {error}", { op: request.op, error: (error as Error).stack });
     return { ok: false, error: `internal error: ${(error as Error).message}` };
+  }
+}
+
+/** Throws if an agent already answers on this state dir's control socket. */
+export async function refuseIfRunning(stateDir: string): Promise<void> {
+  if (!USE_TCP) await clearStaleSocket(stateDir);
+}
+
+/** A socket file left by a crashed agent is removed; a live agent is an error. */
+async function clearStaleSocket(stateDir: string): Promise<void> {
+  const path = socketPath(stateDir);
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+    throw new HarkError(
+      `Another agent is already running with state dir "${stateDir}". Stop it, or give this one its own --state-dir.`,
+    );
+  } catch (error) {
+    if (error instanceof HarkError) throw error;
+    await removeQuietly(path);
   }
 }
 

@@ -1,0 +1,110 @@
+/**
+ * What the agent answers on its control socket. Requests arrive parsed
+ * (parse.ts); this turns each into a call on the agent's parts and a reply.
+ */
+
+import type { Catalog } from "../catalog.ts";
+import type { EventDraft, HarkEvent } from "../event.ts";
+import { HarkError } from "../errors.ts";
+import { compileFilter } from "../filter.ts";
+import type { Follower, Followers } from "../followers.ts";
+import type { Mesh } from "../mesh.ts";
+import type { EventStore, HistoryQuery } from "../store.ts";
+import type { ControlReply, ControlRequest, HistoryRequest, TailRequest } from "./protocol.ts";
+import type { ControlHandlers } from "./server.ts";
+
+export interface Published {
+  event: HarkEvent;
+  recipients: number;
+  /** Whether this agent's own sinks got it too (it follows the topic). */
+  local: boolean;
+}
+
+export interface AgentControlInit {
+  mesh: Mesh;
+  store: EventStore;
+  catalog: Catalog;
+  followers: Followers;
+  /** agent.topics: what a request without topics means. */
+  agentTopics: readonly string[];
+  /** Every topic the agent subscribes to: agent.topics and the membership topics. */
+  subscribed: ReadonlySet<string>;
+  /** Publishes as this agent, under the rules every source keeps. */
+  publish(draft: EventDraft): Promise<Published>;
+  /** `hark status`: the agent's facts, gathered when asked. */
+  status(): unknown;
+}
+
+export class AgentControl implements ControlHandlers {
+  #init: AgentControlInit;
+
+  constructor(init: AgentControlInit) {
+    this.#init = init;
+  }
+
+  async handle(request: Exclude<ControlRequest, TailRequest>): Promise<ControlReply> {
+    const { mesh } = this.#init;
+    switch (request.op) {
+      case "send": {
+        const { event, recipients, local } = await this.#init.publish(request.event);
+        return { ok: true, id: event.id, recipients, local, event };
+      }
+      case "peers":
+        return { ok: true, peers: await mesh.peers() };
+      case "id":
+        return { ok: true, peer: mesh.peerId, addresses: mesh.addresses() };
+      case "status":
+        return { ok: true, status: this.#init.status() };
+      case "history":
+        return { ok: true, events: this.#history(request) };
+      case "clock":
+        return { ok: true, clocks: await mesh.clocks() };
+      case "topics":
+        // The catalog merged with what the store knows of each topic's publishers.
+        return {
+          ok: true,
+          topics: this.#init.catalog.list([...this.#init.agentTopics], this.#init.store.topicStats()),
+        };
+    }
+  }
+
+  tail(request: TailRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void } {
+    const { agentTopics, subscribed } = this.#init;
+    const topics = request.topics ? new Set(request.topics) : undefined;
+    // Without topics, a tail follows agent.topics; membership events only when named.
+    const unknown = [...topics ?? []].filter((topic) => !subscribed.has(topic));
+    const when = request.when === undefined ? undefined : compileFilter(request.when);
+    const follower: Follower = {
+      topics,
+      push: (event) => {
+        if (!when || when(event)) push({ ok: true, event });
+      },
+    };
+    // History and the switch to live events happen in one synchronous step
+    // (the store is synchronous), so no event falls between them or comes twice.
+    if (request.since_time !== undefined || request.since_id !== undefined) {
+      for (const event of this.#history(request)) follower.push(event);
+    }
+    const stop = this.#init.followers.add(follower);
+    const reply: ControlReply = { ok: true, topics: [...(topics ?? agentTopics)] };
+    if (unknown.length > 0) {
+      reply.warning = `this agent does not subscribe to ${unknown.join(", ")}; add them to agent.topics`;
+    }
+    return { reply, stop };
+  }
+
+  /** Stored events for `history` and `tail --since`. */
+  #history(request: HistoryRequest | TailRequest): HarkEvent[] {
+    const { store } = this.#init;
+    // Without topics, agent.topics: membership events only when named, as for tail and sinks.
+    const query: HistoryQuery = { topics: request.topics ?? [...this.#init.agentTopics] };
+    if (request.since_time !== undefined) query.sinceTime = request.since_time;
+    if (request.since_id !== undefined) {
+      const seq = store.seqOf(request.since_id);
+      if (seq === undefined) throw new HarkError(`no event with id ${JSON.stringify(request.since_id)} in the store`);
+      query.afterSeq = seq;
+    }
+    if (request.op === "history" && request.limit !== undefined) query.limit = request.limit;
+    return store.query(query).map((stored) => stored.event);
+  }
+}
