@@ -10,16 +10,7 @@ import "./runtime_patches.ts";
 import "./yamux_window.ts";
 import "./length_prefix_decoder.ts";
 import { createLibp2p, type Libp2p } from "libp2p";
-import { type GossipSub, gossipsub, type Message, type TopicValidatorResult } from "@libp2p/gossipsub";
-import { createTopicScoreParams } from "@libp2p/gossipsub/score";
-import { preSharedKey } from "@libp2p/pnet";
-import { tcp } from "@libp2p/tcp";
-import { identify } from "@libp2p/identify";
-import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import { dcutr } from "@libp2p/dcutr";
-import { noise } from "@libp2p/noise";
-import { yamux } from "@libp2p/yamux";
-import { type Ping, ping } from "@libp2p/ping";
+import type { GossipSub, Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { IdentifyResult, PeerId, PeerInfo, PrivateKey, Stream } from "@libp2p/interface";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { peerIdFromString } from "@libp2p/peer-id";
@@ -36,7 +27,7 @@ import { type Reachability, RelayUse } from "./connect/relay_use.ts";
 import { AddressWatch } from "./connect/address_watch.ts";
 import { checkConnections, GossipMender } from "./connect/gossip_mender.ts";
 import { ConfigError, HarkError } from "./errors.ts";
-import { mdnsServiceTag, type Network, swarmKey } from "./network.ts";
+import { mdnsServiceTag, type Network } from "./network.ts";
 import type { RateLimit } from "./rate_limit.ts";
 import {
   type AcceptedEvent,
@@ -50,50 +41,22 @@ import {
 } from "./validator.ts";
 import { seqnoBytes, type SignedRecord, signRecord } from "./signed_record.ts";
 import { encodeBatch, entrySize } from "./batch.ts";
-import { fastMessageId } from "./fast_message_id.ts";
 import type { Arrival } from "./store.ts";
 import { delay } from "./delay.ts";
+import { DIAL_TIMEOUT_MS, libp2pOptions, type Services } from "./mesh_options.ts";
 
 const log = getLogger(["hark", "mesh"]);
 
-const DIAL_TIMEOUT_MS = 5000;
 /** A ping result stands in for the link monitor's measurement this long. */
 const PING_CACHE_MS = 30_000;
-/** A peer without the network key fails the nonce exchange; never wait long for it. */
-const HANDSHAKE_TIMEOUT_MS = 3000;
 /** At most one warning per misbehaving peer in this window; the rest go to debug. */
 const REJECTION_WARN_INTERVAL_MS = 10_000;
-/**
- * What a relay allows one relayed connection. libp2p's defaults (2 min,
- * 128 KiB) suit a hole-punching handshake, not an event stream; past these
- * the connection closes and is dialed again, and catch-up fills the gap.
- */
-const RELAYED_DURATION_MS = 60 * 60_000;
-const RELAYED_DATA_BYTES = 64n * 1024n * 1024n;
-const RELAY_MAX_RESERVATIONS = 128;
 /**
  * Largest batch message. Every agent accepts gossip frames of 1 MiB at
  * least (maxInboundDataLength below), and a frame also carries control
  * messages, so batches stay well under that.
  */
 const MAX_BATCH_BYTES = 512 * 1024;
-
-/**
- * Score settings for hark topics. Events are sparse, so the delivery-rate
- * terms (P2, P3) that suit busy blockchain topics would punish quiet honest
- * peers; they are off. Invalid messages (P4) count heavily: about ten
- * rejections in a row push a peer past the graylist threshold (-80), after
- * which its messages are dropped unread. The penalty halves in about 7 s.
- */
-const TOPIC_SCORE = createTopicScoreParams({
-  topicWeight: 1,
-  timeInMeshWeight: 0,
-  firstMessageDeliveriesWeight: 0,
-  meshMessageDeliveriesWeight: 0,
-  meshFailurePenaltyWeight: 0,
-  invalidMessageDeliveriesWeight: -1,
-  invalidMessageDeliveriesDecay: 0.9,
-});
 
 export interface MeshInit {
   privateKey: PrivateKey;
@@ -162,18 +125,6 @@ export interface MeshCounters extends ValidatorCounters {
   membership_published: number;
   /** Sum of every kind of rejection. */
   rejected: number;
-}
-
-export type Services = {
-  pubsub: GossipSub;
-  ping: Ping;
-  identify: unknown;
-  circuitListen: CircuitListen;
-};
-
-/** Starts the circuit relay transport's search for relay slots (libp2p keeps listeners internal). */
-interface CircuitListen {
-  listen(): Promise<void>;
 }
 
 export class Mesh {
@@ -299,88 +250,17 @@ export class Mesh {
     this.#init.peers.forEach((text) => checkAddress(text, "network.peers"));
     let node: Libp2p<Services> | undefined;
     try {
-      node = await createLibp2p({
-        // Started below, once protocol handlers are in place.
-        start: false,
+      node = await createLibp2p(libp2pOptions({
         privateKey: this.#init.privateKey,
-        addresses: { listen: listen.map(String) },
-        nodeInfo: { userAgent: `hark/${this.#init.version} host=${this.#init.host}` },
-        transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: DIAL_TIMEOUT_MS })],
-        connectionProtector: preSharedKey({ psk: swarmKey(this.#init.network), timeout: HANDSHAKE_TIMEOUT_MS }),
-        connectionEncrypters: [noise()],
-        // Yamux's own keepalive pings every connection every 30 s but never
-        // acts on a missing answer; the link monitor does the same job and
-        // drops dead links. Without it an idle agent with nine
-        // peers went from 0.68 to 0.46 CPU s/min.
-        streamMuxers: [yamux({ enableKeepAlive: false })],
+        network: this.#init.network,
+        listen,
+        userAgent: `hark/${this.#init.version} host=${this.#init.host}`,
         // Loaded only when used: multicast DNS brings its own dependencies.
         peerDiscovery: this.#init.mdns ? [await this.#mdns()] : [],
-        // Links are pinged by LinkMonitor with Yamux ping frames instead of
-        // a ping stream each time (see link_monitor.ts).
-        connectionMonitor: { enabled: false },
-        connectionManager: {
-          dialTimeout: DIAL_TIMEOUT_MS,
-          inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
-          // Many agents behind one NAT, or side by side on one test host,
-          // connect from one address; libp2p's default of 5/s refuses them.
-          inboundConnectionThreshold: 100,
-          maxIncomingPendingConnections: 100,
-        },
-        services: {
-          identify: identify(),
-          // `hark peers` measuring a new connection, the gossip mender and
-          // the link monitor's fallback share these streams; at libp2p's limit of 2 an
-          // overlap reset a ping, and the monitor dropped a live connection.
-          ping: ping({ maxInboundStreams: 8, maxOutboundStreams: 8 }),
-          // Upgrades relayed connections to direct ones where both sides
-          // have public addresses and hole punching works.
-          dcutr: dcutr(),
-          circuitListen: (components: { transportManager: { listen(addresses: Multiaddr[]): Promise<void> } }) => ({
-            listen: () => components.transportManager.listen([multiaddr("/p2p-circuit")]),
-          }),
-          ...(this.#init.relay
-            ? {
-              relay: circuitRelayServer({
-                reservations: {
-                  maxReservations: RELAY_MAX_RESERVATIONS,
-                  defaultDurationLimit: RELAYED_DURATION_MS,
-                  defaultDataLimit: RELAYED_DATA_BYTES,
-                },
-              }),
-            }
-            : {}),
-          pubsub: gossipsub({
-            allowPublishToZeroTopicPeers: true,
-            // A narrower mesh than gossipsub's default (D = 6). Publishers
-            // flood to every peer they are connected to, so mesh forwarding
-            // mostly carries copies; on 30 agents sharing 2 cores, D = 3 took
-            // fan-out p50 from 160 to 88 ms. Three paths still cover a loss.
-            D: 3,
-            Dlo: 2,
-            Dhi: 6,
-            Dscore: 2,
-            Dout: 1,
-            Dlazy: 3,
-            fallbackToFloodsub: false,
-            // Agents behind NAT may have only relayed (limited) connections.
-            runOnLimitedConnection: true,
-            globalSignaturePolicy: "StrictSign",
-            // Copies of a message already accepted are dropped before their
-            // signature is checked again (see fast_message_id.ts).
-            fastMsgIdFn: fastMessageId,
-            // This caps a whole RPC frame (message, signature, key, control
-            // messages), not one event; the validator checks each event's size.
-            maxInboundDataLength: Math.max(1024 * 1024, 2 * this.#init.limits.maxEventBytes + 64 * 1024),
-            scoreParams: {
-              topics: Object.fromEntries(this.#init.topics.map((topic) => [TOPIC_PREFIX + topic, TOPIC_SCORE])),
-              // Agents on one host or behind one NAT share an IP; the default
-              // threshold of 10 graylists them and delivery stops silently.
-              IPColocationFactorThreshold: 100,
-              IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]),
-            },
-          }),
-        },
-      }) as unknown as Libp2p<Services>;
+        relay: this.#init.relay ?? false,
+        topics: this.#init.topics,
+        maxEventBytes: this.#init.limits.maxEventBytes,
+      })) as unknown as Libp2p<Services>;
       await this.#init.beforeStart?.(node);
       this.#exchange = new PeerExchange(node, {
         dialTimeoutMs: DIAL_TIMEOUT_MS,

@@ -1,0 +1,163 @@
+/**
+ * The libp2p node an agent runs, as options for `createLibp2p`: transports,
+ * the private-network guard, Noise, Yamux, and the services with the
+ * settings hark depends on. Each setting that departs from libp2p's
+ * defaults says why here, so the mesh itself reads as behaviour.
+ */
+
+import type { Libp2pOptions } from "libp2p";
+import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
+import { createTopicScoreParams } from "@libp2p/gossipsub/score";
+import { preSharedKey } from "@libp2p/pnet";
+import { tcp } from "@libp2p/tcp";
+import { identify } from "@libp2p/identify";
+import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
+import { dcutr } from "@libp2p/dcutr";
+import { noise } from "@libp2p/noise";
+import { yamux } from "@libp2p/yamux";
+import { type Ping, ping } from "@libp2p/ping";
+import type { PrivateKey } from "@libp2p/interface";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import { type Network, swarmKey } from "./network.ts";
+import { TOPIC_PREFIX } from "./validator.ts";
+import { fastMessageId } from "./fast_message_id.ts";
+
+export const DIAL_TIMEOUT_MS = 5000;
+/** A peer without the network key fails the nonce exchange; never wait long for it. */
+const HANDSHAKE_TIMEOUT_MS = 3000;
+/**
+ * What a relay allows one relayed connection. libp2p's defaults (2 min,
+ * 128 KiB) suit a hole-punching handshake, not an event stream; past these
+ * the connection closes and is dialed again, and catch-up fills the gap.
+ */
+const RELAYED_DURATION_MS = 60 * 60_000;
+const RELAYED_DATA_BYTES = 64n * 1024n * 1024n;
+const RELAY_MAX_RESERVATIONS = 128;
+
+/**
+ * Score settings for hark topics. Events are sparse, so the delivery-rate
+ * terms (P2, P3) that suit busy blockchain topics would punish quiet honest
+ * peers; they are off. Invalid messages (P4) count heavily: about ten
+ * rejections in a row push a peer past the graylist threshold (-80), after
+ * which its messages are dropped unread. The penalty halves in about 7 s.
+ */
+const TOPIC_SCORE = createTopicScoreParams({
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -1,
+  invalidMessageDeliveriesDecay: 0.9,
+});
+
+export type Services = {
+  pubsub: GossipSub;
+  ping: Ping;
+  identify: unknown;
+  circuitListen: CircuitListen;
+};
+
+/** Starts the circuit relay transport's search for relay slots (libp2p keeps listeners internal). */
+interface CircuitListen {
+  listen(): Promise<void>;
+}
+
+export interface NodeSpec {
+  privateKey: PrivateKey;
+  /** Every connection must prove this network's key. */
+  network: Network;
+  listen: Multiaddr[];
+  /** Announced through identify; other agents read the host from it. */
+  userAgent: string;
+  peerDiscovery: NonNullable<Libp2pOptions["peerDiscovery"]>;
+  /** Serve as a circuit relay for agents behind NAT. */
+  relay: boolean;
+  /** The topics this agent subscribes to; each gets hark's score settings. */
+  topics: string[];
+  maxEventBytes: number;
+}
+
+export function libp2pOptions(spec: NodeSpec): Libp2pOptions {
+  return {
+    // The mesh starts it once its protocol handlers are in place, so identify announces them.
+    start: false,
+    privateKey: spec.privateKey,
+    addresses: { listen: spec.listen.map(String) },
+    nodeInfo: { userAgent: spec.userAgent },
+    transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: DIAL_TIMEOUT_MS })],
+    connectionProtector: preSharedKey({ psk: swarmKey(spec.network), timeout: HANDSHAKE_TIMEOUT_MS }),
+    connectionEncrypters: [noise()],
+    // Yamux's own keepalive pings every connection every 30 s but never
+    // acts on a missing answer; the link monitor does the same job and
+    // drops dead links. Without it an idle agent with nine
+    // peers went from 0.68 to 0.46 CPU s/min.
+    streamMuxers: [yamux({ enableKeepAlive: false })],
+    peerDiscovery: spec.peerDiscovery,
+    // Links are pinged by LinkMonitor with Yamux ping frames instead of
+    // a ping stream each time (see link_monitor.ts).
+    connectionMonitor: { enabled: false },
+    connectionManager: {
+      dialTimeout: DIAL_TIMEOUT_MS,
+      inboundUpgradeTimeout: DIAL_TIMEOUT_MS,
+      // Many agents behind one NAT, or side by side on one test host,
+      // connect from one address; libp2p's default of 5/s refuses them.
+      inboundConnectionThreshold: 100,
+      maxIncomingPendingConnections: 100,
+    },
+    services: {
+      identify: identify(),
+      // `hark peers` measuring a new connection, the gossip mender and
+      // the link monitor's fallback share these streams; at libp2p's limit of 2 an
+      // overlap reset a ping, and the monitor dropped a live connection.
+      ping: ping({ maxInboundStreams: 8, maxOutboundStreams: 8 }),
+      // Upgrades relayed connections to direct ones where both sides
+      // have public addresses and hole punching works.
+      dcutr: dcutr(),
+      circuitListen: (components: { transportManager: { listen(addresses: Multiaddr[]): Promise<void> } }) => ({
+        listen: () => components.transportManager.listen([multiaddr("/p2p-circuit")]),
+      }),
+      ...(spec.relay
+        ? {
+          relay: circuitRelayServer({
+            reservations: {
+              maxReservations: RELAY_MAX_RESERVATIONS,
+              defaultDurationLimit: RELAYED_DURATION_MS,
+              defaultDataLimit: RELAYED_DATA_BYTES,
+            },
+          }),
+        }
+        : {}),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        // A narrower mesh than gossipsub's default (D = 6). Publishers
+        // flood to every peer they are connected to, so mesh forwarding
+        // mostly carries copies; on 30 agents sharing 2 cores, D = 3 took
+        // fan-out p50 from 160 to 88 ms. Three paths still cover a loss.
+        D: 3,
+        Dlo: 2,
+        Dhi: 6,
+        Dscore: 2,
+        Dout: 1,
+        Dlazy: 3,
+        fallbackToFloodsub: false,
+        // Agents behind NAT may have only relayed (limited) connections.
+        runOnLimitedConnection: true,
+        globalSignaturePolicy: "StrictSign",
+        // Copies of a message already accepted are dropped before their
+        // signature is checked again (see fast_message_id.ts).
+        fastMsgIdFn: fastMessageId,
+        // This caps a whole RPC frame (message, signature, key, control
+        // messages), not one event; the validator checks each event's size.
+        maxInboundDataLength: Math.max(1024 * 1024, 2 * spec.maxEventBytes + 64 * 1024),
+        scoreParams: {
+          topics: Object.fromEntries(spec.topics.map((topic) => [TOPIC_PREFIX + topic, TOPIC_SCORE])),
+          // Agents on one host or behind one NAT share an IP; the default
+          // threshold of 10 graylists them and delivery stops silently.
+          IPColocationFactorThreshold: 100,
+          IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]),
+        },
+      }),
+    },
+  };
+}
