@@ -7,112 +7,34 @@
 
 import { dirname, resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { ConfigError, EventError } from "./errors.ts";
+import { ConfigError } from "./errors.ts";
 import { type KeyPath, locateKey } from "./config_locate.ts";
+import { describe, type Fail, type FieldSpec, isTable, readTable, rethrow } from "./config_fields.ts";
+import type { KindSchema, SinkKindSchema } from "./config_schema.ts";
 import { inDir } from "./paths.ts";
-import { parseDuration } from "./duration.ts";
-import { compileFilter, compileTopicPattern, FilterError } from "./filter.ts";
+import { checkTopic, DEFAULT_MAX_EVENT_BYTES, DEFAULT_TOPIC, MAX_EVENT_BYTES_CEILING } from "./event.ts";
 import {
-  checkTopic,
-  DEFAULT_MAX_EVENT_BYTES,
-  DEFAULT_TOPIC,
-  MAX_EVENT_BYTES_CEILING,
-  parsePriority,
-  type Priority,
-} from "./event.ts";
+  MAX_AGE_DEFAULT_MS,
+  SINK_COMMON_FIELDS,
+  SINK_QUEUE_DEFAULT,
+  SINK_SCHEMAS,
+  SINK_TYPES,
+  type SinkConfig,
+  type SinkType,
+} from "../sinks/config_registry.ts";
+import {
+  SOURCE_COMMON_FIELDS,
+  SOURCE_SCHEMAS,
+  SOURCE_TYPES,
+  type SourceConfig,
+  type SourceType,
+} from "./sources/config_registry.ts";
 
-export const SINK_TYPES = ["stdout", "file", "desktop", "exec", "webhook", "plugin"] as const;
-export type SinkType = typeof SINK_TYPES[number];
-export const WEBHOOK_FORMATS = ["json", "slack", "discord", "ntfy"] as const;
-export type WebhookFormat = typeof WEBHOOK_FORMATS[number];
-
-export interface SinkConfig {
-  type: SinkType;
-  /** Only these topics; undefined means every subscribed topic. */
-  topics?: string[];
-  min_priority: Priority;
-  /** Events waiting for this sink before new ones are dropped. */
-  queue: number;
-  /** file: where to append JSON lines. */
-  path?: string;
-  /** file: rotate when the file grows past this many bytes. */
-  max_size: number;
-  /** file: rotated files to keep. */
-  keep: number;
-  /**
-   * Events older than this (ms) are stale. stdout turns many stale events
-   * into one summary; on an agent new to the network, history older than
-   * this stays in the store and does not reach the sink.
-   */
-  max_age: number;
-  /** stdout, desktop: more stale events than this become one summary. */
-  summarize_after: number;
-  /** A filter expression over the event's fields, checked when the config is read. */
-  when?: string;
-  /** desktop: popups shown per `popup_window`; more collapse into one summary. */
-  max_popups: number;
-  popup_window: number;
-  /** exec: the program and its arguments (never a shell string). */
-  command?: string[];
-  /** exec, webhook: how long one run or request may take (ms). */
-  timeout: number;
-  /** exec: runs at the same time. */
-  concurrency: number;
-  /** exec: warn about a run slower than this (ms). */
-  slow_after?: number;
-  /** webhook: where to POST. */
-  url?: string;
-  /** webhook: the body: the event as JSON, or a Slack, Discord or ntfy message. */
-  format: WebhookFormat;
-  /** webhook: extra request headers. */
-  headers?: Record<string, string>;
-  /** webhook: signs each body with HMAC-SHA256 (X-Hark-Signature). */
-  secret?: string;
-  /** webhook: extra attempts per event before the router's own backoff. */
-  retries: number;
-  /** plugin: a directory; each .ts or .js file in it is a plugin (`path` names one file). */
-  plugins?: string;
-  /** plugin: what its Worker may do; nothing by default (sinks/plugin/permissions.ts). */
-  allow_net?: string[];
-  allow_read?: string[];
-  allow_write?: string[];
-  allow_run?: string[];
-  allow_env?: string[];
-}
-
-export const SOURCE_TYPES = ["fifo", "http", "watch"] as const;
-export type SourceType = typeof SOURCE_TYPES[number];
-
-export interface WatchRuleConfig {
-  pattern: string;
-  topic?: string;
-  priority?: Priority;
-  title?: string;
-  body?: string;
-  tags?: string[];
-}
-
-export interface SourceConfig {
-  type: SourceType;
-  /** The topic of events that do not name one. @default "default" */
-  topic?: string;
-  /** fifo: the named pipe; watch: the log file. */
-  path?: string;
-  /** fifo: permissions of the pipe (who may write). */
-  mode?: number;
-  owner?: string;
-  group?: string;
-  /** http: where to listen. */
-  listen?: string;
-  /** http: the bearer token clients must send (required off loopback). */
-  token?: string;
-  /** http: how often subscribers get a keepalive (ms). @default 45 s */
-  keepalive?: number;
-  /** watch: lines that become events. */
-  rules?: WatchRuleConfig[];
-  /** watch: events per minute before a storm becomes one summary. */
-  rate?: number;
-}
+export type { SinkConfig, SinkType, SourceConfig, SourceType };
+export { SINK_QUEUE_DEFAULT };
+export { parseBytes } from "./config_fields.ts";
+export { FILE_KEEP_DEFAULT, FILE_MAX_SIZE_DEFAULT } from "../sinks/file_config.ts";
+export { PLUGIN_FILE } from "../sinks/plugin/config.ts";
 
 export interface HarkConfig {
   network: {
@@ -180,42 +102,8 @@ export const PUBLISHER_RATE_DEFAULT = 20;
 export const PUBLISHER_BURST_DEFAULT = 200;
 
 export const DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4001";
-export const SINK_QUEUE_DEFAULT = 1000;
-export const FILE_MAX_SIZE_DEFAULT = 10 * 1024 * 1024;
-export const FILE_KEEP_DEFAULT = 5;
-export const MAX_AGE_DEFAULT_MS = 10 * 60_000;
-export const SUMMARIZE_AFTER_DEFAULT = 5;
-export const MAX_POPUPS_DEFAULT = 5;
-export const POPUP_WINDOW_DEFAULT_MS = 10_000;
-export const EXEC_TIMEOUT_DEFAULT_MS = 30_000;
-export const EXEC_CONCURRENCY_DEFAULT = 4;
-export const WEBHOOK_TIMEOUT_DEFAULT_MS = 10_000;
-export const WEBHOOK_RETRIES_DEFAULT = 3;
 
-type FieldType =
-  | "string"
-  | "strings"
-  | "topics"
-  | "peers"
-  | "bool"
-  | "priority"
-  | "bytes"
-  | "count"
-  | "rate"
-  | "duration"
-  | "patterns"
-  | "filter"
-  | "argv"
-  | "url"
-  | "format"
-  | "headers"
-  | "count0"
-  | "topic"
-  | "mode"
-  | "rules"
-  | "schema";
-
-const NETWORK_FIELDS: Record<string, FieldType> = {
+const NETWORK_FIELDS: Record<string, FieldSpec> = {
   name: "string",
   listen: "strings",
   peers: "strings",
@@ -224,49 +112,10 @@ const NETWORK_FIELDS: Record<string, FieldType> = {
   publisher_rate: "rate",
   publisher_burst: "count",
 };
-const AGENT_FIELDS: Record<string, FieldType> = {
+const AGENT_FIELDS: Record<string, FieldSpec> = {
   topics: "topics",
   host: "string",
   max_event_bytes: "bytes",
-};
-const SINK_COMMON_FIELDS: Record<string, FieldType> = {
-  type: "string",
-  topics: "patterns",
-  min_priority: "priority",
-  queue: "count",
-  max_age: "duration",
-  when: "filter",
-};
-const SINK_FIELDS: Record<SinkType, Record<string, FieldType>> = {
-  stdout: { ...SINK_COMMON_FIELDS, summarize_after: "count" },
-  file: { ...SINK_COMMON_FIELDS, path: "string", max_size: "bytes", keep: "count" },
-  desktop: { ...SINK_COMMON_FIELDS, summarize_after: "count", max_popups: "count", popup_window: "duration" },
-  exec: { ...SINK_COMMON_FIELDS, command: "argv", timeout: "duration", concurrency: "count", slow_after: "duration" },
-  webhook: {
-    ...SINK_COMMON_FIELDS,
-    url: "url",
-    format: "format",
-    headers: "headers",
-    secret: "string",
-    timeout: "duration",
-    retries: "count0",
-  },
-  plugin: {
-    ...SINK_COMMON_FIELDS,
-    path: "string",
-    plugins: "string",
-    timeout: "duration",
-    allow_net: "strings",
-    allow_read: "strings",
-    allow_write: "strings",
-    allow_run: "strings",
-    allow_env: "strings",
-  },
-};
-/** Keys a sink type cannot do without. */
-const SINK_REQUIRED: Partial<Record<SinkType, [string, string][]>> = {
-  exec: [["command", `command = ["/path/to/program", "arg"]`]],
-  webhook: [["url", `url = "https://example.org/hook"`]],
 };
 
 /** Parses config text; `source` names the file in error messages. */
@@ -292,8 +141,6 @@ export function parseConfig(text: string, source: string): ConfigLayer {
   return readLayer(raw, fail, source);
 }
 
-type Fail = (path: KeyPath, problem: string) => never;
-
 function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): ConfigLayer {
   const layer: ConfigLayer = {};
   for (const [key, value] of Object.entries(raw)) {
@@ -310,7 +157,7 @@ function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): Co
         break;
       case "source":
         if (!Array.isArray(value)) fail(["source"], `"source" must be written as [[source]] tables`);
-        layer.source = (value as unknown[]).map((entry, i) => readSource(entry, i, fail));
+        layer.source = (value as unknown[]).map((entry, i) => readSource(entry, i, fail, source));
         break;
       case "topic":
         layer.topic = readTopicRules(value, fail, source);
@@ -337,9 +184,9 @@ function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): Co
   return layer;
 }
 
-const TOPIC_FIELDS: Record<string, FieldType> = { publishers: "peers", description: "string", schema: "schema" };
-const STORE_FIELDS: Record<string, FieldType> = { retention: "duration", max_events: "count" };
-const MEMBERSHIP_FIELDS: Record<string, FieldType> = { status_interval: "duration", leave_after: "duration" };
+const TOPIC_FIELDS: Record<string, FieldSpec> = { publishers: "peers", description: "string", schema: "schema" };
+const STORE_FIELDS: Record<string, FieldSpec> = { retention: "duration", max_events: "count" };
+const MEMBERSHIP_FIELDS: Record<string, FieldSpec> = { status_interval: "duration", leave_after: "duration" };
 
 function readTopicRules(value: unknown, fail: Fail, source: string): Record<string, TopicRules> {
   if (!isTable(value)) fail(["topic"], `"topic" must hold [topic.NAME] tables`);
@@ -378,9 +225,6 @@ function readSchemaFile(path: string, fail: (problem: string) => never): Record<
   return schema as Record<string, unknown>;
 }
 
-/** The text form of libp2p peer ids: base58btc of an identity or SHA-256 multihash. */
-const PEER_ID_PATTERN = /^(12D3KooW|Qm|16U)[1-9A-HJ-NP-Za-km-z]{20,}$/;
-
 function readSink(entry: unknown, index: number, fail: Fail, source: string): Partial<SinkConfig> {
   const path: KeyPath = ["sink", index];
   if (!isTable(entry)) fail(path, `sink ${index + 1} must be a table`);
@@ -392,73 +236,31 @@ function readSink(entry: unknown, index: number, fail: Fail, source: string): Pa
   if (!(SINK_TYPES as readonly string[]).includes(type as string)) {
     fail([...path, "type"], `unknown sink type "${type}" (use ${SINK_TYPES.join(", ")})`);
   }
-  for (const [key, example] of SINK_REQUIRED[type as SinkType] ?? []) {
-    if (!(key in table)) {
-      fail([...path, "type"], `${type === "exec" ? "an" : "a"} ${type} sink needs ${key}, e.g. ${example}`);
-    }
-  }
-  const sink = readTable<Partial<SinkConfig>>(table, path, SINK_FIELDS[type as SinkType], fail);
-  if (type === "plugin") readPluginPaths(sink, path, fail, source);
-  return sink;
+  const article = /^[aeiou]/.test(type as string) ? "an" : "a";
+  return readEntry(table, SINK_COMMON_FIELDS, SINK_SCHEMAS[type as SinkType], `${article} ${type} sink`, {
+    path,
+    fail,
+    source,
+  });
 }
 
-/**
- * A plugin sink names one file (`path`) or a directory of them (`plugins`).
- * Its paths are relative to the config file, and checked now, so that a
- * typo stops the agent at start rather than leaving a plugin that never runs.
- */
-function readPluginPaths(sink: Partial<SinkConfig>, path: KeyPath, fail: Fail, source: string): void {
-  const base = dirname(source);
-  if ((sink.path === undefined) === (sink.plugins === undefined)) {
-    fail(
-      [...path, "type"],
-      `a plugin sink needs either path (one file, e.g. path = "notify.ts") or plugins (a directory, e.g. plugins = "plugins")`,
-    );
+/** An entry's keys, read by its kind's schema: what it needs, what each key holds, what else it checks. */
+function readEntry<Entry>(
+  table: Record<string, unknown>,
+  common: Record<string, FieldSpec>,
+  schema: KindSchema<Entry>,
+  what: string,
+  { path, fail, source }: { path: KeyPath; fail: Fail; source: string },
+): Partial<Entry> {
+  for (const [key, example] of schema.required ?? []) {
+    if (!(key in table)) fail([...path, "type"], `${what} needs ${key}, e.g. ${example}`);
   }
-  const key = sink.path !== undefined ? "path" : "plugins";
-  const target = resolve(base, (sink.path ?? sink.plugins)!);
-  let info: Deno.FileInfo | undefined;
-  try {
-    info = Deno.statSync(target);
-  } catch {
-    fail([...path, key], `"sink.${key}" names ${target}, which does not exist`);
-  }
-  if (key === "path" && !info!.isFile) fail([...path, key], `"sink.path" names ${target}, which is not a file`);
-  if (key === "plugins" && !info!.isDirectory) {
-    fail([...path, key], `"sink.plugins" names ${target}, which is not a directory`);
-  }
-  if (key === "path" && !PLUGIN_FILE.test(target)) {
-    fail([...path, key], `"sink.path" names ${target}; a plugin is a .ts, .js or .mjs file`);
-  }
-  sink[key] = target;
-  for (const grant of ["allow_read", "allow_write"] as const) {
-    if (sink[grant]) sink[grant] = sink[grant]!.map((granted) => resolve(base, granted));
-  }
+  const entry = readTable<Partial<Entry>>(table, path, { ...common, ...schema.fields }, fail);
+  schema.afterRead?.(entry, { path, table, fail, source });
+  return entry;
 }
 
-/** The files a plugin sink's `path` or `plugins` directory may name. */
-export const PLUGIN_FILE = /\.(ts|js|mjs)$/;
-
-const SOURCE_COMMON_FIELDS: Record<string, FieldType> = { type: "string", topic: "topic" };
-const SOURCE_FIELDS: Record<SourceType, Record<string, FieldType>> = {
-  fifo: { ...SOURCE_COMMON_FIELDS, path: "string", mode: "mode", owner: "string", group: "string" },
-  http: { ...SOURCE_COMMON_FIELDS, listen: "string", token: "string", keepalive: "duration" },
-  watch: { ...SOURCE_COMMON_FIELDS, path: "string", rules: "rules", rate: "count" },
-};
-const SOURCE_REQUIRED: Partial<Record<SourceType, [string, string][]>> = {
-  fifo: [["path", `path = "/tmp/alert"`]],
-  watch: [["path", `path = "/var/log/syslog"`], ["rules", `rules = [{ pattern = "ERROR (?<msg>.*)" }]`]],
-};
-const RULE_FIELDS: Record<string, FieldType> = {
-  pattern: "string",
-  topic: "topic",
-  priority: "priority",
-  title: "string",
-  body: "string",
-  tags: "strings",
-};
-
-function readSource(entry: unknown, index: number, fail: Fail): Partial<SourceConfig> {
+function readSource(entry: unknown, index: number, fail: Fail, source: string): Partial<SourceConfig> {
   const path: KeyPath = ["source", index];
   if (!isTable(entry)) fail(path, `source ${index + 1} must be a table`);
   const table = entry as Record<string, unknown>;
@@ -466,213 +268,11 @@ function readSource(entry: unknown, index: number, fail: Fail): Partial<SourceCo
   if (!(SOURCE_TYPES as readonly unknown[]).includes(type)) {
     fail([...path, "type"], `source ${index + 1} needs a type (${SOURCE_TYPES.join(", ")}), not ${describe(type)}`);
   }
-  for (const [key, example] of SOURCE_REQUIRED[type as SourceType] ?? []) {
-    if (!(key in table)) fail([...path, "type"], `a ${type} source needs ${key}, e.g. ${example}`);
-  }
-  const source = readTable<Partial<SourceConfig>>(table, path, SOURCE_FIELDS[type as SourceType], fail);
-  if (table.rules !== undefined) {
-    source.rules = (table.rules as unknown[]).map((rule, i) => {
-      const rulePath: KeyPath = [...path, "rules", i];
-      const read = readTable<WatchRuleConfig>(rule, rulePath, RULE_FIELDS, fail);
-      if (typeof read.pattern !== "string") fail(rulePath, `rule ${i + 1} needs a pattern`);
-      try {
-        new RegExp(read.pattern, "v");
-      } catch (error) {
-        fail(
-          [...rulePath, "pattern"],
-          `rule ${i + 1}'s pattern is not a regular expression: ${(error as Error).message}`,
-        );
-      }
-      return read;
-    });
-  }
-  return source;
-}
-
-function isTable(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-// deno-lint-ignore no-explicit-any
-function readTable<T = any>(
-  value: unknown,
-  path: KeyPath,
-  fields: Record<string, FieldType>,
-  fail: Fail,
-): T {
-  const name = path.filter((p) => typeof p === "string").join(".");
-  if (!isTable(value)) fail(path, `"${name}" must be a table`);
-  const out: Record<string, unknown> = {};
-  for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
-    const type = fields[key];
-    if (!type) fail([...path, key], `unknown key "${name}.${key}"`);
-    out[key] = readField(raw, type, (problem) => fail([...path, key], `"${name}.${key}" ${problem}`));
-  }
-  return out as T;
-}
-
-function readField(raw: unknown, type: FieldType, fail: (problem: string) => never): unknown {
-  switch (type) {
-    case "string":
-      if (typeof raw !== "string") fail(`must be a string, not ${describe(raw)}`);
-      return raw;
-    case "bool":
-      if (typeof raw !== "boolean") fail(`must be true or false, not ${describe(raw)}`);
-      return raw;
-    case "strings":
-    case "topics":
-      if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
-        fail(`must be a list of strings, not ${describe(raw)}`);
-      }
-      if (type === "topics") {
-        for (const topic of raw as string[]) rethrow(() => checkTopic(topic), fail);
-      }
-      return raw;
-    case "priority":
-      if (typeof raw !== "number" && typeof raw !== "string") {
-        fail(`must be 1-5 or a priority name, not ${describe(raw)}`);
-      }
-      return rethrow(() => parsePriority(raw as number | string), fail);
-    case "bytes":
-      return rethrow(() => parseBytes(raw), fail);
-    case "count":
-      if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 1) {
-        fail(`must be a whole number of at least 1, not ${describe(raw)}`);
-      }
-      return raw;
-    case "rate":
-      if (typeof raw !== "number" || !(raw > 0) || !Number.isFinite(raw)) {
-        fail(`must be a positive number, not ${describe(raw)}`);
-      }
-      return raw;
-    case "duration":
-      if (typeof raw !== "string") fail(`must be a duration such as "7d" or "12h", not ${describe(raw)}`);
-      return rethrow(() => parseDuration(raw as string), fail);
-    case "topic":
-      if (typeof raw !== "string") fail(`must be a topic name, not ${describe(raw)}`);
-      return rethrow(() => checkTopic(raw as string), fail);
-    case "mode": {
-      // TOML writes octal as 0o620; a string "0620" or "620" is read as octal too.
-      const mode = typeof raw === "string" && /^0?[0-7]{3}$/.test(raw) ? parseInt(raw, 8) : raw;
-      if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777) {
-        fail(`must be a permission mode such as 0o620 or "0620", not ${describe(raw)}`);
-      }
-      return mode;
-    }
-    case "rules":
-      if (!Array.isArray(raw) || raw.length === 0 || raw.some((rule) => !isTable(rule))) {
-        fail(`must be a list of rules such as [{ pattern = "ERROR (?<msg>.*)", priority = 4 }]`);
-      }
-      return raw;
-    case "schema":
-      if (typeof raw !== "string" && !isTable(raw)) {
-        fail(`must be a JSON Schema as an inline table, or the path of a JSON file, not ${describe(raw)}`);
-      }
-      // TOML tables have no prototype; a schema is plain JSON wherever it came from.
-      return typeof raw === "string" ? raw : JSON.parse(JSON.stringify(raw));
-    case "count0":
-      if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0) {
-        fail(`must be a whole number of at least 0, not ${describe(raw)}`);
-      }
-      return raw;
-    case "patterns":
-      if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
-        fail(`must be a list of topics or globs such as "builds.*", not ${describe(raw)}`);
-      }
-      for (const pattern of raw as string[]) rethrow(() => compileTopicPattern(pattern), fail);
-      return raw;
-    case "filter":
-      if (typeof raw !== "string") fail(`must be an expression in a string, not ${describe(raw)}`);
-      try {
-        compileFilter(raw as string);
-      } catch (error) {
-        if (!(error instanceof FilterError)) throw error;
-        // One line: the config error adds the line number, the column points into the expression.
-        fail(`is invalid at column ${error.column}: ${error.reason}`);
-      }
-      return raw;
-    case "argv":
-      if (!Array.isArray(raw) || raw.length === 0 || raw.some((item) => typeof item !== "string" || item === "")) {
-        fail(`must be a list such as ["/usr/local/bin/notify", "--quiet"]: the program, then its arguments`);
-      }
-      return raw;
-    case "url": {
-      let url: URL | undefined;
-      try {
-        url = typeof raw === "string" ? new URL(raw) : undefined;
-      } catch {
-        // Reported below.
-      }
-      if (!url || !["http:", "https:"].includes(url.protocol)) {
-        fail(`must be an http:// or https:// URL, not ${describe(raw)}`);
-      }
-      return raw;
-    }
-    case "format":
-      if (!(WEBHOOK_FORMATS as readonly unknown[]).includes(raw)) {
-        fail(`must be one of ${WEBHOOK_FORMATS.join(", ")}, not ${describe(raw)}`);
-      }
-      return raw;
-    case "headers":
-      if (!isTable(raw) || Object.values(raw).some((value) => typeof value !== "string")) {
-        fail(`must be a table of header names and string values, not ${describe(raw)}`);
-      }
-      for (const name of Object.keys(raw as Record<string, string>)) {
-        if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) fail(`holds "${name}", which is not a header name`);
-      }
-      return raw;
-    case "peers":
-      if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
-        fail(`must be a list of peer ids, not ${describe(raw)}`);
-      }
-      for (const peer of raw as string[]) {
-        if (!PEER_ID_PATTERN.test(peer)) fail(`holds "${peer}", which is not a peer id (see \`hark id\`)`);
-      }
-      return raw;
-  }
-}
-
-function rethrow<T>(check: () => T, fail: (problem: string) => never): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof FilterError) return fail(`is invalid: ${error.reason}`);
-    if (error instanceof EventError || error instanceof RangeError) {
-      return fail(`is invalid: ${error.message}`);
-    }
-    throw error;
-  }
-}
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return "a list";
-  if (value === null) return "null";
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "object") return "a table";
-  return `${typeof value} ${String(value)}`;
-}
-
-const BYTE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  kb: 1000,
-  kib: 1024,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-/** Accepts a byte count or a string such as `16KiB` or `10 MB`. */
-export function parseBytes(raw: unknown): number {
-  if (typeof raw === "number" && Number.isInteger(raw) && raw > 0) return raw;
-  if (typeof raw === "string") {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
-    const unit = match && BYTE_UNITS[match[2].toLowerCase()];
-    const bytes = match && unit ? Math.round(Number(match[1]) * unit) : 0;
-    if (bytes > 0) return bytes;
-  }
-  throw new RangeError(`${JSON.stringify(raw)} is not a size; use e.g. 16384, "16KiB" or "10MB"`);
+  return readEntry(table, SOURCE_COMMON_FIELDS, SOURCE_SCHEMAS[type as SourceType], `a ${type} source`, {
+    path,
+    fail,
+    source,
+  });
 }
 
 /** Later layers win for scalars and append for lists. */
@@ -784,38 +384,29 @@ function defaultSinks(stateDir: string): Partial<SinkConfig>[] {
   return [{ type: "stdout" }, { type: "file", path: inDir(stateDir, "events.jsonl") }];
 }
 
+/**
+ * Fills a sink's defaults: its kind's own first, then for the keys of
+ * other kinds the first default any kind gives, so every sink has one shape.
+ */
 function resolveSink(sink: Partial<SinkConfig>, stateDir: string): SinkConfig {
-  return {
+  const own: SinkKindSchema<SinkConfig> = SINK_SCHEMAS[sink.type!];
+  const resolved: Record<string, unknown> = {
     type: sink.type!,
     topics: sink.topics,
     min_priority: sink.min_priority ?? 1,
     queue: sink.queue ?? SINK_QUEUE_DEFAULT,
-    path: sink.type === "file" ? sink.path ?? inDir(stateDir, "events.jsonl") : sink.path,
-    max_size: sink.max_size ?? FILE_MAX_SIZE_DEFAULT,
-    keep: sink.keep ?? FILE_KEEP_DEFAULT,
     max_age: sink.max_age ?? MAX_AGE_DEFAULT_MS,
-    summarize_after: sink.summarize_after ?? SUMMARIZE_AFTER_DEFAULT,
     when: sink.when,
-    max_popups: sink.max_popups ?? MAX_POPUPS_DEFAULT,
-    popup_window: sink.popup_window ?? POPUP_WINDOW_DEFAULT_MS,
-    command: sink.command,
-    timeout: sink.timeout ?? (sink.type === "webhook" ? WEBHOOK_TIMEOUT_DEFAULT_MS : EXEC_TIMEOUT_DEFAULT_MS),
-    concurrency: sink.concurrency ?? EXEC_CONCURRENCY_DEFAULT,
-    slow_after: sink.slow_after,
-    url: sink.url,
-    format: sink.format ?? "json",
-    headers: sink.headers,
-    secret: sink.secret,
-    retries: sink.retries ?? WEBHOOK_RETRIES_DEFAULT,
-    ...(sink.type === "plugin"
-      ? {
-        plugins: sink.plugins,
-        allow_net: sink.allow_net,
-        allow_read: sink.allow_read,
-        allow_write: sink.allow_write,
-        allow_run: sink.allow_run,
-        allow_env: sink.allow_env,
-      }
-      : {}),
   };
+  const given = sink as Record<string, unknown>;
+  const ownDefaults = (own.defaults ?? {}) as Record<string, unknown>;
+  for (const schema of Object.values(SINK_SCHEMAS) as SinkKindSchema<SinkConfig>[]) {
+    const defaults = (schema.defaults ?? {}) as Record<string, unknown>;
+    for (const key of Object.keys(schema.fields)) {
+      const shared = !schema.ownKeys?.includes(key);
+      if (!shared && schema !== own) continue;
+      resolved[key] = given[key] ?? ownDefaults[key] ?? resolved[key] ?? defaults[key];
+    }
+  }
+  return { ...resolved, ...own.resolve?.(sink, stateDir) } as SinkConfig;
 }

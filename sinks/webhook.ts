@@ -44,12 +44,10 @@ import { stripControls } from "../lib/util/controls.ts";
 import { fnv1a } from "../lib/util/fnv.ts";
 import { discordBody, ntfyBody, slackBody } from "./webhook_formats.ts";
 import { CircuitBreaker } from "./webhook_breaker.ts";
+import { WEBHOOK_FORMATS, type WebhookFormat } from "./webhook_config.ts";
 
 const log = getLogger(["hark", "sink", "webhook"]);
 const encoder = new TextEncoder();
-
-export type WebhookFormat = "json" | "slack" | "discord" | "ntfy";
-export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ["json", "slack", "discord", "ntfy"];
 
 export interface WebhookSinkInit {
   /** An http or https URL. User info in it is sent as basic auth, never shown. */
