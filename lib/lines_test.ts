@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LineTooLongError, readLines } from "./lines.ts";
+import { LineSplitter, LineTooLongError, readLines } from "./lines.ts";
 
 const encoder = new TextEncoder();
 
@@ -103,4 +103,66 @@ Deno.test("readLines() releases the reader when the consumer stops early", async
   }
   assert.equal(stream.locked, false);
   await stream.cancel();
+});
+
+const decoder = new TextDecoder();
+
+/** Feeds `chunks` to a splitter and returns each line as text, overlong ones marked with a leading "!". */
+function split(splitter: LineSplitter, chunks: (string | Uint8Array)[]): string[] {
+  return chunks.flatMap((chunk) =>
+    splitter.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk)
+      .map(({ bytes, overlong }) => (overlong ? "!" : "") + decoder.decode(bytes))
+  );
+}
+
+Deno.test("LineSplitter keeps a partial line across chunks, a copy of it when the chunk's buffer is reused", () => {
+  const splitter = new LineSplitter(64, "drop");
+  const buffer = encoder.encode("hel");
+  const lines = split(splitter, [buffer]);
+  buffer.set(encoder.encode("XXX"));
+  assert.deepEqual([...lines, ...split(splitter, ["lo\nnext\n"])], ["hello", "next"]);
+});
+
+Deno.test("LineSplitter: a UTF-8 character split across chunks is whole in its line", () => {
+  const euro = encoder.encode("€");
+  const splitter = new LineSplitter(64, "truncate");
+  assert.deepEqual(split(splitter, ["a", euro.subarray(0, 2), euro.subarray(2), "\n"]), ["a€"]);
+});
+
+Deno.test("LineSplitter truncate: a long line keeps its first maxBytes, the rest up to its newline is skipped", () => {
+  const splitter = new LineSplitter(4, "truncate");
+  assert.deepEqual(split(splitter, ["ab", "cdef", "gh\nok\n", "1234\n"]), ["!abcd", "ok", "1234"]);
+});
+
+Deno.test("LineSplitter drop: a long line comes as what was seen of it, marked, once it passes the cap", () => {
+  const splitter = new LineSplitter(4, "drop");
+  // Reported at the chunk that passes the cap, before any newline.
+  assert.deepEqual(split(splitter, ["ab", "cdef"]), ["!abcdef"]);
+  assert.deepEqual(split(splitter, ["gh\nok\n"]), ["ok"]);
+});
+
+Deno.test("LineSplitter flush gives the last line without a newline, but not a skipped one", () => {
+  const splitter = new LineSplitter(4, "truncate");
+  split(splitter, ["done\nlast"]);
+  assert.equal(decoder.decode(splitter.flush()), "last");
+  assert.equal(splitter.flush(), undefined);
+  split(splitter, ["toolong"]);
+  assert.equal(splitter.flush(), undefined);
+});
+
+Deno.test("LineSplitter reset(midLine) skips the fragment the input starts with", () => {
+  const splitter = new LineSplitter(64, "truncate");
+  split(splitter, ["partial"]);
+  splitter.reset(true);
+  assert.deepEqual(split(splitter, ["of a line\nwhole\n"]), ["whole"]);
+  splitter.reset();
+  assert.deepEqual(split(splitter, ["fresh\n"]), ["fresh"]);
+});
+
+Deno.test("readLines() yields the lines ahead of an overlong one before it throws", async () => {
+  const seen: string[] = [];
+  await assert.rejects(async () => {
+    for await (const line of readLines(streamOf(["one\ntwo\n" + "x".repeat(20)]), 8)) seen.push(line);
+  }, LineTooLongError);
+  assert.deepEqual(seen, ["one", "two"]);
 });

@@ -217,8 +217,8 @@ export class Tail {
     this.#max = max;
   }
 
-  splitter(): LineSplitter {
-    return new LineSplitter((line) => {
+  splitter(): TerminalLines {
+    return new TerminalLines((line) => {
       this.#lines.push(line);
       if (this.#lines.length > this.#max) this.#lines.shift();
     });
@@ -233,8 +233,10 @@ export class Tail {
  * Splits text into lines the way a terminal shows them: "\n" and "\r\n" end
  * a line, a lone "\r" starts it over (progress bars), colour codes and other
  * control characters are dropped, and a line is cut at `LINE_MAX_CHARS`.
+ * Not lib/lines.ts's byte splitter: this shows what a person watching the
+ * command would have seen, so it works on decoded text and honours "\r".
  */
-export class LineSplitter {
+export class TerminalLines {
   readonly #emit: (line: string) => void;
   #partial = "";
   #cut = false;

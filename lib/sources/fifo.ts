@@ -13,7 +13,7 @@ import { checkTopic, DEFAULT_TOPIC, type EventDraft, parseDraft } from "../event
 import { EventError, HarkError } from "../errors.ts";
 import { writeAll } from "../write_all.ts";
 import type { Publish, Source } from "./source.ts";
-import { concatBytes } from "../bytes.ts";
+import { LineSplitter } from "../lines.ts";
 
 const log = getLogger(["hark", "source", "fifo"]);
 
@@ -74,9 +74,7 @@ export class FifoSource implements Source, AsyncDisposable {
   #created = false;
 
   // Line assembly across reads.
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
-  #discarding = false;
+  #lines: LineSplitter;
 
   #accepted = 0;
   #rejected: Record<FifoRejectReason, number> = { too_long: 0, invalid_utf8: 0, invalid_json: 0, invalid_event: 0 };
@@ -108,6 +106,7 @@ export class FifoSource implements Source, AsyncDisposable {
     }
     if (init.topic !== undefined) checkTopic(init.topic);
     this.#modeGiven = init.mode !== undefined;
+    this.#lines = new LineSplitter(init.maxLineBytes, "drop");
     this.#init = { ...init, mode: init.mode ?? FIFO_DEFAULT_MODE, topic: init.topic ?? DEFAULT_TOPIC };
     this.name = `fifo:${init.path}`;
   }
@@ -320,37 +319,15 @@ export class FifoSource implements Source, AsyncDisposable {
     log.error("Stopped reading {path}: {message}", { path: this.#init.path, message });
   }
 
-  /** Splits a chunk into lines; a partial last line waits for the next chunk. */
+  /** Handles the lines a chunk completes; a partial last line waits for the next chunk. */
   async #consume(chunk: Uint8Array): Promise<void> {
-    const max = this.#init.maxLineBytes;
-    let start = 0;
-    while (start < chunk.length) {
-      const newline = chunk.indexOf(NEWLINE, start);
-      const end = newline === -1 ? chunk.length : newline;
-      const piece = chunk.subarray(start, end);
-      if (!this.#discarding) {
-        if (this.#pendingBytes + piece.length > max) {
-          // Counted now, not at the newline, so a writer that never ends its line still shows up.
-          this.#reject("too_long", `line longer than ${max} bytes`, this.#pending.concat(piece));
-          this.#discarding = true;
-          this.#pending = [];
-          this.#pendingBytes = 0;
-        } else if (piece.length > 0) {
-          // Copy: the read buffer is reused.
-          this.#pending.push(piece.slice());
-          this.#pendingBytes += piece.length;
-        }
-      }
-      if (newline === -1) return;
-      start = newline + 1;
-      if (this.#discarding) {
-        this.#discarding = false;
+    for (const { bytes, overlong } of this.#lines.push(chunk)) {
+      if (overlong) {
+        // Counted when it passes the cap, not at its newline, so a writer that never ends its line still shows up.
+        this.#reject("too_long", `line longer than ${this.#init.maxLineBytes} bytes`, [bytes]);
         continue;
       }
-      const line = concatBytes(this.#pending, this.#pendingBytes);
-      this.#pending = [];
-      this.#pendingBytes = 0;
-      await this.#handleLine(line);
+      await this.#handleLine(bytes);
       if (this.#state !== "running") return;
     }
   }
@@ -439,9 +416,7 @@ export class FifoSource implements Source, AsyncDisposable {
   }
 
   #resetLine(): void {
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#discarding = false;
+    this.#lines.reset();
   }
 }
 

@@ -22,7 +22,7 @@ import {
   TITLE_MAX_CHARS,
 } from "../event.ts";
 import type { Publish, Source } from "./source.ts";
-import { concatBytes } from "../bytes.ts";
+import { LineSplitter } from "../lines.ts";
 import { cleanTerminalLine } from "../util/controls.ts";
 import { type CompiledRule, compileRules, isTag, PLACEHOLDER, type WatchRule } from "./watch_rules.ts";
 
@@ -86,7 +86,6 @@ export class WatchSource implements Source {
   #dir: string;
   #rules: CompiledRule[];
   #host: string;
-  #maxLineBytes: number;
   #rate: number;
   #publish: Publish;
   #topic: string | undefined;
@@ -104,11 +103,8 @@ export class WatchSource implements Source {
   #offset = 0;
   /** The last bytes read before `#offset`. */
   #tail: Uint8Array = new Uint8Array(0);
-  /** Bytes of the line not yet ended by a newline. */
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
-  /** Skipping the rest of a line: it was cut, or we started in its middle. */
-  #discarding = false;
+  /** Long lines keep their head; one we started in the middle of is skipped. */
+  #splitter: LineSplitter;
   #missingSince: number | undefined;
   #buffer = new Uint8Array(CHUNK_BYTES);
   /** Complete lines read but not yet handled. */
@@ -157,7 +153,7 @@ export class WatchSource implements Source {
     this.#dir = dirName(init.path);
     this.#rules = compileRules(init.rules);
     this.#host = init.host;
-    this.#maxLineBytes = init.maxLineBytes;
+    this.#splitter = new LineSplitter(init.maxLineBytes, "truncate");
     this.#rate = rate;
     this.#publish = init.publish;
     this.#topic = init.topic === undefined ? undefined : checkTopic(init.topic);
@@ -347,15 +343,13 @@ export class WatchSource implements Source {
       this.#file = file;
       this.#fileInfo = info;
       this.#offset = fromEnd ? info.size : 0;
-      this.#pending = [];
-      this.#pendingBytes = 0;
-      this.#discarding = false;
+      this.#splitter.reset();
       this.#missingSince = undefined;
       this.#tail = new Uint8Array(0);
       if (fromEnd && info.size > 0) {
         this.#tail = await readAt(file, Math.max(0, info.size - TAIL_BYTES), Math.min(TAIL_BYTES, info.size));
         // Starting in the middle of a line: its tail is not a line of its own.
-        this.#discarding = this.#tail.at(-1) !== 10;
+        this.#splitter.reset(this.#tail.at(-1) !== 10);
       }
     } catch (error) {
       if (this.#file !== file) file.close();
@@ -389,9 +383,7 @@ export class WatchSource implements Source {
       log.info("{path} was truncated; reading it again from the start", { path: this.#path });
       this.#offset = 0;
       this.#tail = new Uint8Array(0);
-      this.#pending = [];
-      this.#pendingBytes = 0;
-      this.#discarding = false;
+      this.#splitter.reset();
     }
     // Look at the path before draining the open file, so that lines written
     // to the old file up to this moment are still read from it.
@@ -442,10 +434,8 @@ export class WatchSource implements Source {
 
   /** Finishes with a file that was rotated away: its last line will not get a newline now. */
   async #endOldFile(): Promise<void> {
-    if (this.#pendingBytes > 0 && !this.#discarding) this.#lines.push(this.#takePending());
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#discarding = false;
+    const last = this.#splitter.flush();
+    if (last) this.#lines.push(decoder.decode(last));
     this.#closeFile();
     this.#offset = 0;
     this.#tail = new Uint8Array(0);
@@ -484,41 +474,10 @@ export class WatchSource implements Source {
 
   /** Cuts a chunk into lines, appending complete ones to `#lines`. */
   #split(chunk: Uint8Array): void {
-    let start = 0;
-    while (start < chunk.length) {
-      const newline = chunk.indexOf(10, start);
-      const end = newline === -1 ? chunk.length : newline;
-      if (this.#discarding) {
-        if (newline !== -1) this.#discarding = false;
-      } else {
-        const room = this.#maxLineBytes - this.#pendingBytes;
-        if (end - start > room) {
-          // Over-long: keep its head as the line and skip the rest of it.
-          if (room > 0) this.#pending.push(chunk.slice(start, start + room));
-          this.#pendingBytes += Math.max(room, 0);
-          this.#stats.cut++;
-          this.#lines.push(this.#takePending());
-          this.#discarding = newline === -1;
-        } else if (newline === -1) {
-          // Copy: the read buffer is reused.
-          this.#pending.push(chunk.slice(start, end));
-          this.#pendingBytes += end - start;
-        } else {
-          this.#pending.push(chunk.subarray(start, end));
-          this.#pendingBytes += end - start;
-          this.#lines.push(this.#takePending());
-        }
-      }
-      if (newline === -1) break;
-      start = newline + 1;
+    for (const { bytes, overlong } of this.#splitter.push(chunk)) {
+      if (overlong) this.#stats.cut++;
+      this.#lines.push(decoder.decode(bytes));
     }
-  }
-
-  #takePending(): string {
-    const bytes = concatBytes(this.#pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    return decoder.decode(bytes);
   }
 
   /** Handles gathered lines in order, one publish at a time (only the pump calls this, so never twice at once). */
