@@ -6,15 +6,14 @@
 
 import assert from "node:assert/strict";
 import type { IdentifyResult } from "@libp2p/interface";
-import type { Mesh } from "../mesh.ts";
-import { startMesh } from "../../tests/helpers/mesh.ts";
+import { startMesh, type TestMesh } from "../../tests/helpers/mesh.ts";
 import { createEvent, type HarkEvent } from "../event.ts";
 import { monotonicUlid } from "../ulid.ts";
 
 const newUlid = monotonicUlid();
 import { waitFor } from "../../tests/helpers/wait.ts";
 
-function mesh(received: HarkEvent[], peers: string[] = []): Promise<Mesh> {
+function mesh(received: HarkEvent[], peers: string[] = []): Promise<TestMesh> {
   return startMesh({ peers, onEvent: (event) => received.push(event) });
 }
 
@@ -23,7 +22,7 @@ function event(body: string, peer: string): HarkEvent {
 }
 
 /** Publishes an event every 100 ms until `arrived`, for at most 5 s. */
-async function publishUntil(from: Mesh, arrived: () => boolean, message: string): Promise<void> {
+async function publishUntil(from: TestMesh, arrived: () => boolean, message: string): Promise<void> {
   for (let i = 0; i < 50 && !arrived(); i++) {
     await from.publish(event(`attempt ${i}`, from.peerId));
     await waitFor(arrived, { timeoutMs: 100, message }).catch(() => {});

@@ -15,12 +15,11 @@ import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { Mesh } from "../mesh.ts";
-import { startMesh } from "../../tests/helpers/mesh.ts";
+import { startMesh, type TestMesh } from "../../tests/helpers/mesh.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { PEER_EXCHANGE_PROTOCOL, PeerExchange } from "./peer_exchange.ts";
 
-function mesh(peers: string[] = [], privateKey?: PrivateKey): Promise<Mesh> {
+function mesh(peers: string[] = [], privateKey?: PrivateKey): Promise<TestMesh> {
   return startMesh({ peers, privateKey });
 }
 

@@ -7,12 +7,11 @@
 import assert from "node:assert/strict";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Connection } from "@libp2p/interface";
-import type { Mesh } from "../mesh.ts";
-import { startMesh } from "../../tests/helpers/mesh.ts";
+import { startMesh, type TestMesh } from "../../tests/helpers/mesh.ts";
 import { askReach, dialBackAddresses, listeningPorts } from "./reach.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 
-function mesh(peers: string[] = []): Promise<Mesh> {
+function mesh(peers: string[] = []): Promise<TestMesh> {
   return startMesh({ peers });
 }
 

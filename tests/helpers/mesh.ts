@@ -5,7 +5,9 @@
 
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import type { PrivateKey } from "@libp2p/interface";
+import type { Libp2p } from "libp2p";
 import { Mesh, type MeshInit } from "../../lib/mesh.ts";
+import type { Services } from "../../lib/mesh_options.ts";
 import { newNetwork } from "../../lib/network.ts";
 
 /** One network for every in-process mesh of this test process. */
@@ -17,8 +19,15 @@ export interface TestMeshOptions {
   onEvent?: MeshInit["onEvent"];
 }
 
+/**
+ * A mesh and its libp2p node. The agent never reaches past the mesh's API;
+ * these tests drive the connect parts directly on the node the mesh runs.
+ */
+export type TestMesh = Mesh & { readonly node: Libp2p<Services> };
+
 /** Starts a mesh listening on a free loopback port, subscribed to "default", without mDNS. */
-export async function startMesh(options: TestMeshOptions = {}): Promise<Mesh> {
+export async function startMesh(options: TestMeshOptions = {}): Promise<TestMesh> {
+  let node: Libp2p<Services> | undefined;
   const mesh = new Mesh({
     privateKey: options.privateKey ?? await generateKeyPair("Ed25519"),
     network,
@@ -32,7 +41,11 @@ export async function startMesh(options: TestMeshOptions = {}): Promise<Mesh> {
     host: "test",
     version: "test",
     onEvent: options.onEvent ?? (() => {}),
+    beforeStart: (started) => {
+      node = started;
+      return Promise.resolve();
+    },
   });
   await mesh.start();
-  return mesh;
+  return Object.assign(mesh, { node: node! });
 }
