@@ -1,8 +1,8 @@
 /**
  * Splits bytes into lines with a size cap, so a writer that never sends a
  * newline cannot make hark buffer without bound. One splitter serves the
- * control socket, the fifo source and the watch source; each says what
- * becomes of a line over the cap.
+ * control socket, the fifo and watch sources and `hark wrap`'s output tail;
+ * each says what becomes of a line over the cap.
  */
 
 import { concatBytes } from "./bytes.ts";
@@ -12,32 +12,51 @@ export class LineTooLongError extends Error {
 }
 
 /**
- * What a line longer than the cap becomes, decided as soon as it passes the
- * cap (not at its newline, which may never come). Either way it is marked
- * `overlong` and the rest of it, up to its newline, is skipped.
- * - `truncate`: its first `maxBytes` bytes, a line to use.
- * - `drop`: the bytes seen so far, for the caller to report or refuse.
+ * What a line longer than the cap becomes. It is marked `overlong`, and the
+ * rest of it, up to its end, is skipped.
+ * - `truncate`: its first `maxBytes` bytes, handed on as soon as it passes
+ *   the cap (its end may never come).
+ * - `drop`: the bytes seen so far, handed on as soon as it passes the cap,
+ *   for the caller to report or refuse.
+ * - `truncate-at-end`: its first `maxBytes` bytes, handed on at its end like
+ *   any other line, for a caller that needs to know how it ended.
  */
-export type OverlongPolicy = "truncate" | "drop";
+export type OverlongPolicy = "truncate" | "drop" | "truncate-at-end";
+
+export interface LineSplitterOptions {
+  /**
+   * A "\r" ends a line too: terminal output, where it starts the line over
+   * (progress bars). "\r\n" then gives the line and an empty one ended by "\n".
+   * @default false
+   */
+  carriageReturn?: boolean;
+}
 
 export interface SplitLine {
-  /** The line without its "\n". It may share memory with the chunk: use it before the chunk's buffer is reused. */
+  /** The line without its end. It may share memory with the chunk: use it before the chunk's buffer is reused. */
   bytes: Uint8Array;
   /** It passed the cap (see `OverlongPolicy`). */
   overlong: boolean;
+  /** What ended it; none for a line handed on before its end, or at `flush()`. */
+  end?: "\n" | "\r";
 }
+
+const NEWLINE = 10;
+const CARRIAGE_RETURN = 13;
 
 export class LineSplitter {
   readonly #maxBytes: number;
   readonly #policy: OverlongPolicy;
+  readonly #carriageReturn: boolean;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
-  /** Inside an overlong line, until its newline. */
+  /** Inside an overlong line, until its end; with `truncate-at-end` its head waits in `#pending`. */
   #skipping = false;
 
-  constructor(maxBytes: number, policy: OverlongPolicy) {
+  constructor(maxBytes: number, policy: OverlongPolicy, options: LineSplitterOptions = {}) {
     this.#maxBytes = maxBytes;
     this.#policy = policy;
+    this.#carriageReturn = options.carriageReturn ?? false;
   }
 
   /** The lines `chunk` completes, in order. A partial last line is kept (copied) for the next chunk. */
@@ -45,31 +64,34 @@ export class LineSplitter {
     const lines: SplitLine[] = [];
     let start = 0;
     while (start < chunk.length) {
-      const newline = chunk.indexOf(10, start);
-      const end = newline === -1 ? chunk.length : newline;
+      const stop = this.#nextEnd(chunk, start);
+      const end = stop === -1 ? chunk.length : stop;
       if (!this.#skipping) {
         const piece = chunk.subarray(start, end);
         if (this.#pendingBytes + piece.length > this.#maxBytes) {
-          lines.push(this.#overlong(piece));
+          this.#overlong(piece, lines);
           this.#skipping = true;
-        } else if (newline === -1) {
+        } else if (stop === -1) {
           // Copy: the caller may reuse the chunk's buffer.
           this.#add(piece.slice());
         } else {
           this.#add(piece);
-          lines.push({ bytes: this.#take(), overlong: false });
+          lines.push({ bytes: this.#take(), overlong: false, end: endOf(chunk[stop]) });
         }
       }
-      if (newline === -1) break;
+      if (stop === -1) break;
+      if (this.#skipping && this.#pendingBytes > 0) {
+        lines.push({ bytes: this.#take(), overlong: true, end: endOf(chunk[stop]) });
+      }
       this.#skipping = false;
-      start = newline + 1;
+      start = stop + 1;
     }
     return lines;
   }
 
-  /** The last line when the input ended without a newline; nothing if it was empty or skipped. */
-  flush(): Uint8Array | undefined {
-    const last = this.#pendingBytes > 0 && !this.#skipping ? this.#take() : undefined;
+  /** The last line when the input ended without its end; nothing if it was empty, skipped or already handed on. */
+  flush(): SplitLine | undefined {
+    const last = this.#pendingBytes > 0 ? { bytes: this.#take(), overlong: this.#skipping } : undefined;
     this.reset();
     return last;
   }
@@ -84,9 +106,24 @@ export class LineSplitter {
     this.#skipping = midLine;
   }
 
-  #overlong(piece: Uint8Array): SplitLine {
-    this.#add(this.#policy === "truncate" ? piece.subarray(0, this.#maxBytes - this.#pendingBytes) : piece);
-    return { bytes: this.#take(), overlong: true };
+  #nextEnd(chunk: Uint8Array, start: number): number {
+    if (!this.#carriageReturn) return chunk.indexOf(NEWLINE, start);
+    // One pass: indexOf for "\n" would rescan the rest of the chunk after every "\r" of a progress bar.
+    for (let i = start; i < chunk.length; i++) {
+      if (chunk[i] === NEWLINE || chunk[i] === CARRIAGE_RETURN) return i;
+    }
+    return -1;
+  }
+
+  #overlong(piece: Uint8Array, lines: SplitLine[]): void {
+    const head = piece.subarray(0, this.#maxBytes - this.#pendingBytes);
+    if (this.#policy === "truncate-at-end") {
+      // Copy: the head waits for the line's end, which may come in a later chunk.
+      this.#add(head.slice());
+      return;
+    }
+    this.#add(this.#policy === "drop" ? piece : head);
+    lines.push({ bytes: this.#take(), overlong: true });
   }
 
   #add(piece: Uint8Array): void {
@@ -101,6 +138,10 @@ export class LineSplitter {
     this.#pendingBytes = 0;
     return bytes;
   }
+}
+
+function endOf(byte: number): "\n" | "\r" {
+  return byte === NEWLINE ? "\n" : "\r";
 }
 
 const decoder = new TextDecoder();
@@ -123,7 +164,7 @@ export async function* readLines(
       }
     }
     const last = splitter.flush();
-    if (last) yield decoder.decode(last);
+    if (last) yield decoder.decode(last.bytes);
   } finally {
     reader.releaseLock();
   }

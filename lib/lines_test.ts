@@ -144,7 +144,7 @@ Deno.test("LineSplitter drop: a long line comes as what was seen of it, marked, 
 Deno.test("LineSplitter flush gives the last line without a newline, but not a skipped one", () => {
   const splitter = new LineSplitter(4, "truncate");
   split(splitter, ["done\nlast"]);
-  assert.equal(decoder.decode(splitter.flush()), "last");
+  assert.equal(decoder.decode(splitter.flush()?.bytes), "last");
   assert.equal(splitter.flush(), undefined);
   split(splitter, ["toolong"]);
   assert.equal(splitter.flush(), undefined);
@@ -165,4 +165,26 @@ Deno.test("readLines() yields the lines ahead of an overlong one before it throw
     for await (const line of readLines(streamOf(["one\ntwo\n" + "x".repeat(20)]), 8)) seen.push(line);
   }, LineTooLongError);
   assert.deepEqual(seen, ["one", "two"]);
+});
+
+Deno.test("LineSplitter truncate-at-end: a long line keeps its first maxBytes and comes at its end", () => {
+  const splitter = new LineSplitter(4, "truncate-at-end");
+  // Held across chunks: nothing until its newline.
+  assert.deepEqual(split(splitter, ["ab", "cdef"]), []);
+  assert.deepEqual(split(splitter, ["gh\nok\n"]), ["!abcd", "ok"]);
+  split(splitter, ["toolong"]);
+  assert.deepEqual(splitter.flush(), { bytes: encoder.encode("tool"), overlong: true });
+});
+
+Deno.test('LineSplitter carriageReturn: a "\\r" ends a line too, and each line says what ended it', () => {
+  const splitter = new LineSplitter(4, "truncate-at-end", { carriageReturn: true });
+  const ends = ["10%\r5", "0%\r\r", "\ntoolong\rx\n"].flatMap((chunk) =>
+    splitter.push(encoder.encode(chunk)).map(({ bytes, end }) => `${decoder.decode(bytes)}${JSON.stringify(end)}`)
+  );
+  assert.deepEqual(ends, ['10%"\\r"', '50%"\\r"', '"\\r"', '"\\n"', 'tool"\\r"', 'x"\\n"']);
+});
+
+Deno.test('LineSplitter without carriageReturn keeps a "\\r" in its line', () => {
+  const splitter = new LineSplitter(64, "drop");
+  assert.deepEqual(split(splitter, ["a\rb\r\n"]), ["a\rb\r"]);
 });

@@ -238,6 +238,8 @@ Deno.test("hark wrap usage errors and help", async (t) => {
   }
 });
 
+const encoder = new TextEncoder();
+
 Deno.test("Tail keeps the last lines the way a terminal shows them", async (t) => {
   const cases: { name: string; chunks: string[]; lines: string[] }[] = [
     { name: "plain lines and a last line without newline", chunks: ["a\nb\nc"], lines: ["a", "b", "c"] },
@@ -255,12 +257,23 @@ Deno.test("Tail keeps the last lines the way a terminal shows them", async (t) =
       chunks: ["y".repeat(LINE_MAX_CHARS - 1) + "😀\n"],
       lines: ["y".repeat(LINE_MAX_CHARS - 1) + "…"],
     },
+    {
+      name: "a progress bar far longer than a line shows its last state",
+      chunks: [Array.from({ length: 2000 }, (_, i) => `${i}%\r`).join(""), "done\n"],
+      lines: ["done"],
+    },
+    {
+      name: "a cut line is started over by a carriage return",
+      chunks: ["y".repeat(5 * LINE_MAX_CHARS), "\rshort\n"],
+      lines: ["short"],
+    },
+    { name: "a byte order mark only at the start is dropped", chunks: ["\uFEFFa\n\uFEFFb\n"], lines: ["a", "\uFEFFb"] },
   ];
   for (const c of cases) {
     await t.step(c.name, () => {
       const tail = new Tail(3);
       const splitter = tail.splitter();
-      for (const chunk of c.chunks) splitter.feed(chunk);
+      for (const chunk of c.chunks) splitter.feed(encoder.encode(chunk));
       splitter.flush();
       assert.deepEqual(tail.lines(), c.lines);
     });
@@ -269,9 +282,9 @@ Deno.test("Tail keeps the last lines the way a terminal shows them", async (t) =
     const tail = new Tail(5);
     const out = tail.splitter();
     const err = tail.splitter();
-    out.feed("hel");
-    err.feed("oops\n");
-    out.feed("lo\n");
+    out.feed(encoder.encode("hel"));
+    err.feed(encoder.encode("oops\n"));
+    out.feed(encoder.encode("lo\n"));
     assert.deepEqual(tail.lines(), ["oops", "hello"]);
   });
 });

@@ -13,6 +13,7 @@ import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, 
 import { UsageError } from "../errors.ts";
 import { writeAll } from "../write_all.ts";
 import { cleanTerminalLine } from "../util/controls.ts";
+import { LineSplitter, type SplitLine } from "../lines.ts";
 
 /** Lines of output the event carries. */
 export const TAIL_LINES = 20;
@@ -171,7 +172,6 @@ function pump(
   tail: Tail,
 ): { done: Promise<void>; cancel(): Promise<void> } {
   const reader = stream.getReader();
-  const decoder = new TextDecoder();
   const lines = tail.splitter();
   const done = (async () => {
     let writable = true;
@@ -188,12 +188,11 @@ function pump(
             writable = false;
           }
         }
-        lines.feed(decoder.decode(value, { stream: true }));
+        lines.feed(value);
       }
     } catch {
       // Cancelled after the grace period.
     }
-    lines.feed(decoder.decode());
     lines.flush();
   })();
   return {
@@ -230,66 +229,64 @@ export class Tail {
 }
 
 /**
- * Splits text into lines the way a terminal shows them: "\n" and "\r\n" end
- * a line, a lone "\r" starts it over (progress bars), colour codes and other
- * control characters are dropped, and a line is cut at `LINE_MAX_CHARS`.
- * Not lib/lines.ts's byte splitter: this shows what a person watching the
- * command would have seen, so it works on decoded text and honours "\r".
+ * Bytes kept of a line: a UTF-16 unit is at most 3 bytes of UTF-8, so 4 per
+ * character hold the `LINE_MAX_CHARS` the line is cut to, with room for a
+ * character the byte cap splits.
+ */
+const LINE_MAX_BYTES = 4 * LINE_MAX_CHARS;
+
+/** The stream's first line: a byte order mark at the very start is not text. */
+const firstDecoder = new TextDecoder();
+/** A U+FEFF further on is the command's own output. */
+const laterDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Splits output into lines the way a terminal shows them: "\n" and "\r\n"
+ * end a line, a lone "\r" starts it over (progress bars), colour codes and
+ * other control characters are dropped, and a line is cut at
+ * `LINE_MAX_CHARS`.
  */
 export class TerminalLines {
   readonly #emit: (line: string) => void;
-  #partial = "";
-  #cut = false;
-  #carriageReturn = false;
+  readonly #splitter = new LineSplitter(LINE_MAX_BYTES, "truncate-at-end", { carriageReturn: true });
+  /** The line so far: what came after its last "\r". */
+  #shown = "";
+  #first = true;
 
   constructor(emit: (line: string) => void) {
     this.#emit = emit;
   }
 
-  feed(text: string): void {
-    const breaks = /[\r\n]/g;
-    let start = 0;
-    for (let match; (match = breaks.exec(text));) {
-      this.#append(text.slice(start, match.index));
-      if (match[0] === "\n") this.#end();
-      else this.#carriageReturn = true;
-      start = match.index + 1;
-    }
-    this.#append(text.slice(start));
+  feed(chunk: Uint8Array): void {
+    for (const piece of this.#splitter.push(chunk)) this.#take(piece);
   }
 
   /** Emits the last line when it has no newline. */
   flush(): void {
-    if (this.#partial !== "" || this.#cut) this.#end();
-    this.#carriageReturn = false;
+    const last = this.#splitter.flush();
+    if (last) this.#take(last);
+    if (this.#shown !== "") this.#end();
   }
 
-  #append(text: string): void {
-    if (text === "") return;
-    if (this.#carriageReturn) {
-      this.#partial = "";
-      this.#cut = false;
-      this.#carriageReturn = false;
-    }
-    if (this.#cut) return;
-    let room = LINE_MAX_CHARS - this.#partial.length;
-    if (text.length <= room) {
-      this.#partial += text;
-      return;
-    }
-    // Never split a surrogate pair.
-    if (room > 0 && /[\uD800-\uDBFF]/.test(text[room - 1])) room--;
-    this.#partial += text.slice(0, room);
-    this.#cut = true;
+  #take({ bytes, end }: SplitLine): void {
+    const text = (this.#first ? firstDecoder : laterDecoder).decode(bytes);
+    this.#first = false;
+    // Nothing between two ends ("\r\n", "\r\r") leaves the line as it was.
+    if (text !== "") this.#shown = text;
+    if (end === "\n") this.#end();
   }
 
   #end(): void {
-    const line = cleanLine(this.#partial) + (this.#cut ? "…" : "");
-    this.#partial = "";
-    this.#cut = false;
-    this.#carriageReturn = false;
-    this.#emit(line);
+    this.#emit(cutLine(this.#shown));
+    this.#shown = "";
   }
+}
+
+function cutLine(text: string): string {
+  if (text.length <= LINE_MAX_CHARS) return cleanLine(text);
+  // Never split a surrogate pair.
+  const keep = /[\uD800-\uDBFF]/.test(text[LINE_MAX_CHARS - 1]) ? LINE_MAX_CHARS - 1 : LINE_MAX_CHARS;
+  return cleanLine(text.slice(0, keep)) + "…";
 }
 
 /** Drops ANSI escape sequences (colours, cursor moves) and other control characters but tab. */

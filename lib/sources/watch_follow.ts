@@ -346,7 +346,7 @@ export class FileFollower {
   /** Finishes with a file that was rotated away: its last line will not get a newline now. */
   async #endOldFile(): Promise<void> {
     const last = this.#splitter.flush();
-    if (last) this.#lines.push(decoder.decode(last));
+    if (last) this.#lines.push(decoder.decode(last.bytes));
     this.#closeFile();
     this.#offset = 0;
     this.#tail = new Uint8Array(0);
