@@ -6,6 +6,7 @@
  */
 
 import { EventError } from "./errors.ts";
+import { hasAsciiControl } from "./util/controls.ts";
 
 export interface ViewAction {
   action: "view";
@@ -102,8 +103,7 @@ function checkHeaders(value: unknown, where: string): void {
   for (const [name, text] of entries) {
     if (!HEADER_NAME.test(name)) throw new EventError(`${where}: invalid header name ${JSON.stringify(name)}`);
     // No CR, LF or other control characters: one header stays one header.
-    // deno-lint-ignore no-control-regex
-    if (typeof text !== "string" || text.length > HEADER_VALUE_MAX_CHARS || /[\x00-\x1f\x7f]/.test(text)) {
+    if (typeof text !== "string" || text.length > HEADER_VALUE_MAX_CHARS || hasAsciiControl(text)) {
       throw new EventError(
         `${where}.${name} must be at most ${HEADER_VALUE_MAX_CHARS} characters without control characters`,
       );

@@ -17,6 +17,7 @@ import { defaultPaths } from "../paths.ts";
 import { parseConfig, resolveConfig } from "../config.ts";
 import { ConfigError, HarkError, UsageError } from "../errors.ts";
 import { reason } from "../state_dir.ts";
+import { hasAsciiControl } from "../util/controls.ts";
 
 export interface ServiceOptions {
   /** A machine-wide service (Linux only) instead of one that runs at the user's login. @default false */
@@ -67,8 +68,7 @@ export async function installService(
   const config = await configToPass(host, options.config, defaults.config);
   const logFile = joinPath(host.os, stateDir, "hark.log");
   const argv = agentCommand(harkProgram(host), { stateDir, config, logFile, logLevel: options.logLevel });
-  // deno-lint-ignore no-control-regex -- control characters are exactly what is refused
-  const unwritable = argv.find((arg) => /[\x00-\x1f\x7f]/.test(arg));
+  const unwritable = argv.find(hasAsciiControl);
   if (unwritable !== undefined) {
     throw new HarkError(
       `${JSON.stringify(unwritable)} contains a control character, which no service definition can hold; ` +

@@ -37,3 +37,12 @@ const CONTROLS_BUT_TAB = /[\x00-\x08\x0b-\x1f\x7f]/g;
 export function cleanTerminalLine(line: string, replacement: string): string {
   return line.replace(TERMINAL_SEQUENCE, "").replace(CONTROLS_BUT_TAB, replacement);
 }
+
+/** ASCII controls (C0 and DEL), which no header value, service argument or one-line field may hold. */
+// deno-lint-ignore no-control-regex
+const ASCII_CONTROL = /[\x00-\x1f\x7f]/;
+
+/** Whether `text` holds an ASCII control character: for input refused rather than cleaned. */
+export function hasAsciiControl(text: string): boolean {
+  return ASCII_CONTROL.test(text);
+}

@@ -15,6 +15,7 @@
 import { getLogger } from "@logtape/logtape";
 import { HarkError } from "../../lib/errors.ts";
 import { denoRunner, type Notification, type Run, type Runner } from "./notification.ts";
+import { fnv1a64 } from "../../lib/util/fnv.ts";
 
 const log = getLogger(["hark", "desktop"]);
 
@@ -196,11 +197,7 @@ export function cleanText(text: string, maxChars: number, multiline: boolean): s
  * after), so the replace key becomes a 64-bit FNV-1a hash in hex.
  */
 export function toastTag(key: string): string {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of new TextEncoder().encode(key)) {
-    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return hash.toString(16).padStart(16, "0");
+  return fnv1a64(new TextEncoder().encode(key)).toString(16).padStart(16, "0");
 }
 
 /**
