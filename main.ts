@@ -7,7 +7,7 @@ import { parseArgs } from "./lib/cli/args.ts";
 import { print, printError } from "./lib/cli/command.ts";
 import { COMMANDS, GLOBAL_HELP, GLOBAL_OPTIONS, OPTIONS_WITH_VALUES } from "./lib/cli/commands.ts";
 import { ExitCode, HarkError, UsageError } from "./lib/errors.ts";
-import { defaultPaths } from "./lib/paths.ts";
+import { defaultPaths } from "./lib/config/paths.ts";
 import { versionLine } from "./lib/version.ts";
 
 function usage(): string {

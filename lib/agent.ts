@@ -5,30 +5,30 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HarkConfig } from "./config.ts";
-import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReservedTopic } from "./event.ts";
-import { checkMembershipEvent, Membership, MEMBERSHIP_TOPICS } from "./membership.ts";
-import { Catalog } from "./catalog.ts";
+import type { HarkConfig } from "./config/config.ts";
+import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReservedTopic } from "./event/event.ts";
+import { checkMembershipEvent, Membership, MEMBERSHIP_TOPICS } from "./mesh/membership.ts";
+import { Catalog } from "./event/catalog.ts";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { Mesh } from "./mesh.ts";
+import { Mesh } from "./mesh/mesh.ts";
 import { Router } from "./router.ts";
 import { createSinks } from "../sinks/mod.ts";
 import { ControlServer, refuseIfRunning } from "./control/server.ts";
 import { AgentControl, type Published } from "./control/handlers.ts";
 import { type Follower, Followers } from "./followers.ts";
 import { HarkError } from "./errors.ts";
-import { loadIdentity } from "./identity.ts";
-import { prepareStateDir } from "./state_dir.ts";
-import { encodeToken, loadNetwork, mdnsServiceTag, type Network, newNetwork, saveNetwork } from "./network.ts";
+import { loadIdentity } from "./mesh/identity.ts";
+import { prepareStateDir } from "./store/state_dir.ts";
+import { encodeToken, loadNetwork, mdnsServiceTag, type Network, newNetwork, saveNetwork } from "./mesh/network.ts";
 import { PeerBook } from "./connect/peer_book.ts";
-import { type Arrival, EventStore, type HistoryQuery } from "./store.ts";
+import { type Arrival, EventStore, type HistoryQuery } from "./store/store.ts";
 import { HistoryResponder } from "./history/responder.ts";
 import { CatchUp } from "./history/catch_up.ts";
 import { serveHas } from "./history/has.ts";
 import { compileFilter, compileTopicPattern } from "./filter.ts";
 import { createSource, type Source } from "./sources/mod.ts";
 import type { AgentView, Feed, Since } from "./sources/source.ts";
-import { monotonicUlid } from "./ulid.ts";
+import { monotonicUlid } from "./event/ulid.ts";
 import { VERSION } from "./version.ts";
 import { renderMetrics } from "./metrics.ts";
 

@@ -46,7 +46,7 @@
  */
 
 import { ConfigError } from "./errors.ts";
-import type { HarkEvent } from "./event.ts";
+import type { HarkEvent } from "./event/event.ts";
 
 /** Longer expressions are rejected; no real filter needs more. */
 export const FILTER_MAX_CHARS = 1024;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { HarkEvent } from "./event.ts";
+import type { HarkEvent } from "./event/event.ts";
 import {
   compileFilter,
   compileTopicPattern,

@@ -4,7 +4,7 @@
  * history reaches them from the store before they are added.
  */
 
-import type { HarkEvent } from "./event.ts";
+import type { HarkEvent } from "./event/event.ts";
 
 export interface Follower {
   /** The topics followed; without them, every topic but the agents' own hark.* ones. */

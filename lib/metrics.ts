@@ -4,7 +4,7 @@
  * `_total`; gauges are what is true now (peers, queued events).
  */
 
-import type { MeshCounters } from "./mesh.ts";
+import type { MeshCounters } from "./mesh/mesh.ts";
 import type { CatchUpCounters } from "./history/catch_up.ts";
 import type { SinkHealth, SinkState } from "./router.ts";
 

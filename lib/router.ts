@@ -13,11 +13,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type HarkEvent, isReservedTopic } from "./event.ts";
+import { type HarkEvent, isReservedTopic } from "./event/event.ts";
 import type { Sink } from "../sinks/sink.ts";
-import type { EventStore } from "./store.ts";
+import type { EventStore } from "./store/store.ts";
 import { compileTopicPattern } from "./filter.ts";
-import { delay } from "./delay.ts";
+import { delay } from "./util/delay.ts";
 
 const log = getLogger(["hark", "router"]);
 

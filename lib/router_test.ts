@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { BACKFILL_MAX_AGE_MS, matches, type RouteFilter, Router } from "./router.ts";
-import { EventStore } from "./store.ts";
-import { createEvent, type EventDraft, type HarkEvent } from "./event.ts";
-import { monotonicUlid } from "./ulid.ts";
+import { EventStore } from "./store/store.ts";
+import { createEvent, type EventDraft, type HarkEvent } from "./event/event.ts";
+import { monotonicUlid } from "./event/ulid.ts";
 import type { Sink } from "../sinks/sink.ts";
 
 const ulid = monotonicUlid();

@@ -6,7 +6,7 @@
  * shown instead. Fresh events always pass straight through.
  */
 
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 
 export interface AwayInit {
   /** Older than this, an event is stale. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AwayGate, summarize } from "./away.ts";
-import { createEvent, type HarkEvent } from "../lib/event.ts";
-import { monotonicUlid } from "../lib/ulid.ts";
+import { createEvent, type HarkEvent } from "../lib/event/event.ts";
+import { monotonicUlid } from "../lib/event/ulid.ts";
 
 const NOW = Date.parse("2026-11-22T12:00:00.000Z");
 const ulid = monotonicUlid(() => NOW);

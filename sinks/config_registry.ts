@@ -1,12 +1,12 @@
 /**
  * Every sink kind's config schema, and the keys all sinks share. The config
- * reader (lib/config.ts) walks this list; a new kind adds its schema module
+ * reader (lib/config/config.ts) walks this list; a new kind adds its schema module
  * and one line here. Only schemas are imported: never a sink itself.
  */
 
-import type { Priority } from "../lib/event.ts";
-import type { FieldSpec } from "../lib/config_fields.ts";
-import type { SinkKindSchema } from "../lib/config_schema.ts";
+import type { Priority } from "../lib/event/event.ts";
+import type { FieldSpec } from "../lib/config/fields.ts";
+import type { SinkKindSchema } from "../lib/config/schema.ts";
 import { type StdoutOptions, stdoutSchema } from "./stdout_config.ts";
 import { type FileOptions, fileSchema } from "./file_config.ts";
 import { type DesktopOptions, desktopSchema } from "./desktop/config.ts";

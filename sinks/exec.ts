@@ -37,7 +37,7 @@
 
 import process from "node:process";
 import { getLogger } from "@logtape/logtape";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 import { ConfigError, HarkError } from "../lib/errors.ts";
 import type { Sink } from "./sink.ts";
 import { stripControls } from "./format.ts";

@@ -1,6 +1,6 @@
 /** The exec sink's config keys (sinks/exec.ts). */
 
-import type { SinkKindSchema } from "../lib/config_schema.ts";
+import type { SinkKindSchema } from "../lib/config/schema.ts";
 import type { SinkConfig } from "./config_registry.ts";
 
 export const EXEC_TIMEOUT_DEFAULT_MS = 30_000;

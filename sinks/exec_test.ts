@@ -5,10 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { exists } from "../lib/files.ts";
+import { exists } from "../lib/util/files.ts";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { execEnvironment, ExecSink, ExecSinkError, type ExecSinkInit, formatOutput } from "./exec.ts";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 import { waitFor } from "../tests/helpers/wait.ts";
 import { testEvent } from "../tests/helpers/events.ts";
 

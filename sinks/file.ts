@@ -12,9 +12,9 @@
  * twice.
  */
 
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 import type { Sink } from "./sink.ts";
-import { writeAllSync } from "../lib/write_all.ts";
+import { writeAllSync } from "../lib/util/write_all.ts";
 
 const encoder = new TextEncoder();
 /** How much of the file's end is read for ids on open: far more than one cursor flush interval of events. */

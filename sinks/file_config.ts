@@ -1,7 +1,7 @@
 /** The file sink's config keys (sinks/file.ts). */
 
-import type { SinkKindSchema } from "../lib/config_schema.ts";
-import { inDir } from "../lib/paths.ts";
+import type { SinkKindSchema } from "../lib/config/schema.ts";
+import { inDir } from "../lib/config/paths.ts";
 import type { SinkConfig } from "./config_registry.ts";
 
 export const FILE_MAX_SIZE_DEFAULT = 10 * 1024 * 1024;

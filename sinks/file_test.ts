@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { exists } from "../lib/files.ts";
+import { exists } from "../lib/util/files.ts";
 import { FileSink } from "./file.ts";
-import { createEvent, type EventDraft, type HarkEvent } from "../lib/event.ts";
-import { monotonicUlid } from "../lib/ulid.ts";
+import { createEvent, type EventDraft, type HarkEvent } from "../lib/event/event.ts";
+import { monotonicUlid } from "../lib/event/ulid.ts";
 
 const NOW = Date.UTC(2026, 10, 21, 23, 59, 59, 123);
 const ulid = monotonicUlid(() => NOW);

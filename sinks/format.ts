@@ -5,7 +5,7 @@
  * other output, are replaced before anything reaches a terminal.
  */
 
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 import { stripControls } from "../lib/util/controls.ts";
 
 export { stripControls };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { formatEventLine, stripControls } from "./format.ts";
-import { createEvent, type EventDraft, type HarkEvent } from "../lib/event.ts";
+import { createEvent, type EventDraft, type HarkEvent } from "../lib/event/event.ts";
 
 const NOW = Date.UTC(2026, 10, 21, 23, 59, 59, 123);
 

@@ -1,7 +1,7 @@
 /** Makes sinks from their config: the one place that knows every kind (./sink.ts says what a sink is). */
 
 import { join } from "node:path";
-import { PLUGIN_FILE, type SinkConfig } from "../lib/config.ts";
+import { PLUGIN_FILE, type SinkConfig } from "../lib/config/config.ts";
 import { StdoutSink } from "./stdout.ts";
 import { FileSink } from "./file.ts";
 import { ExecSink } from "./exec.ts";

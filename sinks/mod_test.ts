@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseConfig, resolveConfig } from "../lib/config.ts";
+import { parseConfig, resolveConfig } from "../lib/config/config.ts";
 import { createSinks } from "./mod.ts";
 
 Deno.test("createSinks() makes one plugin per .ts, .js or .mjs file of a plugins directory, in name order", async () => {

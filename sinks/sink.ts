@@ -4,7 +4,7 @@
  * so a sink may take its time; it must honour `signal` when the agent stops.
  */
 
-import type { EventDraft, HarkEvent } from "../lib/event.ts";
+import type { EventDraft, HarkEvent } from "../lib/event/event.ts";
 
 export interface Sink {
   /** Shown in logs and `hark status`, e.g. `file:/var/log/hark.jsonl`. */

@@ -3,10 +3,10 @@
  * backlog of old events (after a restart) becomes one summary line.
  */
 
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 import type { Sink } from "./sink.ts";
 import { formatEventLine, stripControls } from "./format.ts";
-import { writeAll } from "../lib/write_all.ts";
+import { writeAll } from "../lib/util/write_all.ts";
 import { AwayGate, type AwayInit } from "./away.ts";
 
 const encoder = new TextEncoder();

@@ -1,6 +1,6 @@
 /** The stdout sink's config keys (sinks/stdout.ts). */
 
-import type { SinkKindSchema } from "../lib/config_schema.ts";
+import type { SinkKindSchema } from "../lib/config/schema.ts";
 import type { SinkConfig } from "./config_registry.ts";
 
 export const SUMMARIZE_AFTER_DEFAULT = 5;

@@ -35,11 +35,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 import { ConfigError, HarkError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Sink } from "./sink.ts";
-import { delay } from "../lib/delay.ts";
+import { delay } from "../lib/util/delay.ts";
 import { stripControls } from "../lib/util/controls.ts";
 import { fnv1a } from "../lib/util/fnv.ts";
 import { discordBody, ntfyBody, slackBody } from "./webhook_formats.ts";

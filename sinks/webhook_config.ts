@@ -1,7 +1,7 @@
 /** The webhook sink's config keys (sinks/webhook.ts). */
 
-import { describe } from "../lib/config_fields.ts";
-import type { SinkKindSchema } from "../lib/config_schema.ts";
+import { describe } from "../lib/config/fields.ts";
+import type { SinkKindSchema } from "../lib/config/schema.ts";
 import type { SinkConfig } from "./config_registry.ts";
 
 export const WEBHOOK_FORMATS = ["json", "slack", "discord", "ntfy"] as const;

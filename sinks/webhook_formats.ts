@@ -4,7 +4,7 @@
  * escapes its own markup and drops control characters.
  */
 
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 
 const DISCORD_MAX_CHARS = 2000;
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { CircuitOpenError, parseRetryAfter, WebhookError, WebhookSink, type WebhookSinkInit } from "./webhook.ts";
-import { createEvent, type EventDraft, type HarkEvent } from "../lib/event.ts";
+import { createEvent, type EventDraft, type HarkEvent } from "../lib/event/event.ts";
 import { ConfigError } from "../lib/errors.ts";
-import { monotonicUlid } from "../lib/ulid.ts";
+import { monotonicUlid } from "../lib/event/ulid.ts";
 import { VERSION } from "../lib/version.ts";
 
 const NOW = Date.UTC(2026, 10, 21, 23, 59, 59, 123);

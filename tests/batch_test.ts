@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { ControlClient } from "../lib/control/client.ts";
-import type { HarkEvent } from "../lib/event.ts";
-import type { MeshCounters } from "../lib/mesh.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
+import type { MeshCounters } from "../lib/mesh/mesh.ts";
 
 const FAST = "publisher_rate = 100000\npublisher_burst = 100000";
 const COUNT = 400;

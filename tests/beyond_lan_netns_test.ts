@@ -20,7 +20,7 @@ import { type AgentProcess, startAgent } from "./helpers/hark.ts";
 import { firewallAvailable, Internet } from "./helpers/internet.ts";
 import { netnsAvailable } from "./helpers/netns.ts";
 import { waitFor } from "./helpers/wait.ts";
-import type { MeshPeer } from "../lib/mesh.ts";
+import type { MeshPeer } from "../lib/mesh/mesh.ts";
 
 const available = await netnsAvailable("beyond_lan_netns_test") && firewallAvailable("beyond_lan_netns_test");
 

@@ -1,8 +1,8 @@
 /** The catalog between real agents: a schema checks `hark send`, refuses a peer's off-schema event, and is announced. */
 
 import assert from "node:assert/strict";
-import type { HarkEvent } from "../lib/event.ts";
-import type { TopicListing } from "../lib/catalog.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
+import type { TopicListing } from "../lib/event/catalog.ts";
 import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
 

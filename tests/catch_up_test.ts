@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { ControlClient } from "../lib/control/client.ts";
 import { Rogue } from "./helpers/rogue.ts";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 
 const FAST = "publisher_rate = 100000\npublisher_burst = 100000";
 // The rogue runs libp2p inside the test process; see security_test.ts.

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { hark, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { newNetwork, saveNetwork } from "../lib/network.ts";
-import { loadIdentity } from "../lib/identity.ts";
+import { newNetwork, saveNetwork } from "../lib/mesh/network.ts";
+import { loadIdentity } from "../lib/mesh/identity.ts";
 
 /** One line, no stack trace. */
 function assertOneLineError(stderr: string, pattern: RegExp): void {

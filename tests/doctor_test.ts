@@ -10,7 +10,7 @@ import { Lan, netnsAvailable } from "./helpers/netns.ts";
 import { lpStream } from "@libp2p/utils";
 import { CLOCK_PROTOCOL } from "../lib/connect/clock.ts";
 import type { Finding } from "../lib/doctor/finding.ts";
-import { saveNetwork } from "../lib/network.ts";
+import { saveNetwork } from "../lib/mesh/network.ts";
 
 const NO_DBUS = { DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" };
 

@@ -9,8 +9,8 @@ import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { ControlClient } from "../lib/control/client.ts";
-import type { HarkEvent } from "../lib/event.ts";
-import type { MeshCounters } from "../lib/mesh.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
+import type { MeshCounters } from "../lib/mesh/mesh.ts";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 
 const TOPICS = `[agent]\ntopics = ["default", "builds"]\n`;

@@ -12,7 +12,7 @@ import { lpStream } from "@libp2p/utils";
 import { type AgentProcess, loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { signRecord } from "../lib/signed_record.ts";
+import { signRecord } from "../lib/event/signed_record.ts";
 import {
   decodeKeys,
   decodeRequest,
@@ -26,7 +26,7 @@ import {
 } from "../lib/history/wire.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { CatchUpCounters } from "../lib/history/catch_up.ts";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 
 // The rogue runs libp2p inside the test process; see security_test.ts.
 const inProcessLibp2p = { sanitizeOps: false, sanitizeResources: false };

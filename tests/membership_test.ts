@@ -1,7 +1,7 @@
 /** Membership events between real agents: joins, a goodbye, and a machine killed with -9. */
 
 import assert from "node:assert/strict";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";

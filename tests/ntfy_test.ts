@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { haveTools } from "./helpers/tools.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { readLines } from "../lib/lines.ts";
+import { readLines } from "../lib/util/lines.ts";
 
 const TOPICS = `[agent]\ntopics = ["default", "mytopic", "alerts"]\n`;
 const HTTP = (extra = "") => `[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\nkeepalive = "1s"\n${extra}`;

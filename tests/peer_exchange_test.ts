@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
-import type { MeshPeer } from "../lib/mesh.ts";
+import type { MeshPeer } from "../lib/mesh/mesh.ts";
 
 async function peersOf(agent: AgentProcess): Promise<MeshPeer[]> {
   return (await agent.request({ op: "peers" })).peers as MeshPeer[];

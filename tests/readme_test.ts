@@ -1,8 +1,8 @@
 /** The README's examples stay true: its config examples parse, its plugin runs. */
 
 import assert from "node:assert/strict";
-import { parseConfig, resolveConfig } from "../lib/config.ts";
-import type { EventDraft, HarkEvent } from "../lib/event.ts";
+import { parseConfig, resolveConfig } from "../lib/config/config.ts";
+import type { EventDraft, HarkEvent } from "../lib/event/event.ts";
 import { createSinks } from "../sinks/mod.ts";
 
 const README = new URL("../README.md", import.meta.url);
@@ -77,4 +77,57 @@ Deno.test("the README's example plugin runs: an urgent build becomes an alert", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** The Layout block: each line names paths, and a line that starts with a directory names files inside it. */
+async function layoutBlock(): Promise<string[]> {
+  const readme = await Deno.readTextFile(README);
+  const block = /## Layout\n[\s\S]*?```\n([\s\S]*?)```/.exec(readme);
+  assert.ok(block, "the README has a Layout block");
+  return block[1].split("\n");
+}
+
+const ROOT = new URL("../", import.meta.url);
+
+async function existsUnder(dir: string, pattern: RegExp): Promise<boolean> {
+  for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
+    if (pattern.test(entry.name)) return true;
+    if (entry.isDirectory && await existsUnder(`${dir}${entry.name}/`, pattern)) return true;
+  }
+  return false;
+}
+
+function globPattern(name: string): RegExp {
+  return new RegExp(`^${name.replaceAll(".", "\\.").replaceAll("*", "[a-z_]+")}$`);
+}
+
+Deno.test("every file and directory the README's Layout names exists", async () => {
+  let dir = "";
+  const missing: string[] = [];
+  for (const line of await layoutBlock()) {
+    const first = /^(\S+\/)\s/.exec(line);
+    if (first) dir = first[1];
+    else if (/^\S/.test(line)) dir = "";
+    // Paths from the top (lib/mesh/, main.ts) and bare file names inside the line's directory (watch_follow.ts).
+    for (const [token] of line.matchAll(/[\w.*-]+(?:\/[\w.*-]*)*/g)) {
+      if (/^(lib|sinks|tests|\.ci)\//.test(token) || token === "main.ts") {
+        const path = token.replace(/\/$/, "");
+        if (!await Deno.stat(new URL(path, ROOT)).then(() => true, () => false)) missing.push(token);
+      } else if (/^[\w*]+\.ts$/.test(token) && dir !== "") {
+        if (!await existsUnder(dir, globPattern(token))) missing.push(`${dir}…/${token}`);
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("the README's Layout names every directory of lib/ and every file at its root", async () => {
+  const text = (await layoutBlock()).join("\n");
+  const unnamed: string[] = [];
+  for await (const entry of Deno.readDir(new URL("lib/", ROOT))) {
+    const path = `lib/${entry.name}${entry.isDirectory ? "/" : ""}`;
+    if (entry.name.endsWith("_test.ts")) continue;
+    if (!text.includes(path)) unnamed.push(path);
+  }
+  assert.deepEqual(unnamed.sort(), []);
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { saveNetwork } from "../lib/network.ts";
+import { saveNetwork } from "../lib/mesh/network.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 

@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { AgentProcess, hark, loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { decodeToken, newNetwork, saveNetwork } from "../lib/network.ts";
-import { loadIdentity } from "../lib/identity.ts";
+import { decodeToken, newNetwork, saveNetwork } from "../lib/mesh/network.ts";
+import { loadIdentity } from "../lib/mesh/identity.ts";
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
-import { signRecord } from "../lib/signed_record.ts";
-import type { MeshCounters } from "../lib/mesh.ts";
+import { signRecord } from "../lib/event/signed_record.ts";
+import type { MeshCounters } from "../lib/mesh/mesh.ts";
 
 // The rogue runs libp2p inside the test process; libp2p's dependencies keep
 // timers of their own after stop (see main.ts), which the sanitizers would

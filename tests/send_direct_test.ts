@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { hark, loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
-import { saveNetwork } from "../lib/network.ts";
-import { loadIdentity } from "../lib/identity.ts";
+import { saveNetwork } from "../lib/mesh/network.ts";
+import { loadIdentity } from "../lib/mesh/identity.ts";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 
 async function directStateDir(): Promise<string> {

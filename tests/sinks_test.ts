@@ -10,7 +10,7 @@ import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { haveDesktop, startDesktopSession } from "./helpers/desktop_session.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { haveTools } from "./helpers/tools.ts";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 
 const desktop = haveDesktop("sinks_test desktop end to end");
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 
 async function sourceStats(agent: AgentProcess): Promise<Record<string, unknown>[]> {
   const reply = await agent.request({ op: "status" });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type AgentProcess, type CliResult, hark, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
-import type { HarkEvent } from "../lib/event.ts";
+import type { HarkEvent } from "../lib/event/event.ts";
 import { fitLines, LINE_MAX_CHARS, Tail } from "../lib/cli/wrap.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

@@ -5,7 +5,7 @@
 
 import type { OptionSpecs } from "./args.ts";
 import type { Command } from "./command.ts";
-import { defaultPaths } from "../paths.ts";
+import { defaultPaths } from "../config/paths.ts";
 
 /**
  * Each command's module loads only when that command runs: `hark send` must

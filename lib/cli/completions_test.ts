@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { actionsOf, describeCli, describeOption, PRIORITY_VALUES } from "./completions_model.ts";
 import { COMMANDS, GLOBAL_OPTIONS } from "./commands.ts";
-import { parsePriority } from "../event.ts";
+import { parsePriority } from "../event/event.ts";
 
 Deno.test("describeCli() loads every command without starting anything", async () => {
   // Deno's sanitizers fail this test if loading a command's module opens a

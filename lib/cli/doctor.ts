@@ -14,7 +14,7 @@ import { checkMdns } from "../doctor/mdns.ts";
 import { checkDesktop } from "../doctor/desktop.ts";
 import { checkService } from "../doctor/service.ts";
 import { checkAgent, checkClock, checkPeers } from "../doctor/agent.ts";
-import { loadNetwork } from "../network.ts";
+import { loadNetwork } from "../mesh/network.ts";
 
 export type { Finding, Verdict } from "../doctor/finding.ts";
 

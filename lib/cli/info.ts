@@ -4,7 +4,7 @@ import type { Command } from "./command.ts";
 import { print } from "./command.ts";
 import { requestAgent } from "../control/client.ts";
 import { UsageError } from "../errors.ts";
-import type { MeshPeer } from "../mesh.ts";
+import type { MeshPeer } from "../mesh/mesh.ts";
 import type { SinkHealth } from "../router.ts";
 
 export function noArguments(name: string, positionals: string[]): void {

@@ -1,9 +1,16 @@
 /** Builds the agent's config from its layers: defaults → file → env → flags. */
 
-import { type ConfigLayer, envLayer, type HarkConfig, mergeConfig, parseConfig, resolveConfig } from "../config.ts";
+import {
+  type ConfigLayer,
+  envLayer,
+  type HarkConfig,
+  mergeConfig,
+  parseConfig,
+  resolveConfig,
+} from "../config/config.ts";
 import { ConfigError } from "../errors.ts";
-import { defaultPaths } from "../paths.ts";
-import { reason } from "../state_dir.ts";
+import { defaultPaths } from "../config/paths.ts";
+import { reason } from "../store/state_dir.ts";
 
 export interface LoadConfigOptions {
   /** `--config` or `HARK_CONFIG`; when given, the file must exist. */

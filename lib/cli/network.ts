@@ -2,10 +2,10 @@
 
 import type { Command, CommandContext } from "./command.ts";
 import { print, printError } from "./command.ts";
-import { decodeToken, encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from "../network.ts";
+import { decodeToken, encodeToken, loadNetwork, type Network, newNetwork, saveNetwork } from "../mesh/network.ts";
 import { HarkError, NoAgentError, UsageError } from "../errors.ts";
 import { requestAgent } from "../control/client.ts";
-import { prepareStateDir } from "../state_dir.ts";
+import { prepareStateDir } from "../store/state_dir.ts";
 import { loadConfig } from "./load_config.ts";
 
 export const networkCommand: Command = {
@@ -125,7 +125,7 @@ async function dialableAddresses(global: CommandContext["global"]): Promise<stri
     if (!(error instanceof NoAgentError)) throw error;
   }
   const config = await loadConfig({ path: global.config, stateDir: global.stateDir, flags: {} });
-  const { loadIdentity } = await import("../identity.ts");
+  const { loadIdentity } = await import("../mesh/identity.ts");
   const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
   const peer = peerIdFromPrivateKey(await loadIdentity(global.stateDir)).toString();
   const interfaces = Deno.networkInterfaces().filter((i) => i.family === "IPv4" && !i.address.startsWith("127."));

@@ -3,7 +3,7 @@
 import type { Command } from "./command.ts";
 import { loadConfig } from "./load_config.ts";
 import { parseLogLevel, setupLogging } from "../log.ts";
-import { checkTopic } from "../event.ts";
+import { checkTopic } from "../event/event.ts";
 import { HarkError, UsageError } from "../errors.ts";
 
 /** A stop that takes longer than this is abandoned; SPEC promises 2 s. */

@@ -2,12 +2,18 @@
 
 import type { Command, GlobalOptions } from "./command.ts";
 import { print, printError } from "./command.ts";
-import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, parsePriority } from "../event.ts";
+import {
+  BODY_MAX_BYTES,
+  createEvent,
+  type EventDraft,
+  MAX_EVENT_BYTES_CEILING,
+  parsePriority,
+} from "../event/event.ts";
 import { EventError, UsageError } from "../errors.ts";
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../util/duration.ts";
 import { ControlClient, requestAgent } from "../control/client.ts";
-import { readLines } from "../lines.ts";
-import { concatBytes } from "../bytes.ts";
+import { readLines } from "../util/lines.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 export const sendOptions = {
   topic: { type: "string", short: "t" },

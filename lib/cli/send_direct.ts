@@ -6,18 +6,18 @@
  * the caller knows the event went nowhere.
  */
 
-import type { EventDraft, HarkEvent } from "../event.ts";
-import { createEvent, DEFAULT_TOPIC } from "../event.ts";
+import type { EventDraft, HarkEvent } from "../event/event.ts";
+import { createEvent, DEFAULT_TOPIC } from "../event/event.ts";
 import { HarkError } from "../errors.ts";
-import type { HarkConfig } from "../config.ts";
-import { loadNetwork } from "../network.ts";
-import { loadIdentity } from "../identity.ts";
-import { Mesh } from "../mesh.ts";
-import { monotonicUlid } from "../ulid.ts";
+import type { HarkConfig } from "../config/config.ts";
+import { loadNetwork } from "../mesh/network.ts";
+import { loadIdentity } from "../mesh/identity.ts";
+import { Mesh } from "../mesh/mesh.ts";
+import { monotonicUlid } from "../event/ulid.ts";
 import { VERSION } from "../version.ts";
 import { ControlClient } from "../control/client.ts";
 import { peerHas } from "../history/has.ts";
-import { delay } from "../delay.ts";
+import { delay } from "../util/delay.ts";
 
 export interface DirectSend {
   config: HarkConfig;

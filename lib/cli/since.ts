@@ -1,8 +1,8 @@
 /** `--since` for `history` and `tail`: a duration back from now, an event id, or an instant. */
 
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../util/duration.ts";
 import { UsageError } from "../errors.ts";
-import { ULID_PATTERN } from "../ulid.ts";
+import { ULID_PATTERN } from "../event/ulid.ts";
 
 export type Since = { since_time: number } | { since_id: string };
 

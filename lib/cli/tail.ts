@@ -3,7 +3,7 @@
 import type { Command } from "./command.ts";
 import { print, printError } from "./command.ts";
 import { ControlClient } from "../control/client.ts";
-import { checkTopic, type HarkEvent } from "../event.ts";
+import { checkTopic, type HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";
 import { parseSince } from "./since.ts";

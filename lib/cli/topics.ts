@@ -4,7 +4,7 @@ import type { Command } from "./command.ts";
 import { print } from "./command.ts";
 import { requestAgent } from "../control/client.ts";
 import { noArguments, table } from "./info.ts";
-import type { TopicListing } from "../catalog.ts";
+import type { TopicListing } from "../event/catalog.ts";
 
 export const topicsCommand: Command = {
   name: "topics",

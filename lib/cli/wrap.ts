@@ -9,11 +9,17 @@ import { printError } from "./command.ts";
 import { draftFromOptions, sendOptions } from "./send.ts";
 import { ControlClient } from "../control/client.ts";
 import type { ControlReply } from "../control/protocol.ts";
-import { BODY_MAX_BYTES, createEvent, type EventDraft, MAX_EVENT_BYTES_CEILING, TITLE_MAX_CHARS } from "../event.ts";
+import {
+  BODY_MAX_BYTES,
+  createEvent,
+  type EventDraft,
+  MAX_EVENT_BYTES_CEILING,
+  TITLE_MAX_CHARS,
+} from "../event/event.ts";
 import { UsageError } from "../errors.ts";
-import { writeAll } from "../write_all.ts";
+import { writeAll } from "../util/write_all.ts";
 import { cleanTerminalLine } from "../util/controls.ts";
-import { LineSplitter, type SplitLine } from "../lines.ts";
+import { LineSplitter, type SplitLine } from "../util/lines.ts";
 
 /** Lines of output the event carries. */
 export const TAIL_LINES = 20;

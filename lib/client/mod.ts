@@ -20,12 +20,12 @@
 import { ControlClient } from "../control/client.ts";
 import type { ControlReply, ControlRequest } from "../control/protocol.ts";
 import { AgentReplyError, HarkError } from "../errors.ts";
-import type { EventDraft, HarkEvent } from "../event.ts";
-import { defaultPaths } from "../paths.ts";
+import type { EventDraft, HarkEvent } from "../event/event.ts";
+import { defaultPaths } from "../config/paths.ts";
 import { parseSince, type Since } from "../cli/since.ts";
 
-export type { EventDraft, HarkEvent, Priority } from "../event.ts";
-export type { EventAction } from "../actions.ts";
+export type { EventDraft, HarkEvent, Priority } from "../event/event.ts";
+export type { EventAction } from "../event/actions.ts";
 export { AgentReplyError, HarkError, NoAgentError } from "../errors.ts";
 
 export interface ConnectOptions {

@@ -8,7 +8,7 @@
 
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
-import { readJsonFrame, writeJsonFrame } from "../json_frame.ts";
+import { readJsonFrame, writeJsonFrame } from "../mesh/json_frame.ts";
 
 export const CLOCK_PROTOCOL = "/hark/clock/1.0.0";
 const MAX_FRAME_BYTES = 64;

@@ -23,7 +23,7 @@ import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import type { GossipSub } from "@libp2p/gossipsub";
 import type { IdentifyResult } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
-import { delay } from "../delay.ts";
+import { delay } from "../util/delay.ts";
 import { pingConnection } from "./link_monitor.ts";
 
 const log = getLogger(["hark", "mesh"]);

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import type { IdentifyResult } from "@libp2p/interface";
 import { startMesh, type TestMesh } from "../../tests/helpers/mesh.ts";
-import { createEvent, type HarkEvent } from "../event.ts";
-import { monotonicUlid } from "../ulid.ts";
+import { createEvent, type HarkEvent } from "../event/event.ts";
+import { monotonicUlid } from "../event/ulid.ts";
 
 const newUlid = monotonicUlid();
 import { waitFor } from "../../tests/helpers/wait.ts";

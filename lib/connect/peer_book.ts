@@ -9,8 +9,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { inDir } from "../paths.ts";
-import { writePrivateFile } from "../files.ts";
+import { inDir } from "../config/paths.ts";
+import { writePrivateFile } from "../util/files.ts";
 
 const log = getLogger(["hark", "peers"]);
 

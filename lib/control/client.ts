@@ -5,7 +5,7 @@
 
 import { AgentReplyError, NoAgentError } from "../errors.ts";
 import { controlEndpoint, type ControlReply, type ControlRequest, type WireRequest } from "./protocol.ts";
-import { readLines } from "../lines.ts";
+import { readLines } from "../util/lines.ts";
 
 const encoder = new TextEncoder();
 /** Replies (status, peers) stay far below this; it only bounds a broken agent. */

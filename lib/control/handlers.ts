@@ -3,13 +3,13 @@
  * (parse.ts); this turns each into a call on the agent's parts and a reply.
  */
 
-import type { Catalog } from "../catalog.ts";
-import type { EventDraft, HarkEvent } from "../event.ts";
+import type { Catalog } from "../event/catalog.ts";
+import type { EventDraft, HarkEvent } from "../event/event.ts";
 import { HarkError } from "../errors.ts";
 import { compileFilter } from "../filter.ts";
 import type { Follower, Followers } from "../followers.ts";
-import type { Mesh } from "../mesh.ts";
-import type { EventStore, HistoryQuery } from "../store.ts";
+import type { Mesh } from "../mesh/mesh.ts";
+import type { EventStore, HistoryQuery } from "../store/store.ts";
 import type { ControlReply, ControlRequest, HistoryRequest, TailRequest } from "./protocol.ts";
 import type { ControlHandlers } from "./server.ts";
 

@@ -5,7 +5,7 @@
  */
 
 import { HarkError } from "../errors.ts";
-import { parseDraft } from "../event.ts";
+import { parseDraft } from "../event/event.ts";
 import { CONTROL_OPS, type ControlOp, type ControlRequest, type SinceFields } from "./protocol.ts";
 
 type Fields = Record<string, unknown>;

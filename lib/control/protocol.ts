@@ -15,8 +15,8 @@
  * must not pay for the server's validation (parse.ts).
  */
 
-import type { EventDraft } from "../event.ts";
-import { inDir, socketPath } from "../paths.ts";
+import type { EventDraft } from "../event/event.ts";
+import { inDir, socketPath } from "../config/paths.ts";
 
 /** Where stored events start: after a time (ms since the epoch) or after an event id. */
 export interface SinceFields {

@@ -9,9 +9,9 @@ import { getLogger } from "@logtape/logtape";
 import { HarkError } from "../errors.ts";
 import { type ControlReply, type ControlRequest, type TailRequest, tokenPath, USE_TCP } from "./protocol.ts";
 import { parseRequest } from "./parse.ts";
-import { LineTooLongError, readLines } from "../lines.ts";
-import { socketPath } from "../paths.ts";
-import { reason } from "../state_dir.ts";
+import { LineTooLongError, readLines } from "../util/lines.ts";
+import { socketPath } from "../config/paths.ts";
+import { reason } from "../store/state_dir.ts";
 
 const log = getLogger(["hark", "control"]);
 const encoder = new TextEncoder();

@@ -8,7 +8,7 @@ import type { Finding } from "./finding.ts";
 import { requestAgent } from "../control/client.ts";
 import { multiaddr } from "@multiformats/multiaddr";
 import { tcpEndpoint } from "./endpoint.ts";
-import type { MeshPeer } from "../mesh.ts";
+import type { MeshPeer } from "../mesh/mesh.ts";
 import type { ClockReading } from "../connect/clock.ts";
 
 /** Beyond this, event times and `--since` mislead; catch-up itself never depends on clocks. */

@@ -1,7 +1,7 @@
 /** Whether the config file (and HARK_* overrides) parse into a config `hark run` accepts. */
 
 import type { Finding } from "./finding.ts";
-import type { HarkConfig } from "../config.ts";
+import type { HarkConfig } from "../config/config.ts";
 import { loadConfig } from "../cli/load_config.ts";
 
 export async function checkConfig(

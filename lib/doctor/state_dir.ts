@@ -4,11 +4,11 @@
  */
 
 import type { Finding } from "./finding.ts";
-import { IDENTITY_FILE } from "../identity.ts";
-import { KEY_FILE, NETWORK_FILE } from "../network.ts";
+import { IDENTITY_FILE } from "../mesh/identity.ts";
+import { KEY_FILE, NETWORK_FILE } from "../mesh/network.ts";
 import { PEERS_FILE } from "../connect/peer_book.ts";
-import { inDir } from "../paths.ts";
-import { reason } from "../state_dir.ts";
+import { inDir } from "../config/paths.ts";
+import { reason } from "../store/state_dir.ts";
 import { octalMode, openToOthers } from "../util/owner_only.ts";
 
 const CHECK = "state dir and keys";

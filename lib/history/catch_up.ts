@@ -11,10 +11,10 @@
 
 import type { PeerId } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
-import type { EventStore } from "../store.ts";
-import type { SignedRecord } from "../signed_record.ts";
-import type { Mesh } from "../mesh.ts";
-import type { HarkEvent } from "../event.ts";
+import type { EventStore } from "../store/store.ts";
+import type { SignedRecord } from "../event/signed_record.ts";
+import type { Mesh } from "../mesh/mesh.ts";
+import type { HarkEvent } from "../event/event.ts";
 import { pullHistory } from "./requester.ts";
 import { HISTORY_PROTOCOL, PeerRefusedError, ProtocolError } from "./wire.ts";
 

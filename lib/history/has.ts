@@ -8,10 +8,10 @@
 
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
-import { readJsonFrame, writeJsonFrame } from "../json_frame.ts";
-import type { EventStore } from "../store.ts";
-import type { Mesh } from "../mesh.ts";
-import { delay } from "../delay.ts";
+import { readJsonFrame, writeJsonFrame } from "../mesh/json_frame.ts";
+import type { EventStore } from "../store/store.ts";
+import type { Mesh } from "../mesh/mesh.ts";
+import { delay } from "../util/delay.ts";
 
 export const HAS_PROTOCOL = "/hark/has/1.0.0";
 const MAX_FRAME_BYTES = 1024;

@@ -10,10 +10,10 @@
 
 import type { PeerId } from "@libp2p/interface";
 import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from "@libp2p/utils";
-import type { EventStore } from "../store.ts";
-import { type SignedRecord, verifyRecord } from "../signed_record.ts";
-import type { Mesh } from "../mesh.ts";
-import type { HarkEvent } from "../event.ts";
+import type { EventStore } from "../store/store.ts";
+import { type SignedRecord, verifyRecord } from "../event/signed_record.ts";
+import type { Mesh } from "../mesh/mesh.ts";
+import type { HarkEvent } from "../event/event.ts";
 import {
   decodeEvents,
   decodeKeys,

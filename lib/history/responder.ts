@@ -10,10 +10,10 @@ import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/int
 import type { GossipSub } from "@libp2p/gossipsub";
 import { lpStream } from "@libp2p/utils";
 import { getLogger } from "@logtape/logtape";
-import type { EventStore, ServedRow } from "../store.ts";
-import { type SignedRecord, signRecord, verifyRecord } from "../signed_record.ts";
+import type { EventStore, ServedRow } from "../store/store.ts";
+import { type SignedRecord, signRecord, verifyRecord } from "../event/signed_record.ts";
 import { TokenBuckets } from "../rate_limit.ts";
-import { TOPIC_PREFIX } from "../validator.ts";
+import { TOPIC_PREFIX } from "../mesh/validator.ts";
 import {
   decodeRequest,
   decodeWant,

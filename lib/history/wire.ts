@@ -16,8 +16,8 @@
  * are the compact summary; only events the requester lacks cross the wire.
  */
 
-import { TOPIC_PATTERN } from "../event.ts";
-import type { SignedRecord } from "../signed_record.ts";
+import { TOPIC_PATTERN } from "../event/event.ts";
+import type { SignedRecord } from "../event/signed_record.ts";
 
 export const HISTORY_PROTOCOL = "/hark/history/1.0.0";
 /**

@@ -18,8 +18,8 @@ import {
   ProtocolError,
   recordFrameBytes,
 } from "./wire.ts";
-import { type SignedRecord, signRecord, verifyRecord } from "../signed_record.ts";
-import { MAX_EVENT_BYTES_CEILING } from "../event.ts";
+import { type SignedRecord, signRecord, verifyRecord } from "../event/signed_record.ts";
+import { MAX_EVENT_BYTES_CEILING } from "../event/event.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

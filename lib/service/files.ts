@@ -2,9 +2,9 @@
 
 import { parentDir } from "./platform_path.ts";
 
-import { exists } from "../files.ts";
+import { exists } from "../util/files.ts";
 
-export { exists, writeFileAtomically } from "../files.ts";
+export { exists, writeFileAtomically } from "../util/files.ts";
 
 export async function readTextIfPresent(path: string): Promise<string | undefined> {
   try {

@@ -13,10 +13,10 @@ import { agentCommand, harkProgram } from "./program.ts";
 import { NO_EXTRA_PATHS, type SandboxPaths, sandboxPaths } from "./sandbox.ts";
 import { absolutePath, joinPath } from "./platform_path.ts";
 import { exists } from "./files.ts";
-import { defaultPaths } from "../paths.ts";
-import { parseConfig, resolveConfig } from "../config.ts";
+import { defaultPaths } from "../config/paths.ts";
+import { parseConfig, resolveConfig } from "../config/config.ts";
 import { ConfigError, HarkError, UsageError } from "../errors.ts";
-import { reason } from "../state_dir.ts";
+import { reason } from "../store/state_dir.ts";
 import { hasAsciiControl } from "../util/controls.ts";
 
 export interface ServiceOptions {

@@ -10,7 +10,7 @@ import { readTextIfPresent, removeEmptyDirs, removeIfPresent, writeFileAtomicall
 import { joinPath, parentDir } from "./platform_path.ts";
 import { definedState, keptFilesNote, logTails } from "./status_parts.ts";
 import { HarkError } from "../errors.ts";
-import { delay } from "../delay.ts";
+import { delay } from "../util/delay.ts";
 
 /** How long a booted-out agent may take to exit before it can be loaded again. */
 const UNLOAD_DEADLINE_MS = 10_000;

@@ -5,7 +5,7 @@
  * /tmp must stay visible to the programs that share it with the agent.
  */
 
-import type { HarkConfig } from "../config.ts";
+import type { HarkConfig } from "../config/config.ts";
 import { isInside, parentDir } from "./platform_path.ts";
 
 export interface SandboxPaths {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { sandboxPaths } from "./sandbox.ts";
-import { parseConfig, resolveConfig } from "../config.ts";
+import { parseConfig, resolveConfig } from "../config/config.ts";
 
 function config(text: string) {
   return resolveConfig(parseConfig(text, "test.toml"), { host: "h", stateDir: "/home/ann/st" });

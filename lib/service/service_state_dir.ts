@@ -7,7 +7,7 @@
 import type { ServiceHost } from "./host.ts";
 import type { ServicePlan } from "./manager.ts";
 import { makeDirsFor } from "./files.ts";
-import { prepareStateDir } from "../state_dir.ts";
+import { prepareStateDir } from "../store/state_dir.ts";
 
 /** Called by each manager once its tool has answered, so a missing tool leaves nothing behind. */
 export async function prepareServiceStateDir(host: ServiceHost, plan: ServicePlan): Promise<void> {

@@ -5,7 +5,7 @@ import { ToolMissingError } from "./host.ts";
 import type { LogTail, ServiceState } from "./manager.ts";
 import { lastLines } from "./log_tail.ts";
 import { optionValue } from "./program.ts";
-import { reason } from "../state_dir.ts";
+import { reason } from "../store/state_dir.ts";
 
 /**
  * A state with what the definition says filled in (the command, and its

@@ -1,11 +1,11 @@
 /**
  * Every source kind's config schema, and the keys all sources share. The
- * config reader (lib/config.ts) walks this list; a new kind adds its schema
+ * config reader (lib/config/config.ts) walks this list; a new kind adds its schema
  * module and one line here. Only schemas are imported: never a source itself.
  */
 
-import type { FieldSpec } from "../config_fields.ts";
-import type { KindSchema } from "../config_schema.ts";
+import type { FieldSpec } from "../config/fields.ts";
+import type { KindSchema } from "../config/schema.ts";
 import { type FifoOptions, fifoSchema } from "./fifo_config.ts";
 import { type HttpOptions, httpSchema } from "./http_config.ts";
 import { type WatchOptions, watchSchema } from "./watch_config.ts";

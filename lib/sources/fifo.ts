@@ -9,11 +9,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { checkTopic, DEFAULT_TOPIC, type EventDraft, parseDraft } from "../event.ts";
+import { checkTopic, DEFAULT_TOPIC, type EventDraft, parseDraft } from "../event/event.ts";
 import { EventError, HarkError } from "../errors.ts";
-import { writeAll } from "../write_all.ts";
+import { writeAll } from "../util/write_all.ts";
 import type { Publish, Source } from "./source.ts";
-import { LineSplitter } from "../lines.ts";
+import { LineSplitter } from "../util/lines.ts";
 
 const log = getLogger(["hark", "source", "fifo"]);
 

@@ -1,6 +1,6 @@
 /** The fifo source's config keys (fifo.ts). */
 
-import type { KindSchema } from "../config_schema.ts";
+import type { KindSchema } from "../config/schema.ts";
 import type { SourceConfig } from "./config_registry.ts";
 
 export interface FifoOptions {

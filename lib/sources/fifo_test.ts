@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { waitFor } from "../../tests/helpers/wait.ts";
-import type { EventDraft, HarkEvent } from "../event.ts";
+import type { EventDraft, HarkEvent } from "../event/event.ts";
 import { EventError, HarkError } from "../errors.ts";
 import { FifoSource, type FifoSourceInit } from "./fifo.ts";
 

@@ -15,12 +15,12 @@
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
-import { type EventDraft, parsePriority } from "../event.ts";
+import { type EventDraft, parsePriority } from "../event/event.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
 import { parseActionsHeader, parseActionsJson } from "./ntfy_actions.ts";
-import type { EventAction } from "../actions.ts";
+import type { EventAction } from "../event/actions.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import { APP_CSS, APP_JS, FAVICON_SVG, INDEX_HTML } from "../web/assets.ts";
 import {

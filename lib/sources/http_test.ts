@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HarkError } from "../errors.ts";
-import { createEvent, type EventDraft, type HarkEvent } from "../event.ts";
-import { monotonicUlid } from "../ulid.ts";
+import { createEvent, type EventDraft, type HarkEvent } from "../event/event.ts";
+import { monotonicUlid } from "../event/ulid.ts";
 import { HttpSource, type HttpSourceInit, isLoopback, parseListen } from "./http.ts";
 import type { Feed } from "./source.ts";
 

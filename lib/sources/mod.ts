@@ -5,7 +5,7 @@
  * the agent, under the same rules and rate limit as `hark send`.
  */
 
-import type { SourceConfig } from "../config.ts";
+import type { SourceConfig } from "../config/config.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { FifoSource } from "./fifo.ts";
 import { HttpSource } from "./http.ts";

@@ -7,7 +7,7 @@
  *            http, Turn down, https://api.example/, method=PUT, headers.Authorization=Bearer x, body='{"t": 65}'
  */
 
-import { checkActions, type EventAction } from "../actions.ts";
+import { checkActions, type EventAction } from "../event/actions.ts";
 import { EventError } from "../errors.ts";
 
 /** The fields ntfy names positionally, in order, before any `key=value`. */

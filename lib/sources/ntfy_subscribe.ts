@@ -11,11 +11,11 @@
  * `poll=1` returns the stored ones and ends.
  */
 
-import type { HarkEvent } from "../event.ts";
-import type { EventAction } from "../actions.ts";
-import { parsePriority } from "../event.ts";
-import { parseDuration } from "../duration.ts";
-import { ULID_PATTERN } from "../ulid.ts";
+import type { HarkEvent } from "../event/event.ts";
+import type { EventAction } from "../event/actions.ts";
+import { parsePriority } from "../event/event.ts";
+import { parseDuration } from "../util/duration.ts";
+import { ULID_PATTERN } from "../event/ulid.ts";
 import type { Feed, Since } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createEvent } from "../event.ts";
+import { createEvent } from "../event/event.ts";
 import { encodeMessage, type NtfyMessage, ntfyMessage, parseSince } from "./ntfy_subscribe.ts";
 import { HttpFailure } from "./http_failure.ts";
 

@@ -1,4 +1,4 @@
-import type { EventDraft, HarkEvent } from "../event.ts";
+import type { EventDraft, HarkEvent } from "../event/event.ts";
 /** Publishes a draft through the agent (publisher rules, rate limit, store, local sinks); throws HarkError when refused. */
 export type Publish = (draft: EventDraft) => Promise<HarkEvent>;
 /** A long-lived producer of events. start/stop are idempotent; stop releases every handle and timer. */

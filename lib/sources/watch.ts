@@ -7,7 +7,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
-import { checkTopic, type Priority } from "../event.ts";
+import { checkTopic, type Priority } from "../event/event.ts";
 import type { Publish, Source } from "./source.ts";
 import { type CompiledRule, compileRules, type WatchRule } from "./watch_rules.ts";
 import { baseName, FileFollower } from "./watch_follow.ts";

@@ -1,9 +1,9 @@
 /** The watch source's config keys (watch.ts), and its rules' keys. */
 
-import type { KeyPath } from "../config_locate.ts";
-import { type FieldSpec, readTable } from "../config_fields.ts";
-import type { EntryContext, KindSchema } from "../config_schema.ts";
-import type { Priority } from "../event.ts";
+import type { KeyPath } from "../config/locate.ts";
+import { type FieldSpec, readTable } from "../config/fields.ts";
+import type { EntryContext, KindSchema } from "../config/schema.ts";
+import type { Priority } from "../event/event.ts";
 import type { SourceConfig } from "./config_registry.ts";
 
 export interface WatchRuleConfig {

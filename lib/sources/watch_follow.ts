@@ -8,7 +8,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { HarkError } from "../errors.ts";
-import { LineSplitter } from "../lines.ts";
+import { LineSplitter } from "../util/lines.ts";
 import { errorText, type ProblemNotes } from "./watch_problems.ts";
 
 const log = getLogger(["hark", "source", "watch"]);

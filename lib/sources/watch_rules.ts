@@ -5,7 +5,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
-import { checkTopic, parsePriority, type Priority, TAG_MAX_CHARS, TAGS_MAX } from "../event.ts";
+import { checkTopic, parsePriority, type Priority, TAG_MAX_CHARS, TAGS_MAX } from "../event/event.ts";
 
 /** One rule of a watch source, as written in the config. */
 export interface WatchRule {

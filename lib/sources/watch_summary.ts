@@ -5,7 +5,7 @@
  * flood.
  */
 
-import { BODY_MAX_BYTES, type EventDraft, type Priority, TITLE_MAX_CHARS } from "../event.ts";
+import { BODY_MAX_BYTES, type EventDraft, type Priority, TITLE_MAX_CHARS } from "../event/event.ts";
 import { clipBytes, clipChars } from "./watch_template.ts";
 
 const MINUTE_MS = 60_000;

@@ -4,7 +4,7 @@
  * `title`, `body`, `priority` or `tags` groups winning over the rule's.
  */
 
-import { BODY_MAX_BYTES, type EventDraft, parsePriority, TAGS_MAX, TITLE_MAX_CHARS } from "../event.ts";
+import { BODY_MAX_BYTES, type EventDraft, parsePriority, TAGS_MAX, TITLE_MAX_CHARS } from "../event/event.ts";
 import { cleanTerminalLine } from "../util/controls.ts";
 import { type CompiledRule, isTag, PLACEHOLDER } from "./watch_rules.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { EventDraft, HarkEvent } from "../event.ts";
+import type { EventDraft, HarkEvent } from "../event/event.ts";
 import { HarkError } from "../errors.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { compileRules, WatchSource, type WatchSourceInit } from "./watch.ts";

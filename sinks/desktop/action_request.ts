@@ -5,7 +5,7 @@
  * response body is read only to release the connection.
  */
 
-import type { HttpAction } from "../../lib/actions.ts";
+import type { HttpAction } from "../../lib/event/actions.ts";
 
 const REQUEST_TIMEOUT_MS = 15_000;
 

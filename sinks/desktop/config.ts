@@ -1,6 +1,6 @@
 /** The desktop sink's config keys (sinks/desktop/mod.ts). */
 
-import type { SinkKindSchema } from "../../lib/config_schema.ts";
+import type { SinkKindSchema } from "../../lib/config/schema.ts";
 import type { SinkConfig } from "../config_registry.ts";
 import { SUMMARIZE_AFTER_DEFAULT } from "../stdout_config.ts";
 

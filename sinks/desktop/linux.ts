@@ -37,9 +37,9 @@
 
 import dbusNative from "@homebridge/dbus-native";
 import { getLogger } from "@logtape/logtape";
-import type { HarkEvent } from "../../lib/event.ts";
+import type { HarkEvent } from "../../lib/event/event.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
-import type { EventAction } from "../../lib/actions.ts";
+import type { EventAction } from "../../lib/event/actions.ts";
 import { runHttpAction } from "./action_request.ts";
 
 const log = getLogger(["hark", "sink", "desktop"]);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { cleanText, escapeMarkup, LinuxDesktop, notificationFromEvent } from "./linux.ts";
-import { createEvent } from "../../lib/event.ts";
-import { monotonicUlid } from "../../lib/ulid.ts";
+import { createEvent } from "../../lib/event/event.ts";
+import { monotonicUlid } from "../../lib/event/ulid.ts";
 import { type DesktopSession, haveDesktop, startDesktopSession } from "../../tests/helpers/desktop_session.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 

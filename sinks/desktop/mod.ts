@@ -11,7 +11,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { HarkEvent } from "../../lib/event.ts";
+import type { HarkEvent } from "../../lib/event/event.ts";
 import type { Sink } from "../sink.ts";
 import { AwayGate } from "../away.ts";
 import { PopupLimit } from "./popup_limit.ts";

@@ -4,7 +4,7 @@
  * so tests can check the exact argv, env and stdin without a desktop.
  */
 
-import type { EventAction } from "../../lib/actions.ts";
+import type { EventAction } from "../../lib/event/actions.ts";
 
 export type Urgency = "low" | "normal" | "critical";
 

@@ -15,7 +15,7 @@
  * ```
  */
 
-import type { EventDraft, HarkEvent } from "../../lib/event.ts";
+import type { EventDraft, HarkEvent } from "../../lib/event/event.ts";
 
 export type { EventDraft, HarkEvent };
 

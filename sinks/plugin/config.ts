@@ -1,7 +1,7 @@
 /** The plugin sink's config keys (sinks/plugin/mod.ts). */
 
 import { dirname, resolve } from "node:path";
-import type { EntryContext, SinkKindSchema } from "../../lib/config_schema.ts";
+import type { EntryContext, SinkKindSchema } from "../../lib/config/schema.ts";
 import type { SinkConfig } from "../config_registry.ts";
 
 export const PLUGIN_TIMEOUT_DEFAULT_MS = 30_000;

@@ -16,7 +16,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { pathToFileURL } from "node:url";
-import { type EventDraft, type HarkEvent, parseDraft } from "../../lib/event.ts";
+import { type EventDraft, type HarkEvent, parseDraft } from "../../lib/event/event.ts";
 import { compileTopicPattern } from "../../lib/filter.ts";
 import type { Sink } from "../sink.ts";
 import type { HostMessage, WorkerMessage } from "./protocol.ts";

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { EventDraft, HarkEvent } from "../../lib/event.ts";
+import type { EventDraft, HarkEvent } from "../../lib/event/event.ts";
 import { PluginSink, type PluginSinkInit } from "./mod.ts";
 import { testEvent } from "../../tests/helpers/events.ts";
 

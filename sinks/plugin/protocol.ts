@@ -3,7 +3,7 @@
  * (./worker.ts). Structured clone carries them; events are plain JSON.
  */
 
-import type { EventDraft, HarkEvent } from "../../lib/event.ts";
+import type { EventDraft, HarkEvent } from "../../lib/event/event.ts";
 
 export type HostMessage =
   /** Import the plugin at `url` and call its `register`. */

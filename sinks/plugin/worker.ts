@@ -6,7 +6,7 @@
  */
 
 import { compileFilter, compileTopicPattern } from "../../lib/filter.ts";
-import type { EventDraft, HarkEvent } from "../../lib/event.ts";
+import type { EventDraft, HarkEvent } from "../../lib/event/event.ts";
 import type { Handler, HandlerOptions, Hark, PluginContext, PluginModule } from "./api.ts";
 import type { HostMessage, WorkerMessage } from "./protocol.ts";
 

@@ -1,6 +1,6 @@
 /** A complete event for unit tests of sinks; each call gets its own id. */
 
-import type { HarkEvent } from "../../lib/event.ts";
+import type { HarkEvent } from "../../lib/event/event.ts";
 
 let counter = 0;
 

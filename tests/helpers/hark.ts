@@ -4,8 +4,8 @@
  */
 
 import { ControlClient } from "../../lib/control/client.ts";
-import type { HarkEvent } from "../../lib/event.ts";
-import { type Network, newNetwork, saveNetwork } from "../../lib/network.ts";
+import type { HarkEvent } from "../../lib/event/event.ts";
+import { type Network, newNetwork, saveNetwork } from "../../lib/mesh/network.ts";
 import { waitFor } from "./wait.ts";
 import { HARK_V8_FLAGS } from "../../lib/service/program.ts";
 

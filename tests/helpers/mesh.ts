@@ -6,9 +6,9 @@
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import type { PrivateKey } from "@libp2p/interface";
 import type { Libp2p } from "libp2p";
-import { Mesh, type MeshInit } from "../../lib/mesh.ts";
-import type { Services } from "../../lib/mesh_options.ts";
-import { newNetwork } from "../../lib/network.ts";
+import { Mesh, type MeshInit } from "../../lib/mesh/mesh.ts";
+import type { Services } from "../../lib/mesh/options.ts";
+import { newNetwork } from "../../lib/mesh/network.ts";
 
 /** One network for every in-process mesh of this test process. */
 const network = newNetwork("in-process");

@@ -4,7 +4,7 @@
  * publish any bytes on any hark topic, as fast as it likes.
  */
 
-import "../../lib/runtime_patches.ts";
+import "../../lib/mesh/runtime_patches.ts";
 import { createLibp2p, type Libp2p } from "libp2p";
 import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
 import { tcp } from "@libp2p/tcp";
@@ -15,9 +15,9 @@ import { preSharedKey } from "@libp2p/pnet";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { PrivateKey } from "@libp2p/interface";
 import { generateKeyPair } from "@libp2p/crypto/keys";
-import { createEvent, encodeEvent, type EventDraft } from "../../lib/event.ts";
-import { type Network, swarmKey } from "../../lib/network.ts";
-import { monotonicUlid } from "../../lib/ulid.ts";
+import { createEvent, encodeEvent, type EventDraft } from "../../lib/event/event.ts";
+import { type Network, swarmKey } from "../../lib/mesh/network.ts";
+import { monotonicUlid } from "../../lib/event/ulid.ts";
 import { waitFor } from "./wait.ts";
 import { TEST_NETWORK } from "./hark.ts";
 

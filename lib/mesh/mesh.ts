@@ -16,19 +16,19 @@ import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { isPrivate } from "@libp2p/utils";
 import { getLogger } from "@logtape/logtape";
-import { encodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "./event.ts";
-import { type KeptOrigin, PeerKeeper } from "./connect/peer_keeper.ts";
-import { LinkMonitor } from "./connect/link_monitor.ts";
-import type { PeerBook } from "./connect/peer_book.ts";
-import { PeerExchange } from "./connect/peer_exchange.ts";
-import { serveReach } from "./connect/reach.ts";
-import { type ClockReading, readClock, serveClock } from "./connect/clock.ts";
-import { type Reachability, RelayUse } from "./connect/relay_use.ts";
-import { AddressWatch } from "./connect/address_watch.ts";
-import { checkConnections, GossipMender } from "./connect/gossip_mender.ts";
-import { ConfigError, HarkError } from "./errors.ts";
+import { encodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "../event/event.ts";
+import { type KeptOrigin, PeerKeeper } from "../connect/peer_keeper.ts";
+import { LinkMonitor } from "../connect/link_monitor.ts";
+import type { PeerBook } from "../connect/peer_book.ts";
+import { PeerExchange } from "../connect/peer_exchange.ts";
+import { serveReach } from "../connect/reach.ts";
+import { type ClockReading, readClock, serveClock } from "../connect/clock.ts";
+import { type Reachability, RelayUse } from "../connect/relay_use.ts";
+import { AddressWatch } from "../connect/address_watch.ts";
+import { checkConnections, GossipMender } from "../connect/gossip_mender.ts";
+import { ConfigError, HarkError } from "../errors.ts";
 import { mdnsServiceTag, type Network } from "./network.ts";
-import type { RateLimit } from "./rate_limit.ts";
+import type { RateLimit } from "../rate_limit.ts";
 import {
   type AcceptedEvent,
   type ContentCheck,
@@ -39,11 +39,11 @@ import {
   type ValidatorCounters,
   type Verdict,
 } from "./validator.ts";
-import { seqnoBytes, type SignedRecord, signRecord } from "./signed_record.ts";
+import { seqnoBytes, type SignedRecord, signRecord } from "../event/signed_record.ts";
 import { encodeBatch, entrySize } from "./batch.ts";
-import type { Arrival } from "./store.ts";
-import { delay } from "./delay.ts";
-import { DIAL_TIMEOUT_MS, libp2pOptions, type Services } from "./mesh_options.ts";
+import type { Arrival } from "../store/store.ts";
+import { delay } from "../util/delay.ts";
+import { DIAL_TIMEOUT_MS, libp2pOptions, type Services } from "./options.ts";
 
 const log = getLogger(["hark", "mesh"]);
 

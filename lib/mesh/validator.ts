@@ -12,11 +12,11 @@
  */
 
 import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
-import { decodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "./event.ts";
-import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
-import type { SignedRecord } from "./signed_record.ts";
+import { decodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "../event/event.ts";
+import { type RateLimit, TokenBuckets } from "../rate_limit.ts";
+import type { SignedRecord } from "../event/signed_record.ts";
 import { type BatchEntry, decodeBatch, isBatch } from "./batch.ts";
-import { fnv1a } from "./util/fnv.ts";
+import { fnv1a } from "../util/fnv.ts";
 
 export const TOPIC_PREFIX = "hark/";
 

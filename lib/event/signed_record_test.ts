@@ -3,10 +3,10 @@ import { generateKeyPair } from "@libp2p/crypto/keys";
 import type { Message } from "@libp2p/gossipsub";
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { seqnoBytes, signedBytes, type SignedRecord, signRecord, verifyRecord } from "./signed_record.ts";
-import { TOPIC_PREFIX } from "./validator.ts";
-import { Rogue } from "../tests/helpers/rogue.ts";
-import { TEST_NETWORK } from "../tests/helpers/hark.ts";
-import { waitFor } from "../tests/helpers/wait.ts";
+import { TOPIC_PREFIX } from "../mesh/validator.ts";
+import { Rogue } from "../../tests/helpers/rogue.ts";
+import { TEST_NETWORK } from "../../tests/helpers/hark.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
 
 const encoder = new TextEncoder();
 /** libp2p nodes leave timers and sockets behind them for a while after stop(). */

@@ -5,8 +5,8 @@
  * header names and values that cannot smuggle a second header.
  */
 
-import { EventError } from "./errors.ts";
-import { hasAsciiControl } from "./util/controls.ts";
+import { EventError } from "../errors.ts";
+import { hasAsciiControl } from "../util/controls.ts";
 
 export interface ViewAction {
   action: "view";

@@ -8,8 +8,8 @@
 
 import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
-import { TOPIC_PREFIX } from "./validator.ts";
-import { concatBytes } from "./bytes.ts";
+import { TOPIC_PREFIX } from "../mesh/validator.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 export interface SignedRecord {
   /** The publisher's peer id, which holds its public key. */

@@ -1,15 +1,15 @@
 /**
  * The kinds of value a config key may hold, and the readers that check
  * them. Every table of the config (and each sink and source kind's schema,
- * see config_schema.ts) names its keys' kinds; the words of every error
+ * see schema.ts) names its keys' kinds; the words of every error
  * about a value are here, so they read alike wherever the key is.
  */
 
-import { type KeyPath } from "./config_locate.ts";
-import { parseDuration } from "./duration.ts";
-import { compileFilter, compileTopicPattern, FilterError } from "./filter.ts";
-import { checkTopic, parsePriority } from "./event.ts";
-import { EventError } from "./errors.ts";
+import { type KeyPath } from "./locate.ts";
+import { parseDuration } from "../util/duration.ts";
+import { compileFilter, compileTopicPattern, FilterError } from "../filter.ts";
+import { checkTopic, parsePriority } from "../event/event.ts";
+import { EventError } from "../errors.ts";
 
 export type FieldType =
   | "string"

@@ -11,7 +11,7 @@ import {
   TITLE_MAX_CHARS,
   validateEvent,
 } from "./event.ts";
-import { EventError } from "./errors.ts";
+import { EventError } from "../errors.ts";
 
 const ID = "01JDQ8ZC5V8Q0W3Z7M9N4T2B6K";
 const NOW = Date.UTC(2026, 10, 21, 23, 59, 59, 123);

@@ -3,8 +3,8 @@ import { generateKeyPair } from "@libp2p/crypto/keys";
 import { type SignedMessage, TopicValidatorResult, type UnsignedMessage } from "@libp2p/gossipsub";
 import type { PeerId } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { createEvent, DEFAULT_LIMITS, encodeEvent, type EventDraft, type HarkEvent } from "./event.ts";
-import { monotonicUlid } from "./ulid.ts";
+import { createEvent, DEFAULT_LIMITS, encodeEvent, type EventDraft, type HarkEvent } from "../event/event.ts";
+import { monotonicUlid } from "../event/ulid.ts";
 import {
   EventValidator,
   MAX_BATCH_EVENTS,

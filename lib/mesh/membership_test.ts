@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
-import type { EventDraft, HarkEvent } from "./event.ts";
+import type { EventDraft, HarkEvent } from "../event/event.ts";
 import {
   checkMembershipEvent,
   JOIN_TOPIC,

@@ -5,10 +5,10 @@
 
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import type { PrivateKey } from "@libp2p/interface";
-import { StateDirError } from "./errors.ts";
-import { inDir } from "./paths.ts";
-import { reason } from "./state_dir.ts";
-import { octalMode, openToOthers } from "./util/owner_only.ts";
+import { StateDirError } from "../errors.ts";
+import { inDir } from "../config/paths.ts";
+import { reason } from "../store/state_dir.ts";
+import { octalMode, openToOthers } from "../util/owner_only.ts";
 
 export const IDENTITY_FILE = "identity.key";
 

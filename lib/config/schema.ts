@@ -7,8 +7,8 @@
  * D-Bus or a Worker.
  */
 
-import type { KeyPath } from "./config_locate.ts";
-import type { Fail, FieldSpec } from "./config_fields.ts";
+import type { KeyPath } from "./locate.ts";
+import type { Fail, FieldSpec } from "./fields.ts";
 
 /** Where a kind's entry was read from, for checks after its keys are read. */
 export interface EntryContext {

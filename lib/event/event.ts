@@ -5,7 +5,7 @@
  */
 
 import { checkActions, type EventAction } from "./actions.ts";
-import { EventError } from "./errors.ts";
+import { EventError } from "../errors.ts";
 import { ULID_PATTERN } from "./ulid.ts";
 
 /** 1 min, 2 low, 3 default, 4 high, 5 urgent (ntfy's scale). */
@@ -68,7 +68,7 @@ export const USER_MAX_CHARS = 64;
 export const TOPIC_PATTERN = /^[a-z0-9._-]{1,64}$/;
 export const DEFAULT_TOPIC = "default";
 /**
- * Topics under this prefix carry the agents' own events (lib/membership.ts):
+ * Topics under this prefix carry the agents' own events (lib/mesh/membership.ts):
  * `hark send` and sources may not publish there, and a sink or `hark tail`
  * gets them only when it names them.
  */

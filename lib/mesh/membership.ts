@@ -23,9 +23,9 @@
  * a patchy one, at worst a few, never none.
  */
 
-import { type EventDraft, type HarkEvent, isReservedTopic } from "./event.ts";
+import { type EventDraft, type HarkEvent, isReservedTopic } from "../event/event.ts";
 import { getLogger } from "@logtape/logtape";
-import { LEAVE_AFTER_DEFAULT_MS, STATUS_INTERVAL_DEFAULT_MS } from "./config.ts";
+import { LEAVE_AFTER_DEFAULT_MS, STATUS_INTERVAL_DEFAULT_MS } from "../config/config.ts";
 
 const log = getLogger(["hark", "membership"]);
 
@@ -52,7 +52,7 @@ export interface MemberFacts {
   peers?: number;
   /** Leaves only. */
   reason?: LeaveReason;
-  /** What this agent's config says about its topics (lib/catalog.ts). */
+  /** What this agent's config says about its topics (lib/event/catalog.ts). */
   catalog?: Record<string, { description?: string; schema?: Record<string, unknown> }>;
 }
 

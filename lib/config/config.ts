@@ -7,12 +7,12 @@
 
 import { dirname, resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { ConfigError } from "./errors.ts";
-import { type KeyPath, locateKey } from "./config_locate.ts";
-import { describe, type Fail, type FieldSpec, isTable, readTable, rethrow } from "./config_fields.ts";
-import type { KindSchema, SinkKindSchema } from "./config_schema.ts";
+import { ConfigError } from "../errors.ts";
+import { type KeyPath, locateKey } from "./locate.ts";
+import { describe, type Fail, type FieldSpec, isTable, readTable, rethrow } from "./fields.ts";
+import type { KindSchema, SinkKindSchema } from "./schema.ts";
 import { inDir } from "./paths.ts";
-import { checkTopic, DEFAULT_MAX_EVENT_BYTES, DEFAULT_TOPIC, MAX_EVENT_BYTES_CEILING } from "./event.ts";
+import { checkTopic, DEFAULT_MAX_EVENT_BYTES, DEFAULT_TOPIC, MAX_EVENT_BYTES_CEILING } from "../event/event.ts";
 import {
   MAX_AGE_DEFAULT_MS,
   SINK_COMMON_FIELDS,
@@ -21,20 +21,20 @@ import {
   SINK_TYPES,
   type SinkConfig,
   type SinkType,
-} from "../sinks/config_registry.ts";
+} from "../../sinks/config_registry.ts";
 import {
   SOURCE_COMMON_FIELDS,
   SOURCE_SCHEMAS,
   SOURCE_TYPES,
   type SourceConfig,
   type SourceType,
-} from "./sources/config_registry.ts";
+} from "../sources/config_registry.ts";
 
 export type { SinkConfig, SinkType, SourceConfig, SourceType };
 export { SINK_QUEUE_DEFAULT };
-export { parseBytes } from "./config_fields.ts";
-export { FILE_KEEP_DEFAULT, FILE_MAX_SIZE_DEFAULT } from "../sinks/file_config.ts";
-export { PLUGIN_FILE } from "../sinks/plugin/config.ts";
+export { parseBytes } from "./fields.ts";
+export { FILE_KEEP_DEFAULT, FILE_MAX_SIZE_DEFAULT } from "../../sinks/file_config.ts";
+export { PLUGIN_FILE } from "../../sinks/plugin/config.ts";
 
 export interface HarkConfig {
   network: {
@@ -63,7 +63,7 @@ export interface HarkConfig {
   };
   /** Per-topic rules, from `[topic.NAME]` tables. */
   topic: Record<string, TopicRules>;
-  /** Membership events (lib/membership.ts). */
+  /** Membership events (lib/mesh/membership.ts). */
   membership: {
     /** How often this agent publishes hark.node.status; 0 never. */
     status_interval_ms: number;
@@ -93,7 +93,7 @@ export interface ConfigLayer {
 }
 
 export const RETENTION_DEFAULT_MS = 7 * 86_400_000;
-/** lib/membership.ts's defaults, here so that config loads without the agent's modules. */
+/** lib/mesh/membership.ts's defaults, here so that config loads without the agent's modules. */
 export const STATUS_INTERVAL_DEFAULT_MS = 5 * 60_000;
 export const LEAVE_AFTER_DEFAULT_MS = 30_000;
 export const MAX_EVENTS_DEFAULT = 100_000;

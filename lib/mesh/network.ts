@@ -9,11 +9,11 @@
  * Whoever holds a token can join: treat it like a password.
  */
 
-import { ConfigError, HarkError } from "./errors.ts";
-import { inDir } from "./paths.ts";
-import { reason } from "./state_dir.ts";
-import { writePrivateFile } from "./files.ts";
-import { octalMode, openToOthers } from "./util/owner_only.ts";
+import { ConfigError, HarkError } from "../errors.ts";
+import { inDir } from "../config/paths.ts";
+import { reason } from "../store/state_dir.ts";
+import { writePrivateFile } from "../util/files.ts";
+import { octalMode, openToOthers } from "../util/owner_only.ts";
 
 export const KEY_FILE = "swarm.key";
 export const NETWORK_FILE = "network.json";

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { createEvent, type HarkEvent } from "./event.ts";
-import { HarkError } from "./errors.ts";
-import { inDir } from "./paths.ts";
+import { createEvent, type HarkEvent } from "../event/event.ts";
+import { HarkError } from "../errors.ts";
+import { inDir } from "../config/paths.ts";
 import { type Arrival, EventStore, STORE_FILE, type StoreInit } from "./store.ts";
-import { monotonicUlid } from "./ulid.ts";
+import { monotonicUlid } from "../event/ulid.ts";
 
 const PEER_A = "12D3KooWPeerA";
 const PEER_B = "12D3KooWPeerB";

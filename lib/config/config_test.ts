@@ -11,8 +11,8 @@ import {
   resolveConfig,
   SINK_QUEUE_DEFAULT,
 } from "./config.ts";
-import { locateKey } from "./config_locate.ts";
-import { ConfigError } from "./errors.ts";
+import { locateKey } from "./locate.ts";
+import { ConfigError } from "../errors.ts";
 import { inDir } from "./paths.ts";
 
 /** Runs `parseConfig` and returns the ConfigError message it throws. */

@@ -16,8 +16,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { Validator } from "@cfworker/json-schema";
-import type { TopicRules } from "./config.ts";
-import { ConfigError, HarkError } from "./errors.ts";
+import type { TopicRules } from "../config/config.ts";
+import { ConfigError, HarkError } from "../errors.ts";
 import { checkTopic, type HarkEvent, isReservedTopic } from "./event.ts";
 import { describeSchemaError } from "./catalog_errors.ts";
 

@@ -4,9 +4,9 @@
  * an existing one that others can read is refused, not silently changed.
  */
 
-import { StateDirError } from "./errors.ts";
-import { inDir } from "./paths.ts";
-import { octalMode, openToOthers } from "./util/owner_only.ts";
+import { StateDirError } from "../errors.ts";
+import { inDir } from "../config/paths.ts";
+import { octalMode, openToOthers } from "../util/owner_only.ts";
 
 const POSIX = Deno.build.os !== "windows";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, HarkError } from "./errors.ts";
+import { ConfigError, HarkError } from "../errors.ts";
 import {
   decodeToken,
   encodeToken,
@@ -12,7 +12,7 @@ import {
   saveNetwork,
   swarmKey,
 } from "./network.ts";
-import { inDir } from "./paths.ts";
+import { inDir } from "../config/paths.ts";
 
 const POSIX = Deno.build.os !== "windows";
 const encoder = new TextEncoder();

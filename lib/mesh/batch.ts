@@ -12,7 +12,7 @@
  * signatures let any agent later serve one event of it as history.
  */
 
-import { EventError } from "./errors.ts";
+import { EventError } from "../errors.ts";
 
 /** First byte of a batch; never the first byte of JSON. */
 export const BATCH_MARK = 0x01;

@@ -14,9 +14,9 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { getLogger } from "@logtape/logtape";
-import type { HarkEvent } from "./event.ts";
-import { HarkError } from "./errors.ts";
-import { inDir } from "./paths.ts";
+import type { HarkEvent } from "../event/event.ts";
+import { HarkError } from "../errors.ts";
+import { inDir } from "../config/paths.ts";
 
 const log = getLogger(["hark", "store"]);
 

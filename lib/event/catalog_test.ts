@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Catalog } from "./catalog.ts";
 import { fieldName } from "./catalog_errors.ts";
 import { createEvent, type EventDraft, type HarkEvent } from "./event.ts";
-import { ConfigError, HarkError } from "./errors.ts";
+import { ConfigError, HarkError } from "../errors.ts";
 
 const BUILDS = {
   type: "object",
