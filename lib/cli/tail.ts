@@ -6,7 +6,7 @@ import { ControlClient } from "../control/client.ts";
 import { checkTopic, type HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";
-import { parseSince } from "./since.ts";
+import { parseSince } from "../store/since.ts";
 
 export const tailCommand: Command = {
   name: "tail",

@@ -22,7 +22,7 @@ import type { ControlReply, ControlRequest } from "../control/protocol.ts";
 import { AgentReplyError, HarkError } from "../errors.ts";
 import type { EventDraft, HarkEvent } from "../event/event.ts";
 import { defaultPaths } from "../config/paths.ts";
-import { parseSince, type Since } from "../cli/since.ts";
+import { parseSince, type Since } from "../store/since.ts";
 
 export type { EventDraft, HarkEvent, Priority } from "../event/event.ts";
 export type { EventAction } from "../event/actions.ts";
