@@ -5,16 +5,13 @@
  */
 
 import type { HarkEvent } from "../lib/event/event.ts";
+import { stripControlsKeepingLines } from "../lib/util/controls.ts";
 
 const DISCORD_MAX_CHARS = 2000;
 
-// C0 controls except tab and newline, DEL, C1 controls, bidi overrides and isolates.
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
 /** Text for a chat message: newlines normalised, control characters made visible and harmless. */
 function chatText(text: string): string {
-  return text.replace(/\r\n?|[\u2028\u2029]/g, "\n").replace(UNSAFE, "\uFFFD");
+  return stripControlsKeepingLines(text);
 }
 
 /** A title is one line. */

@@ -22,6 +22,22 @@ export function stripControls(text: string, replacement?: string): string {
   return text.replace(UNSAFE, (char) => (char === "\n" || char === "\r" || char === "\t" ? " " : "\uFFFD"));
 }
 
+/**
+ * The same, but tab and line breaks, for text that keeps its lines; and the
+ * noncharacters U+FFFE and U+FFFF, which no XML (a toast) may hold.
+ */
+// deno-lint-ignore no-control-regex
+const UNSAFE_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufffe\uffff]/g;
+const LINE_BREAKS = /\r\n?|[\u2028\u2029]/g;
+
+/**
+ * Text that keeps its lines (a chat message, a notification's body): every
+ * line break becomes "\n", tabs stay, other control characters become U+FFFD.
+ */
+export function stripControlsKeepingLines(text: string): string {
+  return text.replace(LINE_BREAKS, "\n").replace(UNSAFE_BUT_LINES, "\uFFFD");
+}
+
 /** Terminal sequences: CSI (colours, cursor moves), OSC (titles, links) and two-character escapes. */
 // deno-lint-ignore no-control-regex
 const TERMINAL_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;

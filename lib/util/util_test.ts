@@ -1,7 +1,7 @@
 /** The shared policies: each has one home, so each is pinned here once. */
 
 import assert from "node:assert/strict";
-import { cleanTerminalLine, hasAsciiControl, stripControls } from "./controls.ts";
+import { cleanTerminalLine, hasAsciiControl, stripControls, stripControlsKeepingLines } from "./controls.ts";
 import { delay } from "./delay.ts";
 import { fnv1a, fnv1a64 } from "./fnv.ts";
 import { octalMode, openToOthers } from "./owner_only.ts";
@@ -23,6 +23,11 @@ Deno.test("stripControls keeps one line one line and marks what it took out", ()
   assert.equal(stripControls("\u202eevil\u2028"), "\uFFFDevil\uFFFD");
   assert.equal(stripControls("bell\x07", ""), "bell");
   assert.equal(stripControls("plain ünïcode 😀"), "plain ünïcode 😀");
+});
+
+Deno.test("stripControlsKeepingLines keeps lines and tabs, and marks the rest", () => {
+  assert.equal(stripControlsKeepingLines("a\r\nb\rc\u2028d\u2029e\n\tf"), "a\nb\nc\nd\ne\n\tf");
+  assert.equal(stripControlsKeepingLines("\x1b[31m\u0000\u202e\uffff"), "\uFFFD[31m\uFFFD\uFFFD\uFFFD");
 });
 
 Deno.test("cleanTerminalLine drops terminal sequences, keeps tabs and replaces other controls", () => {

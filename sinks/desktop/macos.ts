@@ -9,7 +9,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { HarkError } from "../../lib/errors.ts";
-import { denoRunner, type Notification, type Run, type Runner } from "./notification.ts";
+import { denoRunner, type Notification, type Run, type Runner, textForProgram } from "./notification.ts";
 
 const log = getLogger(["hark", "desktop"]);
 
@@ -64,27 +64,6 @@ export const CATEGORY_MAX_CHARS = 64;
 export const KEY_MAX_CHARS = 256;
 export const CLICK_MAX_CHARS = 2048;
 
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufffe\uffff]/g;
-const LINE_BREAKS = /\r\n?|[\n\u2028\u2029]/g;
-
-/**
- * Makes event text safe to hand to a program: NUL cannot be in argv and
- * other controls (and bidi overrides, which can disguise text) become
- * U+FFFD; lone surrogates are repaired; the text is capped without cutting
- * a surrogate pair. `multiline` keeps newlines, otherwise they become spaces.
- */
-export function cleanText(text: string, maxChars: number, multiline: boolean): string {
-  let clean = text.toWellFormed().replace(LINE_BREAKS, multiline ? "\n" : " ").replace(/\t/g, " ")
-    .replace(UNSAFE, "\uFFFD");
-  if (clean.length > maxChars) {
-    clean = clean.slice(0, maxChars - 1);
-    if (/[\ud800-\udbff]$/.test(clean)) clean = clean.slice(0, -1);
-    clean += "…";
-  }
-  return clean;
-}
-
 /** The URL terminal-notifier opens on click, or undefined when it cannot. */
 function clickUrl(click: string | undefined): string | undefined {
   if (click === undefined || click.length > CLICK_MAX_CHARS) return undefined;
@@ -100,9 +79,9 @@ function clickUrl(click: string | undefined): string | undefined {
  * name; `MacDesktop` puts the path it found there) over osascript.
  */
 export function macRun(n: Notification, useTerminalNotifier: boolean): Run {
-  const title = cleanText(n.summary, SUMMARY_MAX_CHARS, false);
-  const body = cleanText(n.body, BODY_MAX_CHARS, true);
-  const subtitle = n.category === undefined ? "" : cleanText(n.category, CATEGORY_MAX_CHARS, false);
+  const title = textForProgram(n.summary, SUMMARY_MAX_CHARS, false);
+  const body = textForProgram(n.body, BODY_MAX_CHARS, true);
+  const subtitle = n.category === undefined ? "" : textForProgram(n.category, CATEGORY_MAX_CHARS, false);
   const sound = n.urgency === "critical" ? CRITICAL_SOUND : "";
   if (!useTerminalNotifier) {
     return { argv: [OSASCRIPT, "-e", APPLESCRIPT, "--", body, title, subtitle, sound] };
@@ -110,7 +89,7 @@ export function macRun(n: Notification, useTerminalNotifier: boolean): Run {
   const argv = [TERMINAL_NOTIFIER, "-title", TN_ESCAPE + title];
   if (subtitle !== "") argv.push("-subtitle", TN_ESCAPE + subtitle);
   if (n.replacesKey !== undefined) {
-    argv.push("-group", TN_ESCAPE + "hark:" + cleanText(n.replacesKey, KEY_MAX_CHARS, false));
+    argv.push("-group", TN_ESCAPE + "hark:" + textForProgram(n.replacesKey, KEY_MAX_CHARS, false));
   }
   const open = clickUrl(n.click);
   if (open !== undefined) argv.push("-open", TN_ESCAPE + open);

@@ -5,6 +5,7 @@
  */
 
 import type { EventAction } from "../../lib/event/actions.ts";
+import { stripControlsKeepingLines } from "../../lib/util/controls.ts";
 
 export type Urgency = "low" | "normal" | "critical";
 
@@ -88,3 +89,21 @@ export const denoRunner: Runner = async (run, signal) => {
     signal?.removeEventListener("abort", stop);
   }
 };
+
+/**
+ * Event text made safe to hand to a notifier program (terminal-notifier, a
+ * toast script): NUL cannot be in argv or the environment, other controls
+ * and bidi overrides become U+FFFD, lone surrogates are repaired, and the
+ * text is capped at `maxChars` without cutting a surrogate pair.
+ * `multiline` keeps newlines, otherwise they become spaces; tabs become spaces.
+ */
+export function textForProgram(text: string, maxChars: number, multiline: boolean): string {
+  const lines = stripControlsKeepingLines(text.toWellFormed()).replaceAll("\t", " ");
+  let clean = multiline ? lines : lines.replaceAll("\n", " ");
+  if (clean.length > maxChars) {
+    clean = clean.slice(0, maxChars - 1);
+    if (/[\ud800-\udbff]$/.test(clean)) clean = clean.slice(0, -1);
+    clean += "…";
+  }
+  return clean;
+}

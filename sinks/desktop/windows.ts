@@ -14,7 +14,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { HarkError } from "../../lib/errors.ts";
-import { denoRunner, type Notification, type Run, type Runner } from "./notification.ts";
+import { denoRunner, type Notification, type Run, type Runner, textForProgram } from "./notification.ts";
 import { fnv1a64 } from "../../lib/util/fnv.ts";
 
 const log = getLogger(["hark", "desktop"]);
@@ -173,25 +173,6 @@ const BALLOON_DEFAULT_MS = 6000;
 /** The balloon's process must end well inside the runner's 10 s deadline. */
 const BALLOON_MAX_MS = 8000;
 
-// Env values cannot hold NUL, and XML 1.0 has no other C0 controls nor
-// U+FFFE/U+FFFF: a toast with one would fail to load. Bidi overrides can
-// disguise text.
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufffe\uffff]/g;
-const LINE_BREAKS = /\r\n?|[\n\u2028\u2029]/g;
-
-/** Replaces what cannot travel or render with U+FFFD and caps the length without cutting a surrogate pair. */
-export function cleanText(text: string, maxChars: number, multiline: boolean): string {
-  let clean = text.toWellFormed().replace(LINE_BREAKS, multiline ? "\n" : " ").replace(/\t/g, " ")
-    .replace(UNSAFE, "\uFFFD");
-  if (clean.length > maxChars) {
-    clean = clean.slice(0, maxChars - 1);
-    if (/[\ud800-\udbff]$/.test(clean)) clean = clean.slice(0, -1);
-    clean += "…";
-  }
-  return clean;
-}
-
 /**
  * A toast's Tag is limited to 16 characters before Windows 10 1703 (64
  * after), so the replace key becomes a 64-bit FNV-1a hash in hex.
@@ -209,19 +190,19 @@ export function windowsRun(n: Notification, mode: "toast" | "balloon"): Run {
   const expireMs = n.expireMs !== undefined && Number.isFinite(n.expireMs) && n.expireMs > 0
     ? Math.min(Math.round(n.expireMs), 2 ** 31)
     : undefined;
-  let title = cleanText(n.summary, SUMMARY_MAX_CHARS, false);
-  let body = cleanText(n.body, BODY_MAX_CHARS, true);
+  let title = textForProgram(n.summary, SUMMARY_MAX_CHARS, false);
+  let body = textForProgram(n.body, BODY_MAX_CHARS, true);
   if (mode === "balloon") {
     // ShowBalloonTip refuses an empty text.
     if (body === "") [title, body] = ["", title === "" ? " " : title];
-    title = cleanText(title, BALLOON_TITLE_MAX_CHARS, false);
-    body = cleanText(body, BALLOON_BODY_MAX_CHARS, true);
+    title = textForProgram(title, BALLOON_TITLE_MAX_CHARS, false);
+    body = textForProgram(body, BALLOON_BODY_MAX_CHARS, true);
   }
   const showMs = Math.min(Math.max(expireMs ?? BALLOON_DEFAULT_MS, 1000), BALLOON_MAX_MS);
   return powershellRun(mode === "toast" ? TOAST_SCRIPT : BALLOON_SCRIPT, {
     [ENV_NAMES.title]: title,
     [ENV_NAMES.body]: body,
-    [ENV_NAMES.category]: n.category === undefined ? "" : cleanText(n.category, CATEGORY_MAX_CHARS, false),
+    [ENV_NAMES.category]: n.category === undefined ? "" : textForProgram(n.category, CATEGORY_MAX_CHARS, false),
     [ENV_NAMES.click]: click,
     [ENV_NAMES.tag]: n.replacesKey === undefined ? "" : toastTag(n.replacesKey),
     [ENV_NAMES.urgency]: n.urgency,
