@@ -26,6 +26,7 @@
 import { type EventDraft, type HarkEvent, isReservedTopic } from "../event/event.ts";
 import { getLogger } from "@logtape/logtape";
 import { LEAVE_AFTER_DEFAULT_MS, STATUS_INTERVAL_DEFAULT_MS } from "../config/config.ts";
+import { delay } from "../util/delay.ts";
 
 const log = getLogger(["hark", "membership"]);
 
@@ -137,14 +138,13 @@ export class Membership {
       title: `${facts.host} left`,
       data: { peer: facts.peer, host: facts.host, reason: "stopped" },
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise((resolve) => timer = setTimeout(resolve, LEAVE_SEND_MS));
+    const sent = new AbortController();
     try {
-      await Promise.race([leave, deadline]);
+      await Promise.race([leave, delay(LEAVE_SEND_MS, sent.signal)]);
     } catch (error) {
       log.warn("Could not announce this agent's leave: {error}", { error: (error as Error).message });
     } finally {
-      clearTimeout(timer);
+      sent.abort();
     }
   }
 
