@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { HARK_V8_FLAGS } from "../lib/service/program.ts";
+import { HARK_LAZY_IMPORTS_FLAG, HARK_V8_FLAGS } from "../lib/service/program.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const SHIPPED = ["main.ts", "lib", "sinks"];
@@ -182,3 +182,96 @@ Deno.test("plugins' Workers are part of the build: deno.json allows their permis
   const source = await Deno.readTextFile(new URL("sinks/plugin/mod.ts", ROOT));
   assert.match(source, /new URL\("\.\/worker\.ts", import\.meta\.url\)/);
 });
+
+Deno.test("commands load lazily under deno task start, and never so in a build", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  assert.ok(
+    config.tasks.start.split(/\s+/).includes(HARK_LAZY_IMPORTS_FLAG),
+    `deno task start lacks ${HARK_LAZY_IMPORTS_FLAG}: ${config.tasks.start}`,
+  );
+  // With it, deno compile leaves every dynamically imported module, every command, out of the binary.
+  assert.ok(
+    !config.unstable?.includes("lazy-dynamic-imports"),
+    `deno.json "unstable" must not hold "lazy-dynamic-imports"`,
+  );
+  const workflow = await Deno.readTextFile(new URL(".github/workflows/release.yml", ROOT));
+  for (const [where, text] of [["deno task compile", config.tasks.compile], ["release.yml", workflow]]) {
+    assert.ok(!text.includes("lazy-dynamic-imports"), `${where} must not load imports lazily`);
+  }
+});
+
+/** Every module that shipped code imports with `import("./…")`, as paths from the root. */
+async function lazilyImported(): Promise<string[]> {
+  const found = new Set<string>();
+  for (const root of SHIPPED) {
+    for await (const path of sourceFiles(root)) {
+      const text = await Deno.readTextFile(new URL(path, ROOT));
+      for (const [, specifier] of text.matchAll(/\bimport\("(\.{1,2}\/[^"]+)"\)/g)) {
+        found.add(new URL(specifier, new URL(path, ROOT)).href.slice(ROOT.href.length));
+      }
+    }
+  }
+  return [...found].sort();
+}
+
+/** The paths of main.ts, lib/ and sinks/ files, tests left out. */
+async function* sourceFiles(path: string): AsyncGenerator<string> {
+  const info = await Deno.stat(new URL(path, ROOT));
+  if (info.isFile) {
+    if (path.endsWith(".ts") && !path.endsWith("_test.ts")) yield path;
+    return;
+  }
+  for await (const entry of Deno.readDir(new URL(path, ROOT))) yield* sourceFiles(`${path}/${entry.name}`);
+}
+
+/**
+ * A real \`deno compile\` with the flags of \`deno task compile\`. Its runtime
+ * (denort) is downloaded from a host tests cannot reach, so DENORT_BIN names
+ * deno itself: the result does not run, but the build lists what it embedded.
+ */
+Deno.test("deno compile embeds every command and the plugin Worker", async () => {
+  const { compile } = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks;
+  const dir = await Deno.makeTempDir({ prefix: "hark-compile-" });
+  try {
+    // Type checking is deno task check's job; here it would only add time.
+    const args = ["compile", "--no-check", ...compile.split(/\s+/).slice(2)]
+      .map((arg: string) => arg === "dist/hark" ? `${dir}/hark` : arg);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: new URL(".", ROOT),
+      env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+    assert.ok(output.success, `deno compile failed:\n${text}`);
+    const embedded = embeddedFiles(text);
+    const expected = [...await lazilyImported(), "sinks/plugin/worker.ts"];
+    assert.ok(expected.some((path) => path.startsWith("lib/cli/")), "main.ts's commands are found");
+    assert.deepEqual(expected.filter((path) => !embedded.has(path)), [], "left out of the binary");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * The paths in deno compile's "Embedded Files" tree, from the project root:
+ * each line is indented by two characters a level, a directory ends its line
+ * with its size like a file does but has entries below it. The tree's root
+ * is the project: every embedded module of ours is inside it.
+ */
+function embeddedFiles(report: string): Set<string> {
+  const lines = report.split("\n");
+  const start = lines.findIndex((line) => line.trim() === "Embedded Files");
+  const stack: { depth: number; name: string }[] = [];
+  const paths = new Set<string>();
+  for (const line of lines.slice(start + 1)) {
+    const match = /^([\s│├└─┬]*)([^\s│├└─┬].*?) \([\d.]+[KMG]?B\)$/.exec(line);
+    if (!match) continue;
+    const depth = match[1].length;
+    while (stack.length > 0 && stack.at(-1)!.depth >= depth) stack.pop();
+    stack.push({ depth, name: match[2] });
+    paths.add(stack.map((part) => part.name).join("/"));
+  }
+  return paths;
+}

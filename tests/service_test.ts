@@ -10,7 +10,7 @@ import { installService, serviceState, uninstallService } from "../lib/service/m
 import type { ServiceHost } from "../lib/service/host.ts";
 import { pathRunner } from "../lib/service/host.ts";
 import type { ServicePlan } from "../lib/service/manager.ts";
-import { HARK_UNSTABLE_FLAG, HARK_V8_FLAGS } from "../lib/service/program.ts";
+import { HARK_LAZY_IMPORTS_FLAG, HARK_UNSTABLE_FLAG, HARK_V8_FLAGS } from "../lib/service/program.ts";
 import { execStartOf, systemdUnit } from "../lib/service/systemd_unit.ts";
 import { launchdPlist, plistArguments } from "../lib/service/launchd_plist.ts";
 import { parseWindowsArguments, taskXmlBytes, windowsTaskXml } from "../lib/service/windows_task_xml.ts";
@@ -392,6 +392,7 @@ Deno.test({
           "--allow-all",
           `--v8-flags=${HARK_V8_FLAGS}`,
           HARK_UNSTABLE_FLAG,
+          HARK_LAZY_IMPORTS_FLAG,
           MAIN,
           "run",
           "--state-dir",

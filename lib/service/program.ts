@@ -22,6 +22,16 @@ export const HARK_V8_FLAGS = "--max-semi-space-size=2";
 export const HARK_UNSTABLE_FLAG = "--unstable-worker-options";
 
 /**
+ * Under `deno run`, Deno loads the module graph of every dynamic import
+ * written as a string literal before main.ts runs: `hark send` would load
+ * the agent's modules and npm packages it never runs, 45 ms of CPU. This
+ * loads each when it is imported, as a compiled binary does. Only for
+ * `deno run`: `deno compile` with it leaves those modules out of the binary
+ * (tests/compile_safety_test.ts compiles and checks).
+ */
+export const HARK_LAZY_IMPORTS_FLAG = "--unstable-lazy-dynamic-imports";
+
+/**
  * The program and leading arguments that start this hark. A compiled binary
  * is its own program. Under `deno run`, the executable is deno itself and the
  * code is main.ts, so the service must name both, at their absolute paths.
@@ -36,6 +46,7 @@ export function harkProgram(host: Pick<ServiceHost, "os" | "execPath" | "mainMod
       "--allow-all",
       `--v8-flags=${HARK_V8_FLAGS}`,
       HARK_UNSTABLE_FLAG,
+      HARK_LAZY_IMPORTS_FLAG,
       filePathOf(host.os, host.mainModule),
     ];
   }

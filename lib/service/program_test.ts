@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { agentCommand, filePathOf, HARK_UNSTABLE_FLAG, HARK_V8_FLAGS, harkProgram, optionValue } from "./program.ts";
+import {
+  agentCommand,
+  filePathOf,
+  HARK_LAZY_IMPORTS_FLAG,
+  HARK_UNSTABLE_FLAG,
+  HARK_V8_FLAGS,
+  harkProgram,
+  optionValue,
+} from "./program.ts";
 
 Deno.test("harkProgram() runs the compiled binary itself, or deno with main.ts", async (t) => {
   const cases: { name: string; os: string; execPath: string; mainModule: string; expected: string[] }[] = [
@@ -21,6 +29,7 @@ Deno.test("harkProgram() runs the compiled binary itself, or deno with main.ts",
         "--allow-all",
         `--v8-flags=${HARK_V8_FLAGS}`,
         HARK_UNSTABLE_FLAG,
+        HARK_LAZY_IMPORTS_FLAG,
         "/home/ann/hark src/main.ts",
       ],
     },
@@ -35,6 +44,7 @@ Deno.test("harkProgram() runs the compiled binary itself, or deno with main.ts",
         "--allow-all",
         `--v8-flags=${HARK_V8_FLAGS}`,
         HARK_UNSTABLE_FLAG,
+        HARK_LAZY_IMPORTS_FLAG,
         "C:\\Users\\Ann Lee\\hark\\main.ts",
       ],
     },

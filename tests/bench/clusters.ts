@@ -6,6 +6,7 @@
  */
 
 import { AgentProcess, startAgent } from "../helpers/hark.ts";
+import { HARK_LAZY_IMPORTS_FLAG } from "../../lib/service/program.ts";
 import { waitFor } from "../helpers/wait.ts";
 import type { MarkerOf } from "./arrivals.ts";
 
@@ -25,9 +26,10 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /**
  * `hark send` as a compiled binary runs it: without the project's deno.json
- * and lockfile. From source, Deno resolves every npm package the project
- * names before running any code, about 30 ms, although `send` loads none of
- * them; a binary from `deno compile` carries its module graph and does not.
+ * and lockfile, and loading only the modules it imports. From source, Deno
+ * resolves every npm package the project names and loads the module graph
+ * of every command before running any code, although `send` needs neither;
+ * a binary from `deno compile` carries its module graph and does not.
  * tests/send_test.ts checks that `send` runs like this.
  */
 export function harkSendArgv(stateDir: string, ...args: string[]): string[] {
@@ -37,6 +39,7 @@ export function harkSendArgv(stateDir: string, ...args: string[]): string[] {
     "--allow-all",
     "--quiet",
     "--no-config",
+    HARK_LAZY_IMPORTS_FLAG,
     MAIN,
     "send",
     "--state-dir",

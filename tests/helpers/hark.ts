@@ -7,7 +7,7 @@ import { ControlClient } from "../../lib/control/client.ts";
 import type { HarkEvent } from "../../lib/event/event.ts";
 import { type Network, newNetwork, saveNetwork } from "../../lib/mesh/network.ts";
 import { waitFor } from "./wait.ts";
-import { HARK_V8_FLAGS } from "../../lib/service/program.ts";
+import { HARK_LAZY_IMPORTS_FLAG, HARK_V8_FLAGS } from "../../lib/service/program.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -30,7 +30,16 @@ export interface CliOptions {
 function harkArgv(args: string[], netns?: string, denoFlags: string[] = []): [string, string[]] {
   const deno = Deno.execPath();
   // The V8 flags a compiled hark carries, so tests and benchmarks measure what ships.
-  const argv = ["run", "--allow-all", "--quiet", `--v8-flags=${HARK_V8_FLAGS}`, ...denoFlags, MAIN, ...args];
+  const argv = [
+    "run",
+    "--allow-all",
+    "--quiet",
+    `--v8-flags=${HARK_V8_FLAGS}`,
+    HARK_LAZY_IMPORTS_FLAG,
+    ...denoFlags,
+    MAIN,
+    ...args,
+  ];
   return netns ? ["ip", ["netns", "exec", netns, deno, ...argv]] : [deno, argv];
 }
 
