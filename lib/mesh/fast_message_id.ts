@@ -4,9 +4,8 @@
  *
  * Without it gossipsub verifies the Ed25519 signature of every copy of a
  * message, and only then finds the copy is a duplicate. An agent receives
- * each event once from the publisher (flood publishing) and again from its
- * mesh peers, so at 30 agents on 2 cores signature checks of copies were a
- * fifth of a receiver's CPU. With this key a copy of a message already
+ * each event from each of its mesh peers that had it first, so at 30 agents
+ * on 2 cores signature checks of copies were a fifth of a receiver's CPU. With this key a copy of a message already
  * accepted is dropped without a check.
  *
  * The key is the signer and sequence number, which is also gossipsub's

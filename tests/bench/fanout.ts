@@ -7,6 +7,7 @@ import { Arrivals } from "./arrivals.ts";
 import type { Cluster, HarkCluster } from "./clusters.ts";
 import { ControlClient } from "../../lib/control/client.ts";
 import { type Latency, summarize } from "./stats.ts";
+import { settle } from "./footprint.ts";
 
 export interface FanoutOptions {
   events: number;
@@ -36,11 +37,19 @@ async function warmUp(cluster: Cluster, arrivals: Arrivals): Promise<void> {
   }
 }
 
+/** Measures steady use, not a mesh still starting; says so when it never calms down. */
+async function settleOrSay(cluster: Cluster): Promise<void> {
+  const tookMs = await settle(cluster.pids());
+  console.error(`[bench] ${cluster.name}: settled in ${tookMs?.toFixed(0)} ms`);
+  if (tookMs === undefined) console.error(`[bench] ${cluster.name}: still busy after 120 s; measuring anyway`);
+}
+
 export async function measureFanout(cluster: Cluster, options: FanoutOptions): Promise<Latency> {
   const arrivals = new Arrivals(cluster.files, cluster.markerOf);
   await arrivals.start();
   try {
     await warmUp(cluster, arrivals);
+    await settleOrSay(cluster);
     const sentAt = new Map<string, number>();
     const sends: Promise<void>[] = [];
     const start = performance.now();

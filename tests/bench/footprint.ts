@@ -53,3 +53,35 @@ export async function measureIdle(pids: number[], windowMs: number): Promise<Foo
   const perMinute = after.map((seconds, i) => (seconds - before[i]) * (60_000 / windowMs));
   return { rssMb: median(rss), anonymousMb: median(anonymous), cpuPerMinute: median(perMinute) };
 }
+
+export interface SettleOptions {
+  /** CPU per process per second that counts as idle. @default 6 (an idle hark agent uses about 4) */
+  idleMsPerSecond?: number;
+  /** The window CPU is measured over. @default 2000 */
+  windowMs?: number;
+  /** Give up waiting after this long. @default 120000 */
+  deadlineMs?: number;
+}
+
+/**
+ * Waits until the processes have finished starting up: a mesh that was just
+ * formed still exchanges history, identities and peer lists for half a
+ * minute, which at N = 30 on two cores is a third of a core that a figure of
+ * steady use should not carry. Returns how long it took, or undefined when
+ * the processes were still busy at the deadline (the caller says so).
+ */
+export async function settle(pids: number[], options: SettleOptions = {}): Promise<number | undefined> {
+  const idleMsPerSecond = options.idleMsPerSecond ?? 6;
+  const windowMs = options.windowMs ?? 2000;
+  const began = performance.now();
+  const total = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((sum, seconds) => sum + seconds, 0);
+  let before = await total();
+  while (performance.now() - began < (options.deadlineMs ?? 120_000)) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const after = await total();
+    const msPerSecond = ((after - before) * 1000) / (windowMs / 1000) / pids.length;
+    if (msPerSecond <= idleMsPerSecond) return performance.now() - began;
+    before = after;
+  }
+  return undefined;
+}

@@ -4,6 +4,7 @@
  */
 
 import { MosquittoCluster, startHarkAgents } from "./clusters.ts";
+import { settle } from "./footprint.ts";
 import { ControlClient } from "../../lib/control/client.ts";
 import { SequenceCounter } from "./sequence_counter.ts";
 
@@ -36,6 +37,8 @@ async function tally(counter: SequenceCounter, sent: number, start: number): Pro
 export async function harkThroughput(durationMs: number): Promise<Throughput> {
   const agents = await startHarkAgents(1 + RECEIVERS);
   try {
+    // Steady use, not a mesh that is still exchanging history and peers.
+    await settle(agents.map((agent) => agent.child.pid));
     const counter = new SequenceCounter(agents.slice(1).map((agent) => `${agent.stateDir}/events.jsonl`));
     for (const count of counter.counts) await Deno.writeTextFile(count.file, "", { append: true });
     counter.start(POLL_MS);
