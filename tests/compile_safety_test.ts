@@ -204,7 +204,7 @@ Deno.test("commands load lazily under deno task start, and never so in a build",
 async function lazilyImported(): Promise<string[]> {
   const found = new Set<string>();
   for (const root of SHIPPED) {
-    for await (const path of sourceFiles(root)) {
+    for await (const path of shippedFiles(root)) {
       const text = await Deno.readTextFile(new URL(path, ROOT));
       for (const [, specifier] of text.matchAll(/\bimport\("(\.{1,2}\/[^"]+)"\)/g)) {
         found.add(new URL(specifier, new URL(path, ROOT)).href.slice(ROOT.href.length));
@@ -212,16 +212,6 @@ async function lazilyImported(): Promise<string[]> {
     }
   }
   return [...found].sort();
-}
-
-/** The paths of main.ts, lib/ and sinks/ files, tests left out. */
-async function* sourceFiles(path: string): AsyncGenerator<string> {
-  const info = await Deno.stat(new URL(path, ROOT));
-  if (info.isFile) {
-    if (path.endsWith(".ts") && !path.endsWith("_test.ts")) yield path;
-    return;
-  }
-  for await (const entry of Deno.readDir(new URL(path, ROOT))) yield* sourceFiles(`${path}/${entry.name}`);
 }
 
 /**

@@ -40,8 +40,11 @@ async function warmUp(cluster: Cluster, arrivals: Arrivals): Promise<void> {
 /** Measures steady use, not a mesh still starting; says so when it never calms down. */
 async function settleOrSay(cluster: Cluster): Promise<void> {
   const tookMs = await settle(cluster.pids());
-  console.error(`[bench] ${cluster.name}: settled in ${tookMs?.toFixed(0)} ms`);
-  if (tookMs === undefined) console.error(`[bench] ${cluster.name}: still busy after 120 s; measuring anyway`);
+  console.error(
+    tookMs === undefined
+      ? `[bench] ${cluster.name}: still busy after 120 s; measuring anyway`
+      : `[bench] ${cluster.name}: settled in ${(tookMs / 1000).toFixed(1)} s`,
+  );
 }
 
 export async function measureFanout(cluster: Cluster, options: FanoutOptions): Promise<Latency> {
