@@ -1,4 +1,4 @@
-/** The client library (lib/client/mod.ts) against real agents, and the README's example as written. */
+/** The client library (lib/client/mod.ts) against real agents, and the example of docs/client.md as written. */
 
 import assert from "node:assert/strict";
 import { AgentReplyError, connect, type HarkEvent, NoAgentError } from "../lib/client/mod.ts";
@@ -7,20 +7,20 @@ import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 const ROOT = new URL("../", import.meta.url);
 const TOPICS = `[agent]\ntopics = ["default", "builds", "alerts"]\n`;
 
-/** The ```ts block after `<!-- client example -->` in the README. */
-async function readmeExample(): Promise<string> {
-  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
-  const match = /<!-- client example -->\s*```ts\n([\s\S]*?)```/.exec(readme);
-  assert.ok(match, "README has a client example");
+/** The ```ts block after `<!-- client example -->` in docs/client.md. */
+async function docsExample(): Promise<string> {
+  const page = await Deno.readTextFile(new URL("docs/client.md", ROOT));
+  const match = /<!-- client example -->\s*```ts\n([\s\S]*?)```/.exec(page);
+  assert.ok(match, "docs/client.md has a client example");
   return match[1];
 }
 
-Deno.test("the README's client example runs as written against a real agent", async () => {
+Deno.test("docs/client.md's client example runs as written against a real agent", async () => {
   await using agent = await startAgent({ config: loopbackConfig([], TOPICS) });
   const dir = await Deno.makeTempDir({ prefix: "hark-client-example-" });
   try {
     const file = `${dir}/example.ts`;
-    await Deno.writeTextFile(file, await readmeExample());
+    await Deno.writeTextFile(file, await docsExample());
     // Run as a program of the user's would be: by the package's name, through deno.json's exports.
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", "--quiet", `--config=${new URL("deno.json", ROOT).pathname}`, file],

@@ -1,17 +1,17 @@
 /**
- * The README documents every field of each command's `--json` output, and
+ * docs/cli.md documents every field of each command's `--json` output, and
  * the output has no field it does not document: scripts can rely on both.
  */
 
 import assert from "node:assert/strict";
 import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 
-/** The backticked names in the README's JSON output row for `command`. */
+/** The backticked names in docs/cli.md's JSON output row for `command`. */
 async function documented(command: string): Promise<Set<string>> {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  const section = readme.slice(readme.indexOf("### JSON output"), readme.indexOf("## Delivery"));
+  const page = await Deno.readTextFile(new URL("../docs/cli.md", import.meta.url));
+  const section = page.slice(page.indexOf("## JSON output"));
   const row = section.split("\n").find((line) => line.startsWith(`| \`${command}\``));
-  assert.ok(row, `the README's JSON output table has a row for ${command}`);
+  assert.ok(row, `docs/cli.md's JSON output table has a row for ${command}`);
   const output = row.split("|")[2];
   return new Set([...output.matchAll(/`([a-z_A-Z]+)`/g)].map((match) => match[1]));
 }
@@ -32,10 +32,10 @@ function keys(value: unknown, into = new Set<string>()): Set<string> {
 
 function assertDocumented(actual: Set<string>, docs: Set<string>, command: string): void {
   const undocumented = [...actual].filter((key) => !docs.has(key));
-  assert.deepEqual(undocumented, [], `${command} --json fields missing from the README`);
+  assert.deepEqual(undocumented, [], `${command} --json fields missing from docs/cli.md`);
 }
 
-Deno.test("every field of --json output is documented in the README", async () => {
+Deno.test("every field of --json output is documented in docs/cli.md", async () => {
   await using a = await startAgent({ config: loopbackConfig() });
   await using b = await startAgent({ config: loopbackConfig(a.addresses) });
   await b.waitForPeers([a.peerId]);

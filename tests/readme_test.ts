@@ -1,39 +1,53 @@
-/** The README's examples stay true: its config examples parse, its plugin runs. */
+/** The docs' examples stay true: their config examples parse, the example plugin runs. */
 
 import assert from "node:assert/strict";
 import { parseConfig, resolveConfig } from "../lib/config/config.ts";
 import type { EventDraft, HarkEvent } from "../lib/event/event.ts";
 import { createSinks } from "../sinks/mod.ts";
 
-const README = new URL("../README.md", import.meta.url);
+const PLUGINS = new URL("../docs/plugins.md", import.meta.url);
+const CONFIG = new URL("../docs/config.md", import.meta.url);
+const LAYOUT = new URL("../docs/layout.md", import.meta.url);
 
-/** The README's example plugin, and the config block that names it, in a directory laid out as the README says. */
+/** The README and every page of docs/. */
+async function pages(): Promise<string[]> {
+  const texts = [await Deno.readTextFile(new URL("../README.md", import.meta.url))];
+  for await (const entry of Deno.readDir(new URL("../docs/", import.meta.url))) {
+    if (entry.name.endsWith(".md")) {
+      texts.push(await Deno.readTextFile(new URL(`../docs/${entry.name}`, import.meta.url)));
+    }
+  }
+  return texts;
+}
+
+/** The docs' example plugin, and the config block that names it, in a directory laid out as docs/plugins.md says. */
 async function pluginExample(): Promise<{ dir: string; config: string }> {
-  const readme = await Deno.readTextFile(README);
+  const readme = await Deno.readTextFile(PLUGINS);
   const code = /```ts\n\/\/ plugins\/page-oncall\.ts\n([\s\S]*?)```/.exec(readme);
-  assert.ok(code, "the README has an example plugin, plugins/page-oncall.ts");
+  assert.ok(code, "docs/plugins.md has an example plugin, plugins/page-oncall.ts");
   const config = [...readme.matchAll(/```toml\n([\s\S]*?)```/g)].map((match) => match[1])
     .find((block) => block.includes(`type = "plugin"`));
-  assert.ok(config, "the README has a plugin sink example");
+  assert.ok(config, "docs/plugins.md has a plugin sink example");
   const dir = await Deno.makeTempDir({ prefix: "hark-readme-" });
   await Deno.mkdir(`${dir}/plugins`);
   await Deno.writeTextFile(`${dir}/plugins/page-oncall.ts`, code[1]);
   return { dir, config };
 }
 
-Deno.test("the README's config example parses", async () => {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  const block = /```toml\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("\n## Config\n")));
-  assert.ok(block, "the README's Config section has a TOML example");
-  const config = resolveConfig(parseConfig(block[1], "README.md"), { host: "h", stateDir: "/state" });
+Deno.test("the config example of docs/config.md parses", async () => {
+  const page = await Deno.readTextFile(CONFIG);
+  const block = /```toml\n([\s\S]*?)```/.exec(page);
+  assert.ok(block, "docs/config.md has a TOML example");
+  const config = resolveConfig(parseConfig(block[1], "docs/config.md"), { host: "h", stateDir: "/state" });
   assert.deepEqual(config.agent.topics, ["default", "builds"]);
   assert.equal(config.sinks.length, 2);
   assert.equal(config.store.max_events, 100_000);
 });
 
-Deno.test("every TOML example in the README parses", async () => {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  const blocks = [...readme.matchAll(/```toml\n([\s\S]*?)```/g)].map((match) => match[1]);
+Deno.test("every TOML example in the README and docs/ parses", async () => {
+  const blocks = (await pages()).flatMap((page) =>
+    [...page.matchAll(/```toml\n([\s\S]*?)```/g)].map((match) => match[1])
+  );
   assert.ok(blocks.length >= 2);
   const { dir } = await pluginExample();
   try {
@@ -46,7 +60,7 @@ Deno.test("every TOML example in the README parses", async () => {
   }
 });
 
-Deno.test("the README's example plugin runs: an urgent build becomes an alert", async () => {
+Deno.test("the example plugin of docs/plugins.md runs: an urgent build becomes an alert", async () => {
   const { dir, config } = await pluginExample();
   try {
     const [sinkConfig] =
@@ -81,9 +95,9 @@ Deno.test("the README's example plugin runs: an urgent build becomes an alert", 
 
 /** The Layout block: each line names paths, and a line that starts with a directory names files inside it. */
 async function layoutBlock(): Promise<string[]> {
-  const readme = await Deno.readTextFile(README);
-  const block = /## Layout\n[\s\S]*?```\n([\s\S]*?)```/.exec(readme);
-  assert.ok(block, "the README has a Layout block");
+  const page = await Deno.readTextFile(LAYOUT);
+  const block = /^# Layout\n[\s\S]*?```\n([\s\S]*?)```/.exec(page);
+  assert.ok(block, "docs/layout.md has a Layout block");
   return block[1].split("\n");
 }
 
@@ -101,7 +115,7 @@ function globPattern(name: string): RegExp {
   return new RegExp(`^${name.replaceAll(".", "\\.").replaceAll("*", "[a-z_]+")}$`);
 }
 
-Deno.test("every file and directory the README's Layout names exists", async () => {
+Deno.test("every file and directory docs/layout.md names exists", async () => {
   let dir = "";
   const missing: string[] = [];
   for (const line of await layoutBlock()) {
@@ -121,7 +135,7 @@ Deno.test("every file and directory the README's Layout names exists", async () 
   assert.deepEqual(missing, []);
 });
 
-Deno.test("the README's Layout names every directory of lib/ and every file at its root", async () => {
+Deno.test("docs/layout.md names every directory of lib/ and every file at its root", async () => {
   const text = (await layoutBlock()).join("\n");
   const unnamed: string[] = [];
   for await (const entry of Deno.readDir(new URL("lib/", ROOT))) {

@@ -1,6 +1,6 @@
 /**
- * The README's recipes, run exactly as written: each `sh` block under
- * "## Recipes" runs with `hark` on PATH, and the events it makes must reach
+ * The recipes of docs/recipes.md, run exactly as written: each `sh` block
+ * runs with `hark` on PATH, and the events it makes must reach
  * another agent.
  */
 
@@ -12,12 +12,11 @@ import { saveNetwork } from "../lib/mesh/network.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 async function recipes(): Promise<string[]> {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  const section = readme.slice(readme.indexOf("## Recipes"), readme.indexOf("\n## ", readme.indexOf("## Recipes") + 3));
-  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]);
+  const page = await Deno.readTextFile(new URL("../docs/recipes.md", import.meta.url));
+  return [...page.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]);
 }
 
-Deno.test("every README recipe runs as written and its events arrive", async () => {
+Deno.test("every recipe in docs/recipes.md runs as written and its events arrive", async () => {
   const blocks = await recipes();
   assert.equal(blocks.length, 5);
   const dir = await Deno.makeTempDir({ prefix: "hark-recipes-" });

@@ -2,7 +2,7 @@
  * The agent's web page in a real headless Chromium (Debian's, driven by
  * playwright-core): the live feed arrives over the browser's EventSource,
  * history filters, the send form publishes into the mesh, and peers and
- * sinks show. `HARK_SCREENSHOT=docs/web.png` also saves the README's picture.
+ * sinks show. `HARK_SCREENSHOT=docs/web.png` also saves the picture in docs/web.md.
  */
 
 import assert from "node:assert/strict";
