@@ -70,7 +70,7 @@ export async function checkPeers(configured: string[], connected: MeshPeer[] | u
       missing.join(", ")
     }`,
     fix:
-      "check that those hosts run an agent on that port and that no firewall blocks it (`nc -vz HOST PORT`); behind NAT, add a relay (README: Beyond one LAN)",
+      "check that those hosts run an agent on that port and that no firewall blocks it (`nc -vz HOST PORT`); behind NAT, add a relay (docs/networks.md)",
   };
 }
 
