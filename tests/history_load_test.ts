@@ -81,6 +81,18 @@ async function historyIds(agent: AgentProcess): Promise<string[]> {
   return result.stdout.trim().split("\n").map((line) => (JSON.parse(line) as HarkEvent).id);
 }
 
+/** The stored events a `tail --since` replays, read until the last of them, on the control socket. */
+async function tailIds(agent: AgentProcess, count: number): Promise<string[]> {
+  await using client = await ControlClient.connect(agent.stateDir);
+  await client.request({ op: "tail", topics: ["mytopic"], since_time: 0 });
+  const seen: string[] = [];
+  for await (const line of client.stream()) {
+    if (line.event) seen.push((line.event as HarkEvent).id);
+    if (seen.length === count) break;
+  }
+  return seen;
+}
+
 Deno.test("a big store: poll=1, hark history and tail --since each get every event, in order", async (t) => {
   const { stateDir, ids } = await seededStateDir(STORED);
   await using agent = await startAgent({ config: CONFIG, stateDir, removeStateDir: true });
@@ -147,7 +159,7 @@ Deno.test("a big store: poll=1, hark history and tail --since each get every eve
   });
 });
 
-Deno.test("many concurrent pollers and history readers keep the agent's memory bounded", async () => {
+Deno.test("many concurrent pollers, history and tail readers keep the agent's memory bounded", async () => {
   const { stateDir, ids } = await seededStateDir(STORED);
   await using agent = await startAgent({ config: CONFIG, stateDir, removeStateDir: true });
   const base = await httpBase(agent);
@@ -163,12 +175,14 @@ Deno.test("many concurrent pollers and history readers keep the agent's memory b
     }
   })();
   try {
-    // 12 readers of 45 MB each: 540 MB through the agent. When each reader's
+    // 14 readers of 45 MB each: 630 MB through the agent. When each reader's
     // whole history was loaded at once, the agent grew by about 870 MiB here.
     const readers = [
       ...Array.from({ length: 10 }, () => pollIds(base)),
       historyIds(agent),
       historyIds(agent),
+      tailIds(agent, STORED),
+      tailIds(agent, STORED),
     ];
     const results = await Promise.all(readers);
     for (const result of results) assert.deepEqual(result, ids);
@@ -182,7 +196,7 @@ Deno.test("many concurrent pollers and history readers keep the agent's memory b
     grown < 400,
     `the agent grew by ${
       grown.toFixed(0)
-    } MiB serving 12 readers; at most 400 expected (it grew by 870 when each held its whole history)`,
+    } MiB serving 14 readers; at most 400 expected (it grew by 870 when each held its whole history)`,
   );
   // And it still answers.
   await waitFor(async () => (await agent.request({ op: "id" })).ok, { timeoutMs: 5_000 });
