@@ -120,6 +120,20 @@ Deno.test("a big store: poll=1, hark history and tail --since each get every eve
     assert.deepEqual(seen, ids);
   });
 
+  await t.step("pollers that leave mid-history give their pages back to the budget", async () => {
+    // Each would strand a page or two if it kept them: 80 of them more than fill the 16 MiB budget.
+    for (let i = 0; i < 80; i++) {
+      const response = await fetch(`${base}/mytopic/json?poll=1&since=all`);
+      assert.equal(response.status, 200);
+      const reader = response.body!.getReader();
+      await reader.read();
+      await reader.cancel();
+    }
+    const started = Date.now();
+    assert.deepEqual(await pollIds(base), ids);
+    assert.ok(Date.now() - started < 5_000, "no wait for room in the budget");
+  });
+
   await t.step(`hark history --limit 100000 prints all ${STORED}, and --limit the newest`, async () => {
     assert.deepEqual(await historyIds(agent), ids);
     const newest = await agent.cli(["history", "--json", "--limit", "250"]);

@@ -260,6 +260,8 @@ export async function streamSubscription(
     untrack();
     throw busyFailure(error);
   }
+  // Given back if the client leaves before reading it.
+  releasePage = first.release;
   const historyDone = () => {
     if (subscription.poll) return close();
     for (const text of held ?? []) controller.enqueue(encoder.encode(text));
@@ -274,25 +276,23 @@ export async function streamSubscription(
     async pull() {
       // The client took the last page: its bytes have left the agent.
       releasePage();
-      while (open && first) {
-        const page: Page = first;
-        first = undefined;
-        releasePage = page.release;
-        const text = page.events.map((event) => encode(ntfyMessage(event, feed.retentionMs))).join("");
-        if (text !== "") controller.enqueue(encoder.encode(text));
-        if (page.last) {
-          historyDone();
-          return;
-        }
+      while (open && held) {
+        let page: Page;
         try {
-          if (text === "") releasePage();
-          first = await reader.pages.next(cancelled.signal);
+          page = first ?? await reader.pages.next(cancelled.signal);
         } catch (error) {
           close(error as Error);
           return;
         }
-        // Enqueued a page: wait for the client to take it before reading on.
+        first = undefined;
+        releasePage = page.release;
+        if (!open) return releasePage();
+        const text = page.events.map((event) => encode(ntfyMessage(event, feed.retentionMs))).join("");
+        if (text !== "") controller.enqueue(encoder.encode(text));
+        if (page.last) return historyDone();
+        // Enqueued a page: the next is read once the client has taken it.
         if (text !== "") return;
+        releasePage();
       }
     },
     cancel() {
