@@ -15,13 +15,15 @@ import { Router } from "./router.ts";
 import { createSinks } from "../sinks/mod.ts";
 import { ControlServer, refuseIfRunning } from "./control/server.ts";
 import { AgentControl, type Published } from "./control/handlers.ts";
-import { type Follower, Followers } from "./followers.ts";
+import { Followers } from "./followers.ts";
 import { HarkError } from "./errors.ts";
 import { loadIdentity } from "./mesh/identity.ts";
 import { prepareStateDir } from "./store/state_dir.ts";
 import { encodeToken, loadNetwork, mdnsServiceTag, type Network, newNetwork, saveNetwork } from "./mesh/network.ts";
 import { PeerBook } from "./connect/peer_book.ts";
 import { type Arrival, EventStore, type HistoryQuery } from "./store/store.ts";
+import { HistoryBudget } from "./store/history_budget.ts";
+import { HistoryPages } from "./store/history_pages.ts";
 import { HistoryResponder } from "./history/responder.ts";
 import { CatchUp } from "./history/catch_up.ts";
 import { serveHas } from "./history/has.ts";
@@ -60,6 +62,8 @@ export class Agent {
   #catalog?: Catalog;
   #nextId = monotonicUlid();
   #followers = new Followers();
+  /** What every reader of stored events together may hold: ntfy subscribers, history and tail. */
+  #historyBudget = new HistoryBudget();
   #topics: Set<string>;
   #startedAt = 0;
   #state: "stopped" | "starting" | "running" | "stopping" = "stopped";
@@ -213,6 +217,7 @@ export class Agent {
         store,
         catalog,
         followers: this.#followers,
+        historyBudget: this.#historyBudget,
         agentTopics: config.agent.topics,
         subscribed: this.#topics,
         publish: (draft) => this.#publish(mesh, draft),
@@ -390,22 +395,19 @@ export class Agent {
     return {
       topics: this.#topics,
       retentionMs: this.#init.config.store.retention_ms,
-      history: (topics, since) => this.#storedSince(topics, since),
       has: (id) => this.#store?.seqOf(id) !== undefined,
-      follow: (topics, since, push) => {
-        // The query commits first, and the listener is added in the same
-        // synchronous step: no event falls between the two or comes twice.
-        for (const event of this.#storedSince(topics, since)) push(event);
-        const follower: Follower = { topics, push };
-        return this.#followers.add(follower);
+      read: (topics, since, push) => {
+        let stop = () => {};
+        const follow = push && (() => stop = this.#followers.add({ topics, push }));
+        const pages = this.#storedSince(topics, since, follow);
+        return { pages, stop: () => stop() };
       },
     };
   }
 
-  #storedSince(topics: ReadonlySet<string>, since: Since): HarkEvent[] {
+  #storedSince(topics: ReadonlySet<string>, since: Since, onCaughtUp?: () => void): HistoryPages {
     const store = this.#store;
     if (!store) throw new HarkError("the agent is not running");
-    if (since.kind === "none" || topics.size === 0) return [];
     const query: HistoryQuery = { topics: [...topics] };
     if (since.kind === "time") query.sinceTime = since.ms;
     if (since.kind === "latest") query.limit = 1;
@@ -414,7 +416,9 @@ export class Agent {
       if (seq === undefined) throw new HarkError(`no event with id ${JSON.stringify(since.id)} in this agent's store`);
       query.afterSeq = seq;
     }
-    return store.query(query).map((stored) => stored.event);
+    // Nothing stored is wanted: start after the newest event, so the first read finds none and follows.
+    if (since.kind === "none" || topics.size === 0) query.afterSeq = store.lastSeq();
+    return new HistoryPages({ store, budget: this.#historyBudget, query, onCaughtUp });
   }
 
   /** The web page's view of this agent. */

@@ -2,7 +2,7 @@
 
 import type { Command } from "./command.ts";
 import { print } from "./command.ts";
-import { requestAgent } from "../control/client.ts";
+import { ControlClient } from "../control/client.ts";
 import { checkTopic, type HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";
@@ -39,9 +39,12 @@ Examples:
       throw new UsageError(`--limit must be a whole number, not "${values.limit}"`);
     }
     const since = values.since === undefined ? {} : parseSince(values.since);
-    const reply = await requestAgent(global.stateDir, { op: "history", topics, limit, ...since });
-    for (const event of reply.events as HarkEvent[]) {
-      print(global.json ? JSON.stringify(event) : formatEventLine(event));
+    await using client = await ControlClient.connect(global.stateDir);
+    // Printed a page at a time, as the agent sends them: a long history never sits whole in memory.
+    for await (const page of client.requestPages({ op: "history", topics, limit, ...since })) {
+      for (const event of page.events as HarkEvent[]) {
+        print(global.json ? JSON.stringify(event) : formatEventLine(event));
+      }
     }
     return 0;
   },

@@ -67,6 +67,7 @@ export class HarkClient {
   #control: ControlClient;
   /** Requests are written one after another, so replies, which come in request order, match them. */
   #writes: Promise<void> = Promise.resolve();
+  #reads: Promise<unknown> = Promise.resolve();
   #subscriptions = new Set<Subscription>();
   #closed = false;
 
@@ -89,7 +90,17 @@ export class HarkClient {
     const request: ControlRequest = { op: "history", topics: typeof topics === "string" ? [topics] : topics };
     Object.assign(request, sinceFields(options.since));
     if (options.limit !== undefined) request.limit = options.limit;
-    return (await this.#request(request)).events as HarkEvent[];
+    const events: HarkEvent[] = [];
+    // The agent sends history a page a line; every page is read before the next request's reply.
+    await this.#request(request, async (control) => {
+      let last: ControlReply | undefined;
+      for await (const page of control.pages()) {
+        events.push(...page.events as HarkEvent[]);
+        last = page;
+      }
+      return last!;
+    });
+    return events;
   }
 
   /** What `hark status --json` shows. */
@@ -123,12 +134,18 @@ export class HarkClient {
     return Promise.resolve();
   }
 
-  #request(request: ControlRequest): Promise<ControlReply> {
+  #request(
+    request: ControlRequest,
+    read: (control: ControlClient) => Promise<ControlReply> = (control) => control.next(),
+  ): Promise<ControlReply> {
     if (this.#closed) return Promise.reject(new HarkError("this hark client is closed; connect() again"));
     const written = this.#writes.then(() => this.#control.send(request));
     // The next request waits for this write only, not for this reply: requests pipeline.
     this.#writes = written.catch(() => {});
-    return written.then(() => this.#control.next());
+    // Replies are read in request order, a paged one whole before the next.
+    const replied = Promise.all([written, this.#reads]).then(() => read(this.#control));
+    this.#reads = replied.catch(() => {});
+    return replied;
   }
 }
 

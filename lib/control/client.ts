@@ -51,6 +51,24 @@ export class ControlClient {
     return await this.next();
   }
 
+  /**
+   * Sends a request whose reply comes in pages (`history`) and yields each
+   * page's line until the one that says no more follow.
+   */
+  async *requestPages(request: ControlRequest): AsyncGenerator<ControlReply> {
+    await this.send(request);
+    yield* this.pages();
+  }
+
+  /** The lines of one paged reply, read as they come: `more: true` says another follows. */
+  async *pages(): AsyncGenerator<ControlReply> {
+    for (;;) {
+      const reply = await this.next();
+      yield reply;
+      if (reply.more !== true) return;
+    }
+  }
+
   async send(request: ControlRequest): Promise<void> {
     const wire: WireRequest = this.#token ? { ...request, token: this.#token } : request;
     const line = JSON.stringify(wire) + "\n";

@@ -5,6 +5,8 @@
 
 import type { Catalog } from "../event/catalog.ts";
 import type { EventDraft, HarkEvent } from "../event/event.ts";
+import type { HistoryBudget } from "../store/history_budget.ts";
+import { HistoryPages } from "../store/history_pages.ts";
 import { HarkError } from "../errors.ts";
 import { compileFilter } from "../filter.ts";
 import type { Follower, Followers } from "../followers.ts";
@@ -25,6 +27,8 @@ export interface AgentControlInit {
   store: EventStore;
   catalog: Catalog;
   followers: Followers;
+  /** What every reader of stored events together may hold. */
+  historyBudget: HistoryBudget;
   /** agent.topics: what a request without topics means. */
   agentTopics: readonly string[];
   /** Every topic the agent subscribes to: agent.topics and the membership topics. */
@@ -42,7 +46,7 @@ export class AgentControl implements ControlHandlers {
     this.#init = init;
   }
 
-  async handle(request: Exclude<ControlRequest, TailRequest>): Promise<ControlReply> {
+  async handle(request: Exclude<ControlRequest, TailRequest | HistoryRequest>): Promise<ControlReply> {
     const { mesh } = this.#init;
     switch (request.op) {
       case "send": {
@@ -55,8 +59,6 @@ export class AgentControl implements ControlHandlers {
         return { ok: true, peer: mesh.peerId, addresses: mesh.addresses() };
       case "status":
         return { ok: true, status: this.#init.status() };
-      case "history":
-        return { ok: true, events: this.#history(request) };
       case "clock":
         return { ok: true, clocks: await mesh.clocks() };
       case "topics":
@@ -68,7 +70,15 @@ export class AgentControl implements ControlHandlers {
     }
   }
 
-  tail(request: TailRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void } {
+  /** `history`: the stored events the request asks for, a page at a time. */
+  history(request: HistoryRequest): HistoryPages {
+    return this.#pages(request);
+  }
+
+  tail(
+    request: TailRequest,
+    push: (reply: ControlReply) => void,
+  ): { reply: ControlReply; pages?: HistoryPages; stop: () => void } {
     const { agentTopics, subscribed } = this.#init;
     const topics = request.topics ? new Set(request.topics) : undefined;
     // Without topics, a tail follows agent.topics; membership events only when named.
@@ -80,22 +90,23 @@ export class AgentControl implements ControlHandlers {
         if (!when || when(event)) push({ ok: true, event });
       },
     };
-    // History and the switch to live events happen in one synchronous step
-    // (the store is synchronous), so no event falls between them or comes twice.
-    if (request.since_time !== undefined || request.since_id !== undefined) {
-      for (const event of this.#history(request)) follower.push(event);
-    }
-    const stop = this.#init.followers.add(follower);
+    let stop = () => {};
+    const follow = () => stop = this.#init.followers.add(follower);
+    let pages: HistoryPages | undefined;
+    // The follower starts in the same synchronous step as the last page of
+    // history is read, so no event falls between them or comes twice.
+    if (request.since_time !== undefined || request.since_id !== undefined) pages = this.#pages(request, follow);
+    else follow();
     const reply: ControlReply = { ok: true, topics: [...(topics ?? agentTopics)] };
     if (unknown.length > 0) {
       reply.warning = `this agent does not subscribe to ${unknown.join(", ")}; add them to agent.topics`;
     }
-    return { reply, stop };
+    return { reply, pages, stop: () => stop() };
   }
 
   /** Stored events for `history` and `tail --since`. */
-  #history(request: HistoryRequest | TailRequest): HarkEvent[] {
-    const { store } = this.#init;
+  #pages(request: HistoryRequest | TailRequest, onCaughtUp?: () => void): HistoryPages {
+    const { store, historyBudget } = this.#init;
     // Without topics, agent.topics: membership events only when named, as for tail and sinks.
     const query: HistoryQuery = { topics: request.topics ?? [...this.#init.agentTopics] };
     if (request.since_time !== undefined) query.sinceTime = request.since_time;
@@ -105,6 +116,6 @@ export class AgentControl implements ControlHandlers {
       query.afterSeq = seq;
     }
     if (request.op === "history" && request.limit !== undefined) query.limit = request.limit;
-    return store.query(query).map((stored) => stored.event);
+    return new HistoryPages({ store, budget: historyBudget, query, onCaughtUp });
   }
 }

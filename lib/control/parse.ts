@@ -5,7 +5,7 @@
  */
 
 import { HarkError } from "../errors.ts";
-import { parseDraft } from "../event/event.ts";
+import { checkTopic, parseDraft } from "../event/event.ts";
 import { CONTROL_OPS, type ControlOp, type ControlRequest, type SinceFields } from "./protocol.ts";
 
 type Fields = Record<string, unknown>;
@@ -23,10 +23,8 @@ export function parseRequest(value: unknown): ControlRequest {
   switch (op) {
     case "send":
       return { op, event: parseDraft(fields.event) };
-    case "tail": {
-      if (fields.when !== undefined && typeof fields.when !== "string") throw new HarkError("when must be a filter");
-      return { op, topics: topicsOf(fields), when: fields.when as string | undefined, ...sinceOf(fields) };
-    }
+    case "tail":
+      return { op, topics: topicsOf(fields), when: whenOf(fields), ...sinceOf(fields) };
     case "history":
       return { op, topics: topicsOf(fields), limit: limitOf(fields), ...sinceOf(fields) };
     default:
@@ -34,32 +32,89 @@ export function parseRequest(value: unknown): ControlRequest {
   }
 }
 
+/** Topics one request may name. */
+export const MAX_REQUEST_TOPICS = 256;
+/** The largest `limit`: far more events than a store keeps, and well inside SQLite's integers. */
+export const MAX_LIMIT = 1_000_000_000;
+/** Milliseconds either side of the epoch that a Date can hold. */
+const MAX_TIME_MS = 8.64e15;
+const MAX_ID_CHARS = 128;
+/** Longer than any topic the grammar allows; checked first so a huge string costs nothing. */
+const MAX_TOPIC_CHARS = 1024;
+
+/** A value as an error names it: its JSON, cut short, or its kind. */
+function shown(value: unknown): string {
+  if (value === undefined) return "undefined";
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  if (typeof value === "string") {
+    return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value);
+  }
+  const text = JSON.stringify(value) ?? typeof value;
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** What a value is, for errors: "a string", "an object", "an array". */
+function kind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
 /** Named topics, or undefined for "agent.topics": an empty or absent list means the same. */
 function topicsOf(fields: Fields): string[] | undefined {
-  return Array.isArray(fields.topics) && fields.topics.length > 0 ? fields.topics.map(String) : undefined;
+  const topics = fields.topics;
+  if (topics === undefined) return undefined;
+  if (!Array.isArray(topics)) throw new HarkError(`topics must be a list of topic names, not ${kind(topics)}`);
+  if (topics.length > MAX_REQUEST_TOPICS) {
+    throw new HarkError(`topics: at most ${MAX_REQUEST_TOPICS} topics in one request, not ${topics.length}`);
+  }
+  if (topics.length === 0) return undefined;
+  return topics.map((topic, index) => {
+    if (typeof topic !== "string") throw new HarkError(`topics[${index}] must be a topic name, not ${kind(topic)}`);
+    if (topic.length > MAX_TOPIC_CHARS) {
+      throw new HarkError(`topics[${index}] is not a topic name: ${topic.length} characters is too long`);
+    }
+    try {
+      return checkTopic(topic);
+    } catch (error) {
+      throw new HarkError(`topics[${index}]: ${(error as Error).message}`, { cause: error });
+    }
+  });
 }
 
 function sinceOf(fields: Fields): SinceFields {
   const since: SinceFields = {};
-  if (fields.since_time !== undefined) {
-    if (typeof fields.since_time !== "number") throw new HarkError("since_time must be milliseconds");
-    since.since_time = fields.since_time;
-  }
-  if (fields.since_id !== undefined) {
-    // Only a string can name a stored event; the words are those for an id the store lacks.
-    if (typeof fields.since_id !== "string") {
-      throw new HarkError(`no event with id ${JSON.stringify(fields.since_id)} in the store`);
+  const time = fields.since_time;
+  if (time !== undefined) {
+    if (typeof time !== "number" || !Number.isFinite(time) || Math.abs(time) > MAX_TIME_MS) {
+      throw new HarkError(`since_time must be milliseconds since the epoch (a number), not ${shown(time)}`);
     }
-    since.since_id = fields.since_id;
+    since.since_time = Math.floor(time);
+  }
+  const id = fields.since_id;
+  if (id !== undefined) {
+    if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_CHARS) {
+      throw new HarkError(
+        `since_id must be an event id (a string of 1 to ${MAX_ID_CHARS} characters), not ${shown(id)}`,
+      );
+    }
+    since.since_id = id;
   }
   return since;
+}
+
+function whenOf(fields: Fields): string | undefined {
+  const when = fields.when;
+  if (when === undefined) return undefined;
+  if (typeof when !== "string") throw new HarkError(`when must be a filter (a string), not ${kind(when)}`);
+  return when;
 }
 
 function limitOf(fields: Fields): number | undefined {
   const limit = fields.limit;
   if (limit === undefined) return undefined;
-  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
-    throw new HarkError("limit must be a whole number of at least 1");
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new HarkError(`limit must be a whole number from 1 to ${MAX_LIMIT}, not ${shown(limit)}`);
   }
   return limit;
 }

@@ -5,6 +5,8 @@
  *   ← {"ok":true,"id":"01J...","recipients":2}
  *   → {"op":"tail","topics":["builds"]}
  *   ← {"ok":true} then {"event":{...}} per event, until either side closes
+ *   → {"op":"history","topics":["builds"],"limit":5000}
+ *   ← {"ok":true,"events":[...],"more":true} per page, the last without "more"
  *   ← {"ok":false,"error":"..."} for any request that fails
  *
  * On Unix it is a socket file in the state dir with mode 0600. Windows has no
@@ -38,7 +40,7 @@ export interface TailRequest extends SinceFields {
   when?: string;
 }
 
-/** Stored events, oldest first. Without topics, agent.topics. */
+/** Stored events, oldest first, a reply line per page. Without topics, agent.topics. */
 export interface HistoryRequest extends SinceFields {
   op: "history";
   topics?: string[];

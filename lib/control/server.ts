@@ -7,7 +7,14 @@
 
 import { getLogger } from "@logtape/logtape";
 import { HarkError } from "../errors.ts";
-import { type ControlReply, type ControlRequest, type TailRequest, tokenPath, USE_TCP } from "./protocol.ts";
+import {
+  type ControlReply,
+  type ControlRequest,
+  type HistoryRequest,
+  type TailRequest,
+  tokenPath,
+  USE_TCP,
+} from "./protocol.ts";
 import { parseRequest } from "./parse.ts";
 import { LineTooLongError, readLines } from "../util/lines.ts";
 import { socketPath } from "../config/paths.ts";
@@ -20,11 +27,25 @@ const TAIL_BUFFER = 1000;
 /** Requests from one connection handled at once before the server reads no further. */
 const MAX_PIPELINED = 256;
 
+/** Stored events a page at a time; each page's release() once it is written. */
+export interface ReplyPages {
+  next(signal?: AbortSignal): Promise<{ events: unknown[]; last: boolean; release(): void }>;
+}
+
 export interface ControlHandlers {
-  /** Handles one request op but tail; throws `HarkError` for a clear error reply. */
-  handle(request: Exclude<ControlRequest, TailRequest>): Promise<ControlReply>;
-  /** Registers a tail listener; returns the function that removes it. */
-  tail(request: TailRequest, push: (reply: ControlReply) => void): { reply: ControlReply; stop: () => void };
+  /** Handles one request op but tail and history; throws `HarkError` for a clear error reply. */
+  handle(request: Exclude<ControlRequest, TailRequest | HistoryRequest>): Promise<ControlReply>;
+  /** The stored events a history request asks for; throws `HarkError` for a clear error reply. */
+  history(request: HistoryRequest): ReplyPages;
+  /**
+   * Registers a tail listener; returns the function that removes it, and
+   * with a since field the stored events to write first (the listener
+   * starts once their last page is read).
+   */
+  tail(
+    request: TailRequest,
+    push: (reply: ControlReply) => void,
+  ): { reply: ControlReply; pages?: ReplyPages; stop: () => void };
 }
 
 export interface ControlServerInit {
@@ -80,6 +101,8 @@ export class ControlServer {
   #connections = new Set<Deno.Conn>();
   #tasks = new Set<Promise<void>>();
   #token = "";
+  /** Aborts what waits for room to send history when the server stops. */
+  #stopping = new AbortController();
 
   constructor(init: ControlServerInit) {
     this.#init = init;
@@ -87,6 +110,7 @@ export class ControlServer {
 
   async start(): Promise<void> {
     if (this.#listener) return;
+    if (this.#stopping.signal.aborted) this.#stopping = new AbortController();
     this.#listener = USE_TCP ? await this.#listenTcp() : await this.#listenUnix();
     this.#track(this.#acceptLoop(this.#listener));
   }
@@ -95,6 +119,7 @@ export class ControlServer {
     const listener = this.#listener;
     if (!listener) return;
     this.#listener = undefined;
+    this.#stopping.abort(new HarkError("the agent is stopping"));
     listener.close();
     for (const conn of this.#connections) closeQuietly(conn);
     await Promise.allSettled(this.#tasks);
@@ -157,23 +182,31 @@ export class ControlServer {
           await writer.write({ ok: false, error: request });
           continue;
         }
+        if (request.op === "history") {
+          // Its pages go out one by one; later requests wait until the last is written.
+          await writer.settled();
+          await this.#writeHistory(writer, request);
+          continue;
+        }
         if (request.op === "tail") {
           // What was sent before the tail is in the store before its history is read.
           await writer.settled();
           stopTail?.();
-          // History comes before the reply is written; hold it until then.
-          let early: ControlReply[] | undefined = [];
+          // Live events that come before the history is written wait for it.
+          let held: ControlReply[] | undefined = [];
           // Live events waiting to be written; the history ahead of them does not count.
           let live = 0;
+          const writeLive = (reply: ControlReply) => {
+            // A stalled reader must not make the agent buffer without bound.
+            if (live >= TAIL_BUFFER) return;
+            live++;
+            void writer.write(reply).then(() => live--);
+          };
           let tail: ReturnType<ControlHandlers["tail"]>;
           try {
             tail = this.#init.handlers.tail(request, (reply) => {
-              if (early) early.push(reply);
-              // A stalled reader must not make the agent buffer without bound.
-              else if (live < TAIL_BUFFER) {
-                live++;
-                void writer.write(reply).then(() => live--);
-              }
+              if (!held) writeLive(reply);
+              else if (held.length < TAIL_BUFFER) held.push(reply);
             });
           } catch (error) {
             // A bad filter or an unknown since_id: say so, as for any request.
@@ -181,13 +214,18 @@ export class ControlServer {
             continue;
           }
           stopTail = tail.stop;
-          // The reply, then the history, then live events: all queued in one
-          // synchronous step, so a live event cannot overtake the history.
-          const held = early;
-          early = undefined;
-          const replied = writer.write(tail.reply);
-          for (const reply of held) void writer.write(reply);
-          await replied;
+          // The reply, then the history a page at a time, then live events.
+          const failed = tail.pages ? await this.#writeTailHistory(writer, tail.reply, tail.pages) : undefined;
+          if (failed) {
+            tail.stop();
+            stopTail = undefined;
+            await writer.write(this.#failure(request, failed));
+            continue;
+          }
+          if (!tail.pages) await writer.write(tail.reply);
+          const waiting = held;
+          held = undefined;
+          waiting.forEach(writeLive);
           continue;
         }
         // Pipelined: a client may send many requests before it reads a
@@ -212,6 +250,65 @@ export class ControlServer {
     }
   }
 
+  /**
+   * A history reply: one line per page, `{"ok":true,"events":[…],"more":true}`
+   * while more follow, then the last without `more`. A page is read once the
+   * one before it is written, so a slow reader holds one page in the agent.
+   */
+  async #writeHistory(writer: ReplyWriter, request: HistoryRequest): Promise<void> {
+    let pages: ReplyPages;
+    try {
+      pages = this.#init.handlers.history(request);
+    } catch (error) {
+      await writer.write(this.#failure(request, error));
+      return;
+    }
+    for (;;) {
+      let page: Awaited<ReturnType<ReplyPages["next"]>>;
+      try {
+        page = await pages.next(this.#stopping.signal);
+      } catch (error) {
+        // Before the first page this is a clear refusal; later pages wait rather than fail.
+        await writer.write(this.#failure(request, error));
+        return;
+      }
+      try {
+        await writer.write(
+          page.last ? { ok: true, events: page.events } : { ok: true, events: page.events, more: true },
+        );
+      } finally {
+        page.release();
+      }
+      if (page.last || writer.closed) return;
+    }
+  }
+
+  /** A tail's reply and then its history, one event a line; the error that stopped it, if any. */
+  async #writeTailHistory(writer: ReplyWriter, reply: ControlReply, pages: ReplyPages): Promise<unknown> {
+    let page: Awaited<ReturnType<ReplyPages["next"]>>;
+    try {
+      // The first page before the reply: a busy agent can still refuse the tail.
+      page = await pages.next(this.#stopping.signal);
+    } catch (error) {
+      return error;
+    }
+    await writer.write(reply);
+    for (;;) {
+      try {
+        for (const event of page.events) void writer.write({ ok: true, event });
+        await writer.settled();
+      } finally {
+        page.release();
+      }
+      if (page.last || writer.closed) return undefined;
+      try {
+        page = await pages.next(this.#stopping.signal);
+      } catch (error) {
+        return error;
+      }
+    }
+  }
+
   /** The request, or why it is not one. */
   #parse(line: string): ControlRequest | string {
     let value: unknown;
@@ -231,7 +328,7 @@ export class ControlServer {
     }
   }
 
-  async #handle(request: Exclude<ControlRequest, TailRequest>): Promise<ControlReply> {
+  async #handle(request: Exclude<ControlRequest, TailRequest | HistoryRequest>): Promise<ControlReply> {
     try {
       return await this.#init.handlers.handle(request);
     } catch (error) {

@@ -12,11 +12,20 @@ Deno.test("a tail's history reaches the client before any live event, however so
     maxRequestBytes: 4096,
     handlers: {
       handle: () => Promise.resolve({ ok: true }),
+      history: () => ({ next: () => Promise.resolve({ events: [], last: true, release() {} }) }),
       tail: (_request, push) => {
-        for (const event of stored) push({ ok: true, event });
-        // A live event arriving while the reply is still being written.
-        queueMicrotask(() => push({ ok: true, event: "live" }));
-        return { reply: { ok: true, topics: ["builds"] }, stop: () => {} };
+        // The stored events in pages of 200, as the store hands them out.
+        let offset = 0;
+        const pages = {
+          next: () => {
+            const events = stored.slice(offset, offset += 200);
+            const last = offset >= stored.length;
+            // The follower starts with the last page; a live event comes while it is still being written.
+            if (last) queueMicrotask(() => push({ ok: true, event: "live" }));
+            return Promise.resolve({ events, last, release() {} });
+          },
+        };
+        return { reply: { ok: true, topics: ["builds"] }, pages, stop: () => {} };
       },
     },
   });

@@ -249,7 +249,8 @@ export class HttpSource implements Source, AsyncDisposable {
       const served = request.method === "GET" ? await this.#serveFixed(url.pathname) : undefined;
       if (served) return served;
       const target = this.#subscribeTarget(request, url);
-      if (target) return this.#subscribe(request, url, target);
+      // Awaited here: a subscription refused before its reply starts (503) is answered below.
+      if (target) return await this.#subscribe(request, url, target);
       const draft = await this.#draft(request, url);
       const event = await this.#publish(draft);
       this.#accepted++;
@@ -268,7 +269,7 @@ export class HttpSource implements Source, AsyncDisposable {
         });}
       const headers: Record<string, string> = {};
       if (failure.status === 401) headers["www-authenticate"] = 'Bearer realm="hark"';
-      if (failure.status === 429) headers["retry-after"] = "1";
+      if (failure.status === 429 || failure.status === 503) headers["retry-after"] = "1";
       if (failure.status === 405) headers["allow"] = "GET, PUT, POST";
       return reply(failure.status, { code: failure.code, http: failure.status, error: failure.message }, headers);
     }

@@ -27,8 +27,7 @@ export function emptyFeed(topics: string[] = ["mytopic", "default", "alerts"]): 
   return {
     topics: new Set(topics),
     retentionMs: 86_400_000,
-    follow: () => () => {},
-    history: () => [],
+    read: () => ({ pages: { next: () => Promise.resolve({ events: [], last: true, release() {} }) }, stop() {} }),
     has: () => false,
   };
 }

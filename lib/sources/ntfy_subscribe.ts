@@ -8,7 +8,8 @@
  * A stream opens with an `open` message, then the stored events `since=`
  * asks for, then live ones, with a `keepalive` message (a ping on
  * WebSockets) when nothing else was sent for the keepalive interval.
- * `poll=1` returns the stored ones and ends.
+ * `poll=1` returns the stored ones and ends. Stored events are read and
+ * sent a page at a time, each after the client took the last.
  */
 
 import type { HarkEvent } from "../event/event.ts";
@@ -16,7 +17,9 @@ import type { EventAction } from "../event/actions.ts";
 import { parsePriority } from "../event/event.ts";
 import { parseDuration } from "../util/duration.ts";
 import { ULID_PATTERN } from "../event/ulid.ts";
-import type { Feed, Since } from "./source.ts";
+import type { Feed, FeedReader, Since } from "./source.ts";
+import { HistoryBusyError } from "../store/history_budget.ts";
+import type { Page } from "../store/history_pages.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
 
@@ -31,6 +34,8 @@ export const DEFAULT_KEEPALIVE_MS = 45_000;
  */
 const MAX_QUEUED_MESSAGES = 1000;
 const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Stored events wait until the socket has sent all but this much. */
+const WS_HISTORY_BUFFERED_BYTES = 256 * 1024;
 
 /** ntfy's message object, as its server sends it. */
 export interface NtfyMessage {
@@ -182,72 +187,116 @@ export interface ServeOptions {
 
 /**
  * Answers a json, sse or raw subscription: a streamed response that ends
- * when the client goes away, the source stops or the client reads too slowly.
+ * when the client goes away, the source stops or the client reads live
+ * events too slowly. Stored events go out a page at a time, each page read
+ * only when the client has taken the one before: a slow client slows the
+ * history down and is never cut off for it, and no subscriber makes the
+ * agent hold more than a page. Throws HttpFailure 503 when the agent is
+ * too busy serving history to start.
  */
-export function streamSubscription(
+export async function streamSubscription(
   format: Exclude<SubscribeFormat, "ws">,
   subscription: Subscription,
   options: ServeOptions,
-): Response {
+): Promise<Response> {
   const { feed, keepaliveMs } = options;
   const encoder = new TextEncoder();
-  let release = () => {};
+  const cancelled = new AbortController();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let open = true;
+  let releasePage = () => {};
+  const close = (error?: Error) => {
+    if (!open) return;
+    open = false;
+    clearTimeout(timer);
+    reader.stop();
+    releasePage();
+    untrack();
+    cancelled.abort(error ?? new Error("subscription closed"));
+    try {
+      if (error) controller.error(error);
+      else controller.close();
+    } catch {
+      // Already cancelled by the client.
+    }
+  };
+  const encode = (message: NtfyMessage) => subscription.passes(message) ? encodeMessage(format, message) : "";
+  // Live events that come while the last page is on its way wait for it, so none overtakes the history.
+  let held: string[] | undefined = [];
+  const send = (message: NtfyMessage) => {
+    const text = encode(message);
+    if (!open || text === "") return;
+    if (held && message.event === "message") {
+      if (held.length >= MAX_QUEUED_MESSAGES) close(new Error("subscriber too slow"));
+      else held.push(text);
+      return;
+    }
+    if ((controller.desiredSize ?? 0) < -MAX_QUEUED_MESSAGES) {
+      close(new Error("subscriber too slow"));
+      return;
+    }
+    controller.enqueue(encoder.encode(text));
+    if (message.event !== "open") armKeepalive();
+  };
+  const armKeepalive = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => send(controlMessage("keepalive", subscription.topicList, options.nextId)), keepaliveMs);
+  };
+  // With a follower, live events start in the same step as the last page is read.
+  const reader = feed.read(
+    subscription.topics,
+    subscription.since,
+    subscription.poll ? undefined : (event) => send(ntfyMessage(event, feed.retentionMs)),
+  );
+  const untrack = options.track(() => close());
+  let first: Page | undefined;
+  try {
+    // The first page before the reply: a busy agent can still answer 503.
+    first = await reader.pages.next(cancelled.signal);
+  } catch (error) {
+    open = false;
+    reader.stop();
+    untrack();
+    throw busyFailure(error);
+  }
+  // Given back if the client leaves before reading it.
+  releasePage = first.release;
+  const historyDone = () => {
+    if (subscription.poll) return close();
+    for (const text of held ?? []) controller.enqueue(encoder.encode(text));
+    held = undefined;
+    armKeepalive();
+  };
   const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let unfollow = () => {};
-      let open = true;
-      const close = (error?: Error) => {
-        if (!open) return;
-        open = false;
-        clearTimeout(timer);
-        unfollow();
-        untrack();
+    start(streamController) {
+      controller = streamController;
+      if (!subscription.poll) send(controlMessage("open", subscription.topicList, options.nextId));
+    },
+    async pull() {
+      // The client took the last page: its bytes have left the agent.
+      releasePage();
+      while (open && held) {
+        let page: Page;
         try {
-          if (error) controller.error(error);
-          else controller.close();
-        } catch {
-          // Already cancelled by the client.
-        }
-      };
-      const send = (message: NtfyMessage) => {
-        if (!open || !subscription.passes(message)) return;
-        if ((controller.desiredSize ?? 0) < -MAX_QUEUED_MESSAGES) {
-          close(new Error("subscriber too slow"));
+          page = first ?? await reader.pages.next(cancelled.signal);
+        } catch (error) {
+          close(error as Error);
           return;
         }
-        controller.enqueue(encoder.encode(encodeMessage(format, message)));
-        if (message.event !== "open") armKeepalive();
-      };
-      const armKeepalive = () => {
-        clearTimeout(timer);
-        timer = setTimeout(
-          () => send(controlMessage("keepalive", subscription.topicList, options.nextId)),
-          keepaliveMs,
-        );
-      };
-      const untrack = options.track(() => close());
-      release = () => close();
-      const toMessage = (event: HarkEvent) => send(ntfyMessage(event, feed.retentionMs));
-      try {
-        if (subscription.poll) {
-          feed.history(subscription.topics, subscription.since).forEach(toMessage);
-          close();
-          return;
-        }
-        send(controlMessage("open", subscription.topicList, options.nextId));
-        unfollow = feed.follow(subscription.topics, subscription.since, toMessage);
-        armKeepalive();
-      } catch (error) {
-        // Thrown from the constructor, so the request still gets an error reply.
-        open = false;
-        clearTimeout(timer);
-        untrack();
-        throw error;
+        first = undefined;
+        releasePage = page.release;
+        if (!open) return releasePage();
+        const text = page.events.map((event) => encode(ntfyMessage(event, feed.retentionMs))).join("");
+        if (text !== "") controller.enqueue(encoder.encode(text));
+        if (page.last) return historyDone();
+        // Enqueued a page: the next is read once the client has taken it.
+        if (text !== "") return;
+        releasePage();
       }
     },
     cancel() {
-      release();
+      close();
     },
   }, new CountQueuingStrategy({ highWaterMark: 1 }));
   return new Response(body, {
@@ -256,10 +305,17 @@ export function streamSubscription(
   });
 }
 
+/** A subscriber refused because the history budget stayed full: 503, and try again. */
+function busyFailure(error: unknown): unknown {
+  if (!(error instanceof HistoryBusyError)) return error;
+  return new HttpFailure(503, 50301, error.message, { cause: error });
+}
+
 /**
  * Answers a WebSocket subscription: each message a JSON text frame, as
  * ntfy sends them; Deno pings an idle socket every keepalive interval and
- * closes it when no pong comes back.
+ * closes it when no pong comes back. Stored events go a page at a time,
+ * the next page once the socket has sent most of the last.
  */
 export function socketSubscription(request: Request, subscription: Subscription, options: ServeOptions): Response {
   if ((request.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
@@ -269,18 +325,27 @@ export function socketSubscription(request: Request, subscription: Subscription,
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: Math.max(1, Math.round(options.keepaliveMs / 1000)),
   });
-  let unfollow = () => {};
+  const closed = new AbortController();
+  let reader: FeedReader | undefined;
   let untrack = () => {};
   let open = true;
   const finish = (code = 1000, reason = "") => {
     if (!open) return;
     open = false;
-    unfollow();
+    reader?.stop();
     untrack();
+    closed.abort(new Error("subscription closed"));
     if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
   };
+  // Live events that come while the last page is on its way wait for it, so none overtakes the history.
+  let held: NtfyMessage[] | undefined = [];
   const send = (message: NtfyMessage) => {
     if (!open || socket.readyState !== WebSocket.OPEN || !subscription.passes(message)) return;
+    if (held && message.event === "message") {
+      if (held.length >= MAX_QUEUED_MESSAGES) finish(1008, "subscriber too slow");
+      else held.push(message);
+      return;
+    }
     if (socket.bufferedAmount > MAX_WS_BUFFERED_BYTES) {
       finish(1008, "subscriber too slow");
       return;
@@ -288,24 +353,52 @@ export function socketSubscription(request: Request, subscription: Subscription,
     socket.send(JSON.stringify(message));
   };
   const toMessage = (event: HarkEvent) => send(ntfyMessage(event, feed.retentionMs));
-  socket.onopen = () => {
+  const sendHistory = async (pages: FeedReader["pages"]) => {
+    for (;;) {
+      const page = await pages.next(closed.signal);
+      try {
+        for (const event of page.events) {
+          const message = ntfyMessage(event, feed.retentionMs);
+          if (open && subscription.passes(message)) socket.send(JSON.stringify(message));
+        }
+        await drained(socket, closed.signal);
+      } finally {
+        page.release();
+      }
+      if (page.last) return;
+    }
+  };
+  socket.onopen = async () => {
     untrack = options.track(() => finish(1001, "hark is stopping"));
     try {
-      if (subscription.poll) {
-        feed.history(subscription.topics, subscription.since).forEach(toMessage);
-        finish();
-        return;
-      }
-      send(controlMessage("open", subscription.topicList, options.nextId));
-      unfollow = feed.follow(subscription.topics, subscription.since, toMessage);
+      if (!subscription.poll) send(controlMessage("open", subscription.topicList, options.nextId));
+      reader = feed.read(subscription.topics, subscription.since, subscription.poll ? undefined : toMessage);
+      await sendHistory(reader.pages);
+      if (subscription.poll) return finish();
+      const live = held ?? [];
+      held = undefined;
+      live.forEach(send);
     } catch (error) {
-      // The since= id was checked before the upgrade; this is the store going away.
-      finish(1011, (error as Error).message.slice(0, 120));
+      if (!open) return;
+      // 1013: try again later. Otherwise the since= id was checked before the upgrade; this is the store going away.
+      if (error instanceof HistoryBusyError) finish(1013, error.message.slice(0, 120));
+      else finish(1011, (error as Error).message.slice(0, 120));
     }
   };
   socket.onclose = () => finish();
   socket.onerror = () => finish();
   return response;
+}
+
+/** Resolves once the socket has sent all but a page's worth; WebSockets tell only by polling bufferedAmount. */
+async function drained(socket: WebSocket, signal: AbortSignal): Promise<void> {
+  let waitMs = 5;
+  while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > WS_HISTORY_BUFFERED_BYTES) {
+    signal.throwIfAborted();
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    waitMs = Math.min(waitMs * 2, 200);
+  }
+  signal.throwIfAborted();
 }
 
 function isTrue(value: string | undefined): boolean {

@@ -1,4 +1,5 @@
 import type { EventDraft, HarkEvent } from "../event/event.ts";
+import type { Page } from "../store/history_pages.ts";
 /** Publishes a draft through the agent (publisher rules, rate limit, store, local sinks); throws HarkError when refused. */
 export type Publish = (draft: EventDraft) => Promise<HarkEvent>;
 /** A long-lived producer of events. start/stop are idempotent; stop releases every handle and timer. */
@@ -20,6 +21,14 @@ export type Since =
   /** Events this agent stored after the one with this id. */
   | { kind: "id"; id: string };
 
+/** Stored events a page at a time, and with a follower, the live ones after them. */
+export interface FeedReader {
+  /** The stored events, a page at a time; each page's release() once it has left the agent. */
+  readonly pages: { next(signal?: AbortSignal): Promise<Page> };
+  /** Stops following live events (nothing to do without a follower). Idempotent. */
+  stop(): void;
+}
+
 /**
  * The events this agent has and gets, for sources that also serve
  * subscribers (the http source's ntfy subscribe API).
@@ -28,13 +37,12 @@ export interface Feed {
   /** The topics this agent subscribes to: the only ones a follower can get. */
   readonly topics: ReadonlySet<string>;
   /**
-   * Stored events on `topics` since `since`, oldest first, then every new
-   * one as it arrives, each once and none missed in between. Throws
-   * HarkError for an id the store does not have. Returns the unsubscribe.
+   * Stored events on `topics` since `since`, oldest first, read a page at a
+   * time. With `push`, every new event after them goes to it as it arrives,
+   * each once and none missed in between, from the moment the last page is
+   * read. Throws HarkError for an id the store does not have.
    */
-  follow(topics: ReadonlySet<string>, since: Since, push: (event: HarkEvent) => void): () => void;
-  /** Stored events on `topics` since `since`, oldest first. */
-  history(topics: ReadonlySet<string>, since: Since): HarkEvent[];
+  read(topics: ReadonlySet<string>, since: Since, push?: (event: HarkEvent) => void): FeedReader;
   /** Whether the store holds an event with this id (for `since=<id>`). */
   has(id: string): boolean;
   /** How long the store keeps an event (ms): when one that sets no expiry is gone. */

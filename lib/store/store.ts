@@ -120,6 +120,21 @@ function globFilter(topics: string[] | undefined): string {
   return `AND (${topics.map(() => "topic GLOB ?").join(" OR ")})`;
 }
 
+/** SQL (after a WHERE) for a history query's time and exact topic names; `afterSeq` and `limit` are the reader's. */
+function historyFilter(query: HistoryQuery): { filter: string; params: (string | number)[] } {
+  const parts: string[] = [];
+  const params: (string | number)[] = [];
+  if (query.sinceTime !== undefined) {
+    parts.push("AND time >= ?");
+    params.push(query.sinceTime);
+  }
+  if (query.topics) {
+    parts.push(query.topics.length ? `AND topic IN (${query.topics.map(() => "?").join(", ")})` : "AND 0");
+    params.push(...query.topics);
+  }
+  return { filter: parts.join(" "), params };
+}
+
 function toStored(row: Record<string, unknown>): StoredEvent {
   return { seq: row.seq as number, event: JSON.parse(row.json as string), backfill: row.backfill === 1 };
 }
@@ -280,6 +295,42 @@ export class EventStore {
   }
 
   /**
+   * The sizes (bytes of stored JSON) of the first `limit` events after
+   * `afterSeq` that match `query`: cheap to read, so a reader can choose a
+   * page that fits its budget before it loads the events themselves.
+   * Commits first, as query() does.
+   */
+  sizesAfter(afterSeq: number, query: HistoryQuery, limit: number): { seq: number; bytes: number }[] {
+    this.commit();
+    const { filter, params } = historyFilter(query);
+    return this.#db.prepare(
+      `SELECT seq, length(CAST(json AS BLOB)) AS bytes FROM events WHERE seq > ? ${filter} ORDER BY seq LIMIT ?`,
+    ).all(afterSeq, ...params, limit) as { seq: number; bytes: number }[];
+  }
+
+  /** The events after `afterSeq` up to and including `uptoSeq` that match `query`, oldest first. */
+  between(afterSeq: number, uptoSeq: number, query: HistoryQuery): StoredEvent[] {
+    this.commit();
+    const { filter, params } = historyFilter(query);
+    return this.#db.prepare(
+      `SELECT seq, json, backfill FROM events WHERE seq > ? AND seq <= ? ${filter} ORDER BY seq`,
+    ).all(afterSeq, uptoSeq, ...params).map(toStored);
+  }
+
+  /**
+   * Where a reader of the newest `limit` events matching `query` starts:
+   * the sequence number just before the oldest of them (0 when fewer are stored).
+   */
+  seqBeforeNewest(query: HistoryQuery, limit: number): number {
+    this.commit();
+    const { filter, params } = historyFilter(query);
+    const row = this.#db.prepare(
+      `SELECT seq FROM events WHERE 1 ${filter} ORDER BY seq DESC LIMIT 1 OFFSET ?`,
+    ).get(...params, limit) as { seq: number } | undefined;
+    return row?.seq ?? 0;
+  }
+
+  /**
    * The first `limit` events after `seq` on topics matching `topics`
    * (names or globs such as `builds.*`; all topics when undefined).
    */
@@ -300,21 +351,30 @@ export class EventStore {
     ).all(seq, ...topics, limit) as { seq: number; publisher: string; id: string }[];
   }
 
-  /** The stored events with these keys that can be served (bytes kept), in local order. */
-  served(keys: { publisher: string; id: string }[]): ServedRow[] {
-    const select = this.#db.prepare(
-      "SELECT seq, publisher, id, topic, data, seqno, signature FROM events WHERE publisher = ? AND id = ? AND data IS NOT NULL",
-    );
-    const rows: ServedRow[] = [];
+  /**
+   * The stored events with these keys that can be served (bytes kept), in
+   * local order. One at a time: a peer may ask for hundreds of events of up
+   * to a MiB each, and the responder sends each before the next is loaded.
+   */
+  *served(keys: { publisher: string; id: string }[]): Generator<ServedRow> {
+    const locate = this.#db.prepare("SELECT seq FROM events WHERE publisher = ? AND id = ? AND data IS NOT NULL");
+    const seqs: number[] = [];
     for (const key of keys) {
-      const row = select.get(key.publisher, key.id) as
+      const row = locate.get(key.publisher, key.id) as { seq: number } | undefined;
+      if (row) seqs.push(row.seq);
+    }
+    const select = this.#db.prepare(
+      "SELECT seq, publisher, id, topic, data, seqno, signature FROM events WHERE seq = ? AND data IS NOT NULL",
+    );
+    for (const seq of seqs.sort((a, b) => a - b)) {
+      const row = select.get(seq) as
         | (Omit<ServedRow, "signed"> & { seqno: Uint8Array | null; signature: Uint8Array | null })
         | undefined;
+      // Pruned since it was located.
       if (!row) continue;
       const { seqno, signature, ...rest } = row;
-      rows.push(seqno && signature ? { ...rest, signed: { seqno, signature } } : rest);
+      yield seqno && signature ? { ...rest, signed: { seqno, signature } } : rest;
     }
-    return rows.sort((a, b) => a.seq - b.seq);
   }
 
   /** Whether an event with this key is stored. */

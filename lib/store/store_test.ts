@@ -563,7 +563,7 @@ Deno.test("EventStore.append() ignores a backfill copy of an event it already ha
       const seq = store.append(event, 1, arrival(event));
       assert.equal(store.append(event, 1, arrival(event, { signed: true, backfill: true })), undefined);
       assert.deepEqual(store.query(), [{ seq, event, backfill: false }], "the first copy's flag stays");
-      assert.equal(store.served([{ publisher: PEER_A, id: event.id }])[0].signed, undefined);
+      assert.equal([...store.served([{ publisher: PEER_A, id: event.id }])][0].signed, undefined);
     });
   });
 });
@@ -638,14 +638,14 @@ Deno.test("EventStore.served() returns the servable events with their bytes, in 
       const ownSeq = store.append(own, 0, ownArrival)!;
       store.append(bare, 0);
 
-      const rows = store.served([
+      const rows = [...store.served([
         // Asked for newest first, with keys that cannot be served mixed in.
         { publisher: PEER_A, id: own.id },
         { publisher: PEER_A, id: nextId() },
         { publisher: PEER_A, id: bare.id },
         { publisher: PEER_A, id: signed.id },
         { publisher: PEER_B, id: signed.id },
-      ]);
+      ])];
       assert.deepEqual(rows, [
         {
           seq: signedSeq,
@@ -658,8 +658,8 @@ Deno.test("EventStore.served() returns the servable events with their bytes, in 
         { seq: ownSeq, publisher: PEER_A, id: own.id, topic: "default", data: ownArrival.data },
       ]);
       assert.ok(!("signed" in rows[1]), "an own event has no signature to pass on");
-      assert.deepEqual(store.served([]), []);
-      assert.deepEqual(store.served([{ publisher: PEER_A, id: bare.id }]), [], "no bytes kept, nothing to serve");
+      assert.deepEqual([...store.served([])], []);
+      assert.deepEqual([...store.served([{ publisher: PEER_A, id: bare.id }])], [], "no bytes kept, nothing to serve");
     });
   });
 });
@@ -776,7 +776,7 @@ Deno.test("EventStore.open() upgrades a store made before the history columns", 
       assert.equal(store.fingerprint(PEER_A, old.id), 77);
       assert.equal(store.cursor("desktop"), 1);
       assert.ok(store.has(PEER_A, old.id));
-      assert.deepEqual(store.served([{ publisher: PEER_A, id: old.id }]), [], "no bytes were kept for it");
+      assert.deepEqual([...store.served([{ publisher: PEER_A, id: old.id }])], [], "no bytes were kept for it");
 
       const seq = store.append(fresh, 8, freshArrival);
       assert.ok(seq! > 1);
@@ -784,7 +784,7 @@ Deno.test("EventStore.open() upgrades a store made before the history columns", 
         { seq: 1, publisher: PEER_A, id: old.id },
         { seq, publisher: PEER_B, id: fresh.id },
       ]);
-      assert.deepEqual(store.served([{ publisher: PEER_B, id: fresh.id }]), [
+      assert.deepEqual([...store.served([{ publisher: PEER_B, id: fresh.id }])], [
         { seq, publisher: PEER_B, id: fresh.id, topic: "builds", data: freshArrival.data, signed: freshArrival.signed },
       ]);
       assert.deepEqual(store.query({ afterSeq: 1 }), [{ seq, event: fresh, backfill: true }]);
