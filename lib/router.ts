@@ -378,7 +378,7 @@ class SinkRunner {
       this.#end(seq, this.#queue.length === 0);
       return;
     }
-    running.finished.catch(() => {}).then(() => this.#end(seq, true));
+    running.whenOver(() => this.#end(seq, true));
   }
 
   #end(seq: number, now: boolean): void {

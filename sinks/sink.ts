@@ -16,9 +16,14 @@ export interface DeliverOptions {
   repeat?: boolean;
 }
 
-/** What `deliver` returns when the effect goes on after it (an exec run): done once `finished` settles. */
+/** What `deliver` returns when the effect goes on after it returned (an exec run). */
 export interface Running {
-  finished: Promise<void>;
+  /**
+   * Calls `done` when the effect is over: at once if it is over already, and
+   * otherwise before the sink lets another effect take its place, so the
+   * router's record of what is in flight never lags behind what runs.
+   */
+  whenOver(done: () => void): void;
 }
 
 export interface Sink {
