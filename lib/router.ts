@@ -7,14 +7,21 @@
  * store, resumes from it after a restart or crash, and a full queue only
  * defers events (they are read back from the store when the queue drains).
  * A failing sink is retried with backoff until it recovers; its backlog
- * waits in the store. Without a store (unit tests, tools), a full queue
+ * waits in the store.
+ *
+ * For a sink with effects outside the store (`marksRepeats`: file, exec,
+ * webhook, plugin) the cursor is exact: before the router starts an event it
+ * saves to disk that the event is in flight, and it saves when the event is
+ * done (an exec run: when the program exits). After a crash only the events
+ * in flight at that moment come again, each with `repeat` set. Other sinks'
+ * cursors reach disk within the store's flush interval. Without a store (unit tests, tools), a full queue
  * drops the new event with a warning (Serf's rule: never block the loop)
  * and a failing event is given up after a few attempts.
  */
 
 import { getLogger } from "@logtape/logtape";
 import { type HarkEvent, isReservedTopic } from "./event/event.ts";
-import type { Sink } from "../sinks/sink.ts";
+import type { Running, Sink } from "../sinks/sink.ts";
 import type { EventStore } from "./store/store.ts";
 import { compileTopicPattern } from "./filter.ts";
 import { delay } from "./util/delay.ts";
@@ -125,6 +132,12 @@ class SinkRunner {
   #queuedUpTo = 0;
   /** Events are waiting in the store because the queue was full. */
   #deferred = false;
+  /** For a sink that marks repeats: the newest event it was handed. */
+  #startedUpTo = 0;
+  /** For a sink that marks repeats: events handed to it that are not done yet. */
+  #inFlight = new Set<number>();
+  /** Events in flight when the agent last stopped or crashed, queued again as repeats and not started yet. */
+  #repeats = new Set<number>();
   delivered = 0;
   dropped = 0;
   failed = 0;
@@ -158,9 +171,17 @@ class SinkRunner {
     const store = this.#init.store;
     if (store) {
       // A sink the store has not seen starts from now: history is not replayed into it.
-      const cursor = store.cursor(this.key);
-      this.#queuedUpTo = cursor ?? store.lastSeq();
-      if (cursor === undefined) store.setCursor(this.key, this.#queuedUpTo);
+      const progress = store.progress(this.key);
+      this.#queuedUpTo = progress?.seq ?? store.lastSeq();
+      this.#startedUpTo = this.#queuedUpTo;
+      if (progress === undefined) store.setCursor(this.key, this.#queuedUpTo);
+      // What was in flight at a crash (or a stop mid-retry) goes first, marked as a possible repeat.
+      const now = Date.now();
+      for (const { seq, event, backfill } of store.at(progress?.inFlight ?? [])) {
+        if (!matches(event, this.filter, now, backfill)) continue;
+        this.#queue.push({ event, seq });
+        this.#repeats.add(seq);
+      }
       // Whatever arrived after the cursor (before a restart or crash) comes first.
       this.#deferred = true;
     }
@@ -287,17 +308,23 @@ class SinkRunner {
   #recovered(): void {
     if (this.state !== "ok") log.info("Sink {sink} delivers again", { sink: this.sink.name });
     this.state = "ok";
+    // An error from before a success is history (the log keeps it); status shows what is wrong now.
+    this.lastError = undefined;
     this.nextAttemptAt = undefined;
   }
 
   async #deliver({ event, seq }: Queued): Promise<void> {
     const signal = this.#abort.signal;
     const durable = seq !== undefined && this.#init.store !== undefined;
+    const exact = durable && this.sink.marksRepeats === true;
+    const repeat = exact && this.#repeats.delete(seq);
+    if (exact) this.#begin(seq!);
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        await this.sink.deliver(event, { signal });
+        const running = await this.sink.deliver(event, exact ? { signal, repeat } : { signal });
         this.delivered++;
-        if (durable) this.#init.store!.setCursor(this.key, seq);
+        if (exact) this.#whenFinished(seq, running);
+        else if (durable) this.#init.store!.setCursor(this.key, seq);
         this.#recovered();
         return;
       } catch (error) {
@@ -327,12 +354,49 @@ class SinkRunner {
 
   #giveUp(event: HarkEvent, seq: number | undefined): void {
     this.givenUp++;
-    log.error("Sink {sink} gave up on event {id}: {error}", {
+    log.error("Sink {sink} gave up on event {id} and goes on with the next: {error}", {
       sink: this.sink.name,
       id: event.id,
       error: this.lastError,
     });
-    if (seq !== undefined) this.#init.store?.setCursor(this.key, seq);
+    if (seq === undefined || !this.#init.store) return;
+    if (this.#inFlight.has(seq)) this.#end(seq, true);
+    else this.#init.store.setCursor(this.key, seq);
+  }
+
+  /** Saves to disk that `seq` is in flight, before the sink acts on it. */
+  #begin(seq: number): void {
+    this.#inFlight.add(seq);
+    this.#startedUpTo = Math.max(this.#startedUpTo, seq);
+    this.#save(true);
+  }
+
+  /** Ends `seq` once its effect is over: at once, or when an exec run exits. */
+  #whenFinished(seq: number, running: void | Running): void {
+    if (!running) {
+      // The next event's start saves this end in the same transaction; alone, it is saved now.
+      this.#end(seq, this.#queue.length === 0);
+      return;
+    }
+    running.whenOver(() => this.#end(seq, true));
+  }
+
+  #end(seq: number, now: boolean): void {
+    this.#inFlight.delete(seq);
+    this.#save(now);
+  }
+
+  /**
+   * The cursor is the newest event handed over; the events in flight below
+   * it are listed with it. So an exec run that ends before an older one is
+   * done for good, and only what is listed comes again after a crash.
+   */
+  #save(now: boolean): void {
+    const store = this.#init.store!;
+    // Queued again but not started yet: still possible repeats if the agent crashes once more.
+    const inFlight = [...this.#inFlight, ...this.#repeats].sort((a, b) => a - b);
+    if (now) store.saveCursor(this.key, this.#startedUpTo, inFlight);
+    else store.setCursor(this.key, this.#startedUpTo, inFlight);
   }
 }
 

@@ -4,6 +4,7 @@ import { EventStore } from "./store/store.ts";
 import { createEvent, type EventDraft, type HarkEvent } from "./event/event.ts";
 import { monotonicUlid } from "./event/ulid.ts";
 import type { Sink } from "../sinks/sink.ts";
+import { waitFor } from "../tests/helpers/wait.ts";
 
 const ulid = monotonicUlid();
 
@@ -294,7 +295,8 @@ Deno.test("Router retries a failing sink and counts each failed attempt", async 
       calls: 3,
       delivered: 1,
       failed: 2,
-      lastError: "fake failed call 2",
+      // The success clears it: status shows what is wrong now, the log what went wrong before.
+      lastError: undefined,
     },
     {
       name: "fails every attempt",
@@ -871,5 +873,107 @@ Deno.test("Router gives up an event the sink says can never succeed, and goes on
     assert.equal(health.failed, 1, "tried once, not retried");
     assert.equal(health.state, "ok");
     await router.stop(never());
+  });
+});
+
+/** A sink with effects outside the store: each delivery starts a run that the test ends. */
+class EffectSink implements Sink {
+  readonly name = "exec:effect";
+  readonly marksRepeats = true;
+  readonly handed: { title: string; repeat: boolean }[] = [];
+  readonly #runs = new Map<string, () => void>();
+  readonly #gate?: Promise<void>;
+
+  /** With `gate`, each delivery waits for it before its run starts. */
+  constructor(gate?: Promise<void>) {
+    this.#gate = gate;
+  }
+
+  async deliver(event: HarkEvent, options: { signal: AbortSignal; repeat?: boolean }) {
+    await this.#gate;
+    this.handed.push({ title: event.title, repeat: options.repeat ?? false });
+    const waiting: (() => void)[] = [];
+    this.#runs.set(event.title, () => waiting.splice(0).forEach((done) => done()));
+    return { whenOver: (done: () => void) => waiting.push(done) };
+  }
+
+  /** Ends the run of the event with this title. */
+  finish(title: string): void {
+    this.#runs.get(title)!();
+  }
+
+  close(): Promise<void> {
+    for (const end of this.#runs.values()) end();
+    return Promise.resolve();
+  }
+}
+
+Deno.test("Router saves a marksRepeats sink's runs in flight before they start; after a crash only those come again, marked", async () => {
+  await withStore(async (store, dir) => {
+    const router = new Router({ store });
+    const sink = new EffectSink();
+    router.add(sink, ALL, 10, "0:exec");
+    router.start();
+    const events = ["e1", "e2", "e3", "e4", "e5"].map((title) => event({ title }));
+    const seqs = events.map((e) => stored(store, e, false));
+    for (const [i, e] of events.entries()) router.route(e, seqs[i]);
+    await router.idle();
+    sink.finish("e1");
+    sink.finish("e2");
+    // A later run ends before an older one: it is done for good all the same.
+    sink.finish("e4");
+
+    // The crash: nothing more is written; another connection reads what is on disk.
+    const after = EventStore.open(dir, { cursorFlushMs: 60_000 });
+    try {
+      assert.deepEqual(after.progress("0:exec"), { seq: seqs[4], inFlight: [seqs[2], seqs[4]] });
+      const restarted = new Router({ store: after });
+      const again = new EffectSink();
+      restarted.add(again, ALL, 10, "0:exec");
+      restarted.start();
+      const e6 = event({ title: "e6" });
+      restarted.route(e6, stored(after, e6, false));
+      await restarted.idle();
+      assert.deepEqual(again.handed, [
+        { title: "e3", repeat: true },
+        { title: "e5", repeat: true },
+        { title: "e6", repeat: false },
+      ]);
+      await restarted.stop(never());
+      assert.deepEqual(after.progress("0:exec")?.inFlight, [], "every run ended with the stop");
+    } finally {
+      after.close();
+    }
+    await router.stop(never());
+  });
+});
+
+Deno.test("Router keeps a repeat listed until it is started again, so a second crash marks it too", async () => {
+  await withStore(async (store, dir) => {
+    const first = new Router({ store });
+    first.add(new EffectSink(), ALL, 10, "0:exec");
+    first.start();
+    const events = ["e1", "e2"].map((title) => event({ title }));
+    const seqs = events.map((e) => stored(store, e, false));
+    for (const [i, e] of events.entries()) first.route(e, seqs[i]);
+    await first.idle();
+
+    // Restarted with a sink that stalls on the first repeat: e2 is queued, not started, at the second crash.
+    const second = EventStore.open(dir, { cursorFlushMs: 60_000 });
+    const stalled = new Router({ store: second });
+    const gate = Promise.withResolvers<void>();
+    stalled.add(new EffectSink(gate.promise), ALL, 10, "0:exec");
+    stalled.start();
+    const third = EventStore.open(dir, { cursorFlushMs: 60_000 });
+    try {
+      await waitFor(() => third.progress("0:exec")?.inFlight.length === 2, { intervalMs: 1 });
+      assert.deepEqual(third.progress("0:exec"), { seq: seqs[1], inFlight: seqs });
+    } finally {
+      third.close();
+      gate.resolve();
+      await stalled.stop(never());
+      second.close();
+      await first.stop(never());
+    }
   });
 });

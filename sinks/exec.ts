@@ -19,11 +19,15 @@
  * | `HARK_PEER`     | source peer id (the verified signer)               |
  * | `HARK_CLICK`    | click URL, or empty                                |
  * | `HARK_USER`     | source user, or empty                              |
+ * | `HARK_REPEAT`   | `1` if this event's run may have started before a crash of the agent, else `0` |
  *
  * `deliver()` returns as soon as the run has started, so the router can hand
  * over the next event while runs proceed in parallel (Serf ran its handlers
  * inside the event loop; a slow script stalled everything). The result of a
- * run is logged and counted in `stats()` in the background.
+ * run is logged and counted in `stats()` in the background; the router
+ * counts the event done when the run is over, so after a crash of the agent
+ * only the runs going at that moment (at most `concurrency`) run again,
+ * with `HARK_REPEAT=1`.
  *
  * Killing: on Unix every run is started with `Deno.Command`'s `detached`
  * option, which makes the child call setsid(): it leads a new session and
@@ -39,7 +43,7 @@ import process from "node:process";
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../lib/event/event.ts";
 import { ConfigError, HarkError } from "../lib/errors.ts";
-import type { Sink } from "./sink.ts";
+import type { DeliverOptions, Running, Sink } from "./sink.ts";
 import { stripControls } from "./format.ts";
 
 const log = getLogger(["hark", "sink", "exec"]);
@@ -99,7 +103,7 @@ export class ExecSinkError extends HarkError {
  * environment string cannot hold NUL, so NUL (and a lone surrogate, which
  * has no UTF-8 form) becomes U+FFFD here; stdin carries the exact event.
  */
-export function execEnvironment(event: HarkEvent): Record<string, string> {
+export function execEnvironment(event: HarkEvent, repeat = false): Record<string, string> {
   const env: Record<string, string> = {
     HARK_ID: event.id,
     HARK_TOPIC: event.topic,
@@ -112,6 +116,7 @@ export function execEnvironment(event: HarkEvent): Record<string, string> {
     HARK_PEER: event.source.peer,
     HARK_CLICK: event.click ?? "",
     HARK_USER: event.source.user ?? "",
+    HARK_REPEAT: repeat ? "1" : "0",
   };
   for (const key of Object.keys(env)) env[key] = env[key].toWellFormed().replaceAll("\0", "\uFFFD");
   return env;
@@ -124,6 +129,7 @@ interface Waiter {
 
 export class ExecSink implements Sink {
   readonly name: string;
+  readonly marksRepeats = true;
   #init: ExecSinkInit;
   #slowMs: number;
   #cap: number;
@@ -155,18 +161,19 @@ export class ExecSink implements Sink {
    * Throws only when the program cannot be started (or `signal` aborts the
    * wait, or the sink is closed): the router then retries the event.
    */
-  async deliver(event: HarkEvent, options: { signal: AbortSignal }): Promise<void> {
+  async deliver(event: HarkEvent, options: DeliverOptions): Promise<Running> {
     await this.#acquire(options.signal);
     let child: Deno.ChildProcess;
     try {
       if (this.#closing) throw this.#closedError();
-      child = this.#spawn(event);
+      child = this.#spawn(event, options.repeat ?? false);
     } catch (error) {
       this.#release();
       throw error;
     }
     this.#stats.started++;
     this.#stats.running++;
+    const over = new RunOver();
     const run = this.#supervise(child, event).catch((error) => {
       log.error("Exec sink {sink} lost track of a run for event {id}: {error}", {
         sink: this.name,
@@ -176,9 +183,12 @@ export class ExecSink implements Sink {
     }).finally(() => {
       this.#stats.running--;
       this.#runs.delete(run);
+      // Before the slot goes to the next run: a crash in between must not find more runs than `concurrency` unrecorded.
+      over.end();
       this.#release();
     });
     this.#runs.add(run);
+    return over;
   }
 
   stats(): ExecStats {
@@ -246,13 +256,13 @@ export class ExecSink implements Sink {
     else this.#busy--;
   }
 
-  #spawn(event: HarkEvent): Deno.ChildProcess {
+  #spawn(event: HarkEvent, repeat: boolean): Deno.ChildProcess {
     const [program, ...args] = this.#init.command;
     try {
       return new Deno.Command(program, {
         args,
         // Merged over the agent's environment; the HARK_* variables win over `init.env`.
-        env: { ...this.#init.env, ...execEnvironment(event) },
+        env: { ...this.#init.env, ...execEnvironment(event, repeat) },
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
@@ -349,6 +359,28 @@ export class ExecSink implements Sink {
     await child.status;
     for (const output of outputs) output.cancel();
     await Promise.all(outputs.map((output) => output.done));
+  }
+}
+
+/** A run's end, told synchronously to whoever waits for it. */
+class RunOver implements Running {
+  #over = false;
+  #waiting: (() => void)[] = [];
+
+  whenOver(done: () => void): void {
+    if (this.#over) done();
+    else this.#waiting.push(done);
+  }
+
+  end(): void {
+    this.#over = true;
+    for (const done of this.#waiting.splice(0)) {
+      try {
+        done();
+      } catch (error) {
+        log.error("After an exec run: {error}", { error: (error as Error).message });
+      }
+    }
   }
 }
 

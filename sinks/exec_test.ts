@@ -118,6 +118,7 @@ Deno.test("execEnvironment() maps the event to HARK_* variables", async (t) => {
         HARK_PEER: "12D3KooWTest",
         HARK_CLICK: "https://ci.example.org/812",
         HARK_USER: "ci",
+        HARK_REPEAT: "0",
       },
     },
     {
@@ -142,6 +143,7 @@ Deno.test("execEnvironment() maps the event to HARK_* variables", async (t) => {
         "HARK_ID",
         "HARK_PEER",
         "HARK_PRIORITY",
+        "HARK_REPEAT",
         "HARK_TAGS",
         "HARK_TIME",
         "HARK_TITLE",
@@ -151,6 +153,9 @@ Deno.test("execEnvironment() maps the event to HARK_* variables", async (t) => {
       for (const [key, value] of Object.entries(expected)) assert.equal(env[key], value, key);
     });
   }
+  await t.step("a possible repeat after a crash is marked", () => {
+    assert.equal(execEnvironment(event(), true).HARK_REPEAT, "1");
+  });
 });
 
 Deno.test("formatOutput() labels lines, replaces controls and notes what was cut", () => {

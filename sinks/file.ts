@@ -6,19 +6,20 @@
  * JSON.stringify escapes newlines, C0 controls and lone surrogates, so each
  * line is valid JSON and one line whatever the event holds.
  *
- * After a crash the router replays the events since the sink's last saved
- * cursor, some of which may already be in the file. On open the sink reads
- * the ids at the end of its file and skips those, so no event is written
- * twice.
+ * Exactly once, also across a crash: the router saves on disk that an
+ * event is in flight before it hands it over, and that it is done before
+ * the next one (sinks/sink.ts, `marksRepeats`). So after a crash at most one
+ * event comes again, with `repeat` set, and it is written already only if it
+ * is the file's last line (or, right after a rotation, the last line of
+ * `.1`). The sink reads that one line on open, and cuts a torn one.
  */
 
 import type { HarkEvent } from "../lib/event/event.ts";
-import type { Sink } from "./sink.ts";
+import type { DeliverOptions, Sink } from "./sink.ts";
 import { writeAllSync } from "../lib/util/write_all.ts";
+import { cutTornLine, lastLineId } from "./file_tail.ts";
 
 const encoder = new TextEncoder();
-/** How much of the file's end is read for ids on open: far more than one cursor flush interval of events. */
-const TAIL_BYTES = 1024 * 1024;
 
 export interface FileSinkInit {
   path: string;
@@ -30,27 +31,26 @@ export interface FileSinkInit {
 
 export class FileSink implements Sink {
   readonly name: string;
+  readonly marksRepeats = true;
   #init: FileSinkInit;
   #file?: Deno.FsFile;
   #size = 0;
-  /** Ids at the end of the file when it was opened; cleared at the first new event. */
-  #written?: Set<string>;
+  /** The id on the file's last line: the only event a repeat can be. */
+  #lastId?: string;
 
   constructor(init: FileSinkInit) {
     this.#init = init;
     this.name = `file:${init.path}`;
   }
 
-  async deliver(event: HarkEvent): Promise<void> {
+  async deliver(event: HarkEvent, options?: DeliverOptions): Promise<void> {
     if (!this.#file) {
       await this.#open();
-      this.#written = await this.#recover();
+      this.#size = await cutTornLine(this.#file!, this.#size);
+      // Empty: the crash came right after a rotation, and the last line is in `.1`.
+      this.#lastId = await lastLineId(this.#size > 0 ? this.#init.path : `${this.#init.path}.1`);
     }
-    if (this.#written) {
-      if (this.#written.has(event.id)) return;
-      // Replay is a prefix of what follows: past the first new event nothing is repeated.
-      this.#written = undefined;
-    }
+    if (options?.repeat && event.id === this.#lastId) return;
     const line = encoder.encode(JSON.stringify(event) + "\n");
     if (this.#size > 0 && this.#size + line.length > this.#init.maxBytes) await this.#rotate();
     // Synchronous on purpose: an append to a local file takes microseconds,
@@ -58,6 +58,7 @@ export class FileSink implements Sink {
     // network traffic left this sink seconds behind (thousands of events).
     writeAllSync(this.#file!, line);
     this.#size += line.length;
+    this.#lastId = event.id;
   }
 
   close(): Promise<void> {
@@ -67,46 +68,8 @@ export class FileSink implements Sink {
   }
 
   async #open(): Promise<void> {
-    this.#file = await Deno.open(this.#init.path, { append: true, create: true, mode: 0o600 });
+    this.#file = await Deno.open(this.#init.path, { read: true, append: true, create: true, mode: 0o600 });
     this.#size = (await this.#file.stat()).size;
-  }
-
-  /**
-   * Reads the end of the file once after opening it. A crash in the middle
-   * of a write leaves half a line there: that event was not counted as
-   * delivered and comes again, so the torn piece is cut off. The ids of the
-   * whole lines before it are what the replay may repeat.
-   */
-  async #recover(): Promise<Set<string>> {
-    const ids = new Set<string>();
-    if (this.#size === 0) return ids;
-    const length = Math.min(this.#size, TAIL_BYTES);
-    const start = this.#size - length;
-    const file = await Deno.open(this.#init.path, { read: true, write: true });
-    try {
-      await file.seek(start, Deno.SeekMode.Start);
-      const buffer = new Uint8Array(length);
-      let read = 0;
-      while (read < length) {
-        const n = await file.read(buffer.subarray(read));
-        if (n === null) break;
-        read += n;
-      }
-      const end = buffer.subarray(0, read).lastIndexOf(10) + 1;
-      if (end < read) {
-        await file.truncate(start + end);
-        this.#size = start + end;
-      }
-      const lines = new TextDecoder().decode(buffer.subarray(0, end)).split("\n");
-      // The first piece may be cut unless the read began at the start of the file.
-      for (const line of lines.slice(start === 0 ? 0 : 1)) {
-        const id = /^\{"id":"([0-9A-Z]{26})"/.exec(line)?.[1];
-        if (id) ids.add(id);
-      }
-    } finally {
-      file.close();
-    }
-    return ids;
   }
 
   async #rotate(): Promise<void> {

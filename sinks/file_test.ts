@@ -239,25 +239,90 @@ Deno.test("FileSink.deliver() fails when the directory does not exist", async ()
   }
 });
 
-Deno.test("FileSink after a crash cuts a torn last line and does not repeat events it wrote", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/events.jsonl`;
-  try {
-    const ids = [ulid(), ulid(), ulid()];
-    const events = ids.map((id) => createEvent({ body: id }, { id, now: Date.now(), host: "h", peer: "p" }));
-    // What a crash leaves: two whole lines and half of the third.
-    const whole = events.slice(0, 2).map((event) => JSON.stringify(event) + "\n").join("");
-    await Deno.writeTextFile(path, whole + JSON.stringify(events[2]).slice(0, 40));
-    const sink = new FileSink({ path, maxBytes: 1 << 20, keep: 2 });
-    try {
-      // The router replays from its last saved cursor: some of these are already written.
-      for (const event of events) await sink.deliver(event);
-    } finally {
-      await sink.close();
-    }
-    const lines = (await Deno.readTextFile(path)).split("\n").filter(Boolean);
-    assert.deepEqual(lines.map((line) => JSON.parse(line).id), ids);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+Deno.test("FileSink after a crash writes the event in flight once", async (t) => {
+  const line = (event: HarkEvent) => JSON.stringify(event) + "\n";
+  const ids = async (path: string) => (await readJsonLines(path)).map((event) => event.id);
+  const cases: {
+    name: string;
+    /** What the crash left: the live file and `.1`. */
+    files: (events: HarkEvent[]) => [string, string?];
+    /** The event the router hands over again with `repeat` set. */
+    repeat: number;
+    live: number[];
+    rotated?: number[];
+  }[] = [
+    {
+      name: "written whole: not again",
+      files: (e) => [line(e[0]) + line(e[1])],
+      repeat: 1,
+      live: [0, 1, 2],
+    },
+    {
+      name: "torn: cut, then written whole",
+      files: (e) => [line(e[0]) + line(e[1]).slice(0, 40)],
+      repeat: 1,
+      live: [0, 1, 2],
+    },
+    {
+      name: "not begun: written",
+      files: (e) => [line(e[0])],
+      repeat: 1,
+      live: [0, 1, 2],
+    },
+    {
+      name: "a last line longer than one read block",
+      files: (e) => [line(e[0]) + line(e[1])],
+      repeat: 1,
+      live: [0, 1, 2],
+    },
+    {
+      name: "written just after a rotation: not again",
+      files: (e) => [line(e[1]), line(e[0])],
+      repeat: 1,
+      live: [1, 2],
+      rotated: [0],
+    },
+    {
+      name: "rotated, not yet written: written",
+      files: (e) => ["", line(e[0])],
+      repeat: 1,
+      live: [1, 2],
+      rotated: [0],
+    },
+  ];
+  for (const { name, files, repeat, live, rotated } of cases) {
+    await t.step(name, async () => {
+      await using dir = await tempDir();
+      const path = `${dir.path}/events.jsonl`;
+      // A sink writes what the router gives it; limits were checked on arrival (and may be up to 1 MiB).
+      const body = name.includes("longer") ? "x".repeat(100_000) : "b";
+      const events = [event(), event(), event()].map((made) => ({ ...made, body }));
+      const [text, older] = files(events);
+      await Deno.writeTextFile(path, text);
+      if (older !== undefined) await Deno.writeTextFile(`${path}.1`, older);
+      const sink = new FileSink({ path, maxBytes: 1 << 20, keep: 2 });
+      try {
+        await sink.deliver(events[repeat], { signal: AbortSignal.timeout(5000), repeat: true });
+        for (const next of events.slice(repeat + 1)) await sink.deliver(next);
+      } finally {
+        await sink.close();
+      }
+      assert.deepEqual(await ids(path), live.map((i) => events[i].id));
+      if (rotated) assert.deepEqual(await ids(`${path}.1`), rotated.map((i) => events[i].id));
+    });
   }
+});
+
+Deno.test("FileSink writes an event handed over again without `repeat` (not in flight at a crash)", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/events.jsonl`;
+  const sink = new FileSink({ path, maxBytes: 1 << 20, keep: 1 });
+  const once = event();
+  try {
+    await sink.deliver(once);
+    await sink.deliver(once);
+  } finally {
+    await sink.close();
+  }
+  assert.equal((await readJsonLines(path)).length, 2, "only the router's `repeat` makes the sink look");
 });

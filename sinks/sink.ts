@@ -6,10 +6,39 @@
 
 import type { EventDraft, HarkEvent } from "../lib/event/event.ts";
 
+export interface DeliverOptions {
+  signal: AbortSignal;
+  /**
+   * This event was started before a crash and may have taken effect: the
+   * sink skips it if its own output shows it (file) or marks it so that the
+   * receiver can drop it (exec, webhook). Only for sinks with `marksRepeats`.
+   */
+  repeat?: boolean;
+}
+
+/** What `deliver` returns when the effect goes on after it returned (an exec run). */
+export interface Running {
+  /**
+   * Calls `done` when the effect is over: at once if it is over already, and
+   * otherwise before the sink lets another effect take its place, so the
+   * router's record of what is in flight never lags behind what runs.
+   */
+  whenOver(done: () => void): void;
+}
+
 export interface Sink {
   /** Shown in logs and `hark status`, e.g. `file:/var/log/hark.jsonl`. */
   readonly name: string;
-  deliver(event: HarkEvent, options: { signal: AbortSignal }): Promise<void>;
+  /**
+   * The sink's effects live outside the store (a file, a script, a request).
+   * The router then saves on disk which events it has started, before it
+   * starts each one, and which are done, so that after a crash only events
+   * in flight at that moment come again, with `repeat` set. Without it (a
+   * terminal, a popup) the few events of the last `cursorFlushMs` may come
+   * again unmarked.
+   */
+  readonly marksRepeats?: boolean;
+  deliver(event: HarkEvent, options: DeliverOptions): Promise<void | Running>;
   /** Releases what the sink holds (file handles). Idempotent. */
   close(): Promise<void>;
   /** Sink-specific state for `hark status` (running scripts, circuit, backend). */

@@ -22,23 +22,34 @@
  * In the chat formats control characters (NUL, escape sequences, bidi
  * overrides) become U+FFFD; newlines stay, except in the title.
  *
- * Every request carries `X-Hark-Id` (receivers drop duplicates by it),
+ * Every request carries `Idempotency-Key` and `X-Hark-Id`, both the event id
+ * (receivers drop duplicates by it), `X-Hark-Repeat: 1` when the event was
+ * in flight at a crash of the agent and may have been received already,
  * `X-Hark-Topic`, `Content-Type: application/json`, `User-Agent: hark/<version>`
  * and, with a `secret`, `X-Hark-Signature: sha256=<hex HMAC-SHA256 of the body bytes>`.
  *
  * Failures: network errors, timeouts, 408, 429 and 5xx are retried inside
  * one `deliver` with exponential backoff and full jitter (429 and 503 wait
- * for `Retry-After` instead, capped). Other statuses, redirects included,
- * fail at once. After `breakerFailures` failed delivers in a row the circuit
- * opens and `deliver` fails without a request until the cooldown has passed;
- * then one delivery, a single attempt, decides whether it closes again.
+ * for `Retry-After` instead, capped), `retries` times at most. Other
+ * statuses, redirects included, fail at once. What happens then depends on
+ * who is at fault:
+ * - The receiver is unavailable (no answer, a timeout, 408, 429, 502, 503,
+ *   504): the event is not at fault, so the error is retryable and the
+ *   router tries it again later; the events behind it wait in the store.
+ * - The receiver answered with another error (a 500 for this event, a 4xx):
+ *   the event is given up (logged and counted) and the next one goes.
+ * After `breakerFailures` failed delivers in a row, of either kind, the
+ * circuit opens and `deliver` fails without a request until the cooldown
+ * has passed; then one delivery, a single attempt, decides whether it closes
+ * again. So an event the receiver chokes on costs `1 + retries` requests,
+ * and a dead receiver one request per cooldown.
  */
 
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../lib/event/event.ts";
 import { ConfigError, HarkError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
-import type { Sink } from "./sink.ts";
+import type { DeliverOptions, Sink } from "./sink.ts";
 import { delay } from "../lib/util/delay.ts";
 import { stripControls } from "../lib/util/controls.ts";
 import { fnv1a } from "../lib/util/fnv.ts";
@@ -128,6 +139,7 @@ const ERROR_TEXT_BYTES = 200;
 
 export class WebhookSink implements Sink {
   readonly name: string;
+  readonly marksRepeats = true;
   #format: WebhookFormat;
   /** Where requests go: without user info, and for ntfy without the topic. */
   #target: URL;
@@ -235,7 +247,7 @@ export class WebhookSink implements Sink {
     }
   }
 
-  async deliver(event: HarkEvent, options: { signal: AbortSignal }): Promise<void> {
+  async deliver(event: HarkEvent, options: DeliverOptions): Promise<void> {
     if (this.#closing.signal.aborted) throw new WebhookError(`${this.name} is closed`, { retryable: false });
     const signal = AbortSignal.any([options.signal, this.#closing.signal]);
     signal.throwIfAborted();
@@ -245,6 +257,9 @@ export class WebhookSink implements Sink {
       const bytes = encoder.encode(this.body(event));
       const headers = new Headers(this.#headers);
       headers.set("X-Hark-Id", event.id);
+      // The IETF draft's name, which Stripe-style receivers already read.
+      headers.set("Idempotency-Key", event.id);
+      if (options.repeat) headers.set("X-Hark-Repeat", "1");
       headers.set("X-Hark-Topic", event.topic);
       if (this.#key) {
         const mac = await crypto.subtle.sign("HMAC", await this.#key, bytes);
@@ -277,7 +292,9 @@ export class WebhookSink implements Sink {
         signal.throwIfAborted();
       }
       this.#failedDeliver(last);
-      throw new WebhookError(last.message, { status: last.status, retryable: last.retryable, cause: last.cause });
+      // Out of retries: only a receiver that is unavailable keeps the event (and those behind it) waiting.
+      const retryable = last.retryable && unavailable(last.status);
+      throw new WebhookError(last.message, { status: last.status, retryable, cause: last.cause });
     } finally {
       if (trial) this.#breaker.endTrial();
     }
@@ -328,6 +345,7 @@ export class WebhookSink implements Sink {
 
   #succeeded(event: HarkEvent): void {
     this.#delivered++;
+    this.#lastError = undefined;
     if (this.#breaker.succeeded()) {
       log.info("Webhook {sink} delivered event {id}; circuit closed", { sink: this.name, id: event.id });
     }
@@ -413,6 +431,15 @@ export class WebhookSink implements Sink {
     text = text.replace(/\burl \([^)]*\)/g, `url (${this.#display})`);
     return stripControls(text, " ").replace(/\s+/g, " ").trim();
   }
+}
+
+/**
+ * Whether a failure says the receiver cannot take anything now, rather than
+ * that it refused this event: no answer at all, or a status that proxies and
+ * overloaded servers give whatever was sent.
+ */
+function unavailable(status: number | undefined): boolean {
+  return status === undefined || [408, 429, 502, 503, 504].includes(status);
 }
 
 /** `https://hooks.slack.com/…`: Slack, Discord and ntfy URLs carry their secret in the path, so only the origin is shown. */

@@ -230,7 +230,12 @@ Deno.test("WebhookSink.deliver() sends hark's headers and the custom ones", asyn
   assert.equal(headers.get("X-Custom"), "yes");
   assert.equal(headers.get("Authorization"), `Basic ${btoa("bot:s3cr@t")}`);
   assert.equal(headers.get("X-Hark-Signature"), null);
+  assert.equal(headers.get("Idempotency-Key"), e.id);
+  assert.equal(headers.get("X-Hark-Repeat"), null, "only a possible repeat is marked");
   assert.equal(url.pathname + url.search, "/hook?token=abc");
+  await webhook.deliver(e, { signal, repeat: true });
+  assert.equal(server.requests[1].headers.get("X-Hark-Repeat"), "1");
+  assert.equal(server.requests[1].headers.get("Idempotency-Key"), e.id);
   await webhook.close();
 });
 
@@ -272,6 +277,21 @@ Deno.test("WebhookSink.deliver() retries", async (t) => {
       delivered: false,
       status: 503,
     },
+    // The receiver answered, about this event: the router gives it up instead of blocking the next ones.
+    {
+      name: "500 until the retries run out",
+      statuses: [500, 500, 500, 500, 500],
+      requests: 4,
+      delivered: false,
+      status: 500,
+    },
+    {
+      name: "502 until the retries run out",
+      statuses: [502, 502, 502, 502],
+      requests: 4,
+      delivered: false,
+      status: 502,
+    },
     { name: "not 400", statuses: [400, 200], requests: 1, delivered: false, status: 400 },
     { name: "not 404", statuses: [404, 200], requests: 1, delivered: false, status: 404 },
     { name: "not a redirect", statuses: [302, 200], requests: 1, delivered: false, status: 302 },
@@ -292,7 +312,8 @@ Deno.test("WebhookSink.deliver() retries", async (t) => {
         const error = await rejects(outcome);
         assert.ok(error instanceof WebhookError);
         assert.equal(error.status, c.status);
-        assert.equal(error.retryable, c.status >= 500);
+        // Retryable later only while the receiver is unavailable (a proxy's or an overloaded server's answer).
+        assert.equal(error.retryable, c.status === 502 || c.status === 503, "retryable");
         assert.match(
           error.message,
           new RegExp(`^webhook http://127\\.0\\.0\\.1:${server.port}/… answered ${c.status}`),

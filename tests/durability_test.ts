@@ -5,7 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { loopbackConfig, startAgent, TEST_NETWORK } from "./helpers/hark.ts";
+import { burst } from "./helpers/burst.ts";
+import { saveNetwork } from "../lib/mesh/network.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { ControlClient } from "../lib/control/client.ts";
@@ -110,6 +112,68 @@ Deno.test("an agent killed with SIGKILL while receiving gets every event once af
   const ids = (await restarted.events()).map((event) => event.id);
   assert.equal(new Set(ids).size, ids.length, "no event in the file twice");
   assert.deepEqual(ids.toSorted(), sent.toSorted(), "every event in the file, no gaps");
+});
+
+Deno.test("the file sink writes each event of a burst of large events once across three kills and rotation", async () => {
+  const fast = "publisher_rate = 100000\npublisher_burst = 100000";
+  await using sender = await startAgent({ config: loopbackConfig([], "", fast) });
+  const stateDir = await Deno.makeTempDir({ prefix: "hark-test-" });
+  await saveNetwork(stateDir, TEST_NETWORK);
+  const path = `${stateDir}/events.jsonl`;
+  // 3,000 events of 3.5 KB are about 11 MB: five rotations at 2 MB, and `keep` holds them all.
+  const config = loopbackConfig(
+    sender.addresses,
+    `[[sink]]\ntype = "file"\npath = "${path}"\nmax_size = "2MB"\nkeep = 20\n`,
+    fast,
+  );
+  let victim = await startAgent({ stateDir, config });
+  try {
+    await sender.waitForPeers([victim.peerId]);
+    const bytesWritten = async () => {
+      let total = 0;
+      for await (const entry of Deno.readDir(stateDir)) {
+        if (entry.name.startsWith("events.jsonl")) total += (await Deno.stat(`${stateDir}/${entry.name}`)).size;
+      }
+      return total;
+    };
+    // Killed as its files grow past each mark, while the burst (or the catch-up after a restart) is written.
+    const marks = [1, 4, 7].map((mb) => mb * 1024 * 1024);
+    const sent = await burst(sender, {
+      count: 3000,
+      body: (i) => `e${i} ${"x".repeat(3500)}`,
+      between: async () => {
+        if (marks.length === 0 || await bytesWritten() < marks[0]) return;
+        marks.shift();
+        victim.child.kill("SIGKILL");
+        await victim.exited;
+        victim = await startAgent({ stateDir, config });
+      },
+    });
+    assert.equal(marks.length, 0, "the victim was killed three times while receiving");
+
+    const written = async () => {
+      const ids: string[] = [];
+      for (const name of [...Array(21).keys()].map((i) => i === 0 ? path : `${path}.${i}`)) {
+        const text = await Deno.readTextFile(name).catch(() => "");
+        for (const line of text.split("\n")) if (line) ids.push(JSON.parse(line).id);
+      }
+      return ids;
+    };
+    const ids = await waitFor(async () => {
+      const ids = await written();
+      return new Set(ids).size >= sent.length && ids;
+    }, { timeoutMs: 60_000, intervalMs: 500, message: "every event in the files" });
+    const counts = Map.groupBy(ids, (id) => id);
+    const twice = [...counts].filter(([, copies]) => copies.length > 1).length;
+    assert.equal(twice, 0, `${twice} events written more than once`);
+    assert.deepEqual(ids.toSorted(), sent.toSorted(), "every event in the files, no gaps");
+    assert.ok(
+      await Array.fromAsync(Deno.readDir(stateDir)).then((entries) => entries.some((e) => e.name === "events.jsonl.5")),
+    );
+  } finally {
+    await victim[Symbol.asyncDispose]();
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  }
 });
 
 Deno.test({

@@ -114,7 +114,7 @@ Examples:
         : []),
       "sinks:",
       table([
-        ["  NAME", "STATE", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "LAST ERROR"],
+        ["  NAME", "STATE", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "GIVEN UP", "LAST ERROR"],
         ...(s.sinks as SinkHealth[]).map((sink) => [
           `  ${sink.name}`,
           // A deactivated plugin is not retried at all until its file changes.
@@ -125,6 +125,8 @@ Examples:
           String(sink.delivered),
           String(sink.dropped),
           String(sink.failed),
+          // Events this sink will never get (the log names each): worth seeing without --json.
+          String(sink.given_up ?? 0),
           sink.last_error ?? "-",
         ]),
       ]),

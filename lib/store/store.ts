@@ -39,6 +39,16 @@ export interface StoredEvent {
   backfill: boolean;
 }
 
+/**
+ * How far a sink got: it has taken every event up to `seq`, and those in
+ * `inFlight` (all at or below `seq`) were started but not known to be done.
+ */
+export interface SinkProgress {
+  seq: number;
+  /** Oldest first. */
+  inFlight: number[];
+}
+
 /** How an event arrived, beyond the event itself. */
 export interface Arrival {
   /** The bytes as published; what history serves and fingerprints cover. */
@@ -96,7 +106,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
 CREATE INDEX IF NOT EXISTS events_received ON events (received);
-CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL, in_flight TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS syncs (peer TEXT PRIMARY KEY, store TEXT NOT NULL, seq INTEGER NOT NULL);
 `;
@@ -139,10 +149,25 @@ function toStored(row: Record<string, unknown>): StoredEvent {
   return { seq: row.seq as number, event: JSON.parse(row.json as string), backfill: row.backfill === 1 };
 }
 
-function addMissingColumns(db: DatabaseSync): void {
-  const present = new Set((db.prepare("PRAGMA table_info(events)").all() as { name: string }[]).map((c) => c.name));
-  for (const [name, type] of Object.entries(ADDED_COLUMNS)) {
-    if (!present.has(name)) db.exec(`ALTER TABLE events ADD COLUMN ${name} ${type}`);
+/** Columns added to the cursors table after its first release. */
+const ADDED_CURSOR_COLUMNS: Record<string, string> = {
+  in_flight: "TEXT NOT NULL DEFAULT '[]'",
+};
+
+function addMissingColumns(db: DatabaseSync, table: string, columns: Record<string, string>): void {
+  const present = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+  for (const [name, type] of Object.entries(columns)) {
+    if (!present.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+  }
+}
+
+/** A damaged list reads as empty: it only marks possible repeats. */
+function parseInFlight(text: string): number[] {
+  try {
+    const list = JSON.parse(text);
+    return Array.isArray(list) ? list.filter((seq) => Number.isInteger(seq)) : [];
+  } catch {
+    return [];
   }
 }
 
@@ -152,7 +177,7 @@ export class EventStore {
   #insert: StatementSync;
   #fingerprint: StatementSync;
   #setCursor: StatementSync;
-  #pendingCursors = new Map<string, number>();
+  #pendingCursors = new Map<string, SinkProgress>();
   #flushTimer?: ReturnType<typeof setTimeout>;
   #insertsSincePrune = 0;
   #closed = false;
@@ -179,7 +204,7 @@ export class EventStore {
     this.createdAt = Number(this.#meta("created", () => String(this.#init.now())));
     this.#fingerprint = db.prepare("SELECT fingerprint FROM events WHERE publisher = ? AND id = ?");
     this.#setCursor = db.prepare(
-      "INSERT INTO cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq",
+      "INSERT INTO cursors (sink, seq, in_flight) VALUES (?, ?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, in_flight = excluded.in_flight",
     );
   }
 
@@ -193,7 +218,8 @@ export class EventStore {
       // without an fsync per event.
       db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;");
       db.exec(SCHEMA);
-      addMissingColumns(db);
+      addMissingColumns(db, "events", ADDED_COLUMNS);
+      addMissingColumns(db, "cursors", ADDED_CURSOR_COLUMNS);
       const store = new EventStore(db, init);
       store.prune();
       return store;
@@ -341,6 +367,14 @@ export class EventStore {
     ).all(seq, ...(topics ?? []), limit).map(toStored);
   }
 
+  /** The stored events with these sequence numbers, oldest first; pruned ones are left out. */
+  at(seqs: number[]): StoredEvent[] {
+    if (seqs.length === 0) return [];
+    return this.#db.prepare(
+      `SELECT seq, json, backfill FROM events WHERE seq IN (${seqs.map(() => "?").join(", ")}) ORDER BY seq`,
+    ).all(...seqs).map(toStored);
+  }
+
   /** Keys of the first `limit` events after `seq` on `topics`, for a peer catching up. */
   keysAfter(seq: number, topics: string[], limit: number): { seq: number; publisher: string; id: string }[] {
     if (topics.length === 0) return [];
@@ -457,20 +491,40 @@ export class EventStore {
 
   /** Where a sink stopped, or undefined for a sink the store has not seen. */
   cursor(sink: string): number | undefined {
-    if (this.#pendingCursors.has(sink)) return this.#pendingCursors.get(sink);
-    const row = this.#db.prepare("SELECT seq FROM cursors WHERE sink = ?").get(sink) as { seq: number } | undefined;
-    return row?.seq;
+    return this.progress(sink)?.seq;
+  }
+
+  /** Where a sink stopped and what it had started past that point, or undefined for a sink the store has not seen. */
+  progress(sink: string): SinkProgress | undefined {
+    const pending = this.#pendingCursors.get(sink);
+    if (pending) return { seq: pending.seq, inFlight: [...pending.inFlight] };
+    const row = this.#db.prepare("SELECT seq, in_flight FROM cursors WHERE sink = ?").get(sink) as
+      | { seq: number; in_flight: string }
+      | undefined;
+    if (!row) return undefined;
+    return { seq: row.seq, inFlight: parseInFlight(row.in_flight) };
   }
 
   /**
-   * Records that `sink` has delivered everything up to `seq`. Writes are
-   * gathered and reach disk within `cursorFlushMs`; sinks that must not
-   * repeat an event after a crash check their own output on start.
+   * Records that `sink` has taken everything up to `seq`, of which the
+   * events in `inFlight` are started but not done. Writes are gathered and reach disk
+   * within `cursorFlushMs`; `saveCursor` writes at once.
    */
-  setCursor(sink: string, seq: number): void {
+  setCursor(sink: string, seq: number, inFlight: number[] = []): void {
     if (this.#closed) return;
-    this.#pendingCursors.set(sink, seq);
+    this.#pendingCursors.set(sink, { seq, inFlight: [...inFlight] });
     this.#flushTimer ??= setTimeout(() => this.flush(), this.#init.cursorFlushMs);
+  }
+
+  /**
+   * `setCursor`, on disk before it returns (with every other pending
+   * cursor, in one transaction). For sinks whose effects a crash must not
+   * repeat: the router saves what it starts before it starts it.
+   */
+  saveCursor(sink: string, seq: number, inFlight: number[]): void {
+    if (this.#closed) return;
+    this.#pendingCursors.set(sink, { seq, inFlight: [...inFlight] });
+    this.flush();
   }
 
   /** Writes pending cursor positions now. */
@@ -481,7 +535,9 @@ export class EventStore {
     this.commit();
     this.#db.exec("BEGIN");
     try {
-      for (const [sink, seq] of this.#pendingCursors) this.#setCursor.run(sink, seq);
+      for (const [sink, { seq, inFlight }] of this.#pendingCursors) {
+        this.#setCursor.run(sink, seq, JSON.stringify(inFlight));
+      }
       this.#db.exec("COMMIT");
     } catch (error) {
       this.#db.exec("ROLLBACK");

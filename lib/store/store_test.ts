@@ -359,6 +359,27 @@ Deno.test("EventStore.flush() writes pending cursors to disk", async () => {
   });
 });
 
+Deno.test("EventStore.saveCursor() writes the cursor and the events in flight before it returns", async () => {
+  await withStateDir(async (dir) => {
+    const onDisk = (sink: string) =>
+      peek<{ seq: number; in_flight: string }>(dir, "SELECT seq, in_flight FROM cursors WHERE sink = ?", sink);
+    await withStore(dir, { cursorFlushMs: 60_000 }, (store) => {
+      store.setCursor("desktop", 2);
+      store.saveCursor("0:exec", 9, [7, 9]);
+      assert.deepEqual({ ...onDisk("0:exec") }, { seq: 9, in_flight: "[7,9]" });
+      assert.equal(onDisk("desktop")?.seq, 2, "what was pending goes in the same transaction");
+      assert.deepEqual(store.progress("0:exec"), { seq: 9, inFlight: [7, 9] });
+      store.setCursor("0:exec", 10, [9]);
+      assert.deepEqual(store.progress("0:exec"), { seq: 10, inFlight: [9] }, "pending is visible at once");
+    });
+    await withStore(dir, {}, (store) => {
+      assert.deepEqual(store.progress("0:exec"), { seq: 10, inFlight: [9] });
+      assert.deepEqual(store.progress("desktop"), { seq: 2, inFlight: [] });
+      assert.equal(store.progress("webhook"), undefined);
+    });
+  });
+});
+
 Deno.test("EventStore.close() writes pending cursors and clears the flush timer", async () => {
   await withStateDir(async (dir) => {
     // A timer left behind by close() would fail this test through Deno's op sanitizer.
