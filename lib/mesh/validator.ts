@@ -13,7 +13,7 @@
 
 import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import { decodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "../event/event.ts";
-import { type RateLimit, TokenBuckets } from "../rate_limit.ts";
+import { type RateLimit, receiverLimit, TokenBuckets } from "../rate_limit.ts";
 import type { SignedRecord } from "../event/signed_record.ts";
 import { type BatchEntry, decodeBatch, isBatch } from "./batch.ts";
 import { fnv1a } from "../util/fnv.ts";
@@ -99,14 +99,18 @@ export class EventValidator {
     off_schema: 0,
   };
   #init: ValidatorInit;
+  /** Publishers' buckets as receivers keep them, with room for delivery jitter. */
   #buckets: TokenBuckets;
+  /** This agent's own bucket, exactly the configured limit, so receivers never find it over theirs. */
+  #own: TokenBuckets;
   /** `publisher/id` → fingerprint; insertion order is age, oldest first. */
   #seen = new Map<string, number>();
   lastRejection?: { peer: string; reason: string };
 
   constructor(init: ValidatorInit) {
     this.#init = init;
-    this.#buckets = new TokenBuckets(init.rate);
+    this.#buckets = new TokenBuckets(receiverLimit(init.rate));
+    this.#own = new TokenBuckets(init.rate);
   }
 
   /** Whether `peer` may publish on `topic` under this agent's config. */
@@ -114,14 +118,18 @@ export class EventValidator {
     return this.#init.publishers.get(topic)?.has(peer) ?? true;
   }
 
-  /** Milliseconds until `peer` may publish again under the rate limit. */
+  /** Milliseconds until this agent, as `peer`, may publish again under the rate limit. */
   throttleDelay(peer: string): number {
-    return this.#buckets.wait(peer);
+    return this.#own.wait(peer);
   }
 
-  /** Takes a rate-limit token for an event this agent publishes itself. */
+  /**
+   * Takes a rate-limit token for an event this agent publishes itself, from
+   * its own bucket: the configured limit exactly, stricter than the one
+   * receivers hold it to (`receiverLimit`).
+   */
   takeToken(peer: string): boolean {
-    return this.#buckets.take(peer);
+    return this.#own.take(peer);
   }
 
   /** Remembers an event this agent published, so echoes of it are dropped. */
