@@ -115,6 +115,7 @@ export class Agent {
     const store = EventStore.open(stateDir, {
       retentionMs: config.store.retention_ms,
       maxEvents: config.store.max_events,
+      maxEventsPerPublisher: config.store.max_events_per_publisher,
     });
     this.#store = store;
     // What peers announced before this agent stopped, until they announce again.
@@ -182,6 +183,7 @@ export class Agent {
       onEvent: (event, fingerprint, arrival) => this.#receive(event, fingerprint, arrival),
       onGap: (peer) => this.#catchUp?.request(peer),
       lookup: (publisher, id) => store.fingerprint(publisher, id),
+      storedNear: (publisher, fromMs, toMs) => store.countByPublisher(publisher, fromMs, toMs),
       // Served from the first connection on, so every peer's identify lists it.
       beforeStart: async (node) => {
         this.#responder = new HistoryResponder({ node, store, privateKey, topics: [...this.#topics] });

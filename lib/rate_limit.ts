@@ -30,6 +30,16 @@ export function receiverLimit(limit: RateLimit): RateLimit {
   return { rate: limit.rate, burst: limit.burst + Math.ceil(limit.rate * JITTER_ALLOWANCE_S) };
 }
 
+/**
+ * The most events a publisher within `limit` can have published in any
+ * span of `spanMs`: a token bucket admits at most its burst plus its rate
+ * times the span. Receivers judge catch-up by this, over the events' own
+ * publish times, with their jitter allowance.
+ */
+export function spanCapacity(limit: RateLimit, spanMs: number): number {
+  return receiverLimit(limit).burst + Math.ceil((limit.rate * spanMs) / 1000);
+}
+
 interface Bucket {
   tokens: number;
   updated: number;

@@ -13,7 +13,7 @@
 
 import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import { decodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "../event/event.ts";
-import { type RateLimit, receiverLimit, TokenBuckets } from "../rate_limit.ts";
+import { type RateLimit, receiverLimit, spanCapacity, TokenBuckets } from "../rate_limit.ts";
 import type { SignedRecord } from "../event/signed_record.ts";
 import { type BatchEntry, decodeBatch, isBatch } from "./batch.ts";
 import { fnv1a } from "../util/fnv.ts";
@@ -50,6 +50,13 @@ export interface AcceptedEvent {
 /** The verdict on a gossip message: one event, or the new events of a batch. */
 export type MessageVerdict = { result: TopicValidatorResult.Accept; events: AcceptedEvent[] } | Refusal;
 
+/**
+ * Catch-up judges an event by the publisher's stored events this close to
+ * its publish time, either side: a publisher within its limit never has
+ * more there than `spanCapacity` over twice this span.
+ */
+export const HISTORY_SPAN_MS = 10_000;
+
 /** Events one batch may carry; a publisher sends at most this many. */
 export const MAX_BATCH_EVENTS = 256;
 
@@ -80,6 +87,12 @@ export interface ValidatorInit {
   lookup?: (publisher: string, id: string) => number | undefined;
   /** Rules about content, checked after the publisher rules. */
   check?: ContentCheck;
+  /**
+   * How many events of `publisher` the store holds published from `fromMs`
+   * to `toMs`: catch-up admits an event only while that is within the rate
+   * limit. Without it, history is not rate limited.
+   */
+  storedNear?: (publisher: string, fromMs: number, toMs: number) => number;
 }
 
 /** A cheap fingerprint to tell a re-sent event from a forged one. */
@@ -191,12 +204,25 @@ export class EventValidator {
 
   /**
    * Judges an event a peer served from its history; the caller has checked
-   * the publisher's signature. History is not rate limited per publisher:
-   * these events were limited when first published, and catch-up sessions
-   * have bounds of their own.
+   * the publisher's signature. The rate limit applies by publish time, not
+   * arrival: a backlog arrives all at once, but an honest publisher's events
+   * were within the limit when it published them, and a flooder's excess
+   * was not (nor is it relayed, since it is never stored).
    */
   validateRecord(record: SignedRecord): Verdict {
-    return this.#judge(record.publisher, TOPIC_PREFIX + record.topic, record.data, false, false);
+    return this.#judge(record.publisher, TOPIC_PREFIX + record.topic, record.data, false, false, true, true);
+  }
+
+  /**
+   * Whether the store has room, under the rate limit by publish time, for
+   * one more event of `publisher` published at `timeMs`, beside `pending`
+   * (publish times of its events about to be fetched). Lets catch-up skip
+   * keys it would refuse before fetching them.
+   */
+  historyRoom(publisher: string, timeMs: number, pending: number[] = []): boolean {
+    const near = (time: number) => Math.abs(time - timeMs) <= HISTORY_SPAN_MS;
+    const stored = this.#init.storedNear?.(publisher, timeMs - HISTORY_SPAN_MS, timeMs + HISTORY_SPAN_MS) ?? 0;
+    return stored + pending.filter(near).length < spanCapacity(this.#init.rate, 2 * HISTORY_SPAN_MS);
   }
 
   #judge(
@@ -206,6 +232,7 @@ export class EventValidator {
     blame: boolean,
     limitRate: boolean,
     remember = true,
+    limitByPublishTime = false,
   ): Verdict {
     // Size limits are a per-agent setting (agent.max_event_bytes): a relay
     // whose limit is larger did nothing wrong by passing this on.
@@ -242,6 +269,10 @@ export class EventValidator {
     }
     if (limitRate && !this.#buckets.take(signer)) {
       return this.#reject("throttled", "over the publisher rate limit", signer, blame);
+    }
+    if (limitByPublishTime && !this.historyRoom(signer, Date.parse(event.time))) {
+      const detail = `history over the publisher rate limit around ${event.time}`;
+      return this.#reject("throttled", detail, signer, blame);
     }
     if (remember) {
       this.#remember(key, print);

@@ -437,3 +437,49 @@ Deno.test("EventValidator.validate() applies the content check and counts member
   assert.equal(v.counters.accepted, 1);
   assert.equal(v.counters.membership_received, 1);
 });
+
+Deno.test("EventValidator.validateRecord() keeps history to the rate limit by publish time", async (t) => {
+  // Receivers allow 2 + 2 (jitter) + 20 s × 1/s = 24 events within 10 s either side of an event.
+  const stored: number[] = [];
+  const v = validator({
+    rate: { rate: 1, burst: 2 },
+    storedNear: (publisher, from, to) =>
+      publisher === alice.name ? stored.filter((time) => time >= from && time <= to).length : 0,
+  });
+  const record = (publisher: Peer, now: number) => {
+    const made = createEvent({ body: "from history" }, { id: nextId(), now, host: "ci-01", peer: publisher.name });
+    return {
+      publisher: publisher.name,
+      topic: "default",
+      data: encodeEvent(made),
+      seqno: new Uint8Array(8),
+      signature: new Uint8Array(64),
+    };
+  };
+  const t0 = Date.now() - 3_600_000;
+  await t.step("a backlog published within the limit is taken whole, however fast it arrives", () => {
+    // One an hour ago every second for two minutes: 120 events at the rate exactly.
+    for (let i = 0; i < 120; i++) {
+      accepted(v.validateRecord(record(alice, t0 + i * 1000)));
+      stored.push(t0 + i * 1000);
+    }
+  });
+  await t.step("a flood's excess is refused, whenever it comes", () => {
+    const flood = t0 + 600_000;
+    for (let i = 0; i < 24; i++) {
+      accepted(v.validateRecord(record(alice, flood + i)));
+      stored.push(flood + i);
+    }
+    assertVerdict(v.validateRecord(record(alice, flood + 30)), TopicValidatorResult.Ignore, "throttled");
+    assertVerdict(v.validateRecord(record(alice, flood - 9_000)), TopicValidatorResult.Ignore, "throttled");
+    accepted(v.validateRecord(record(alice, flood + 10_100)));
+  });
+  await t.step("historyRoom() counts the keys about to be fetched", () => {
+    const later = t0 + 1_200_000;
+    assert.equal(v.historyRoom(alice.name, later, Array(23).fill(later)), true);
+    assert.equal(v.historyRoom(alice.name, later, Array(24).fill(later)), false);
+  });
+  await t.step("other publishers have their own room", () => {
+    accepted(v.validateRecord(record(bob, t0 + 600_000)));
+  });
+});
