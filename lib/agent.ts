@@ -177,10 +177,14 @@ export class Agent {
       relay: config.network.relay,
       topics: [...this.#topics],
       limits: { maxEventBytes: config.agent.max_event_bytes },
-      check: (event) => checkMembershipEvent(event) ?? catalog.check(event),
+      check: (event) => checkMembershipEvent(event) ?? this.#membership?.checkReport(event) ?? catalog.check(event),
       host: config.agent.host,
       version: VERSION,
-      onEvent: (event, fingerprint, arrival) => this.#receive(event, fingerprint, arrival),
+      onEvent: (event, fingerprint, arrival) => {
+        // Evidence its signer is up, against a report that it is gone.
+        this.#membership?.heardFrom(event.source.peer);
+        this.#receive(event, fingerprint, arrival);
+      },
       onGap: (peer) => this.#catchUp?.request(peer),
       lookup: (publisher, id) => store.fingerprint(publisher, id),
       storedNear: (publisher, fromMs, toMs) => store.countByPublisher(publisher, fromMs, toMs),

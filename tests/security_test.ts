@@ -272,7 +272,7 @@ Deno.test({
     const human = await victim.cli(["status"]);
     assert.match(
       human.stdout,
-      /rejected: {2}8 \(7 malformed, 0 unauthorized, 0 over the rate limit, 1 conflicting ids, 0 off their topic's schema\)/,
+      /rejected: {2}8 \(7 malformed, 0 unauthorized, 0 over the rate limit, 1 conflicting ids, 0 off their topic's schema, 0 disputed departures\)/,
     );
   },
 });

@@ -248,7 +248,7 @@ export class Mesh {
       published: this.#published,
       published_messages: this.#publishedMessages,
       membership_published: this.#membershipPublished,
-      rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting + c.off_schema,
+      rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting + c.off_schema + c.disputed,
     };
   }
 

@@ -28,14 +28,17 @@ export type Refusal = {
 
 export type Verdict = { result: TopicValidatorResult.Accept; event: HarkEvent; fingerprint: number } | Refusal;
 
-export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting" | "off_schema";
+export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting" | "off_schema" | "disputed";
 
 /**
  * A rule about an event's content beyond the format: who an agent's
- * membership events may speak for, whether `data` fits its topic's schema.
+ * membership events may speak for, whether `data` fits its topic's schema,
+ * whether a report of a departure agrees with this agent's own view.
  * Returns why the event is refused, or undefined to accept it.
  */
-export type ContentCheck = (event: HarkEvent) => { reason: "unauthorized" | "off_schema"; detail: string } | undefined;
+export type ContentCheck = (
+  event: HarkEvent,
+) => { reason: "unauthorized" | "off_schema" | "disputed"; detail: string } | undefined;
 
 /** An event a message brought, with what the store keeps of it. */
 export interface AcceptedEvent {
@@ -71,6 +74,8 @@ export interface ValidatorCounters {
   conflicting: number;
   /** Events whose `data` did not match their topic's schema. */
   off_schema: number;
+  /** Reports of an agent's departure that this agent's own view contradicts. */
+  disputed: number;
 }
 
 export interface ValidatorInit {
@@ -110,6 +115,7 @@ export class EventValidator {
     throttled: 0,
     conflicting: 0,
     off_schema: 0,
+    disputed: 0,
   };
   #init: ValidatorInit;
   /** Publishers' buckets as receivers keep them, with room for delivery jitter. */
@@ -255,7 +261,10 @@ export class EventValidator {
     const refusal = this.#init.check?.(event);
     // A schema is this agent's own rule, perhaps newer than its peers': the
     // publisher may not know it, so an off-schema event is dropped, not punished.
-    if (refusal) return this.#reject(refusal.reason, refusal.detail, signer, blame && refusal.reason !== "off_schema");
+    // A disputed report may be honest from where its reporter stands (a partition).
+    if (refusal) {
+      return this.#reject(refusal.reason, refusal.detail, signer, blame && refusal.reason === "unauthorized");
+    }
     const key = `${signer}/${event.id}`;
     const print = fingerprint(data);
     const seen = this.#seen.get(key) ?? this.#init.lookup?.(signer, event.id);

@@ -196,6 +196,7 @@ Deno.test("EventValidator.validate() enforces topic publishers", async (t) => {
     throttled: 0,
     conflicting: 0,
     off_schema: 0,
+    disputed: 0,
     membership_received: 0,
   });
 });
@@ -282,6 +283,7 @@ Deno.test("EventValidator.validate() throttles a publisher over its rate limit",
     throttled: 2,
     conflicting: 0,
     off_schema: 0,
+    disputed: 0,
     membership_received: 0,
   });
 });
