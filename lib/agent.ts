@@ -7,7 +7,15 @@
 import { getLogger } from "@logtape/logtape";
 import type { HarkConfig } from "./config/config.ts";
 import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReservedTopic } from "./event/event.ts";
-import { checkMembershipEvent, Membership, MEMBERSHIP_TOPICS } from "./mesh/membership.ts";
+import {
+  checkMembershipEvent,
+  JOIN_TOPIC,
+  type MemberFacts,
+  Membership,
+  MEMBERSHIP_TOPICS,
+  STATUS_TOPIC,
+} from "./mesh/membership.ts";
+import { HostNames } from "./mesh/host_names.ts";
 import { Catalog } from "./event/catalog.ts";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Mesh } from "./mesh/mesh.ts";
@@ -58,6 +66,7 @@ export class Agent {
   #sources: Source[] = [];
   #membership?: Membership;
   #catalog?: Catalog;
+  #hostNames?: HostNames;
   #nextId = monotonicUlid();
   #followers = new Followers();
   #topics: Set<string>;
@@ -118,6 +127,10 @@ export class Agent {
       maxEventsPerPublisher: config.store.max_events_per_publisher,
     });
     this.#store = store;
+    this.#hostNames = new HostNames({
+      book: store,
+      self: { peer: peerIdFromPrivateKey(privateKey).toString(), host: config.agent.host },
+    });
     // What peers announced before this agent stopped, until they announce again.
     for (const stored of store.query({ topics: [...MEMBERSHIP_TOPICS], limit: 2_000 })) catalog.observe(stored.event);
     const router = new Router({ store });
@@ -183,6 +196,7 @@ export class Agent {
       onEvent: (event, fingerprint, arrival) => {
         // Evidence its signer is up, against a report that it is gone.
         this.#membership?.heardFrom(event.source.peer);
+        this.#announceHost(event);
         this.#receive(event, fingerprint, arrival);
       },
       onGap: (peer) => this.#catchUp?.request(peer),
@@ -297,6 +311,7 @@ export class Agent {
     this.#store?.close();
     this.#store = undefined;
     this.#catalog = undefined;
+    this.#hostNames = undefined;
     this.#meshUp.reject(new HarkError("the agent is not running"));
   }
 
@@ -307,10 +322,23 @@ export class Agent {
 
   /** An event from another agent, validated by the mesh or by catch-up. */
   #receive(event: HarkEvent, fingerprint: number, arrival: Arrival): void {
+    // Before it is stored: sinks, history and filters see a host name that is not its signer's as such.
+    event = this.#hostNames?.judge(event) ?? event;
     const seq = this.#store?.append(event, fingerprint, arrival);
     // Already stored: a copy of an event this agent had before it restarted.
     if (seq === undefined) return;
     this.#store!.afterCommit(() => this.#deliverLocally(event, seq, arrival.backfill));
+  }
+
+  /**
+   * A live join or status binds its signer's host name, when free. Only
+   * live ones: an old announcement caught up later must not undo a rename.
+   */
+  #announceHost(event: HarkEvent): void {
+    if (event.topic !== JOIN_TOPIC && event.topic !== STATUS_TOPIC) return;
+    // checkMembershipEvent lets these through only when they are about their signer.
+    const host = (event.data as Partial<MemberFacts>).host;
+    if (typeof host === "string" && host !== "") this.#hostNames?.announce(event.source.peer, host);
   }
 
   #deliverLocally(event: HarkEvent, seq: number, backfill = false): void {

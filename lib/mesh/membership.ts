@@ -227,8 +227,10 @@ export class Membership {
       return;
     }
     const member = this.#members.get(facts.peer);
-    if (member) member.host = facts.host;
-    else this.#members.set(facts.peer, { host: facts.host });
+    // The signer's host as this agent judged it (`name?` when the name is another's).
+    const host = event.source.peer === facts.peer ? event.source.host : facts.host;
+    if (member) member.host = host;
+    else this.#members.set(facts.peer, { host });
     // A member heard from while disconnected from this agent is alive elsewhere.
     if (member?.timer !== undefined && !this.#init.connected(facts.peer)) {
       clearTimeout(member.timer);

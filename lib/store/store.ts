@@ -105,6 +105,7 @@ CREATE INDEX IF NOT EXISTS events_publisher_time ON events (publisher, time);
 CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS syncs (peer TEXT PRIMARY KEY, store TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, peer TEXT NOT NULL);
 `;
 
 /** Columns added after the first release of the schema, for stores made before them. */
@@ -354,6 +355,26 @@ export class EventStore {
     this.#db.prepare(
       "INSERT INTO syncs (peer, store, seq) VALUES (?, ?, ?) ON CONFLICT (peer) DO UPDATE SET store = excluded.store, seq = excluded.seq",
     ).run(peer, point.store, point.seq);
+  }
+
+  /** Host names and the peer each is bound to (lib/mesh/host_names.ts). */
+  hostBindings(): { name: string; peer: string }[] {
+    return this.#db.prepare("SELECT name, peer FROM hosts").all() as { name: string; peer: string }[];
+  }
+
+  /** Binds `name` to `peer` alone: any other name of `peer` is released. */
+  bindHost(name: string, peer: string): void {
+    if (this.#closed) return;
+    this.commit();
+    this.#db.exec("BEGIN");
+    try {
+      this.#db.prepare("DELETE FROM hosts WHERE peer = ?").run(peer);
+      this.#db.prepare("INSERT OR REPLACE INTO hosts (name, peer) VALUES (?, ?)").run(name, peer);
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   /** A value from the meta table, stored from `initial()` the first time. */
