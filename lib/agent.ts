@@ -7,7 +7,15 @@
 import { getLogger } from "@logtape/logtape";
 import type { HarkConfig } from "./config/config.ts";
 import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReservedTopic } from "./event/event.ts";
-import { checkMembershipEvent, Membership, MEMBERSHIP_TOPICS } from "./mesh/membership.ts";
+import {
+  checkMembershipEvent,
+  JOIN_TOPIC,
+  type MemberFacts,
+  Membership,
+  MEMBERSHIP_TOPICS,
+  STATUS_TOPIC,
+} from "./mesh/membership.ts";
+import { HostNames } from "./mesh/host_names.ts";
 import { Catalog } from "./event/catalog.ts";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Mesh } from "./mesh/mesh.ts";
@@ -60,6 +68,7 @@ export class Agent {
   #sources: Source[] = [];
   #membership?: Membership;
   #catalog?: Catalog;
+  #hostNames?: HostNames;
   #nextId = monotonicUlid();
   #followers = new Followers();
   /** What every reader of stored events together may hold: ntfy subscribers, history and tail. */
@@ -119,8 +128,13 @@ export class Agent {
     const store = EventStore.open(stateDir, {
       retentionMs: config.store.retention_ms,
       maxEvents: config.store.max_events,
+      maxEventsPerPublisher: config.store.max_events_per_publisher,
     });
     this.#store = store;
+    this.#hostNames = new HostNames({
+      book: store,
+      self: { peer: peerIdFromPrivateKey(privateKey).toString(), host: config.agent.host },
+    });
     // What peers announced before this agent stopped, until they announce again.
     for (const stored of store.query({ topics: [...MEMBERSHIP_TOPICS], limit: 2_000 })) catalog.observe(stored.event);
     const router = new Router({ store });
@@ -180,12 +194,18 @@ export class Agent {
       relay: config.network.relay,
       topics: [...this.#topics],
       limits: { maxEventBytes: config.agent.max_event_bytes },
-      check: (event) => checkMembershipEvent(event) ?? catalog.check(event),
+      check: (event) => checkMembershipEvent(event) ?? this.#membership?.checkReport(event) ?? catalog.check(event),
       host: config.agent.host,
       version: VERSION,
-      onEvent: (event, fingerprint, arrival) => this.#receive(event, fingerprint, arrival),
+      onEvent: (event, fingerprint, arrival) => {
+        // Evidence its signer is up, against a report that it is gone.
+        this.#membership?.heardFrom(event.source.peer);
+        this.#announceHost(event);
+        this.#receive(event, fingerprint, arrival);
+      },
       onGap: (peer) => this.#catchUp?.request(peer),
       lookup: (publisher, id) => store.fingerprint(publisher, id),
+      storedNear: (publisher, fromMs, toMs) => store.countByPublisher(publisher, fromMs, toMs),
       // Served from the first connection on, so every peer's identify lists it.
       beforeStart: async (node) => {
         this.#responder = new HistoryResponder({ node, store, privateKey, topics: [...this.#topics] });
@@ -296,6 +316,7 @@ export class Agent {
     this.#store?.close();
     this.#store = undefined;
     this.#catalog = undefined;
+    this.#hostNames = undefined;
     this.#meshUp.reject(new HarkError("the agent is not running"));
   }
 
@@ -306,10 +327,23 @@ export class Agent {
 
   /** An event from another agent, validated by the mesh or by catch-up. */
   #receive(event: HarkEvent, fingerprint: number, arrival: Arrival): void {
+    // Before it is stored: sinks, history and filters see a host name that is not its signer's as such.
+    event = this.#hostNames?.judge(event) ?? event;
     const seq = this.#store?.append(event, fingerprint, arrival);
     // Already stored: a copy of an event this agent had before it restarted.
     if (seq === undefined) return;
     this.#store!.afterCommit(() => this.#deliverLocally(event, seq, arrival.backfill));
+  }
+
+  /**
+   * A live join or status binds its signer's host name, when free. Only
+   * live ones: an old announcement caught up later must not undo a rename.
+   */
+  #announceHost(event: HarkEvent): void {
+    if (event.topic !== JOIN_TOPIC && event.topic !== STATUS_TOPIC) return;
+    // checkMembershipEvent lets these through only when they are about their signer.
+    const host = (event.data as Partial<MemberFacts>).host;
+    if (typeof host === "string" && host !== "") this.#hostNames?.announce(event.source.peer, host);
   }
 
   #deliverLocally(event: HarkEvent, seq: number, backfill = false): void {

@@ -427,6 +427,13 @@ class Parser {
         : `unknown field ${JSON.stringify(token.text)} (fields are ${KNOWN_FIELDS})`;
       this.#fail(hint, token);
     }
+    // A host name that is not its signer's (`source.host_verified: false`) is no host to a filter.
+    if (token.text === "source.host") {
+      return (event) => {
+        const source = child(event, "source");
+        return child(source, "host_verified") === false ? undefined : child(source, "host");
+      };
+    }
     return (event) => {
       let value: unknown = event;
       for (const key of path) value = child(value, key);

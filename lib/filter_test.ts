@@ -43,6 +43,14 @@ const CASES: [expression: string, event: HarkEvent, expected: boolean][] = [
   [ISSUE_EXAMPLE, { ...BUILD, priority: 3 }, false],
   [ISSUE_EXAMPLE, { ...BUILD, source: { ...BUILD.source, host: "web-01" } }, false],
   [ISSUE_EXAMPLE, BARE, false],
+  // A host name that is not its signer's (lib/mesh/host_names.ts) matches nothing, not even its own claim.
+  ...["ci-*", "ci-01", "*"].map((glob): [string, HarkEvent, boolean] => [
+    `source.host matches "${glob}"`,
+    { ...BUILD, source: { ...BUILD.source, host: "ci-01?", host_verified: false } },
+    false,
+  ]),
+  ['source.host == "ci-01?"', { ...BUILD, source: { ...BUILD.source, host: "ci-01?", host_verified: false } }, false],
+  ['source.host != "ci-01"', { ...BUILD, source: { ...BUILD.source, host: "ci-01?", host_verified: false } }, false],
   // Comparisons.
   ["priority == 4", BUILD, true],
   ["priority != 4", BUILD, false],

@@ -22,7 +22,7 @@ export interface MetricsSnapshot {
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-const REJECTION_KINDS = ["malformed", "unauthorized", "throttled", "conflicting", "off_schema"] as const;
+const REJECTION_KINDS = ["malformed", "unauthorized", "throttled", "conflicting", "off_schema", "disputed"] as const;
 const SINK_STATES: readonly SinkState[] = ["ok", "retrying", "suspended"];
 
 type Labels = Record<string, string | number>;

@@ -12,6 +12,7 @@ const events = {
   throttled: 0,
   conflicting: 0,
   off_schema: 0,
+  disputed: 0,
   membership_received: 0,
   membership_published: 0,
 };

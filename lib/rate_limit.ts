@@ -12,6 +12,34 @@ export interface RateLimit {
   burst: number;
 }
 
+/**
+ * Seconds of a publisher's rate that receivers allow on top of its burst.
+ * A publisher keeps to its own bucket when it takes tokens, but its events
+ * reach a receiver after delays that vary (waiting in its outbox behind the
+ * previous publish, leaving together in a batch, a busy event loop on
+ * either side). A receiver that enforced exactly the publisher's bucket
+ * would see two events a little closer together than the rate now and then,
+ * and reject an honest publisher at full speed (1 in 600 events, issue #29).
+ * With this allowance, events that left within the limit are accepted
+ * whenever their delays differ by less than this much.
+ */
+export const JITTER_ALLOWANCE_S = 2;
+
+/** The limit a receiver enforces on a publisher that keeps to `limit`: the same rate, a larger burst. */
+export function receiverLimit(limit: RateLimit): RateLimit {
+  return { rate: limit.rate, burst: limit.burst + Math.ceil(limit.rate * JITTER_ALLOWANCE_S) };
+}
+
+/**
+ * The most events a publisher within `limit` can have published in any
+ * span of `spanMs`: a token bucket admits at most its burst plus its rate
+ * times the span. Receivers judge catch-up by this, over the events' own
+ * publish times, with their jitter allowance.
+ */
+export function spanCapacity(limit: RateLimit, spanMs: number): number {
+  return receiverLimit(limit).burst + Math.ceil((limit.rate * spanMs) / 1000);
+}
+
 interface Bucket {
   tokens: number;
   updated: number;

@@ -16,6 +16,7 @@ import { signRecord } from "../lib/event/signed_record.ts";
 import {
   decodeKeys,
   decodeRequest,
+  decodeWant,
   encodeEvents,
   encodeKeys,
   encodeRequest,
@@ -27,6 +28,10 @@ import {
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { CatchUpCounters } from "../lib/history/catch_up.ts";
 import type { HarkEvent } from "../lib/event/event.ts";
+import { spanCapacity } from "../lib/rate_limit.ts";
+import { HISTORY_SPAN_MS } from "../lib/mesh/validator.ts";
+
+const decoder = new TextDecoder();
 
 // The rogue runs libp2p inside the test process; see security_test.ts.
 const inProcessLibp2p = { sanitizeOps: false, sanitizeResources: false };
@@ -245,5 +250,73 @@ Deno.test({
     assert.ok(refused >= 3, `${refused} of 8 quick requests were refused`);
     const status = await agent.request({ op: "status" });
     assert.equal(status.ok, true);
+  },
+});
+
+Deno.test({
+  name: "a flooder's backlog served as history is held to the rate limit it was published under",
+  ...inProcessLibp2p,
+  async fn() {
+    const FLOOD = 2_000;
+    await using agent = await startAgent({ config: loopbackConfig() });
+    const before = await historyCounters(agent);
+    const rogue = await Rogue.start(TEST_NETWORK);
+    try {
+      // The flooder's own store: every event it published, as a member that lifted its own limit keeps them.
+      const backlog: Uint8Array[] = [];
+      const flooded = Promise.withResolvers<void>();
+      let served = false;
+      await rogue.node.handle(HISTORY_PROTOCOL, async (stream) => {
+        const wire = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 });
+        try {
+          decodeRequest((await wire.read()).subarray());
+          await flooded.promise;
+          for (let at = 0; at < backlog.length; at += 500) {
+            const frame = backlog.slice(at, at + 500);
+            const keys = frame.map((data) => ({ publisher: rogue.peerId, id: JSON.parse(decoder.decode(data)).id }));
+            await offer(wire, keys, at + 500 >= backlog.length);
+            const want = new Set(decodeWant((await wire.read()).subarray()).map((key) => key.id));
+            const wanted = frame.filter((data) => want.has(JSON.parse(decoder.decode(data)).id));
+            const events = await Promise.all(wanted.map((data) => signRecord(rogue.key, "default", data)));
+            await wire.write(encodeEvents({ events, last: true }));
+          }
+          await stream.close();
+          served = true;
+        } catch {
+          // The agent hung up.
+        }
+      });
+      await rogue.dial(agent.addresses[0]);
+      await rogue.join("default", agent.peerId);
+
+      // 2,000 events live, as fast as gossip takes them: the agent keeps a burst of them.
+      const started = Date.now();
+      for (let batch = 0; batch < FLOOD / 100; batch++) {
+        const sends = [];
+        for (let i = 0; i < 100; i++) {
+          const data = rogue.event({ title: "flood", body: `${batch}.${i}` });
+          backlog.push(data);
+          sends.push(rogue.publish("default", data));
+        }
+        await Promise.allSettled(sends);
+      }
+      const floodMs = Date.now() - started;
+      flooded.resolve();
+      await waitFor(() => served, { timeoutMs: 30_000, message: "the rogue to serve its whole backlog" });
+      await waitFor(async () => (await historyCounters(agent)).refused > before.refused, {
+        message: "the agent to refuse the backlog's excess",
+      });
+
+      const stored = (await storedIds(agent)).filter((id) => backlog.some((data) => decoder.decode(data).includes(id)));
+      // Every flood event lies within HISTORY_SPAN_MS of every other: the whole flood gets one span's worth.
+      assert.ok(floodMs < HISTORY_SPAN_MS, `the flood took ${floodMs} ms`);
+      const allowed = spanCapacity({ rate: 20, burst: 200 }, 2 * HISTORY_SPAN_MS);
+      assert.ok(stored.length > 0, "the flood's first burst is kept");
+      assert.ok(stored.length <= allowed, `${stored.length} of ${FLOOD} flood events stored; at most ${allowed}`);
+      const delivered = (await agent.events()).filter((event) => event.source.peer === rogue.peerId);
+      assert.ok(delivered.length <= allowed, `${delivered.length} flood events reached the file sink`);
+    } finally {
+      await rogue[Symbol.asyncDispose]();
+    }
   },
 });

@@ -155,3 +155,43 @@ Deno.test("membership topics are the agents' own: hark send is refused and forge
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "a member cannot report an agent that is up as gone",
+  // The rogue runs libp2p inside the test process; see security_test.ts.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "hark-membership-" });
+    try {
+      await using a = await startAgent({ config: memberConfig([], `${dir}/a.jsonl`) });
+      await using x = await startAgent({ config: memberConfig(a.addresses, `${dir}/x.jsonl`) });
+      const members = async () =>
+        ((await a.request({ op: "status" })).status as { members: { peer: string }[] }).members;
+      await waitFor(async () => (await members()).some((member) => member.peer === x.peerId), {
+        timeoutMs: 20_000,
+        message: "a to know x as a member",
+      });
+
+      await using rogue = await Rogue.beside(a);
+      await rogue.join("hark.node.leave", a.peerId);
+      await rogue.publish(
+        "hark.node.leave",
+        rogue.event({
+          topic: "hark.node.leave",
+          title: "x is unreachable",
+          data: { peer: x.peerId, host: "x", reason: "unreachable" },
+        }),
+      );
+      await waitFor(async () => {
+        const status = (await a.request({ op: "status" })).status as { events: { disputed: number } };
+        return status.events.disputed === 1;
+      }, { message: "the forged report to be disputed" });
+      assert.ok((await members()).some((member) => member.peer === x.peerId), "x is still a member");
+      const leaves = (await seen(`${dir}/a.jsonl`)).filter((event) => event.topic === "hark.node.leave");
+      assert.deepEqual(leaves, [], "no sink saw x leave");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -13,6 +13,7 @@ import { loadIdentity } from "../lib/mesh/identity.ts";
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { signRecord } from "../lib/event/signed_record.ts";
 import type { MeshCounters } from "../lib/mesh/mesh.ts";
+import { receiverLimit } from "../lib/rate_limit.ts";
 
 // The rogue runs libp2p inside the test process; libp2p's dependencies keep
 // timers of their own after stop (see main.ts), which the sanitizers would
@@ -222,7 +223,8 @@ Deno.test({
     const fromRogue = events.filter((event) => event.source.peer === rogue.peerId).length;
     assert.ok(fromRogue > 0, "the rogue's burst is accepted");
     assert.ok(
-      fromRogue <= 200 + Math.ceil(20 * elapsed),
+      // The default limit as receivers enforce it: 20/s, bursts of 200 and two seconds' allowance.
+      fromRogue <= receiverLimit({ rate: 20, burst: 200 }).burst + Math.ceil(20 * elapsed),
       `${fromRogue} flood events delivered in ${elapsed.toFixed(1)} s (flood took ${floodSeconds.toFixed(1)} s)`,
     );
     const score = await scoreOf(victim, rogue.peerId);
@@ -270,7 +272,7 @@ Deno.test({
     const human = await victim.cli(["status"]);
     assert.match(
       human.stdout,
-      /rejected: {2}8 \(7 malformed, 0 unauthorized, 0 over the rate limit, 1 conflicting ids, 0 off their topic's schema\)/,
+      /rejected: {2}8 \(7 malformed, 0 unauthorized, 0 over the rate limit, 1 conflicting ids, 0 off their topic's schema, 0 disputed departures\)/,
     );
   },
 });

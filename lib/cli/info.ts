@@ -106,7 +106,7 @@ Examples:
       } received`,
       `rejected:  ${events.rejected} (${events.malformed} malformed, ${events.unauthorized} unauthorized, ${events.throttled} over the rate limit, ${events.conflicting} conflicting ids, ${
         events.off_schema ?? 0
-      } off their topic's schema)`,
+      } off their topic's schema, ${events.disputed ?? 0} disputed departures)`,
       ...(s.history
         ? [
           `history:   ${s.history.caught_up} caught up from peers in ${s.history.sessions} sessions (${s.history.failed_sessions} failed, ${s.history.refused} events refused)`,

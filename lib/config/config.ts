@@ -60,6 +60,8 @@ export interface HarkConfig {
     retention_ms: number;
     /** At most this many events are kept. */
     max_events: number;
+    /** At most this many events of one publisher are kept; its oldest go first. */
+    max_events_per_publisher: number;
   };
   /** Per-topic rules, from `[topic.NAME]` tables. */
   topic: Record<string, TopicRules>;
@@ -97,6 +99,8 @@ export const RETENTION_DEFAULT_MS = 7 * 86_400_000;
 export const STATUS_INTERVAL_DEFAULT_MS = 5 * 60_000;
 export const LEAVE_AFTER_DEFAULT_MS = 30_000;
 export const MAX_EVENTS_DEFAULT = 100_000;
+/** A quarter of the store: one publisher, hostile or runaway, cannot push everyone else's events out. */
+export const MAX_EVENTS_PER_PUBLISHER_DEFAULT = 25_000;
 
 export const PUBLISHER_RATE_DEFAULT = 20;
 export const PUBLISHER_BURST_DEFAULT = 200;
@@ -163,8 +167,17 @@ function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): Co
         layer.topic = readTopicRules(value, fail, source);
         break;
       case "store": {
-        const table = readTable<{ retention?: number; max_events?: number }>(value, ["store"], STORE_FIELDS, fail);
-        layer.store = { retention_ms: table.retention, max_events: table.max_events };
+        const table = readTable<{ retention?: number; max_events?: number; max_events_per_publisher?: number }>(
+          value,
+          ["store"],
+          STORE_FIELDS,
+          fail,
+        );
+        layer.store = {
+          retention_ms: table.retention,
+          max_events: table.max_events,
+          max_events_per_publisher: table.max_events_per_publisher,
+        };
         break;
       }
       case "membership": {
@@ -185,7 +198,11 @@ function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): Co
 }
 
 const TOPIC_FIELDS: Record<string, FieldSpec> = { publishers: "peers", description: "string", schema: "schema" };
-const STORE_FIELDS: Record<string, FieldSpec> = { retention: "duration", max_events: "count" };
+const STORE_FIELDS: Record<string, FieldSpec> = {
+  retention: "duration",
+  max_events: "count",
+  max_events_per_publisher: "count",
+};
 const MEMBERSHIP_FIELDS: Record<string, FieldSpec> = { status_interval: "duration", leave_after: "duration" };
 
 function readTopicRules(value: unknown, fail: Fail, source: string): Record<string, TopicRules> {
@@ -371,6 +388,7 @@ export function resolveConfig(
     store: {
       retention_ms: layer.store?.retention_ms ?? RETENTION_DEFAULT_MS,
       max_events: layer.store?.max_events ?? MAX_EVENTS_DEFAULT,
+      max_events_per_publisher: layer.store?.max_events_per_publisher ?? MAX_EVENTS_PER_PUBLISHER_DEFAULT,
     },
     topic: layer.topic ?? {},
     membership: {

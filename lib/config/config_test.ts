@@ -577,7 +577,11 @@ Deno.test("resolveConfig() fills defaults", () => {
     publisher_burst: 200,
   });
   assert.deepEqual(config.topic, {});
-  assert.deepEqual(config.store, { retention_ms: 7 * 86_400_000, max_events: 100_000 });
+  assert.deepEqual(config.store, {
+    retention_ms: 7 * 86_400_000,
+    max_events: 100_000,
+    max_events_per_publisher: 25_000,
+  });
   assert.equal(DEFAULT_LISTEN, "/ip4/0.0.0.0/tcp/4001");
   assert.deepEqual(config.agent, { topics: ["default"], host: "test-host", max_event_bytes: 16 * 1024 });
   assert.deepEqual(config.sinks, [
@@ -759,9 +763,9 @@ Deno.test("parseConfig() checks the publisher rate limit", () => {
   assert.throws(() => parseConfig(`[network]\npublisher_rate = 0\n`, "a.toml"), /must be a positive number.*line 2/);
 });
 
-Deno.test("parseConfig() reads [store] retention and max_events", () => {
-  const layer = parseConfig(`[store]\nretention = "12h"\nmax_events = 500\n`, "a.toml");
-  assert.deepEqual(layer.store, { retention_ms: 12 * 3_600_000, max_events: 500 });
+Deno.test("parseConfig() reads [store] retention, max_events and max_events_per_publisher", () => {
+  const layer = parseConfig(`[store]\nretention = "12h"\nmax_events = 500\nmax_events_per_publisher = 50\n`, "a.toml");
+  assert.deepEqual(layer.store, { retention_ms: 12 * 3_600_000, max_events: 500, max_events_per_publisher: 50 });
   assert.throws(
     () => parseConfig(`[store]\nretention = 7\n`, "a.toml"),
     /"store.retention" must be a duration.* at line 2/,

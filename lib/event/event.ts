@@ -12,10 +12,17 @@ import { ULID_PATTERN } from "./ulid.ts";
 export type Priority = 1 | 2 | 3 | 4 | 5;
 
 export interface EventSource {
+  /**
+   * The host name its publisher claims. A receiver that finds the name
+   * bound to another peer (lib/mesh/host_names.ts) shows it as `name?`
+   * with `host_verified: false`.
+   */
   host: string;
   /** The verified libp2p signer of the message. */
   peer: string;
   user?: string;
+  /** Set by a receiver, false only: the publisher is not the peer this host name is bound to. */
+  host_verified?: false;
 }
 
 export interface HarkEvent {

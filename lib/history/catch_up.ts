@@ -26,7 +26,7 @@ const BUSY = /\bbusy\b/;
 /** What catching up needs of the mesh: who speaks history, a stream to them, and the network's rules. */
 export type HistoryMesh = Pick<
   Mesh,
-  "dialProtocol" | "validateRecord" | "peersSpeaking" | "onIdentified" | "isConnected"
+  "dialProtocol" | "validateRecord" | "historyRoom" | "peersSpeaking" | "onIdentified" | "isConnected"
 >;
 
 export interface CatchUpInit {
@@ -48,6 +48,7 @@ export interface CatchUpCounters {
   sessions: number;
   /** Events this agent got from peers' history. */
   caught_up: number;
+  /** Events refused: invalid, not allowed, conflicting, or over their publisher's rate limit by publish time. */
   refused: number;
   failed_sessions: number;
 }
@@ -138,9 +139,16 @@ export class CatchUp {
     try {
       const result = await pullHistory(peer, { ...this.#init, signal: this.#abort.signal });
       this.counters.caught_up += result.accepted;
-      this.counters.refused += result.refused;
+      // Keys left unasked because their publisher was over its rate limit are refused events too.
+      this.counters.refused += result.refused + result.over_limit;
       if (result.accepted > 0) {
         log.info("Caught up {count} events from {peer}", { count: result.accepted, peer: id });
+      }
+      if (result.over_limit > 0) {
+        log.info("Left out {count} events {peer} offered: their publishers were over the rate limit then", {
+          count: result.over_limit,
+          peer: id,
+        });
       }
       // The peer has more than one session takes; carry on after the others.
       if (!result.complete && result.accepted > 0) this.request(peer);

@@ -14,6 +14,7 @@ import type { EventStore } from "../store/store.ts";
 import { type SignedRecord, verifyRecord } from "../event/signed_record.ts";
 import type { Mesh } from "../mesh/mesh.ts";
 import type { HarkEvent } from "../event/event.ts";
+import { ULID_PATTERN, ulidTime } from "../event/ulid.ts";
 import {
   decodeEvents,
   decodeKeys,
@@ -26,7 +27,7 @@ import {
 } from "./wire.ts";
 
 /** What a session needs of the mesh: a stream to the peer, and the network's rules for what it sends. */
-export type HistoryDialer = Pick<Mesh, "dialProtocol" | "validateRecord">;
+export type HistoryDialer = Pick<Mesh, "dialProtocol" | "validateRecord" | "historyRoom">;
 
 export interface PullInit {
   mesh: HistoryDialer;
@@ -46,8 +47,10 @@ export interface PullInit {
 export interface PullResult {
   /** New events taken. */
   accepted: number;
-  /** Events the peer sent that this agent refused (invalid, not allowed, conflicting). */
+  /** Events the peer sent that this agent refused (invalid, not allowed, conflicting, over the rate limit). */
   refused: number;
+  /** Keys not asked for: their publisher had published more around then than its rate limit allows. */
+  over_limit: number;
   /** The peer said it had nothing more. */
   complete: boolean;
 }
@@ -78,7 +81,7 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
       throw error;
     }
   };
-  const result: PullResult = { accepted: 0, refused: 0, complete: false };
+  const result: PullResult = { accepted: 0, refused: 0, over_limit: 0, complete: false };
   try {
     await lp.write(encodeRequest({ topics: init.topics, after: point?.seq ?? 0, store: point?.store }), {
       signal: step(),
@@ -92,8 +95,7 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
         throw new ProtocolError("offered keys before the point asked for");
       }
       if (keys.keys.length > 0) {
-        const lacking = new Map<string, Key>();
-        for (const k of keys.keys) if (!store.has(k.publisher, k.id)) lacking.set(`${k.publisher}/${k.id}`, k);
+        const lacking = wanted(keys.keys, init, result);
         await lp.write(encodeWant([...lacking.values()]), { signal: step() });
         await receive(lacking, read, init, result);
       }
@@ -111,6 +113,36 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
     stream.abort(error as Error);
     throw error;
   }
+}
+
+/**
+ * The offered keys this agent lacks and would accept: a publisher's events
+ * beyond what its rate limit allowed around their publish time (a flood
+ * that live validation cut short, kept in the flooder's own store) are not
+ * fetched. The time is the one in the id; the event's own is checked again
+ * when it arrives.
+ */
+function wanted(offered: Key[], init: PullInit, result: PullResult): Map<string, Key> {
+  const lacking = new Map<string, Key>();
+  const pending = new Map<string, number[]>();
+  for (const key of offered) {
+    if (init.store.has(key.publisher, key.id)) continue;
+    const time = idTime(key.id);
+    const times = pending.get(key.publisher) ?? [];
+    if (time !== undefined && !init.mesh.historyRoom(key.publisher, time, times)) {
+      result.over_limit++;
+      continue;
+    }
+    if (time !== undefined) times.push(time);
+    pending.set(key.publisher, times);
+    lacking.set(`${key.publisher}/${key.id}`, key);
+  }
+  return lacking;
+}
+
+/** The time in a ULID id, or undefined for an id that is not one (the event is then judged when it arrives). */
+function idTime(id: string): number | undefined {
+  return ULID_PATTERN.test(id) ? ulidTime(id) : undefined;
 }
 
 /** Reads events frames until the last, taking only what was asked for. */

@@ -14,7 +14,9 @@
  *
  * They are events like any other, signed by their publisher. A receiver
  * accepts a join, status or "stopped" leave only about its signer, and an
- * "unreachable" leave only about another agent (`checkMembershipEvent`).
+ * "unreachable" leave only about another agent (`checkMembershipEvent`),
+ * and only when its own view agrees (`checkReport`): any member can sign a
+ * report, so one about an agent this one still hears from is ignored.
  *
  * Of the agents that notice a departure, the one with the lowest peer id
  * among the members it is still connected to reports it at once; each
@@ -39,6 +41,15 @@ export const MEMBERSHIP_TOPICS: readonly string[] = [JOIN_TOPIC, LEAVE_TOPIC, ST
 const LEAVE_SEND_MS = 2_000;
 /** A join goes out without a peer after this long, into the store, for catch-up to carry. */
 const LONELY_JOIN_MS = 10_000;
+/**
+ * A report of a departure is believed when the agent has been silent this
+ * much less than `leave_after` (at most half of it): the reporter's clock
+ * started when its own connection closed, which may be a moment before the
+ * agent's last event reached this one.
+ */
+const REPORT_ALLOWANCE_MS = 2_000;
+/** Publishers whose last event's arrival is remembered; the oldest are forgotten beyond this. */
+const HEARD_CAPACITY = 10_000;
 
 export type LeaveReason = "stopped" | "unreachable";
 
@@ -88,6 +99,7 @@ export interface MembershipInit {
   leaveAfterMs?: number;
   /** Wait per agent ranked before this one, before reporting a departure. @default 1000 */
   staggerMs?: number;
+  now?: () => number;
 }
 
 interface Member {
@@ -103,9 +115,47 @@ export class Membership {
   #running = false;
   #lonelyJoin?: ReturnType<typeof setTimeout>;
   #statusTimer?: ReturnType<typeof setInterval>;
+  /** When a live event signed by each agent last arrived; insertion order is age. */
+  #heard = new Map<string, number>();
 
   constructor(init: MembershipInit) {
     this.#init = init;
+  }
+
+  /** A live event signed by `peer` arrived: it was up a moment ago, whatever anyone reports. */
+  heardFrom(peer: string): void {
+    this.#heard.delete(peer);
+    this.#heard.set(peer, this.#now());
+    if (this.#heard.size > HEARD_CAPACITY) this.#heard.delete(this.#heard.keys().next().value!);
+  }
+
+  /**
+   * Judges another agent's report that a peer is unreachable against this
+   * agent's own view: believed only when this agent is not connected to the
+   * peer and has heard nothing signed by it within `leave_after`. Anything
+   * else is not this agent's business (undefined).
+   */
+  checkReport(event: HarkEvent): { reason: "disputed"; detail: string } | undefined {
+    const facts = event.data as Partial<MemberFacts> | undefined;
+    if (event.topic !== LEAVE_TOPIC || facts?.reason !== "unreachable" || typeof facts.peer !== "string") return;
+    const peer = facts.peer;
+    if (peer === this.#init.self) return { reason: "disputed", detail: "reports this agent unreachable" };
+    if (this.#init.connected(peer)) {
+      return { reason: "disputed", detail: `reports ${peer} unreachable, but this agent is connected to it` };
+    }
+    const leaveAfter = this.#init.leaveAfterMs ?? LEAVE_AFTER_DEFAULT_MS;
+    const silent = this.#now() - (this.#heard.get(peer) ?? -Infinity);
+    if (silent < leaveAfter - Math.min(REPORT_ALLOWANCE_MS, leaveAfter / 2)) {
+      return {
+        reason: "disputed",
+        detail: `reports ${peer} unreachable, but this agent heard from it ${Math.round(silent / 1000)} s ago`,
+      };
+    }
+    return undefined;
+  }
+
+  #now(): number {
+    return (this.#init.now ?? Date.now)();
   }
 
   /** Agents known to be in the network now (from their join and status events), with their hosts. */
@@ -177,8 +227,10 @@ export class Membership {
       return;
     }
     const member = this.#members.get(facts.peer);
-    if (member) member.host = facts.host;
-    else this.#members.set(facts.peer, { host: facts.host });
+    // The signer's host as this agent judged it (`name?` when the name is another's).
+    const host = event.source.peer === facts.peer ? event.source.host : facts.host;
+    if (member) member.host = host;
+    else this.#members.set(facts.peer, { host });
     // A member heard from while disconnected from this agent is alive elsewhere.
     if (member?.timer !== undefined && !this.#init.connected(facts.peer)) {
       clearTimeout(member.timer);

@@ -11,7 +11,7 @@ import {
 } from "./membership.ts";
 
 /** A Membership for agent `self`, its publications, and who it is connected to. */
-function harness(self: string, options: { statusIntervalMs?: number } = {}) {
+function harness(self: string, options: { statusIntervalMs?: number; now?: () => number } = {}) {
   const published: EventDraft[] = [];
   const connected = new Set<string>();
   const membership = new Membership({
@@ -25,6 +25,7 @@ function harness(self: string, options: { statusIntervalMs?: number } = {}) {
     statusIntervalMs: options.statusIntervalMs ?? 0,
     leaveAfterMs: 30_000,
     staggerMs: 1_000,
+    now: options.now,
   });
   const leaves = () => published.filter((draft) => draft.topic === LEAVE_TOPIC).map((draft) => draft.data);
   return { membership, published, connected, leaves };
@@ -225,4 +226,38 @@ Deno.test("receivers accept membership claims only from the agent they are about
       assert.match(verdict!.detail, c.refused);
     });
   }
+});
+
+Deno.test("a report that another agent is unreachable is believed only when this agent's view agrees", async (t) => {
+  let now = 1_000_000;
+  const { membership, connected } = harness("a", { now: () => now });
+  const report = (about: string) => membershipEvent(LEAVE_TOPIC, "r", { peer: about, reason: "unreachable" });
+  await t.step("not about an agent this one is connected to", () => {
+    connected.add("x");
+    assert.match(membership.checkReport(report("x"))?.detail ?? "", /connected to it/);
+    connected.delete("x");
+  });
+  await t.step("not about an agent heard from within leave_after", () => {
+    membership.heardFrom("x");
+    now += 20_000;
+    const verdict = membership.checkReport(report("x"));
+    assert.equal(verdict?.reason, "disputed");
+    assert.match(verdict!.detail, /heard from it 20 s ago/);
+  });
+  await t.step("believed once the agent has been silent leave_after, less the allowance for delays", () => {
+    now += 8_000;
+    assert.equal(membership.checkReport(report("x")), undefined);
+  });
+  await t.step("believed about an agent never heard from", () => {
+    assert.equal(membership.checkReport(report("y")), undefined);
+  });
+  await t.step("never about this agent itself", () => {
+    assert.match(membership.checkReport(report("a"))?.detail ?? "", /this agent/);
+  });
+  await t.step("other membership events are not its business", () => {
+    connected.add("x");
+    const stopped = membershipEvent(LEAVE_TOPIC, "x", { peer: "x", reason: "stopped" });
+    assert.equal(membership.checkReport(stopped), undefined);
+    assert.equal(membership.checkReport(membershipEvent(STATUS_TOPIC, "x", { peer: "x" })), undefined);
+  });
 });

@@ -89,6 +89,8 @@ export interface MeshInit {
   check?: ContentCheck;
   /** Fingerprints of events stored earlier, for duplicate detection across restarts. */
   lookup?: (publisher: string, id: string) => number | undefined;
+  /** A publisher's stored events by publish time, so history keeps to the rate limit too. */
+  storedNear?: (publisher: string, fromMs: number, toMs: number) => number;
 }
 
 export interface PeerChangeListener {
@@ -161,6 +163,7 @@ export class Mesh {
       rate: init.rate,
       lookup: init.lookup,
       check: init.check,
+      storedNear: init.storedNear,
     });
   }
 
@@ -198,6 +201,11 @@ export class Mesh {
   /** The network's rules applied to a record that came another way than gossip (history). */
   validateRecord(record: SignedRecord): Verdict {
     return this.#validator.validateRecord(record);
+  }
+
+  /** Whether history from `publisher` published at `timeMs` is within its rate limit, beside `pending` ones. */
+  historyRoom(publisher: string, timeMs: number, pending?: number[]): boolean {
+    return this.#validator.historyRoom(publisher, timeMs, pending);
   }
 
   /** Opens a stream for a protocol beside gossipsub (history, has), over relayed connections too. */
@@ -240,7 +248,7 @@ export class Mesh {
       published: this.#published,
       published_messages: this.#publishedMessages,
       membership_published: this.#membershipPublished,
-      rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting + c.off_schema,
+      rejected: c.malformed + c.unauthorized + c.throttled + c.conflicting + c.off_schema + c.disputed,
     };
   }
 

@@ -13,7 +13,7 @@
 
 import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import { decodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "../event/event.ts";
-import { type RateLimit, TokenBuckets } from "../rate_limit.ts";
+import { type RateLimit, receiverLimit, spanCapacity, TokenBuckets } from "../rate_limit.ts";
 import type { SignedRecord } from "../event/signed_record.ts";
 import { type BatchEntry, decodeBatch, isBatch } from "./batch.ts";
 import { fnv1a } from "../util/fnv.ts";
@@ -28,14 +28,17 @@ export type Refusal = {
 
 export type Verdict = { result: TopicValidatorResult.Accept; event: HarkEvent; fingerprint: number } | Refusal;
 
-export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting" | "off_schema";
+export type Rejection = "malformed" | "unauthorized" | "throttled" | "conflicting" | "off_schema" | "disputed";
 
 /**
  * A rule about an event's content beyond the format: who an agent's
- * membership events may speak for, whether `data` fits its topic's schema.
+ * membership events may speak for, whether `data` fits its topic's schema,
+ * whether a report of a departure agrees with this agent's own view.
  * Returns why the event is refused, or undefined to accept it.
  */
-export type ContentCheck = (event: HarkEvent) => { reason: "unauthorized" | "off_schema"; detail: string } | undefined;
+export type ContentCheck = (
+  event: HarkEvent,
+) => { reason: "unauthorized" | "off_schema" | "disputed"; detail: string } | undefined;
 
 /** An event a message brought, with what the store keeps of it. */
 export interface AcceptedEvent {
@@ -49,6 +52,13 @@ export interface AcceptedEvent {
 
 /** The verdict on a gossip message: one event, or the new events of a batch. */
 export type MessageVerdict = { result: TopicValidatorResult.Accept; events: AcceptedEvent[] } | Refusal;
+
+/**
+ * Catch-up judges an event by the publisher's stored events this close to
+ * its publish time, either side: a publisher within its limit never has
+ * more there than `spanCapacity` over twice this span.
+ */
+export const HISTORY_SPAN_MS = 10_000;
 
 /** Events one batch may carry; a publisher sends at most this many. */
 export const MAX_BATCH_EVENTS = 256;
@@ -64,6 +74,8 @@ export interface ValidatorCounters {
   conflicting: number;
   /** Events whose `data` did not match their topic's schema. */
   off_schema: number;
+  /** Reports of an agent's departure that this agent's own view contradicts. */
+  disputed: number;
 }
 
 export interface ValidatorInit {
@@ -80,6 +92,12 @@ export interface ValidatorInit {
   lookup?: (publisher: string, id: string) => number | undefined;
   /** Rules about content, checked after the publisher rules. */
   check?: ContentCheck;
+  /**
+   * How many events of `publisher` the store holds published from `fromMs`
+   * to `toMs`: catch-up admits an event only while that is within the rate
+   * limit. Without it, history is not rate limited.
+   */
+  storedNear?: (publisher: string, fromMs: number, toMs: number) => number;
 }
 
 /** A cheap fingerprint to tell a re-sent event from a forged one. */
@@ -97,16 +115,21 @@ export class EventValidator {
     throttled: 0,
     conflicting: 0,
     off_schema: 0,
+    disputed: 0,
   };
   #init: ValidatorInit;
+  /** Publishers' buckets as receivers keep them, with room for delivery jitter. */
   #buckets: TokenBuckets;
+  /** This agent's own bucket, exactly the configured limit, so receivers never find it over theirs. */
+  #own: TokenBuckets;
   /** `publisher/id` → fingerprint; insertion order is age, oldest first. */
   #seen = new Map<string, number>();
   lastRejection?: { peer: string; reason: string };
 
   constructor(init: ValidatorInit) {
     this.#init = init;
-    this.#buckets = new TokenBuckets(init.rate);
+    this.#buckets = new TokenBuckets(receiverLimit(init.rate));
+    this.#own = new TokenBuckets(init.rate);
   }
 
   /** Whether `peer` may publish on `topic` under this agent's config. */
@@ -114,14 +137,18 @@ export class EventValidator {
     return this.#init.publishers.get(topic)?.has(peer) ?? true;
   }
 
-  /** Milliseconds until `peer` may publish again under the rate limit. */
+  /** Milliseconds until this agent, as `peer`, may publish again under the rate limit. */
   throttleDelay(peer: string): number {
-    return this.#buckets.wait(peer);
+    return this.#own.wait(peer);
   }
 
-  /** Takes a rate-limit token for an event this agent publishes itself. */
+  /**
+   * Takes a rate-limit token for an event this agent publishes itself, from
+   * its own bucket: the configured limit exactly, stricter than the one
+   * receivers hold it to (`receiverLimit`).
+   */
   takeToken(peer: string): boolean {
-    return this.#buckets.take(peer);
+    return this.#own.take(peer);
   }
 
   /** Remembers an event this agent published, so echoes of it are dropped. */
@@ -183,12 +210,25 @@ export class EventValidator {
 
   /**
    * Judges an event a peer served from its history; the caller has checked
-   * the publisher's signature. History is not rate limited per publisher:
-   * these events were limited when first published, and catch-up sessions
-   * have bounds of their own.
+   * the publisher's signature. The rate limit applies by publish time, not
+   * arrival: a backlog arrives all at once, but an honest publisher's events
+   * were within the limit when it published them, and a flooder's excess
+   * was not (nor is it relayed, since it is never stored).
    */
   validateRecord(record: SignedRecord): Verdict {
-    return this.#judge(record.publisher, TOPIC_PREFIX + record.topic, record.data, false, false);
+    return this.#judge(record.publisher, TOPIC_PREFIX + record.topic, record.data, false, false, true, true);
+  }
+
+  /**
+   * Whether the store has room, under the rate limit by publish time, for
+   * one more event of `publisher` published at `timeMs`, beside `pending`
+   * (publish times of its events about to be fetched). Lets catch-up skip
+   * keys it would refuse before fetching them.
+   */
+  historyRoom(publisher: string, timeMs: number, pending: number[] = []): boolean {
+    const near = (time: number) => Math.abs(time - timeMs) <= HISTORY_SPAN_MS;
+    const stored = this.#init.storedNear?.(publisher, timeMs - HISTORY_SPAN_MS, timeMs + HISTORY_SPAN_MS) ?? 0;
+    return stored + pending.filter(near).length < spanCapacity(this.#init.rate, 2 * HISTORY_SPAN_MS);
   }
 
   #judge(
@@ -198,6 +238,7 @@ export class EventValidator {
     blame: boolean,
     limitRate: boolean,
     remember = true,
+    limitByPublishTime = false,
   ): Verdict {
     // Size limits are a per-agent setting (agent.max_event_bytes): a relay
     // whose limit is larger did nothing wrong by passing this on.
@@ -220,7 +261,10 @@ export class EventValidator {
     const refusal = this.#init.check?.(event);
     // A schema is this agent's own rule, perhaps newer than its peers': the
     // publisher may not know it, so an off-schema event is dropped, not punished.
-    if (refusal) return this.#reject(refusal.reason, refusal.detail, signer, blame && refusal.reason !== "off_schema");
+    // A disputed report may be honest from where its reporter stands (a partition).
+    if (refusal) {
+      return this.#reject(refusal.reason, refusal.detail, signer, blame && refusal.reason === "unauthorized");
+    }
     const key = `${signer}/${event.id}`;
     const print = fingerprint(data);
     const seen = this.#seen.get(key) ?? this.#init.lookup?.(signer, event.id);
@@ -234,6 +278,10 @@ export class EventValidator {
     }
     if (limitRate && !this.#buckets.take(signer)) {
       return this.#reject("throttled", "over the publisher rate limit", signer, blame);
+    }
+    if (limitByPublishTime && !this.historyRoom(signer, Date.parse(event.time))) {
+      const detail = `history over the publisher rate limit around ${event.time}`;
+      return this.#reject("throttled", detail, signer, blame);
     }
     if (remember) {
       this.#remember(key, print);

@@ -196,6 +196,7 @@ Deno.test("EventValidator.validate() enforces topic publishers", async (t) => {
     throttled: 0,
     conflicting: 0,
     off_schema: 0,
+    disputed: 0,
     membership_received: 0,
   });
 });
@@ -253,9 +254,10 @@ Deno.test("EventValidator.validate() keeps ids apart per signer", () => {
 });
 
 Deno.test("EventValidator.validate() throttles a publisher over its rate limit", async (t) => {
-  // 1 per second: the test runs far faster than a token refills.
+  // 1 per second: the test runs far faster than a token refills. Receivers
+  // allow the burst of 3 and two seconds of the rate for jitter: 5 at once.
   const v = validator({ rate: { rate: 1, burst: 3 } });
-  const burst = [event(alice), event(alice), event(alice)];
+  const burst = [event(alice), event(alice), event(alice), event(alice), event(alice)];
   await t.step("the burst is accepted", () => {
     for (const sent of burst) accepted(v.validate(alice.name, signed(alice, sent.bytes)));
   });
@@ -270,20 +272,20 @@ Deno.test("EventValidator.validate() throttles a publisher over its rate limit",
     assertVerdict(v.validate(relay.name, signed(alice, burst[0].bytes)), TopicValidatorResult.Ignore, "duplicate");
   });
   await t.step("other signers are unaffected", () => {
-    for (let i = 0; i < 3; i++) accepted(v.validate(bob.name, signed(bob, event(bob).bytes)));
+    for (let i = 0; i < 5; i++) accepted(v.validate(bob.name, signed(bob, event(bob).bytes)));
     accepted(v.validate(relay.name, signed(relay, event(relay).bytes)));
   });
   assert.deepEqual(v.counters, {
-    accepted: 7,
+    accepted: 11,
     duplicates: 1,
     malformed: 0,
     unauthorized: 0,
     throttled: 2,
     conflicting: 0,
     off_schema: 0,
+    disputed: 0,
     membership_received: 0,
   });
-  assert.ok(v.throttleDelay(alice.name) > 0);
 });
 
 Deno.test("EventValidator.remember() makes the echo of an own event a duplicate", () => {
@@ -310,7 +312,7 @@ Deno.test("EventValidator.validate() forgets the oldest ids beyond seenCapacity"
   assert.equal(v.counters.duplicates, 2);
 });
 
-Deno.test("EventValidator.takeToken() and throttleDelay() share the publishers' buckets", async (t) => {
+Deno.test("EventValidator.takeToken() keeps this agent within the limit its receivers enforce", async (t) => {
   const v = validator({ rate: { rate: 1, burst: 2 } });
   await t.step("a full bucket has no delay", () => {
     assert.equal(v.throttleDelay(alice.name), 0);
@@ -324,8 +326,14 @@ Deno.test("EventValidator.takeToken() and throttleDelay() share the publishers' 
     const delay = v.throttleDelay(alice.name);
     assert.ok(delay > 0 && delay <= 1000, `delay ${delay}`);
   });
-  await t.step("validate() sees tokens taken for own events", () => {
-    assertVerdict(v.validate(alice.name, signed(alice, event(alice).bytes)), TopicValidatorResult.Reject, "throttled");
+  await t.step("a receiver accepts all a publisher at its limit sent, and two seconds of its rate more", () => {
+    const receiver = validator({ rate: { rate: 1, burst: 2 } });
+    for (let i = 0; i < 4; i++) accepted(receiver.validate(alice.name, signed(alice, event(alice).bytes)));
+    assertVerdict(
+      receiver.validate(alice.name, signed(alice, event(alice).bytes)),
+      TopicValidatorResult.Reject,
+      "throttled",
+    );
   });
   await t.step("other peers keep their own bucket", () => {
     assert.equal(v.throttleDelay(bob.name), 0);
@@ -406,12 +414,13 @@ Deno.test("EventValidator.validate() takes a batch whole, or not at all", async 
     assertVerdict(v.validate(alice.name, signed(alice, batch(...many))), TopicValidatorResult.Reject, "malformed");
   });
   await t.step("a batch over the signer's rate limit is throttled whole", () => {
+    // A receiver allows 2 + 2 (two seconds of the rate) at once.
     const v = validator({ rate: { rate: 1, burst: 2 } });
-    const events = [event(alice).bytes, event(alice).bytes, event(alice).bytes];
+    const events = Array.from({ length: 5 }, () => event(alice).bytes);
     assertVerdict(v.validate(alice.name, signed(alice, batch(...events))), TopicValidatorResult.Reject, "throttled");
-    const verdict = v.validate(alice.name, signed(alice, batch(...events.slice(0, 2))));
+    const verdict = v.validate(alice.name, signed(alice, batch(...events.slice(0, 4))));
     assert.ok("events" in verdict);
-    assert.equal(verdict.events.length, 2);
+    assert.equal(verdict.events.length, 4);
   });
 });
 
@@ -429,4 +438,50 @@ Deno.test("EventValidator.validate() applies the content check and counts member
   assert.equal(v.counters.off_schema, 1);
   assert.equal(v.counters.accepted, 1);
   assert.equal(v.counters.membership_received, 1);
+});
+
+Deno.test("EventValidator.validateRecord() keeps history to the rate limit by publish time", async (t) => {
+  // Receivers allow 2 + 2 (jitter) + 20 s × 1/s = 24 events within 10 s either side of an event.
+  const stored: number[] = [];
+  const v = validator({
+    rate: { rate: 1, burst: 2 },
+    storedNear: (publisher, from, to) =>
+      publisher === alice.name ? stored.filter((time) => time >= from && time <= to).length : 0,
+  });
+  const record = (publisher: Peer, now: number) => {
+    const made = createEvent({ body: "from history" }, { id: nextId(), now, host: "ci-01", peer: publisher.name });
+    return {
+      publisher: publisher.name,
+      topic: "default",
+      data: encodeEvent(made),
+      seqno: new Uint8Array(8),
+      signature: new Uint8Array(64),
+    };
+  };
+  const t0 = Date.now() - 3_600_000;
+  await t.step("a backlog published within the limit is taken whole, however fast it arrives", () => {
+    // One an hour ago every second for two minutes: 120 events at the rate exactly.
+    for (let i = 0; i < 120; i++) {
+      accepted(v.validateRecord(record(alice, t0 + i * 1000)));
+      stored.push(t0 + i * 1000);
+    }
+  });
+  await t.step("a flood's excess is refused, whenever it comes", () => {
+    const flood = t0 + 600_000;
+    for (let i = 0; i < 24; i++) {
+      accepted(v.validateRecord(record(alice, flood + i)));
+      stored.push(flood + i);
+    }
+    assertVerdict(v.validateRecord(record(alice, flood + 30)), TopicValidatorResult.Ignore, "throttled");
+    assertVerdict(v.validateRecord(record(alice, flood - 9_000)), TopicValidatorResult.Ignore, "throttled");
+    accepted(v.validateRecord(record(alice, flood + 10_100)));
+  });
+  await t.step("historyRoom() counts the keys about to be fetched", () => {
+    const later = t0 + 1_200_000;
+    assert.equal(v.historyRoom(alice.name, later, Array(23).fill(later)), true);
+    assert.equal(v.historyRoom(alice.name, later, Array(24).fill(later)), false);
+  });
+  await t.step("other publishers have their own room", () => {
+    accepted(v.validateRecord(record(bob, t0 + 600_000)));
+  });
 });

@@ -27,6 +27,11 @@ export interface StoreInit {
   retentionMs?: number;
   /** About this many events are kept (pruning runs in steps of a tenth, at most 1000). @default 100000 */
   maxEvents?: number;
+  /**
+   * About this many events of one publisher are kept, its oldest (by
+   * publish time) removed first; checked in the same steps. @default 25000
+   */
+  maxEventsPerPublisher?: number;
   /** Cursor positions reach disk at least this often. @default 200 */
   cursorFlushMs?: number;
   now?: () => number;
@@ -106,9 +111,11 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
 CREATE INDEX IF NOT EXISTS events_received ON events (received);
+CREATE INDEX IF NOT EXISTS events_publisher_time ON events (publisher, time);
 CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL, in_flight TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS syncs (peer TEXT PRIMARY KEY, store TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, peer TEXT NOT NULL);
 `;
 
 /** Columns added after the first release of the schema, for stores made before them. */
@@ -180,6 +187,8 @@ export class EventStore {
   #pendingCursors = new Map<string, SinkProgress>();
   #flushTimer?: ReturnType<typeof setTimeout>;
   #insertsSincePrune = 0;
+  /** Inserts per publisher since its quota was last checked; cleared by every prune. */
+  #insertsByPublisher = new Map<string, number>();
   #closed = false;
   /** An open group transaction, and what runs once it commits. */
   #group?: (() => void)[];
@@ -193,6 +202,7 @@ export class EventStore {
     this.#init = {
       retentionMs: init.retentionMs ?? 7 * 86_400_000,
       maxEvents: init.maxEvents ?? 100_000,
+      maxEventsPerPublisher: init.maxEventsPerPublisher ?? 25_000,
       cursorFlushMs: init.cursorFlushMs ?? 200,
       now: init.now ?? Date.now,
     };
@@ -248,9 +258,14 @@ export class EventStore {
       arrival?.signed?.signature ?? null,
       arrival?.backfill ? 1 : 0,
     ) as { seq: number } | undefined;
-    // Prune in steps: at most a tenth of max_events over the cap, never a scan per insert.
-    if (row && ++this.#insertsSincePrune >= Math.min(1000, Math.ceil(this.#init.maxEvents / 10))) this.prune();
-    return row?.seq;
+    if (!row) return undefined;
+    // Prune in steps: at most a tenth of a cap over it, never a scan per insert.
+    const publisherStep = Math.min(1000, Math.ceil(this.#init.maxEventsPerPublisher / 10));
+    const publisherInserts = (this.#insertsByPublisher.get(event.source.peer) ?? 0) + 1;
+    this.#insertsByPublisher.set(event.source.peer, publisherInserts);
+    if (publisherInserts >= publisherStep) this.#prunePublisher(event.source.peer);
+    if (++this.#insertsSincePrune >= Math.min(1000, Math.ceil(this.#init.maxEvents / 10))) this.prune();
+    return row.seq;
   }
 
   /**
@@ -411,6 +426,13 @@ export class EventStore {
     }
   }
 
+  /** How many events of `publisher` are stored with a publish time from `fromMs` to `toMs`, both included. */
+  countByPublisher(publisher: string, fromMs: number, toMs: number): number {
+    const row = this.#db.prepare("SELECT count(*) AS n FROM events WHERE publisher = ? AND time BETWEEN ? AND ?")
+      .get(publisher, fromMs, toMs) as { n: number };
+    return row.n;
+  }
+
   /** Whether an event with this key is stored. */
   has(publisher: string, id: string): boolean {
     return this.fingerprint(publisher, id) !== undefined;
@@ -427,6 +449,26 @@ export class EventStore {
     this.#db.prepare(
       "INSERT INTO syncs (peer, store, seq) VALUES (?, ?, ?) ON CONFLICT (peer) DO UPDATE SET store = excluded.store, seq = excluded.seq",
     ).run(peer, point.store, point.seq);
+  }
+
+  /** Host names and the peer each is bound to (lib/mesh/host_names.ts). */
+  hostBindings(): { name: string; peer: string }[] {
+    return this.#db.prepare("SELECT name, peer FROM hosts").all() as { name: string; peer: string }[];
+  }
+
+  /** Binds `name` to `peer` alone: any other name of `peer` is released. */
+  bindHost(name: string, peer: string): void {
+    if (this.#closed) return;
+    this.commit();
+    this.#db.exec("BEGIN");
+    try {
+      this.#db.prepare("DELETE FROM hosts WHERE peer = ?").run(peer);
+      this.#db.prepare("INSERT OR REPLACE INTO hosts (name, peer) VALUES (?, ?)").run(name, peer);
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   /** A value from the meta table, stored from `initial()` the first time. */
@@ -554,8 +596,31 @@ export class EventStore {
     const byCount = this.#db.prepare(
       "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
     ).run(this.#init.maxEvents).changes;
-    const removed = Number(byAge) + Number(byCount);
+    let byPublisher = 0;
+    this.#insertsByPublisher.clear();
+    const crowding = this.#db.prepare("SELECT publisher FROM events GROUP BY publisher HAVING count(*) > ?")
+      .all(this.#init.maxEventsPerPublisher) as { publisher: string }[];
+    for (const { publisher } of crowding) byPublisher += this.#prunePublisher(publisher);
+    const removed = Number(byAge) + Number(byCount) + byPublisher;
     if (removed > 0) log.debug("Removed {count} events past retention", { count: removed });
+    return removed;
+  }
+
+  /**
+   * Removes a publisher's oldest events (by publish time) beyond its quota,
+   * so one publisher cannot push everyone else's events out of the store.
+   */
+  #prunePublisher(publisher: string): number {
+    this.#insertsByPublisher.delete(publisher);
+    const removed = Number(
+      this.#db.prepare(
+        `DELETE FROM events WHERE seq IN (
+           SELECT seq FROM events WHERE publisher = ? ORDER BY time DESC, seq DESC LIMIT -1 OFFSET ?)`,
+      ).run(publisher, this.#init.maxEventsPerPublisher).changes,
+    );
+    if (removed > 0) {
+      log.debug("Removed {count} events of {publisher} over its quota", { count: removed, publisher });
+    }
     return removed;
   }
 

@@ -415,6 +415,37 @@ Deno.test("EventStore.prune() removes the oldest events past maxEvents", async (
   });
 });
 
+Deno.test("EventStore keeps at most maxEventsPerPublisher events of one publisher, its oldest going first", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, { maxEventsPerPublisher: 20 }, (store) => {
+      const other = store.append(makeEvent({ peer: PEER_B, time: T0 - 60_000 }), 0)!;
+      // Published in reverse order of time: eviction goes by publish time, not arrival.
+      const times = Array.from({ length: 45 }, (_, i) => T0 + (45 - i) * 1000);
+      for (const time of times) store.append(makeEvent({ time }), 0);
+      const kept = () => store.query().filter((row) => row.event.source.peer === PEER_A);
+      // Checked every tenth of the quota: never more than that over it.
+      assert.ok(kept().length <= 22, `${kept().length} kept`);
+      store.prune();
+      assert.equal(kept().length, 20);
+      const newest = times.slice(0, 20).map((time) => new Date(time).toISOString()).sort();
+      assert.deepEqual(kept().map((row) => row.event.time).sort(), newest);
+      assert.ok(store.query().some((row) => row.seq === other), "another publisher's older event stays");
+    });
+  });
+});
+
+Deno.test("EventStore.countByPublisher() counts one publisher's events by publish time", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      for (const time of [T0, T0 + 500, T0 + 1000, T0 + 5000]) store.append(makeEvent({ time }), 0);
+      store.append(makeEvent({ peer: PEER_B, time: T0 }), 0);
+      assert.equal(store.countByPublisher(PEER_A, T0, T0 + 1000), 3);
+      assert.equal(store.countByPublisher(PEER_A, T0 - 10_000, T0 + 10_000), 4);
+      assert.equal(store.countByPublisher(PEER_B, T0, T0), 1);
+    });
+  });
+});
+
 Deno.test("EventStore.prune() removes events older than retentionMs by arrival", async () => {
   await withStateDir(async (dir) => {
     let now = T0;
