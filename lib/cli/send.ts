@@ -39,7 +39,8 @@ export const sendCommand: Command = {
 Prints the new event's id once the agent has accepted and published it.
 
 Options:
-  -t, --topic T        topic (default "default"); a-z 0-9 . _ -, at most 64
+  -t, --topic T        topic (default "default"); A-Z a-z 0-9 . _ -, at most 64, case kept,
+                       no leading or trailing "." nor ".."
       --title S        title, at most 256 characters
   -p, --priority P     1-5 or min, low, default, high, urgent (default 3)
       --tag T          a tag; repeat for more

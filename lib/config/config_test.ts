@@ -121,6 +121,22 @@ Deno.test("parseConfig() names file, line and key of an unknown key", async (t) 
   }
 });
 
+Deno.test("parseConfig() refuses topics outside SPEC's grammar wherever a config names one", async (t) => {
+  const cases: { name: string; text: string; topic: string }[] = [
+    { name: "agent.topics", text: `[agent]\ntopics = ["a..b"]\n`, topic: "a..b" },
+    { name: "a source's topic", text: `[[source]]\ntype = "fifo"\npath = "/tmp/x"\ntopic = ".lead"\n`, topic: ".lead" },
+    { name: "a catalog entry", text: `[topic."trail."]\ndescription = "x"\n`, topic: "trail." },
+    { name: "65 characters", text: `[agent]\ntopics = ["${"a".repeat(65)}"]\n`, topic: "a".repeat(65) },
+  ];
+  for (const { name, text, topic } of cases) {
+    await t.step(name, () => assert.ok(parseError(text).includes(`invalid topic "${topic}"`), parseError(text)));
+  }
+  await t.step("case is kept", () => {
+    const config = parseConfig(`[agent]\ntopics = ["Phil_Alerts", "builds"]\n`, "a.toml");
+    assert.deepEqual(config.agent?.topics, ["Phil_Alerts", "builds"]);
+  });
+});
+
 Deno.test("parseConfig() uses the source name it is given", () => {
   assert.match(parseError(`bnid = 1\n`, "/etc/hark/config.toml"), /^Cannot read config "\/etc\/hark\/config\.toml": /);
 });
@@ -152,7 +168,8 @@ Deno.test("parseConfig() names the line of a value of the wrong type", async (t)
       name: "bad topic",
       text: `[agent]\ntopics = ["Bad Topic"]\n`,
       message: `Cannot read config "a.toml": "agent.topics" is invalid: invalid topic "Bad Topic": ` +
-        `use 1-64 characters from a-z, 0-9, ".", "_" and "-" at line 2`,
+        `use 1-64 characters from A-Z, a-z, 0-9, ".", "_" and "-" (case kept), ` +
+        `without a leading or trailing "." or ".." at line 2`,
     },
     {
       name: "priority out of range",
@@ -739,7 +756,10 @@ Deno.test("parseConfig() reads [topic.NAME] publishers", async (t) => {
     );
   });
   await t.step("bad topic name", () => {
-    assert.throws(() => parseConfig(`[topic.Builds]\npublishers = []\n`, "a.toml"), /\[topic.Builds\].*at line 1/);
+    assert.throws(
+      () => parseConfig(`[topic."a..b"]\npublishers = []\n`, "a.toml"),
+      /\[topic.a..b\] is invalid: invalid topic "a..b"/,
+    );
   });
   await t.step("unknown key", () => {
     assert.throws(

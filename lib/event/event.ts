@@ -65,7 +65,15 @@ export const TAG_MAX_CHARS = 64;
 export const CLICK_MAX_CHARS = 2048;
 export const HOST_MAX_CHARS = 255;
 export const USER_MAX_CHARS = 64;
-export const TOPIC_PATTERN = /^[a-z0-9._-]{1,64}$/;
+/**
+ * SPEC's topic grammar: `[A-Za-z0-9._-]{1,64}`, case-sensitive as ntfy's, and
+ * no leading or trailing `.` nor `..`, which would make `a.` and `a..b` topics
+ * that a `a.*` pattern or a dotted hierarchy cannot tell apart.
+ */
+export const TOPIC_PATTERN = /^(?![.])(?!.*[.]{2})(?!.*[.]$)[A-Za-z0-9._-]{1,64}$/;
+/** The grammar as a user reads it in an error message. */
+export const TOPIC_RULE =
+  'use 1-64 characters from A-Z, a-z, 0-9, ".", "_" and "-" (case kept), without a leading or trailing "." or ".."';
 export const DEFAULT_TOPIC = "default";
 /**
  * Topics under this prefix carry the agents' own events (lib/mesh/membership.ts):
@@ -126,7 +134,7 @@ export function parsePriority(text: string | number): Priority {
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== "string" || !TOPIC_PATTERN.test(topic)) {
     throw new EventError(
-      `invalid topic ${JSON.stringify(topic)}: use 1-64 characters from a-z, 0-9, ".", "_" and "-"`,
+      `invalid topic ${JSON.stringify(topic)}: ${TOPIC_RULE}`,
     );
   }
   return topic;

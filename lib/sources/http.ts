@@ -15,7 +15,7 @@
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
-import { type EventDraft, parsePriority } from "../event/event.ts";
+import { type EventDraft, parsePriority, TOPIC_PATTERN, TOPIC_RULE } from "../event/event.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
@@ -57,8 +57,6 @@ export interface HttpSourceInit {
   keepaliveMs?: number;
 }
 
-/** ntfy's topic alphabet plus hark's `.`; letters are lower-cased (see `#topic`). */
-const URL_TOPIC = /^[-_.A-Za-z0-9]{1,64}$/;
 const PUBLISH_ACTIONS = new Set(["publish", "send", "trigger"]);
 const SUBSCRIBE_ACTIONS: ReadonlySet<string> = new Set(SUBSCRIBE_FORMATS);
 /** Open subscriptions at once, over all clients: each holds a connection and a follower. */
@@ -419,20 +417,16 @@ export class HttpSource implements Source, AsyncDisposable {
   }
 
   /**
-   * ntfy topics are `[-_A-Za-z0-9]{1,64}` and case-sensitive; hark topics are
-   * `[a-z0-9._-]{1,64}`. Upper-case letters are lower-cased, so ntfy's
-   * `Phil_Alerts` and `phil_alerts` both land on hark's `phil_alerts`; `.` is
-   * accepted too so hark names such as `ci.builds` work. Anything else is 400.
+   * ntfy topics are `[-_A-Za-z0-9]{1,64}` and case-sensitive, and so are
+   * hark's (which add `.`): the name is kept as written, because an ntfy app
+   * files each message under `message.topic` and drops one whose case changed.
+   * Anything the event model refuses is 400, with the same rule in the message.
    */
   #topic(text: string): string {
-    if (!URL_TOPIC.test(text)) {
-      throw new HttpFailure(
-        400,
-        40001,
-        `invalid topic ${JSON.stringify(text.slice(0, 80))}: use 1-64 characters from A-Z, a-z, 0-9, ".", "_" and "-"`,
-      );
+    if (!TOPIC_PATTERN.test(text)) {
+      throw new HttpFailure(400, 40001, `invalid topic ${JSON.stringify(text.slice(0, 80))}: ${TOPIC_RULE}`);
     }
-    return text.toLowerCase();
+    return text;
   }
 
   #paramDraft(request: Request, url: URL, topic: string, body: string): EventDraft {
