@@ -7,6 +7,7 @@ import { checkTopic, type HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";
 import { parseSince } from "../store/since.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export const historyCommand: Command = {
   name: "history",
@@ -41,7 +42,7 @@ Examples:
     const since = values.since === undefined ? {} : parseSince(values.since);
     const reply = await requestAgent(global.stateDir, { op: "history", topics, limit, ...since });
     for (const event of reply.events as HarkEvent[]) {
-      print(global.json ? JSON.stringify(event) : formatEventLine(event));
+      print(global.json ? jsonForTerminal(event) : formatEventLine(event));
     }
     return 0;
   },

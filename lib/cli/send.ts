@@ -14,6 +14,7 @@ import { parseDuration } from "../util/duration.ts";
 import { ControlClient, requestAgent } from "../control/client.ts";
 import { readLines } from "../util/lines.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export const sendOptions = {
   topic: { type: "string", short: "t" },
@@ -73,7 +74,7 @@ Examples:
     });
     if (values.direct) return await direct(global, values, draft);
     const reply = await requestAgent(global.stateDir, { op: "send", event: draft });
-    if (global.json) print(JSON.stringify(reply.event));
+    if (global.json) print(jsonForTerminal(reply.event));
     else print(String(reply.id));
     if (reply.recipients === 0 && !reply.local) {
       printError(`hark: note: no agent subscribes to topic "${draft.topic ?? "default"}" right now`);
@@ -95,7 +96,7 @@ async function sendLines(global: GlobalOptions, draft: EventDraft): Promise<numb
     for await (const line of readLines(Deno.stdin.readable, 1024 * 1024)) {
       if (line.trim() === "") continue;
       const reply = await client.request({ op: "send", event: { ...draft, body: cutToBytes(line, BODY_MAX_BYTES) } });
-      if (reply.ok) print(global.json ? JSON.stringify(reply.event) : String(reply.id));
+      if (reply.ok) print(global.json ? jsonForTerminal(reply.event) : String(reply.id));
       else {
         refused++;
         printError(`hark: line not sent: ${reply.error}`);
@@ -128,7 +129,7 @@ async function direct(global: GlobalOptions, values: Record<string, any>, draft:
   const { sendDirect } = await import("./send_direct.ts");
   const config = await loadConfig({ path: global.config, stateDir: global.stateDir, flags: {} });
   const event = await sendDirect({ config, stateDir: global.stateDir, draft, timeoutMs });
-  print(global.json ? JSON.stringify(event) : event.id);
+  print(global.json ? jsonForTerminal(event) : event.id);
   return 0;
 }
 
