@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   BODY_MAX_BYTES,
   createEvent,
+  DATA_MAX_DEPTH,
   decodeEvent,
   DEFAULT_MAX_EVENT_BYTES,
   encodeEvent,
@@ -406,6 +407,40 @@ Deno.test("decodeEvent() rejects bad messages", async (t) => {
   for (const { name, bytes, message } of cases) {
     await t.step(name, () => assertEventError(() => decodeEvent(bytes, "12D3KooWSigner"), message));
   }
+});
+
+/** `data` nested `depth` levels deep: `[[…]]`. */
+function nested(depth: number): unknown {
+  return JSON.parse("[".repeat(depth) + "]".repeat(depth));
+}
+
+Deno.test("the event model bounds the nesting of data, at both ends, without recursing", async (t) => {
+  const deep = /^data is nested more than 32 levels deep/;
+  await t.step("32 levels are accepted", () => {
+    assert.ok(validateEvent({ ...validEvent(), data: nested(DATA_MAX_DEPTH) }));
+    assert.ok(validateEvent({ ...validEvent(), data: { a: [{ b: nested(DATA_MAX_DEPTH - 3) }] } }));
+  });
+  await t.step("33 are refused where an event is made", () => {
+    assertEventError(() => createEvent({ body: "x", data: nested(DATA_MAX_DEPTH + 1) }, ORIGIN), deep);
+    assertEventError(() => createEvent({ body: "x", data: { a: { b: nested(DATA_MAX_DEPTH - 1) } } }, ORIGIN), deep);
+  });
+  await t.step("a draft from the control socket is refused before it reaches the agent's rate limit", () => {
+    assertEventError(() => parseDraft({ body: "x", data: nested(DATA_MAX_DEPTH + 1) }), deep);
+  });
+  await t.step("1,000 levels in 16 KiB from the mesh are refused (SQLite's json_extract would fail on them)", () => {
+    const { source: { peer: _, ...source }, ...rest } = validEvent() as unknown as HarkEvent;
+    const bytes = encoder.encode(JSON.stringify({ ...rest, source, data: nested(1000) }));
+    assert.ok(bytes.length < DEFAULT_MAX_EVENT_BYTES);
+    assertEventError(() => decodeEvent(bytes, "12D3KooWPublisher"), deep);
+  });
+  await t.step("200,000 levels are refused, not a stack overflow", () => {
+    assertEventError(() => createEvent({ body: "x", data: nested(200_000) }, ORIGIN), deep);
+    const { source: { peer: _, ...source }, ...rest } = validEvent() as unknown as HarkEvent;
+    const bytes = encoder.encode(
+      JSON.stringify({ ...rest, source }).slice(0, -1) + ',"data":' + "[".repeat(200_000) + "]".repeat(200_000) + "}",
+    );
+    assertEventError(() => decodeEvent(bytes, "12D3KooWPublisher", { maxEventBytes: 1024 * 1024 }), deep);
+  });
 });
 
 Deno.test("decodeEvent() applies the limit it is given", () => {
