@@ -625,6 +625,44 @@ Deno.test("resolveConfig() fills defaults", () => {
   ]);
 });
 
+Deno.test("resolveConfig() refuses what the agent would accept but cannot run with", async (t) => {
+  const refuses = (text: string, message: RegExp) => {
+    const layer = parseConfig(text, "a.toml");
+    assert.throws(() => resolveConfig(layer, DEFAULTS), (error) => {
+      assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+      assert.match(error.message, message);
+      return true;
+    });
+  };
+  const runs = (text: string) => resolveConfig(parseConfig(text, "a.toml"), DEFAULTS);
+  await t.step("a host over 255 characters, which peers would refuse in every event", () => {
+    refuses(`[agent]\nhost = "${"h".repeat(256)}"\n`, /^agent\.host is 256 characters; the limit is 255/);
+    assert.equal(runs(`[agent]\nhost = "${"h".repeat(255)}"\n`).agent.host.length, 255);
+  });
+  await t.step("a host over 255 characters from HARK_HOST", () => {
+    assert.throws(() => resolveConfig(envLayer({ HARK_HOST: "h".repeat(300) }), DEFAULTS), /agent\.host is 300/);
+  });
+  await t.step('status_interval = "1ms", which would starve hark send', () => {
+    refuses(
+      `[membership]\nstatus_interval = "1ms"\n`,
+      /status_interval is 1 ms; use "0s" \(never\) or at least 1000 ms/,
+    );
+  });
+  await t.step("a status_interval that takes over half the publisher rate", () => {
+    refuses(`[network]\npublisher_rate = 0.5\n[membership]\nstatus_interval = "1s"\n`, /at least 4000 ms/);
+    assert.equal(
+      runs(`[network]\npublisher_rate = 0.5\n[membership]\nstatus_interval = "4s"\n`).membership.status_interval_ms,
+      4000,
+    );
+  });
+  await t.step('status_interval = "0s" still switches status events off', () => {
+    assert.equal(runs(`[membership]\nstatus_interval = "0s"\n`).membership.status_interval_ms, 0);
+  });
+  await t.step('leave_after = "1ms"', () => {
+    refuses(`[membership]\nleave_after = "1ms"\n`, /leave_after is 1 ms; use at least 1000 ms/);
+  });
+});
+
 Deno.test("resolveConfig() lets a layer override defaults", async (t) => {
   await t.step("mdns = false wins over the default true", () => {
     const file = parseConfig(`[network]\nmdns = false\n`, "a.toml");
