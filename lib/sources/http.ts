@@ -268,6 +268,7 @@ export class HttpSource implements Source, AsyncDisposable {
       if (failure.status === 401) headers["www-authenticate"] = 'Bearer realm="hark"';
       if (failure.status === 429) headers["retry-after"] = "1";
       if (failure.status === 405) headers["allow"] = "GET, PUT, POST";
+      if (failure.status === 426) headers["sec-websocket-version"] = "13";
       return reply(failure.status, { code: failure.code, http: failure.status, error: failure.message }, headers);
     }
   }
