@@ -16,6 +16,7 @@ import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
 import { type EventDraft, parsePriority, TOPIC_PATTERN, TOPIC_RULE } from "../event/event.ts";
+import { HeaderGuard } from "./http_header_guard.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
@@ -55,6 +56,8 @@ export interface HttpSourceInit {
   view?: () => Promise<AgentView>;
   /** How often an idle subscription gets a keepalive (ms). @default 45 s */
   keepaliveMs?: number;
+  /** How long a client has to send a request head (ms), see http_header_guard.ts. @default 10 s */
+  headTimeoutMs?: number;
 }
 
 const PUBLISH_ACTIONS = new Set(["publish", "send", "trigger"]);
@@ -123,6 +126,8 @@ export class HttpSource implements Source, AsyncDisposable {
   readonly #loopback: boolean;
   readonly #tokenDigest?: Buffer;
   #server?: Deno.HttpServer<Deno.NetAddr>;
+  /** Owns the public address; the server listens behind it on loopback. */
+  #guard?: HeaderGuard;
   #stopping?: Promise<void>;
   #accepted = 0;
   #rejected: Record<string, number> = {};
@@ -172,14 +177,26 @@ export class HttpSource implements Source, AsyncDisposable {
         `Cannot listen on ${this.#listen} for the http source: a non-loopback address needs a token; set token = "…" in [[source]] or listen on 127.0.0.1`,
       );
     }
+    // Deno.serve has no deadline on request heads: it serves on a loopback
+    // port of its own, behind a guard that has one and owns the address.
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+      handler: (request) => this.#handle(request),
+    });
+    const guard = new HeaderGuard({
+      hostname: this.#hostname,
+      port: this.#port,
+      serverPort: server.addr.port,
+      headTimeoutMs: this.#init.headTimeoutMs,
+    });
     try {
-      this.#server = Deno.serve({
-        hostname: this.#hostname,
-        port: this.#port,
-        onListen: () => {},
-        handler: (request) => this.#handle(request),
-      });
+      guard.start();
+      this.#server = server;
+      this.#guard = guard;
     } catch (error) {
+      server.shutdown().catch(() => {});
       const host = this.#hostname.includes(":") ? `[${this.#hostname}]` : this.#hostname;
       const hint = `set listen = "${host}:${this.#port === 65535 ? 8089 : this.#port + 1}" in [[source]]`;
       if (error instanceof Deno.errors.AddrInUse) {
@@ -201,11 +218,15 @@ export class HttpSource implements Source, AsyncDisposable {
   /** Shuts the listener down; ends every subscription and waits for requests in flight. */
   stop(): Promise<void> {
     const server = this.#server;
-    if (server) {
+    const guard = this.#guard;
+    if (server && guard) {
       this.#server = undefined;
+      this.#guard = undefined;
       for (const close of [...this.#subscribers]) close();
-      this.#stopping = server.shutdown().finally(() => {
+      // No new connections; those open finish their requests, then are closed.
+      this.#stopping = guard.stop(false).then(() => server.shutdown()).finally(() => {
         this.#stopping = undefined;
+        return guard.stop();
       });
     }
     return this.#stopping ?? Promise.resolve();
@@ -235,7 +256,7 @@ export class HttpSource implements Source, AsyncDisposable {
   }
 
   #address(): string {
-    const port = this.#server?.addr.port ?? this.#port;
+    const port = this.#guard?.addr?.port ?? this.#port;
     return this.#hostname.includes(":") ? `[${this.#hostname}]:${port}` : `${this.#hostname}:${port}`;
   }
 

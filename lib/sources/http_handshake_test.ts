@@ -1,14 +1,17 @@
 /**
  * The http source's connection-level defences, spoken byte by byte over a raw
  * TCP socket, since a well-behaved client (curl, a browser) cannot break the
- * rules: RFC 6455's WebSocket handshake checks.
+ * rules: the deadline on request heads (slowloris) and RFC 6455's WebSocket
+ * handshake checks.
  */
 
 import assert from "node:assert/strict";
 import { HttpSource } from "./http.ts";
 
-async function startSource() {
+async function startSource(headTimeoutMs?: number) {
   const source = new HttpSource({
+    headTimeoutMs,
+    keepaliveMs: 1000,
     listen: "127.0.0.1:0",
     maxBodyBytes: 64 * 1024,
     publish: () => Promise.reject(new Error("no publishing in these tests")),
@@ -92,4 +95,89 @@ Deno.test("HttpSource checks the WebSocket handshake as RFC 6455 asks", async (t
       if (head) assert.match(reply.head, head);
     });
   }
+});
+
+/** Reads until the server closes the connection or `deadlineMs` passes; what it sent, and whether it closed. */
+async function readUntilClosed(conn: Deno.Conn, deadlineMs: number): Promise<{ closed: boolean; text: string }> {
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  const timer = setTimeout(() => conn.close(), deadlineMs);
+  try {
+    while (true) {
+      const count = await conn.read(buffer);
+      if (count === null) return { closed: true, text };
+      text += new TextDecoder().decode(buffer.subarray(0, count));
+    }
+  } catch {
+    // Our own deadline closed it: the server did not.
+    return { closed: false, text };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("HttpSource closes a connection whose request head is late", async (t) => {
+  const timeoutMs = 400;
+  await using ctx = await startSource(timeoutMs);
+
+  await t.step("a client that trickles header lines is cut off at the deadline", async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: ctx.port });
+    const started = Date.now();
+    const closing = readUntilClosed(conn, 10_000);
+    let closed = false;
+    closing.then(() => closed = true);
+    await conn.write(new TextEncoder().encode(`GET /mytopic/json HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n`));
+    // The attack: a header line every 50 ms, never the blank line; bounded, and it stops once cut off.
+    for (let i = 0; i < 100 && !closed; i++) {
+      await conn.write(new TextEncoder().encode(`X-Slow-${i}: y\r\n`)).catch(() => closed = true);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const result = await closing;
+    const elapsed = Date.now() - started;
+    assert.ok(result.closed, "the server closed the connection");
+    assert.equal(result.text, "", "no reply to a request that never finished");
+    assert.ok(elapsed >= timeoutMs - 50 && elapsed < timeoutMs + 2000, `closed after ${elapsed} ms`);
+    try {
+      conn.close();
+    } catch {
+      // Closed already.
+    }
+  });
+
+  await t.step("a client that connects and sends nothing is cut off too", async () => {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: ctx.port });
+    const result = await readUntilClosed(conn, 10_000);
+    assert.ok(result.closed);
+  });
+
+  await t.step("requests that finish their heads in time are served, several on one connection", async () => {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: ctx.port });
+    const host = `Host: 127.0.0.1:${ctx.port}\r\n`;
+    // A chunked body, then a request with a length, then one without a body: the framing finds each head.
+    const requests = `POST /mytopic HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n` +
+      `POST /mytopic HTTP/1.1\r\n${host}Content-Length: 2\r\n\r\nhi` +
+      `GET /nothing-here HTTP/1.1\r\n${host}Connection: close\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(requests));
+    const result = await readUntilClosed(conn, 10_000);
+    assert.ok(result.closed, "closed after the last request asked for it");
+    const statuses = [...result.text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => Number(match[1]));
+    // The publish fails in these tests (500), but each request got its reply.
+    assert.equal(statuses.length, 3, result.text);
+    assert.equal(statuses[2], 404);
+  });
+
+  await t.step("a subscriber's stream outlives the deadline: only heads are timed", async () => {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: ctx.port });
+    await conn.write(new TextEncoder().encode(`GET /mytopic/json HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n\r\n`));
+    // The keepalive comes a second in, more than twice the head deadline.
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    const started = Date.now();
+    while (!text.includes('"event":"keepalive"')) {
+      const count = await conn.read(buffer);
+      assert.notEqual(count, null, `closed after ${Date.now() - started} ms:\n${text}`);
+      text += new TextDecoder().decode(buffer.subarray(0, count!));
+    }
+    assert.ok(Date.now() - started > timeoutMs);
+  });
 });
