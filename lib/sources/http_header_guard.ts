@@ -76,7 +76,7 @@ export class HeaderGuard {
       }
       await this.#accepting;
     }
-    if (closeAll) for (const close of [...this.#connections]) close();
+    if (closeAll) { for (const close of [...this.#connections]) close(); }
   }
 
   async #accept(listener: Deno.TcpListener): Promise<void> {
