@@ -408,14 +408,17 @@ export class Agent {
         `this agent (${mesh.peerId}) may not publish on "${topic}": it is not in topic.${topic}.publishers`,
       );
     }
-    // Before the rate limit: a send that can never succeed does not wait for a token.
-    this.#catalog?.checkDraft(topic, draft.data);
     const build = () =>
       createEvent(
         draft,
         { id: this.#nextId(), now: Date.now(), host: config.agent.host, peer: mesh.peerId },
         { maxEventBytes: config.agent.max_event_bytes },
       );
+    // Before the rate limit: a send that can never succeed (too large, too
+    // deep, off its topic's schema) neither waits for nor spends a token.
+    // The event model's checks come first: they bound what the schema walks.
+    build();
+    this.#catalog?.checkDraft(topic, draft.data);
     const { event, recipients, fingerprint, data } = await mesh.publishAsSelf(build, SEND_WAIT_MS);
     const seq = this.#store?.append(event, fingerprint, { data });
     // Like Serf's user events, the sender's own sinks see what it publishes.

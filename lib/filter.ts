@@ -55,7 +55,7 @@ export const FILTER_MAX_DEPTH = 32;
 /** Topics are at most 64 characters, so a longer pattern is a mistake. */
 export const TOPIC_PATTERN_MAX_CHARS = 64;
 
-const TOPIC_PATTERN_CHARS = /^[a-z0-9._*?-]$/;
+const TOPIC_PATTERN_CHARS = /^[A-Za-z0-9._*?-]$/;
 const EVENT_FIELDS = new Set(["id", "topic", "title", "body", "priority", "tags", "time", "click", "expires", "data"]);
 const SOURCE_FIELDS = new Set(["host", "peer", "user"]);
 const KNOWN_FIELDS =
@@ -149,7 +149,9 @@ export function compileTopicPattern(pattern: string): (topic: string) => boolean
   for (let i = 0; i < pattern.length; i++) {
     if (!TOPIC_PATTERN_CHARS.test(pattern[i])) {
       throw new FilterError(
-        `invalid character ${JSON.stringify(pattern[i])} in topic pattern; use a-z, 0-9, ".", "_", "-", "*" and "?"`,
+        `invalid character ${
+          JSON.stringify(pattern[i])
+        } in topic pattern; use A-Z, a-z, 0-9, ".", "_", "-", "*" and "?"`,
         pattern,
         i,
       );

@@ -338,6 +338,10 @@ const TOPIC_CASES: [pattern: string, topic: string, expected: boolean][] = [
   ["?*?", "a", false],
   ["a.b", "a.b", true],
   ["a.b", "axb", false],
+  // Topics are case-sensitive (as ntfy's): a pattern keeps its case.
+  ["Phil_*", "Phil_Alerts", true],
+  ["Phil_*", "phil_alerts", false],
+  ["builds", "Builds", false],
 ];
 
 Deno.test("compileTopicPattern() matches topics by glob", async (t) => {
@@ -350,7 +354,7 @@ Deno.test("compileTopicPattern() matches topics by glob", async (t) => {
 
 const BAD_TOPIC_PATTERNS: [pattern: string, position: number, fragment: string][] = [
   ["", 0, "topic pattern is empty"],
-  ["Builds.*", 0, 'invalid character "B" in topic pattern'],
+  ["Builds.*!", 8, 'invalid character "!" in topic pattern'],
   ["builds/*", 6, 'invalid character "/"'],
   ["builds .*", 6, 'invalid character " "'],
   ["builds.[ab]", 7, 'invalid character "["'],

@@ -7,11 +7,14 @@
 import { configureSync, getTextFormatter, type LogLevel, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
 import { UsageError } from "./errors.ts";
+import { cleanForTerminal } from "./util/controls.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
 
 const encoder = new TextEncoder();
-const format = getTextFormatter({ timestamp: "rfc3339", level: "ABBR", value: "bare" });
+const text = getTextFormatter({ timestamp: "rfc3339", level: "ABBR", value: "bare" });
+/** Log records quote peers' host names and servers' errors: cleaned like the CLI's output, one record per line. */
+const format = (record: LogRecord): string => cleanForTerminal(text(record).replace(/\n$/, "")) + "\n";
 
 function stderrSink(record: LogRecord): void {
   try {

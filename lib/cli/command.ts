@@ -1,6 +1,7 @@
 /** What every subcommand shares: its option spec, help text and context. */
 
 import type { OptionSpecs } from "./args.ts";
+import { cleanForTerminal } from "../util/controls.ts";
 
 export interface GlobalOptions {
   config?: string;
@@ -28,18 +29,24 @@ export interface Command {
 
 const encoder = new TextEncoder();
 
-/** Writes to stdout; a closed pipe (`hark peers | head -1`) is not an error. */
+/**
+ * Writes to stdout; a closed pipe (`hark peers | head -1`) is not an error.
+ * Listings hold other machines' text (host names, topics, descriptions,
+ * errors), so every line is cleaned of control characters on its way out;
+ * JSON goes through `jsonForTerminal` first, which this leaves unchanged.
+ */
 export function print(text: string): void {
   try {
-    Deno.stdout.writeSync(encoder.encode(text + "\n"));
+    Deno.stdout.writeSync(encoder.encode(cleanForTerminal(text) + "\n"));
   } catch (error) {
     if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
   }
 }
 
+/** Writes to stderr, cleaned as `print` cleans: an error may quote a peer's or a server's text. */
 export function printError(text: string): void {
   try {
-    Deno.stderr.writeSync(encoder.encode(text + "\n"));
+    Deno.stderr.writeSync(encoder.encode(cleanForTerminal(text) + "\n"));
   } catch {
     // Nowhere to report to.
   }

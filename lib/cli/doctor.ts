@@ -15,6 +15,7 @@ import { checkDesktop } from "../doctor/desktop.ts";
 import { checkService } from "../doctor/service.ts";
 import { checkAgent, checkClock, checkPeers } from "../doctor/agent.ts";
 import { loadNetwork } from "../mesh/network.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export type { Finding, Verdict } from "../doctor/finding.ts";
 
@@ -43,7 +44,7 @@ Exits 1 when a check fails, 0 otherwise (warnings included).`,
     noArguments("doctor", positionals);
     const findings = await diagnose(global.config, global.stateDir);
     if (global.json) {
-      print(JSON.stringify(findings, null, 2));
+      print(jsonForTerminal(findings, 2));
     } else {
       for (const finding of findings) {
         print(`${finding.verdict.padEnd(4)}  ${finding.check}: ${finding.detail}`);

@@ -7,6 +7,7 @@ import { checkTopic, type HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";
 import { parseSince } from "../store/since.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export const historyCommand: Command = {
   name: "history",
@@ -43,7 +44,7 @@ Examples:
     // Printed a page at a time, as the agent sends them: a long history never sits whole in memory.
     for await (const page of client.requestPages({ op: "history", topics, limit, ...since })) {
       for (const event of page.events as HarkEvent[]) {
-        print(global.json ? JSON.stringify(event) : formatEventLine(event));
+        print(global.json ? jsonForTerminal(event) : formatEventLine(event));
       }
     }
     return 0;

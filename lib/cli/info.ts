@@ -6,6 +6,7 @@ import { requestAgent } from "../control/client.ts";
 import { UsageError } from "../errors.ts";
 import type { MeshPeer } from "../mesh/mesh.ts";
 import type { SinkHealth } from "../router.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export function noArguments(name: string, positionals: string[]): void {
   if (positionals.length > 0) throw new UsageError(`${name} takes no arguments, got "${positionals[0]}"`);
@@ -38,7 +39,7 @@ Examples:
     const reply = await requestAgent(global.stateDir, { op: "peers" });
     const peers = reply.peers as MeshPeer[];
     if (global.json) {
-      print(JSON.stringify(peers, null, 2));
+      print(jsonForTerminal(peers, 2));
     } else if (peers.length === 0) {
       print("No peers connected.");
     } else {
@@ -85,7 +86,7 @@ Examples:
     noArguments("status", positionals);
     const { status } = await requestAgent(global.stateDir, { op: "status" });
     if (global.json) {
-      print(JSON.stringify(status, null, 2));
+      print(jsonForTerminal(status, 2));
       return 0;
     }
     // deno-lint-ignore no-explicit-any
@@ -160,7 +161,7 @@ Examples:
   async run({ global, positionals }) {
     noArguments("id", positionals);
     const reply = await requestAgent(global.stateDir, { op: "id" });
-    if (global.json) print(JSON.stringify({ peer: reply.peer, addresses: reply.addresses }, null, 2));
+    if (global.json) print(jsonForTerminal({ peer: reply.peer, addresses: reply.addresses }, 2));
     else print([reply.peer, ...(reply.addresses as string[])].join("\n"));
     return 0;
   },

@@ -7,6 +7,7 @@ import { HarkError, NoAgentError, UsageError } from "../errors.ts";
 import { requestAgent } from "../control/client.ts";
 import { prepareStateDir } from "../store/state_dir.ts";
 import { loadConfig } from "./load_config.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export const networkCommand: Command = {
   name: "network",
@@ -95,7 +96,7 @@ async function report(global: CommandContext["global"], network: Network, headli
   const addresses = await dialableAddresses(global);
   const token = encodeToken(network, addresses);
   if (global.json) {
-    print(JSON.stringify({ name: network.name, token, addresses }, null, 2));
+    print(jsonForTerminal({ name: network.name, token, addresses }, 2));
     return;
   }
   if (headline) printError(headline);

@@ -11,9 +11,10 @@ import {
 } from "../event/event.ts";
 import { EventError, UsageError } from "../errors.ts";
 import { parseDuration } from "../util/duration.ts";
-import { ControlClient, requestAgent } from "../control/client.ts";
-import { readLines } from "../util/lines.ts";
+import { requestAgent } from "../control/client.ts";
+import { sendLines } from "./send_lines.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export const sendOptions = {
   topic: { type: "string", short: "t" },
@@ -38,8 +39,14 @@ export const sendCommand: Command = {
   help: `The body comes from BODY, or from stdin when BODY is - or stdin is a pipe.
 Prints the new event's id once the agent has accepted and published it.
 
+Limits: the body is at most 4096 bytes (4 KiB) and the title 256 characters, on
+every agent whatever its max_event_bytes (the text a popup or phone shows stays
+small); max_event_bytes (16 KiB by default) bounds the whole event, --data
+included, so put larger content in --data or behind --click.
+
 Options:
-  -t, --topic T        topic (default "default"); a-z 0-9 . _ -, at most 64
+  -t, --topic T        topic (default "default"); A-Z a-z 0-9 . _ -, at most 64, case kept,
+                       no leading or trailing "." nor ".."
       --title S        title, at most 256 characters
   -p, --priority P     1-5 or min, low, default, high, urgent (default 3)
       --tag T          a tag; repeat for more
@@ -50,7 +57,8 @@ Options:
       --direct         no local agent (CI, containers): join the network with this state dir's key,
                        publish, leave; fails when no peer is reachable
       --timeout D      with --direct: how long to look for a peer (default 10s)
-      --lines          each line on stdin is its own event, sent as it comes (journalctl -f | hark send --lines)
+      --lines          each line on stdin is its own event, sent as it comes (journalctl -f | hark send --lines);
+                       a line over 4096 bytes is sent as several events, with a warning
 
 Examples:
   hark send "backup finished"
@@ -72,7 +80,7 @@ Examples:
     });
     if (values.direct) return await direct(global, values, draft);
     const reply = await requestAgent(global.stateDir, { op: "send", event: draft });
-    if (global.json) print(JSON.stringify(reply.event));
+    if (global.json) print(jsonForTerminal(reply.event));
     else print(String(reply.id));
     if (reply.recipients === 0 && !reply.local) {
       printError(`hark: note: no agent subscribes to topic "${draft.topic ?? "default"}" right now`);
@@ -80,38 +88,6 @@ Examples:
     return 0;
   },
 };
-
-/**
- * One event per stdin line, sent as each line arrives, over one connection
- * to the agent; ends with stdin. A line the agent refuses is reported and
- * skipped, so one bad line does not stop a follow of a log.
- */
-async function sendLines(global: GlobalOptions, draft: EventDraft): Promise<number> {
-  const client = await ControlClient.connect(global.stateDir);
-  let refused = 0;
-  try {
-    // Log lines can be long; a line past the body limit is cut, not refused.
-    for await (const line of readLines(Deno.stdin.readable, 1024 * 1024)) {
-      if (line.trim() === "") continue;
-      const reply = await client.request({ op: "send", event: { ...draft, body: cutToBytes(line, BODY_MAX_BYTES) } });
-      if (reply.ok) print(global.json ? JSON.stringify(reply.event) : String(reply.id));
-      else {
-        refused++;
-        printError(`hark: line not sent: ${reply.error}`);
-      }
-    }
-  } finally {
-    client.close();
-  }
-  return refused > 0 ? 1 : 0;
-}
-
-function cutToBytes(text: string, maxBytes: number): string {
-  const bytes = new TextEncoder().encode(text);
-  if (bytes.length <= maxBytes) return text;
-  // Room for the replacement character a split UTF-8 sequence may become.
-  return new TextDecoder().decode(bytes.subarray(0, maxBytes - 3));
-}
 
 // deno-lint-ignore no-explicit-any
 async function direct(global: GlobalOptions, values: Record<string, any>, draft: EventDraft): Promise<number> {
@@ -127,7 +103,7 @@ async function direct(global: GlobalOptions, values: Record<string, any>, draft:
   const { sendDirect } = await import("./send_direct.ts");
   const config = await loadConfig({ path: global.config, stateDir: global.stateDir, flags: {} });
   const event = await sendDirect({ config, stateDir: global.stateDir, draft, timeoutMs });
-  print(global.json ? JSON.stringify(event) : event.id);
+  print(global.json ? jsonForTerminal(event) : event.id);
   return 0;
 }
 

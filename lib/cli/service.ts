@@ -6,6 +6,7 @@ import { UsageError } from "../errors.ts";
 import { installService, type ServiceOptions, serviceState, startHint, uninstallService } from "../service/mod.ts";
 import type { ServiceReport, ServiceState } from "../service/mod.ts";
 import { quoteWindowsArgument } from "../service/windows_task_xml.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export const serviceCommand: Command = {
   name: "service",
@@ -101,14 +102,14 @@ async function install({ global, values }: CommandContext, options: ServiceOptio
     config: global.config,
     logLevel: global.logLevel,
   });
-  if (global.json) print(JSON.stringify(result, null, 2));
+  if (global.json) print(jsonForTerminal(result, 2));
   else printReport(result, "Check on it:");
   return 0;
 }
 
 async function uninstall({ global }: CommandContext, options: ServiceOptions): Promise<number> {
   const result = await uninstallService(options);
-  if (global.json) print(JSON.stringify(result, null, 2));
+  if (global.json) print(jsonForTerminal(result, 2));
   else printReport(result);
   return 0;
 }
@@ -126,7 +127,7 @@ async function status({ global }: CommandContext, options: ServiceOptions): Prom
   const state = await serviceState(options);
   const healthy = state.installed && state.running === true;
   if (global.json) {
-    print(JSON.stringify(state, null, 2));
+    print(jsonForTerminal(state, 2));
     return healthy ? 0 : 1;
   }
   printState(state);

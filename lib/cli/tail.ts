@@ -7,6 +7,7 @@ import { checkTopic, type HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";
 import { parseSince } from "../store/since.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export const tailCommand: Command = {
   name: "tail",
@@ -43,7 +44,7 @@ Examples:
     for await (const line of client.stream()) {
       const event = line.event as HarkEvent | undefined;
       if (!event) continue;
-      print(global.json ? JSON.stringify(event) : formatEventLine(event));
+      print(global.json ? jsonForTerminal(event) : formatEventLine(event));
     }
     printError("hark: the agent stopped");
     return 1;

@@ -5,6 +5,7 @@ import { print } from "./command.ts";
 import { requestAgent } from "../control/client.ts";
 import { noArguments, table } from "./info.ts";
 import type { TopicListing } from "../event/catalog.ts";
+import { jsonForTerminal } from "../util/controls.ts";
 
 export const topicsCommand: Command = {
   name: "topics",
@@ -26,7 +27,7 @@ Examples:
     noArguments("topics", positionals);
     const topics = (await requestAgent(global.stateDir, { op: "topics" })).topics as TopicListing[];
     if (global.json) {
-      print(JSON.stringify(topics, null, 2));
+      print(jsonForTerminal(topics, 2));
     } else if (topics.length === 0) {
       print("No topics known.");
     } else {

@@ -12,7 +12,13 @@ import { type KeyPath, locateKey } from "./locate.ts";
 import { describe, type Fail, type FieldSpec, isTable, readTable, rethrow } from "./fields.ts";
 import type { KindSchema, SinkKindSchema } from "./schema.ts";
 import { inDir } from "./paths.ts";
-import { checkTopic, DEFAULT_MAX_EVENT_BYTES, DEFAULT_TOPIC, MAX_EVENT_BYTES_CEILING } from "../event/event.ts";
+import {
+  checkTopic,
+  DEFAULT_MAX_EVENT_BYTES,
+  DEFAULT_TOPIC,
+  HOST_MAX_CHARS,
+  MAX_EVENT_BYTES_CEILING,
+} from "../event/event.ts";
 import {
   MAX_AGE_DEFAULT_MS,
   SINK_COMMON_FIELDS,
@@ -366,6 +372,18 @@ export function resolveConfig(
       `agent.max_event_bytes must be between 1 KiB and 1 MiB, not ${maxEventBytes}`,
     );
   }
+  const host = agent.host || defaults.host;
+  if (host.length > HOST_MAX_CHARS) {
+    throw new ConfigError(
+      `agent.host is ${host.length} characters; the limit is ${HOST_MAX_CHARS} (every event carries it as source.host, and peers refuse longer)`,
+    );
+  }
+  const publisherRate = network.publisher_rate ?? PUBLISHER_RATE_DEFAULT;
+  const membership = {
+    status_interval_ms: layer.membership?.status_interval_ms ?? STATUS_INTERVAL_DEFAULT_MS,
+    leave_after_ms: layer.membership?.leave_after_ms ?? LEAVE_AFTER_DEFAULT_MS,
+  };
+  checkMembershipTimes(membership, publisherRate);
   const sinks = (layer.sink?.length ? layer.sink : defaultSinks(defaults.stateDir))
     .map((sink) => resolveSink(sink, defaults.stateDir));
   return {
@@ -375,12 +393,12 @@ export function resolveConfig(
       peers: network.peers ?? [],
       mdns: network.mdns ?? true,
       relay: network.relay ?? false,
-      publisher_rate: network.publisher_rate ?? PUBLISHER_RATE_DEFAULT,
+      publisher_rate: publisherRate,
       publisher_burst: network.publisher_burst ?? PUBLISHER_BURST_DEFAULT,
     },
     agent: {
       topics: agent.topics?.length ? agent.topics : [DEFAULT_TOPIC],
-      host: agent.host || defaults.host,
+      host,
       max_event_bytes: maxEventBytes,
     },
     sinks,
@@ -391,11 +409,32 @@ export function resolveConfig(
       max_events_per_publisher: layer.store?.max_events_per_publisher ?? MAX_EVENTS_PER_PUBLISHER_DEFAULT,
     },
     topic: layer.topic ?? {},
-    membership: {
-      status_interval_ms: layer.membership?.status_interval_ms ?? STATUS_INTERVAL_DEFAULT_MS,
-      leave_after_ms: layer.membership?.leave_after_ms ?? LEAVE_AFTER_DEFAULT_MS,
-    },
+    membership,
   };
+}
+
+/** The shortest membership timers an agent can run with. */
+export const MEMBERSHIP_MIN_MS = 1000;
+
+/**
+ * Each status and leave report is an event of this agent's own, paid from the
+ * rate limit its peers enforce on it: a `status_interval` of "1ms" would take
+ * every token and starve `hark send` for good. So a status may use at most
+ * half of `network.publisher_rate`, and neither timer runs faster than 1 s.
+ */
+function checkMembershipTimes(membership: { status_interval_ms: number; leave_after_ms: number }, rate: number): void {
+  const status = membership.status_interval_ms;
+  const floor = Math.max(MEMBERSHIP_MIN_MS, Math.ceil(2000 / rate));
+  if (status !== 0 && status < floor) {
+    throw new ConfigError(
+      `membership.status_interval is ${status} ms; use "0s" (never) or at least ${floor} ms: status events are paid from network.publisher_rate (${rate}/s), and more would leave hark send none`,
+    );
+  }
+  if (membership.leave_after_ms < MEMBERSHIP_MIN_MS) {
+    throw new ConfigError(
+      `membership.leave_after is ${membership.leave_after_ms} ms; use at least ${MEMBERSHIP_MIN_MS} ms (a reconnect takes that long)`,
+    );
+  }
 }
 
 function defaultSinks(stateDir: string): Partial<SinkConfig>[] {

@@ -121,6 +121,22 @@ Deno.test("parseConfig() names file, line and key of an unknown key", async (t) 
   }
 });
 
+Deno.test("parseConfig() refuses topics outside SPEC's grammar wherever a config names one", async (t) => {
+  const cases: { name: string; text: string; topic: string }[] = [
+    { name: "agent.topics", text: `[agent]\ntopics = ["a..b"]\n`, topic: "a..b" },
+    { name: "a source's topic", text: `[[source]]\ntype = "fifo"\npath = "/tmp/x"\ntopic = ".lead"\n`, topic: ".lead" },
+    { name: "a catalog entry", text: `[topic."trail."]\ndescription = "x"\n`, topic: "trail." },
+    { name: "65 characters", text: `[agent]\ntopics = ["${"a".repeat(65)}"]\n`, topic: "a".repeat(65) },
+  ];
+  for (const { name, text, topic } of cases) {
+    await t.step(name, () => assert.ok(parseError(text).includes(`invalid topic "${topic}"`), parseError(text)));
+  }
+  await t.step("case is kept", () => {
+    const config = parseConfig(`[agent]\ntopics = ["Phil_Alerts", "builds"]\n`, "a.toml");
+    assert.deepEqual(config.agent?.topics, ["Phil_Alerts", "builds"]);
+  });
+});
+
 Deno.test("parseConfig() uses the source name it is given", () => {
   assert.match(parseError(`bnid = 1\n`, "/etc/hark/config.toml"), /^Cannot read config "\/etc\/hark\/config\.toml": /);
 });
@@ -152,7 +168,8 @@ Deno.test("parseConfig() names the line of a value of the wrong type", async (t)
       name: "bad topic",
       text: `[agent]\ntopics = ["Bad Topic"]\n`,
       message: `Cannot read config "a.toml": "agent.topics" is invalid: invalid topic "Bad Topic": ` +
-        `use 1-64 characters from a-z, 0-9, ".", "_" and "-" at line 2`,
+        `use 1-64 characters from A-Z, a-z, 0-9, ".", "_" and "-" (case kept), ` +
+        `without a leading or trailing "." or ".." at line 2`,
     },
     {
       name: "priority out of range",
@@ -612,6 +629,44 @@ Deno.test("resolveConfig() fills defaults", () => {
   ]);
 });
 
+Deno.test("resolveConfig() refuses what the agent would accept but cannot run with", async (t) => {
+  const refuses = (text: string, message: RegExp) => {
+    const layer = parseConfig(text, "a.toml");
+    assert.throws(() => resolveConfig(layer, DEFAULTS), (error) => {
+      assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+      assert.match(error.message, message);
+      return true;
+    });
+  };
+  const runs = (text: string) => resolveConfig(parseConfig(text, "a.toml"), DEFAULTS);
+  await t.step("a host over 255 characters, which peers would refuse in every event", () => {
+    refuses(`[agent]\nhost = "${"h".repeat(256)}"\n`, /^agent\.host is 256 characters; the limit is 255/);
+    assert.equal(runs(`[agent]\nhost = "${"h".repeat(255)}"\n`).agent.host.length, 255);
+  });
+  await t.step("a host over 255 characters from HARK_HOST", () => {
+    assert.throws(() => resolveConfig(envLayer({ HARK_HOST: "h".repeat(300) }), DEFAULTS), /agent\.host is 300/);
+  });
+  await t.step('status_interval = "1ms", which would starve hark send', () => {
+    refuses(
+      `[membership]\nstatus_interval = "1ms"\n`,
+      /status_interval is 1 ms; use "0s" \(never\) or at least 1000 ms/,
+    );
+  });
+  await t.step("a status_interval that takes over half the publisher rate", () => {
+    refuses(`[network]\npublisher_rate = 0.5\n[membership]\nstatus_interval = "1s"\n`, /at least 4000 ms/);
+    assert.equal(
+      runs(`[network]\npublisher_rate = 0.5\n[membership]\nstatus_interval = "4s"\n`).membership.status_interval_ms,
+      4000,
+    );
+  });
+  await t.step('status_interval = "0s" still switches status events off', () => {
+    assert.equal(runs(`[membership]\nstatus_interval = "0s"\n`).membership.status_interval_ms, 0);
+  });
+  await t.step('leave_after = "1ms"', () => {
+    refuses(`[membership]\nleave_after = "1ms"\n`, /leave_after is 1 ms; use at least 1000 ms/);
+  });
+});
+
 Deno.test("resolveConfig() lets a layer override defaults", async (t) => {
   await t.step("mdns = false wins over the default true", () => {
     const file = parseConfig(`[network]\nmdns = false\n`, "a.toml");
@@ -743,7 +798,10 @@ Deno.test("parseConfig() reads [topic.NAME] publishers", async (t) => {
     );
   });
   await t.step("bad topic name", () => {
-    assert.throws(() => parseConfig(`[topic.Builds]\npublishers = []\n`, "a.toml"), /\[topic.Builds\].*at line 1/);
+    assert.throws(
+      () => parseConfig(`[topic."a..b"]\npublishers = []\n`, "a.toml"),
+      /\[topic.a..b\] is invalid: invalid topic "a..b"/,
+    );
   });
   await t.step("unknown key", () => {
     assert.throws(

@@ -71,8 +71,23 @@ export const TAGS_MAX = 32;
 export const TAG_MAX_CHARS = 64;
 export const CLICK_MAX_CHARS = 2048;
 export const HOST_MAX_CHARS = 255;
+/**
+ * Deepest nesting of `data` (a scalar is 0, `[]` or `{}` 1). Far past any
+ * real payload, far below SQLite's JSON limit (1,000 levels, past which
+ * `json_extract` calls the whole store row "malformed JSON") and below what
+ * recursive code (schemas, filters) can walk without overflowing the stack.
+ */
+export const DATA_MAX_DEPTH = 32;
 export const USER_MAX_CHARS = 64;
-export const TOPIC_PATTERN = /^[a-z0-9._-]{1,64}$/;
+/**
+ * SPEC's topic grammar: `[A-Za-z0-9._-]{1,64}`, case-sensitive as ntfy's, and
+ * no leading or trailing `.` nor `..`, which would make `a.` and `a..b` topics
+ * that a `a.*` pattern or a dotted hierarchy cannot tell apart.
+ */
+export const TOPIC_PATTERN = /^(?![.])(?!.*[.]{2})(?!.*[.]$)[A-Za-z0-9._-]{1,64}$/;
+/** The grammar as a user reads it in an error message. */
+export const TOPIC_RULE =
+  'use 1-64 characters from A-Z, a-z, 0-9, ".", "_" and "-" (case kept), without a leading or trailing "." or ".."';
 export const DEFAULT_TOPIC = "default";
 /**
  * Topics under this prefix carry the agents' own events (lib/mesh/membership.ts):
@@ -133,7 +148,7 @@ export function parsePriority(text: string | number): Priority {
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== "string" || !TOPIC_PATTERN.test(topic)) {
     throw new EventError(
-      `invalid topic ${JSON.stringify(topic)}: use 1-64 characters from a-z, 0-9, ".", "_" and "-"`,
+      `invalid topic ${JSON.stringify(topic)}: ${TOPIC_RULE}`,
     );
   }
   return topic;
@@ -220,6 +235,8 @@ export function validateEvent(
   if (event.actions !== undefined) checkActions(event.actions);
   if (event.expires !== undefined) checkTime(event.expires, "expires");
   checkSource(event.source);
+  // Before anything walks `data` recursively, JSON.stringify included.
+  if (event.data !== undefined) checkDataDepth(event.data);
   const size = encoder.encode(JSON.stringify(event)).length;
   if (size > limits.maxEventBytes) {
     throw new EventError(
@@ -227,6 +244,27 @@ export function validateEvent(
     );
   }
   return event as unknown as HarkEvent;
+}
+
+/**
+ * Refuses `data` nested deeper than `DATA_MAX_DEPTH`. The walk keeps its own
+ * stack instead of recursing, so a value nested 100,000 deep is refused, not
+ * a stack overflow; it stops at the first branch past the limit.
+ */
+export function checkDataDepth(data: unknown): void {
+  const pending: { value: unknown; depth: number }[] = [{ value: data, depth: 0 }];
+  while (pending.length > 0) {
+    const { value, depth } = pending.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (depth + 1 > DATA_MAX_DEPTH) {
+      throw new EventError(
+        `data is nested more than ${DATA_MAX_DEPTH} levels deep; the limit is ${DATA_MAX_DEPTH}: flatten it`,
+      );
+    }
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      pending.push({ value: child, depth: depth + 1 });
+    }
+  }
 }
 
 function asObject(value: unknown, what: string): Record<string, unknown> {
@@ -380,5 +418,6 @@ export function parseDraft(value: unknown): EventDraft {
   }
   if (draft.topic !== undefined) checkTopic(draft.topic);
   if (draft.actions !== undefined) checkActions(draft.actions);
+  if (draft.data !== undefined) checkDataDepth(draft.data);
   return draft as EventDraft;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   BODY_MAX_BYTES,
   createEvent,
+  DATA_MAX_DEPTH,
   decodeEvent,
   DEFAULT_MAX_EVENT_BYTES,
   encodeEvent,
@@ -103,7 +104,7 @@ Deno.test("createEvent() rejects bad drafts", async (t) => {
     { name: "infinite ttl", draft: { body: "x", ttl: Infinity }, message: /^invalid ttl Infinity/ },
     { name: "priority 0", draft: { body: "x", priority: 0 }, message: /^invalid priority "0"/ },
     { name: "priority 6", draft: { body: "x", priority: 6 }, message: /^invalid priority "6"/ },
-    { name: "bad topic", draft: { body: "x", topic: "Builds" }, message: /^invalid topic "Builds"/ },
+    { name: "bad topic", draft: { body: "x", topic: "a..b" }, message: /^invalid topic "a..b"/ },
     { name: "bad tag", draft: { body: "x", tags: ["a b"] }, message: /^invalid tag "a b"/ },
     { name: "relative click", draft: { body: "x", click: "/812" }, message: /^invalid click URL "\/812"/ },
     { name: "long title", draft: { title: "t".repeat(257) }, message: /^title is 257 characters; the limit is 256$/ },
@@ -139,6 +140,7 @@ Deno.test("validateEvent() accepts values at the limits", async (t) => {
     { name: "tag of 64 chars", change: { tags: ["t".repeat(64)] } },
     { name: "topic of 64 chars", change: { topic: "a".repeat(64) } },
     { name: "topic with . _ -", change: { topic: "ci.builds_main-1" } },
+    { name: "topic with upper case, kept", change: { topic: "Phil_Alerts" } },
     { name: "expires", change: { expires: "2026-11-22T00:00:00.000Z" } },
     { name: "no click", change: { click: undefined } },
     { name: "no data", change: { data: undefined } },
@@ -159,7 +161,10 @@ Deno.test("validateEvent() rejects each bad field", async (t) => {
     { name: "missing id", change: { id: undefined }, message: /^invalid id undefined: not a ULID$/ },
     { name: "id not a ULID", change: { id: "not-a-ulid" }, message: /^invalid id "not-a-ulid"/ },
     { name: "id in lower case", change: { id: ID.toLowerCase() }, message: /^invalid id/ },
-    { name: "topic with upper case", change: { topic: "Builds" }, message: /^invalid topic "Builds"/ },
+    { name: "topic with a leading dot", change: { topic: ".lead" }, message: /^invalid topic ".lead"/ },
+    { name: "topic with a trailing dot", change: { topic: "trail." }, message: /^invalid topic "trail."/ },
+    { name: "topic with two dots in a row", change: { topic: "a..b" }, message: /^invalid topic "a..b"/ },
+    { name: "topic that is a dot", change: { topic: "." }, message: /^invalid topic "."/ },
     { name: "topic with a space", change: { topic: "my builds" }, message: /^invalid topic/ },
     { name: "topic with a slash", change: { topic: "a/b" }, message: /^invalid topic/ },
     { name: "empty topic", change: { topic: "" }, message: /^invalid topic ""/ },
@@ -392,7 +397,7 @@ Deno.test("decodeEvent() rejects bad messages", async (t) => {
       bytes: json({ ...wire, source: { ...wire.source, via: "x" } }),
       message: /^unknown field "source\.via"$/,
     },
-    { name: "a bad topic", bytes: json({ ...wire, topic: "UP" }), message: /^invalid topic "UP"/ },
+    { name: "a bad topic", bytes: json({ ...wire, topic: "UP." }), message: /^invalid topic "UP."/ },
     {
       name: "an oversized message",
       bytes: json({ ...wire, data: "d".repeat(DEFAULT_MAX_EVENT_BYTES) }),
@@ -402,6 +407,40 @@ Deno.test("decodeEvent() rejects bad messages", async (t) => {
   for (const { name, bytes, message } of cases) {
     await t.step(name, () => assertEventError(() => decodeEvent(bytes, "12D3KooWSigner"), message));
   }
+});
+
+/** `data` nested `depth` levels deep: `[[…]]`. */
+function nested(depth: number): unknown {
+  return JSON.parse("[".repeat(depth) + "]".repeat(depth));
+}
+
+Deno.test("the event model bounds the nesting of data, at both ends, without recursing", async (t) => {
+  const deep = /^data is nested more than 32 levels deep/;
+  await t.step("32 levels are accepted", () => {
+    assert.ok(validateEvent({ ...validEvent(), data: nested(DATA_MAX_DEPTH) }));
+    assert.ok(validateEvent({ ...validEvent(), data: { a: [{ b: nested(DATA_MAX_DEPTH - 3) }] } }));
+  });
+  await t.step("33 are refused where an event is made", () => {
+    assertEventError(() => createEvent({ body: "x", data: nested(DATA_MAX_DEPTH + 1) }, ORIGIN), deep);
+    assertEventError(() => createEvent({ body: "x", data: { a: { b: nested(DATA_MAX_DEPTH - 1) } } }, ORIGIN), deep);
+  });
+  await t.step("a draft from the control socket is refused before it reaches the agent's rate limit", () => {
+    assertEventError(() => parseDraft({ body: "x", data: nested(DATA_MAX_DEPTH + 1) }), deep);
+  });
+  await t.step("1,000 levels in 16 KiB from the mesh are refused (SQLite's json_extract would fail on them)", () => {
+    const { source: { peer: _, ...source }, ...rest } = validEvent() as unknown as HarkEvent;
+    const bytes = encoder.encode(JSON.stringify({ ...rest, source, data: nested(1000) }));
+    assert.ok(bytes.length < DEFAULT_MAX_EVENT_BYTES);
+    assertEventError(() => decodeEvent(bytes, "12D3KooWPublisher"), deep);
+  });
+  await t.step("200,000 levels are refused, not a stack overflow", () => {
+    assertEventError(() => createEvent({ body: "x", data: nested(200_000) }, ORIGIN), deep);
+    const { source: { peer: _, ...source }, ...rest } = validEvent() as unknown as HarkEvent;
+    const bytes = encoder.encode(
+      JSON.stringify({ ...rest, source }).slice(0, -1) + ',"data":' + "[".repeat(200_000) + "]".repeat(200_000) + "}",
+    );
+    assertEventError(() => decodeEvent(bytes, "12D3KooWPublisher", { maxEventBytes: 1024 * 1024 }), deep);
+  });
 });
 
 Deno.test("decodeEvent() applies the limit it is given", () => {

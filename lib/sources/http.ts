@@ -15,7 +15,8 @@
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
-import { type EventDraft, parsePriority } from "../event/event.ts";
+import { type EventDraft, parsePriority, TOPIC_PATTERN, TOPIC_RULE } from "../event/event.ts";
+import { HeaderGuard } from "./http_header_guard.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
@@ -55,10 +56,10 @@ export interface HttpSourceInit {
   view?: () => Promise<AgentView>;
   /** How often an idle subscription gets a keepalive (ms). @default 45 s */
   keepaliveMs?: number;
+  /** How long a client has to send a request head (ms), see http_header_guard.ts. @default 10 s */
+  headTimeoutMs?: number;
 }
 
-/** ntfy's topic alphabet plus hark's `.`; letters are lower-cased (see `#topic`). */
-const URL_TOPIC = /^[-_.A-Za-z0-9]{1,64}$/;
 const PUBLISH_ACTIONS = new Set(["publish", "send", "trigger"]);
 const SUBSCRIBE_ACTIONS: ReadonlySet<string> = new Set(SUBSCRIBE_FORMATS);
 /** Open subscriptions at once, over all clients: each holds a connection and a follower. */
@@ -125,6 +126,8 @@ export class HttpSource implements Source, AsyncDisposable {
   readonly #loopback: boolean;
   readonly #tokenDigest?: Buffer;
   #server?: Deno.HttpServer<Deno.NetAddr>;
+  /** Owns the public address; the server listens behind it on loopback. */
+  #guard?: HeaderGuard;
   #stopping?: Promise<void>;
   #accepted = 0;
   #rejected: Record<string, number> = {};
@@ -174,14 +177,26 @@ export class HttpSource implements Source, AsyncDisposable {
         `Cannot listen on ${this.#listen} for the http source: a non-loopback address needs a token; set token = "…" in [[source]] or listen on 127.0.0.1`,
       );
     }
+    // Deno.serve has no deadline on request heads: it serves on a loopback
+    // port of its own, behind a guard that has one and owns the address.
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+      handler: (request) => this.#handle(request),
+    });
+    const guard = new HeaderGuard({
+      hostname: this.#hostname,
+      port: this.#port,
+      serverPort: server.addr.port,
+      headTimeoutMs: this.#init.headTimeoutMs,
+    });
     try {
-      this.#server = Deno.serve({
-        hostname: this.#hostname,
-        port: this.#port,
-        onListen: () => {},
-        handler: (request) => this.#handle(request),
-      });
+      guard.start();
+      this.#server = server;
+      this.#guard = guard;
     } catch (error) {
+      server.shutdown().catch(() => {});
       const host = this.#hostname.includes(":") ? `[${this.#hostname}]` : this.#hostname;
       const hint = `set listen = "${host}:${this.#port === 65535 ? 8089 : this.#port + 1}" in [[source]]`;
       if (error instanceof Deno.errors.AddrInUse) {
@@ -203,11 +218,15 @@ export class HttpSource implements Source, AsyncDisposable {
   /** Shuts the listener down; ends every subscription and waits for requests in flight. */
   stop(): Promise<void> {
     const server = this.#server;
-    if (server) {
+    const guard = this.#guard;
+    if (server && guard) {
       this.#server = undefined;
+      this.#guard = undefined;
       for (const close of [...this.#subscribers]) close();
-      this.#stopping = server.shutdown().finally(() => {
+      // No new connections; those open finish their requests, then are closed.
+      this.#stopping = guard.stop(false).then(() => server.shutdown()).finally(() => {
         this.#stopping = undefined;
+        return guard.stop();
       });
     }
     return this.#stopping ?? Promise.resolve();
@@ -237,7 +256,7 @@ export class HttpSource implements Source, AsyncDisposable {
   }
 
   #address(): string {
-    const port = this.#server?.addr.port ?? this.#port;
+    const port = this.#guard?.addr?.port ?? this.#port;
     return this.#hostname.includes(":") ? `[${this.#hostname}]:${port}` : `${this.#hostname}:${port}`;
   }
 
@@ -271,6 +290,7 @@ export class HttpSource implements Source, AsyncDisposable {
       if (failure.status === 401) headers["www-authenticate"] = 'Bearer realm="hark"';
       if (failure.status === 429 || failure.status === 503) headers["retry-after"] = "1";
       if (failure.status === 405) headers["allow"] = "GET, PUT, POST";
+      if (failure.status === 426) headers["sec-websocket-version"] = "13";
       return reply(failure.status, { code: failure.code, http: failure.status, error: failure.message }, headers);
     }
   }
@@ -420,20 +440,16 @@ export class HttpSource implements Source, AsyncDisposable {
   }
 
   /**
-   * ntfy topics are `[-_A-Za-z0-9]{1,64}` and case-sensitive; hark topics are
-   * `[a-z0-9._-]{1,64}`. Upper-case letters are lower-cased, so ntfy's
-   * `Phil_Alerts` and `phil_alerts` both land on hark's `phil_alerts`; `.` is
-   * accepted too so hark names such as `ci.builds` work. Anything else is 400.
+   * ntfy topics are `[-_A-Za-z0-9]{1,64}` and case-sensitive, and so are
+   * hark's (which add `.`): the name is kept as written, because an ntfy app
+   * files each message under `message.topic` and drops one whose case changed.
+   * Anything the event model refuses is 400, with the same rule in the message.
    */
   #topic(text: string): string {
-    if (!URL_TOPIC.test(text)) {
-      throw new HttpFailure(
-        400,
-        40001,
-        `invalid topic ${JSON.stringify(text.slice(0, 80))}: use 1-64 characters from A-Z, a-z, 0-9, ".", "_" and "-"`,
-      );
+    if (!TOPIC_PATTERN.test(text)) {
+      throw new HttpFailure(400, 40001, `invalid topic ${JSON.stringify(text.slice(0, 80))}: ${TOPIC_RULE}`);
     }
-    return text.toLowerCase();
+    return text;
   }
 
   #paramDraft(request: Request, url: URL, topic: string, body: string): EventDraft {

@@ -141,7 +141,7 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
     {
       name: "JSON publish with click and a priority name",
       args: ["-d", '{"topic":"MyTopic","message":"hi","priority":"min","click":"https://example.org/"}', host],
-      draft: { topic: "mytopic", body: "hi", priority: 1, click: "https://example.org/" },
+      draft: { topic: "MyTopic", body: "hi", priority: 1, click: "https://example.org/" },
     },
     {
       name: "PUT",
@@ -180,9 +180,9 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
       draft: { topic: "mytopic", body: "sent" },
     },
     {
-      name: "upper-case topic is lower-cased",
+      name: "upper-case topic keeps its case, as ntfy's",
       args: ["-d", "x", `${host}/Phil_Alerts-2`],
-      draft: { topic: "phil_alerts-2", body: "x" },
+      draft: { topic: "Phil_Alerts-2", body: "x" },
     },
   ];
   for (const { name, args, draft } of cases) {
@@ -203,6 +203,25 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
   const cases: { name: string; args: string[]; status: number; error: RegExp }[] = [
     { name: "bad topic", args: ["-d", "x", `${host}/bad%20topic!`], status: 400, error: /invalid topic/ },
     { name: "topic too long", args: ["-d", "x", `${host}/${"a".repeat(65)}`], status: 400, error: /invalid topic/ },
+    {
+      name: "topic with a leading dot",
+      args: ["-d", "x", `${host}/.lead`],
+      status: 400,
+      error: /invalid topic ".lead"/,
+    },
+    {
+      name: "topic with a trailing dot",
+      args: ["-d", "x", `${host}/trail.`],
+      status: 400,
+      error: /invalid topic "trail."/,
+    },
+    { name: "topic with two dots", args: ["-d", "x", `${host}/a..b`], status: 400, error: /invalid topic "a..b"/ },
+    {
+      name: "JSON topic with two dots",
+      args: ["-d", '{"topic":"a..b","message":"x"}', host],
+      status: 400,
+      error: /invalid topic "a..b"/,
+    },
     { name: "oversized body", args: ["-d", "x".repeat(101), `${host}/mytopic`], status: 413, error: /larger than 100/ },
     {
       name: "oversized chunked body",
@@ -242,7 +261,7 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
   }
   const stats = ctx.source.stats();
   assert.equal(stats.accepted, 0);
-  assert.deepEqual(stats.rejected, { 400: 8, 403: 2, 404: 1, 405: 1, 413: 2 });
+  assert.deepEqual(stats.rejected, { 400: 12, 403: 2, 404: 1, 405: 1, 413: 2 });
   assert.match(stats.last_error as string, /^403 /);
 });
 

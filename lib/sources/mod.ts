@@ -41,6 +41,9 @@ export function createSource(config: SourceConfig, context: SourceContext): Sour
         mode: config.mode,
         owner: config.owner,
         group: config.group,
+        // The fifo fills in a topic itself (DEFAULT_TOPIC unless told), so the
+        // wrapper above never sees a draft without one: it must be told here.
+        topic: config.topic,
         maxLineBytes: context.maxEventBytes,
         publish,
       });

@@ -311,6 +311,29 @@ function busyFailure(error: unknown): unknown {
   return new HttpFailure(503, 50301, error.message, { cause: error });
 }
 
+/** A Sec-WebSocket-Key: base64 of 16 bytes, so 22 characters and "==" (RFC 6455, 4.1). */
+const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+/**
+ * RFC 6455's handshake rules, which Deno.upgradeWebSocket leaves to the
+ * server: a version other than 13 gets 426 (with the version this server
+ * speaks, set where the reply is made), a key that is not 16 bytes of base64
+ * gets 400. A client that gets these wrong would misread the frames anyway.
+ */
+function checkHandshake(headers: Headers): void {
+  const version = headers.get("sec-websocket-version");
+  if (version?.trim() !== "13") {
+    throw new HttpFailure(
+      426,
+      42601,
+      `unsupported WebSocket version ${JSON.stringify(version)}: this server speaks version 13 (RFC 6455)`,
+    );
+  }
+  if (!WEBSOCKET_KEY.test(headers.get("sec-websocket-key")?.trim() ?? "")) {
+    throw new HttpFailure(400, 40017, "invalid request: Sec-WebSocket-Key must be 16 bytes in base64 (RFC 6455)");
+  }
+}
+
 /**
  * Answers a WebSocket subscription: each message a JSON text frame, as
  * ntfy sends them; Deno pings an idle socket every keepalive interval and
@@ -321,6 +344,7 @@ export function socketSubscription(request: Request, subscription: Subscription,
   if ((request.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
     throw new HttpFailure(400, 40016, "invalid request: client not using the websocket protocol");
   }
+  checkHandshake(request.headers);
   const { feed } = options;
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: Math.max(1, Math.round(options.keepaliveMs / 1000)),

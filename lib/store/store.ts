@@ -492,8 +492,11 @@ export class EventStore {
   topicStats(): { topic: string; peer: string; host?: string; events: number; last: number }[] {
     this.commit();
     const rows = this.#db.prepare(
+      // json_valid first: json_extract throws "malformed JSON" on a row nested
+      // past SQLite's depth limit (stored before the event model bounded it),
+      // and one such row would break the listing for the whole retention.
       `SELECT topic, publisher, count(*) AS n, max(time) AS last,
-         max(json_extract(json, '$.source.host')) AS host
+         max(CASE WHEN json_valid(json) THEN json_extract(json, '$.source.host') END) AS host
        FROM events GROUP BY topic, publisher ORDER BY topic, last DESC`,
     ).all() as { topic: string; publisher: string; n: number; last: number; host: string | null }[];
     return rows.map((row) => ({

@@ -872,3 +872,16 @@ Deno.test("EventStore.append() commits a task's appends together, and afterCommi
     });
   });
 });
+
+Deno.test("EventStore.topicStats() survives a row nested past SQLite's JSON depth limit", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, (store) => {
+      // Stored by an agent from before the event model bounded nesting: valid JSON, too deep for json_extract.
+      const deep = { ...makeEvent({ topic: "deep" }), data: JSON.parse("[".repeat(1000) + "]".repeat(1000)) };
+      store.append(deep, 1);
+      store.append(makeEvent({ topic: "fine" }), 2);
+      const stats = store.topicStats();
+      assert.deepEqual(stats.map((row) => [row.topic, row.host]), [["deep", undefined], ["fine", "test-host"]]);
+    });
+  });
+});

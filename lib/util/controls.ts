@@ -23,6 +23,30 @@ export function stripControls(text: string, replacement?: string): string {
 }
 
 /**
+ * Text on its way to a terminal that may hold several lines (a table, a
+ * status page, a log record): each line cleaned by `stripControls`, the "\n"
+ * between them kept. Every line hark's CLI and log print passes through here,
+ * so a peer's host name, a topic description or an error from elsewhere cannot
+ * clear the screen, set the window title or write the clipboard (OSC 52).
+ */
+export function cleanForTerminal(text: string): string {
+  return text.split("\n").map((line) => stripControls(line)).join("\n");
+}
+
+/** What `JSON.stringify` leaves raw but `stripControls` takes out: DEL, C1 controls, separators, bidi overrides. */
+const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `JSON.stringify` for output a terminal may show: the characters it leaves
+ * raw (C1's CSI among them) become `\uXXXX` escapes. Outside strings JSON
+ * holds none of them, so a parser reads the very same value.
+ */
+export function jsonForTerminal(value: unknown, space?: number): string {
+  const json = JSON.stringify(value, null, space) ?? "null";
+  return json.replace(RAW_IN_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/**
  * The same, but tab and line breaks, for text that keeps its lines; and the
  * noncharacters U+FFFE and U+FFFF, which no XML (a toast) may hold.
  */

@@ -1,7 +1,14 @@
 /** The shared policies: each has one home, so each is pinned here once. */
 
 import assert from "node:assert/strict";
-import { cleanTerminalLine, hasAsciiControl, stripControls, stripControlsKeepingLines } from "./controls.ts";
+import {
+  cleanForTerminal,
+  cleanTerminalLine,
+  hasAsciiControl,
+  jsonForTerminal,
+  stripControls,
+  stripControlsKeepingLines,
+} from "./controls.ts";
 import { delay } from "./delay.ts";
 import { fnv1a, fnv1a64 } from "./fnv.ts";
 import { octalMode, openToOthers } from "./owner_only.ts";
@@ -34,6 +41,19 @@ Deno.test("cleanTerminalLine drops terminal sequences, keeps tabs and replaces o
   assert.equal(cleanTerminalLine("\x1b[1;31mred\x1b[0m\tok", ""), "red\tok");
   assert.equal(cleanTerminalLine("\x1b]8;;https://example.test\x1b\\link\x1b]8;;\x07", ""), "link");
   assert.equal(cleanTerminalLine("a\x00b\x7fc", "?"), "a?b?c");
+});
+
+Deno.test("cleanForTerminal keeps the lines of a listing and cleans each one", () => {
+  assert.equal(cleanForTerminal("HOST\nev\x1b]0;t\x07il\r\n\x9b2J"), "HOST\nev\uFFFD]0;t\uFFFDil \n\uFFFD2J");
+});
+
+Deno.test("jsonForTerminal escapes what JSON.stringify leaves raw, and parses to the same value", () => {
+  const value = { host: "a\x1b[2J\x07\x7f\x9b31m\u2028\u202e", n: [1] };
+  const json = jsonForTerminal(value, 2);
+  assert.equal(stripControls(json.replaceAll("\n", "")), json.replaceAll("\n", ""), "nothing left to clean");
+  assert.ok(json.includes("\\u009b") && json.includes("\\u007f") && json.includes("\\u2028"));
+  assert.deepEqual(JSON.parse(json), value);
+  assert.equal(jsonForTerminal(undefined), "null");
 });
 
 Deno.test("hasAsciiControl finds C0 controls and DEL, not other text", () => {
