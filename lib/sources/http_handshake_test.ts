@@ -18,8 +18,9 @@ async function startSource(headTimeoutMs?: number) {
     feed: {
       topics: new Set(["mytopic"]),
       retentionMs: 86_400_000,
-      follow: () => () => {},
-      history: () => [],
+      read: () => {
+        throw new Error("no history in these tests");
+      },
       has: () => false,
     },
   });
