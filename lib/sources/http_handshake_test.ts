@@ -18,9 +18,11 @@ async function startSource(headTimeoutMs?: number) {
     feed: {
       topics: new Set(["mytopic"]),
       retentionMs: 86_400_000,
-      read: () => {
-        throw new Error("no history in these tests");
-      },
+      // Nothing stored; live events are not needed here.
+      read: () => ({
+        pages: { next: () => Promise.resolve({ events: [], last: true, release: () => {} }) },
+        stop: () => {},
+      }),
       has: () => false,
     },
   });
