@@ -233,6 +233,17 @@ export class Mesh {
     return this.#requireNode().services.pubsub.getSubscribers(TOPIC_PREFIX + topic);
   }
 
+  /**
+   * Subscribers a publish would reach now. A peer's subscription arrives on
+   * the stream it opened to this agent; gossipsub sends only on the stream
+   * this agent opens to it, which may not be open yet, and then publishes to
+   * nobody.
+   */
+  reachableSubscribers(topic: string): PeerId[] {
+    const outbound = outboundStreamsOf(this.#requireNode().services.pubsub);
+    return this.subscribers(topic).filter((peer) => outbound?.has(peer.toString()) ?? true);
+  }
+
   get counters(): MeshCounters {
     const c = this.#validator.counters;
     return {
@@ -679,6 +690,11 @@ function batches(waiting: Outgoing[]): Outgoing[][] {
 /** The GossipSub interface leaves out the implementation's `getScore`. */
 function scoreOf(pubsub: GossipSub, peer: string): number | undefined {
   return (pubsub as unknown as { getScore?: (peer: string) => number }).getScore?.(peer);
+}
+
+/** The GossipSub interface leaves out the implementation's streams to each peer, keyed by peer id. */
+function outboundStreamsOf(pubsub: GossipSub): ReadonlyMap<string, unknown> | undefined {
+  return (pubsub as unknown as { streamsOutbound?: ReadonlyMap<string, unknown> }).streamsOutbound;
 }
 
 function checkAddress(text: string, key: string): Multiaddr {
