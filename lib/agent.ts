@@ -464,6 +464,7 @@ export class Agent {
       relay: config.network.relay,
       reachability: mesh.reachability,
       remembered_peers: this.#book?.peers.length ?? 0,
+      key_mismatches: mesh.keyMismatches,
       topics: config.agent.topics,
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       memory: memoryMegabytes(),

@@ -69,7 +69,7 @@ export async function diagnose(configPath: string | undefined, stateDir: string)
     await checkDesktop(),
     await checkService(stateDir),
     agent.finding,
-    await checkPeers(configured, agent.peers),
+    await checkPeers(configured, agent.peers, agent.keyMismatches),
     await checkClock(stateDir, running),
   ];
 }

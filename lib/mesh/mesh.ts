@@ -43,6 +43,7 @@ import { seqnoBytes, type SignedRecord, signRecord } from "../event/signed_recor
 import { encodeBatch, entrySize } from "./batch.ts";
 import type { Arrival } from "../store/store.ts";
 import { delay } from "../util/delay.ts";
+import { KeyMismatches, type SeenMismatch } from "./key_mismatches.ts";
 import { DIAL_TIMEOUT_MS, libp2pOptions, type Services } from "./options.ts";
 
 const log = getLogger(["hark", "mesh"]);
@@ -152,6 +153,7 @@ export class Mesh {
   #warned = new Map<string, number>();
   #pinged = new Map<string, { rtt: number; at: number }>();
   #peerListener?: PeerChangeListener;
+  readonly #keyMismatches = new KeyMismatches();
 
   constructor(init: MeshInit) {
     this.#init = init;
@@ -228,6 +230,11 @@ export class Mesh {
     return () => node.removeEventListener("peer:identify", handler);
   }
 
+  /** Peers met lately that hold another network key, newest first. */
+  get keyMismatches(): SeenMismatch[] {
+    return this.#keyMismatches.recent;
+  }
+
   /** Peers that told this agent they subscribe to `topic`. */
   subscribers(topic: string): PeerId[] {
     return this.#requireNode().services.pubsub.getSubscribers(TOPIC_PREFIX + topic);
@@ -271,6 +278,7 @@ export class Mesh {
         relay: this.#init.relay ?? false,
         topics: this.#init.topics,
         maxEventBytes: this.#init.limits.maxEventBytes,
+        onKeyMismatch: (mismatch) => this.#keyMismatches.report(mismatch),
       })) as unknown as Libp2p<Services>;
       await this.#init.beforeStart?.(node);
       this.#exchange = new PeerExchange(node, {
