@@ -243,7 +243,7 @@ export class Agent {
     });
     if (created) {
       log.info(
-        "Created private network {name}. To add another machine, run there:\n\n  hark network join {token}\n\n(`hark network show` prints this again. The token holds the network key: share it only with members.)",
+        "Created private network {name}. To add another machine, run there:\n\n  hark network join {token}\n\n(`hark network show` prints this again. The token holds the network key: share it only with members. No `hark` command there? Install a release, or run `deno task install` in a source checkout.)",
         { name: network.name, token: encodeToken(network, mesh.addresses()) },
       );
     } else {
