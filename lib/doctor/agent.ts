@@ -30,7 +30,14 @@ export function keyMismatchFix(addresses: string[]): string {
     "`hark network join TOKEN` (the token from `hark network show` on a member)";
 }
 
-export async function checkAgent(stateDir: string): Promise<AgentView> {
+/**
+ * `startFix` is what to do when no agent runs; where there can be no
+ * service (a container, WSL without systemd) it must not suggest one.
+ */
+export async function checkAgent(
+  stateDir: string,
+  startFix = "start it with `hark run` (or `hark service install`)",
+): Promise<AgentView> {
   try {
     const reply = await requestAgent(stateDir, { op: "peers" });
     const peers = reply.peers as MeshPeer[];
@@ -58,7 +65,7 @@ export async function checkAgent(stateDir: string): Promise<AgentView> {
         check: "agent",
         verdict: "warn",
         detail: (error as Error).message,
-        fix: "start it with `hark run` (or `hark service install`)",
+        fix: startFix,
       },
     };
   }
