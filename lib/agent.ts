@@ -268,7 +268,7 @@ export class Agent {
     });
     if (created) {
       log.info(
-        "Created private network {name}. To add another machine, run there:\n\n  hark network join {token}\n\n(`hark network show` prints this again. The token holds the network key: share it only with members.)",
+        "Created private network {name}. To add another machine, run there:\n\n  hark network join {token}\n\n(`hark network show` prints this again. The token holds the network key: share it only with members. No `hark` command there? Install a release, or run `deno task install` in a source checkout.)",
         { name: network.name, token: encodeToken(network, mesh.addresses()) },
       );
     } else {
@@ -505,6 +505,7 @@ export class Agent {
       relay: config.network.relay,
       reachability: mesh.reachability,
       remembered_peers: this.#book?.peers.length ?? 0,
+      key_mismatches: mesh.keyMismatches,
       topics: config.agent.topics,
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       memory: memoryMegabytes(),

@@ -363,11 +363,21 @@ Deno.test({
   async fn(t) {
     await using stubs = await StubTools.create(["systemctl", "loginctl", "journalctl"]);
     const home = await tempHome();
+    // A machine that runs systemd, whatever this one runs (lib/service/init_system.ts).
+    const systemRoot = `${home}/.system-root`;
+    await Deno.mkdir(`${systemRoot}/run/systemd/system`, { recursive: true });
     const cli = async (args: string[]) => {
       const result = await run(Deno.execPath(), ["run", "--allow-all", "--quiet", MAIN, "service", ...args], {
         clearEnv: true,
         cwd: home,
-        env: { HOME: home, XDG_CONFIG_HOME: `${home}/.config`, PATH: stubs.bin, USER: "ann", DENO_DIR: denoDir() },
+        env: {
+          HOME: home,
+          XDG_CONFIG_HOME: `${home}/.config`,
+          PATH: stubs.bin,
+          USER: "ann",
+          DENO_DIR: denoDir(),
+          HARK_SYSTEM_ROOT: systemRoot,
+        },
       });
       return result!;
     };

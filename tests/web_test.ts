@@ -136,3 +136,104 @@ Deno.test("the page refuses to be read or driven by another site", async () => {
   assert.equal(same.status, 200);
   await same.body?.cancel();
 });
+
+Deno.test({
+  name: "the web page on a listener with a token: styled, connected and live with ?auth, a login page without it",
+  ignore: !haveTools("the web page test", ["chromium"]),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const token = "tk_page_test";
+    await using server = await startAgent({
+      config: loopbackConfig(
+        [],
+        TOPICS + `[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\ntoken = "${token}"\n`,
+      ),
+    });
+    const base = await pageAddress(server);
+    const authParam = btoa(`Bearer ${token}`).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    const browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      await t.step("with ?auth the page is styled, follows the live feed and shows a published event", async () => {
+        const page = await browser.newPage();
+        const failed: string[] = [];
+        page.on("response", (response) => response.status() >= 400 && failed.push(response.url()));
+        page.on("pageerror", (error) => failed.push(error.message));
+        await page.goto(`${base}?auth=${authParam}`);
+        await page.getByTestId("live-state").getByText("following").waitFor();
+        // app.css applied: the header is a flex row, which the browser's default style is not.
+        const display = await page.locator("header").evaluate((header) =>
+          (globalThis as unknown as { getComputedStyle(node: unknown): { display: string } }).getComputedStyle(header)
+            .display
+        );
+        assert.equal(display, "flex");
+        await server.send(["-t", "builds", "--title", "Seen through the token", "hello"]);
+        await page.getByTestId("live").getByText("Seen through the token").waitFor();
+        assert.equal(await page.getByTestId("login").isHidden(), true);
+        assert.deepEqual(failed, [], "nothing the page loads is refused");
+        await page.close();
+      });
+
+      await t.step("without the token the page says how to log in, and logging in opens it", async () => {
+        const page = await browser.newPage();
+        await page.goto(base);
+        await page.getByTestId("login").getByText("This agent's http source has a token").waitFor();
+        await page.getByTestId("login").getByText("[[source]]").waitFor();
+        assert.equal(await page.locator("#app").isHidden(), true);
+        await page.getByTestId("login-token").fill(token);
+        await page.getByTestId("login-button").click();
+        await page.getByTestId("live-state").getByText("following").waitFor();
+        assert.equal(new URL(page.url()).searchParams.get("auth"), authParam);
+        await page.close();
+      });
+
+      await t.step("a wrong token in the address asks again", async () => {
+        const page = await browser.newPage();
+        await page.goto(`${base}?auth=${btoa("Bearer tk_wrong")}`);
+        await page.getByTestId("login").getByText("not the listener's token").waitFor();
+        await page.close();
+      });
+    } finally {
+      await browser.close();
+    }
+  },
+});
+
+Deno.test("the page's files load without the token; its data and the ntfy API still need it", async () => {
+  await using server = await startAgent({
+    config: loopbackConfig([], TOPICS + `[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\ntoken = "tk_files"\n`),
+  });
+  const base = await pageAddress(server);
+  for (const path of ["", "app.js", "app.css", "favicon.svg"]) {
+    const response = await fetch(`${base}${path}`);
+    assert.equal(response.status, 200, path);
+    await response.body?.cancel();
+  }
+  for (const path of ["v1/hark/status", "builds/json?poll=1", "metrics"]) {
+    const refused = await fetch(`${base}${path}`);
+    assert.equal(refused.status, 401, path);
+    await refused.body?.cancel();
+  }
+  const publish = await fetch(`${base}builds`, { method: "POST", body: "no token" });
+  assert.equal(publish.status, 401);
+  await publish.body?.cancel();
+  const authorized = await fetch(`${base}builds`, {
+    method: "POST",
+    headers: { authorization: "Bearer tk_files" },
+    body: "with the token",
+  });
+  assert.equal(authorized.status, 200);
+  assert.equal((await authorized.json()).body, "with the token");
+});

@@ -16,6 +16,7 @@ import { checkService } from "../doctor/service.ts";
 import { checkAgent, checkClock, checkPeers } from "../doctor/agent.ts";
 import { loadNetwork } from "../mesh/network.ts";
 import { jsonForTerminal } from "../util/controls.ts";
+import { serviceUnsupported } from "../service/mod.ts";
 
 export type { Finding, Verdict } from "../doctor/finding.ts";
 
@@ -58,7 +59,11 @@ Exits 1 when a check fails, 0 otherwise (warnings included).`,
 /** Every check, in the order they are printed. */
 export async function diagnose(configPath: string | undefined, stateDir: string): Promise<Finding[]> {
   const { finding: configFinding, config } = await checkConfig(configPath, stateDir);
-  const agent = await checkAgent(stateDir);
+  const noService = serviceUnsupported();
+  const agent = await checkAgent(
+    stateDir,
+    noService ? "start it with `hark run`, under the supervisor this system has (see the service check)" : undefined,
+  );
   const running = agent.peers !== undefined;
   const network = await loadNetwork(stateDir).catch(() => undefined);
   const configured = [...new Set([...(config?.network.peers ?? []), ...(network?.peers ?? [])])];
@@ -70,7 +75,7 @@ export async function diagnose(configPath: string | undefined, stateDir: string)
     await checkDesktop(),
     await checkService(stateDir),
     agent.finding,
-    await checkPeers(configured, agent.peers),
+    await checkPeers(configured, agent.peers, agent.keyMismatches),
     await checkClock(stateDir, running),
   ];
 }

@@ -99,10 +99,14 @@ async function agentAnswers(stateDir: string): Promise<boolean> {
   }
 }
 
-/** Waits until a connected peer subscribes to `topic`; gossipsub only sends to those. */
+/**
+ * Waits until a connected peer subscribes to `topic` and gossipsub has its
+ * stream to that peer open: it only sends to those, and seeing the
+ * subscription alone raced the stream (issue #29: 2 sends in 30 reached nobody).
+ */
 async function untilSubscribed(mesh: Mesh, topic: string, timeoutMs: number, peers: string[]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (mesh.subscribers(topic).length === 0) {
+  while (mesh.reachableSubscribers(topic).length === 0) {
     if (Date.now() >= deadline) {
       const tried = peers.length > 0 ? peers.join(", ") : "mDNS only";
       throw new HarkError(

@@ -19,20 +19,43 @@ export interface AgentView {
   finding: Finding;
   /** Connected peers, when an agent answered. */
   peers?: MeshPeer[];
+  /** Addresses of peers the agent met lately that hold another network key. */
+  keyMismatches?: string[];
 }
 
-export async function checkAgent(stateDir: string): Promise<AgentView> {
+/** What doctor suggests once a peer failed the private-network handshake. */
+export function keyMismatchFix(addresses: string[]): string {
+  return `the peer at ${addresses.join(", ")} failed the private-network handshake: it holds another network key. ` +
+    "Compare `hark network show` on both machines; where they differ, join the same network there with " +
+    "`hark network join TOKEN` (the token from `hark network show` on a member)";
+}
+
+/**
+ * `startFix` is what to do when no agent runs; where there can be no
+ * service (a container, WSL without systemd) it must not suggest one.
+ */
+export async function checkAgent(
+  stateDir: string,
+  startFix = "start it with `hark run` (or `hark service install`)",
+): Promise<AgentView> {
   try {
     const reply = await requestAgent(stateDir, { op: "peers" });
     const peers = reply.peers as MeshPeer[];
+    const status = (await requestAgent(stateDir, { op: "status" })).status as {
+      key_mismatches?: { address: string }[];
+    };
+    const keyMismatches = (status.key_mismatches ?? []).map((seen) => seen.address);
     return {
       peers,
+      keyMismatches,
       finding: {
         check: "agent",
         verdict: peers.length > 0 ? "ok" : "warn",
         detail: `running in ${stateDir}, ${peers.length} peer${peers.length === 1 ? "" : "s"} connected`,
         fix: peers.length > 0
           ? undefined
+          : keyMismatches.length > 0
+          ? keyMismatchFix(keyMismatches)
           : "add a peer with network.peers or join with `hark network join TOKEN` on this machine",
       },
     };
@@ -42,14 +65,18 @@ export async function checkAgent(stateDir: string): Promise<AgentView> {
         check: "agent",
         verdict: "warn",
         detail: (error as Error).message,
-        fix: "start it with `hark run` (or `hark service install`)",
+        fix: startFix,
       },
     };
   }
 }
 
 /** Configured bootstrap peers: connected (agent running) or reachable over TCP (agent stopped). */
-export async function checkPeers(configured: string[], connected: MeshPeer[] | undefined): Promise<Finding> {
+export async function checkPeers(
+  configured: string[],
+  connected: MeshPeer[] | undefined,
+  keyMismatches: string[] = [],
+): Promise<Finding> {
   const check = "peers";
   if (configured.length === 0) {
     return { check, verdict: "ok", detail: "none configured; peers come from mDNS, peer exchange and memory" };
@@ -69,8 +96,10 @@ export async function checkPeers(configured: string[], connected: MeshPeer[] | u
     detail: `${configured.length - missing.length} of ${configured.length} configured peer(s) ${how}; not: ${
       missing.join(", ")
     }`,
-    fix:
-      "check that those hosts run an agent on that port and that no firewall blocks it (`nc -vz HOST PORT`); behind NAT, add a relay (docs/networks.md)",
+    fix: keyMismatches.length > 0
+      ? keyMismatchFix(keyMismatches)
+      : "check that those hosts run an agent on that port and that no firewall blocks it (`nc -vz HOST PORT`); " +
+        "if the port answers, compare network keys with `hark network show` on both machines; behind NAT, add a relay (docs/networks.md)",
   };
 }
 

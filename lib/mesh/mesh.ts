@@ -43,6 +43,7 @@ import { seqnoBytes, type SignedRecord, signRecord } from "../event/signed_recor
 import { encodeBatch, entrySize } from "./batch.ts";
 import type { Arrival } from "../store/store.ts";
 import { delay } from "../util/delay.ts";
+import { KeyMismatches, type SeenMismatch } from "./key_mismatches.ts";
 import { DIAL_TIMEOUT_MS, libp2pOptions, type Services } from "./options.ts";
 
 const log = getLogger(["hark", "mesh"]);
@@ -154,6 +155,7 @@ export class Mesh {
   #warned = new Map<string, number>();
   #pinged = new Map<string, { rtt: number; at: number }>();
   #peerListener?: PeerChangeListener;
+  readonly #keyMismatches = new KeyMismatches();
 
   constructor(init: MeshInit) {
     this.#init = init;
@@ -236,9 +238,25 @@ export class Mesh {
     return () => node.removeEventListener("peer:identify", handler);
   }
 
+  /** Peers met lately that hold another network key, newest first. */
+  get keyMismatches(): SeenMismatch[] {
+    return this.#keyMismatches.recent;
+  }
+
   /** Peers that told this agent they subscribe to `topic`. */
   subscribers(topic: string): PeerId[] {
     return this.#requireNode().services.pubsub.getSubscribers(TOPIC_PREFIX + topic);
+  }
+
+  /**
+   * Subscribers a publish would reach now. A peer's subscription arrives on
+   * the stream it opened to this agent; gossipsub sends only on the stream
+   * this agent opens to it, which may not be open yet, and then publishes to
+   * nobody.
+   */
+  reachableSubscribers(topic: string): PeerId[] {
+    const outbound = outboundStreamsOf(this.#requireNode().services.pubsub);
+    return this.subscribers(topic).filter((peer) => outbound?.has(peer.toString()) ?? true);
   }
 
   get counters(): MeshCounters {
@@ -268,6 +286,7 @@ export class Mesh {
         relay: this.#init.relay ?? false,
         topics: this.#init.topics,
         maxEventBytes: this.#init.limits.maxEventBytes,
+        onKeyMismatch: (mismatch) => this.#keyMismatches.report(mismatch),
       })) as unknown as Libp2p<Services>;
       await this.#init.beforeStart?.(node);
       this.#exchange = new PeerExchange(node, {
@@ -687,6 +706,11 @@ function batches(waiting: Outgoing[]): Outgoing[][] {
 /** The GossipSub interface leaves out the implementation's `getScore`. */
 function scoreOf(pubsub: GossipSub, peer: string): number | undefined {
   return (pubsub as unknown as { getScore?: (peer: string) => number }).getScore?.(peer);
+}
+
+/** The GossipSub interface leaves out the implementation's streams to each peer, keyed by peer id. */
+function outboundStreamsOf(pubsub: GossipSub): ReadonlyMap<string, unknown> | undefined {
+  return (pubsub as unknown as { streamsOutbound?: ReadonlyMap<string, unknown> }).streamsOutbound;
 }
 
 function checkAddress(text: string, key: string): Multiaddr {

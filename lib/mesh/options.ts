@@ -8,7 +8,6 @@
 import type { Libp2pOptions } from "libp2p";
 import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
 import { createTopicScoreParams } from "@libp2p/gossipsub/score";
-import { preSharedKey } from "@libp2p/pnet";
 import { tcp } from "@libp2p/tcp";
 import { identify } from "@libp2p/identify";
 import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
@@ -21,6 +20,7 @@ import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { type Network, swarmKey } from "./network.ts";
 import { TOPIC_PREFIX } from "./validator.ts";
 import { fastMessageId } from "./fast_message_id.ts";
+import { checkedPreSharedKey, type KeyMismatch } from "./key_check.ts";
 
 export const DIAL_TIMEOUT_MS = 5000;
 /** A peer without the network key fails the nonce exchange; never wait long for it. */
@@ -76,6 +76,8 @@ export interface NodeSpec {
   /** The topics this agent subscribes to; each gets hark's score settings. */
   topics: string[];
   maxEventBytes: number;
+  /** A peer holds another network key (see key_check.ts). */
+  onKeyMismatch?: (mismatch: KeyMismatch) => void;
 }
 
 export function libp2pOptions(spec: NodeSpec): Libp2pOptions {
@@ -86,7 +88,10 @@ export function libp2pOptions(spec: NodeSpec): Libp2pOptions {
     addresses: { listen: spec.listen.map(String) },
     nodeInfo: { userAgent: spec.userAgent },
     transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: DIAL_TIMEOUT_MS })],
-    connectionProtector: preSharedKey({ psk: swarmKey(spec.network), timeout: HANDSHAKE_TIMEOUT_MS }),
+    connectionProtector: checkedPreSharedKey(
+      { psk: swarmKey(spec.network), timeout: HANDSHAKE_TIMEOUT_MS },
+      spec.onKeyMismatch ?? (() => {}),
+    ),
     connectionEncrypters: [noise()],
     // Yamux's own keepalive pings every connection every 30 s but never
     // acts on a missing answer; the link monitor does the same job and

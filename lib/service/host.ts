@@ -33,6 +33,11 @@ export interface ServiceHost {
   systemUnitDir: string;
   /** A fresh private directory for files that only live during one call (the Windows task XML). */
   makeTempDir(): Promise<string>;
+  /**
+   * Where Linux's /run, /proc and /.dockerenv are read to tell whether
+   * systemd runs; without it the check is skipped.
+   */
+  systemRoot?: string;
 }
 
 /** A tool the service needs is not on PATH. */
@@ -108,5 +113,7 @@ export function realHost(): ServiceHost {
     run: pathRunner(Deno.build.os, env),
     systemUnitDir: "/etc/systemd/system",
     makeTempDir: () => Deno.makeTempDir({ prefix: "hark-service-" }),
+    // HARK_SYSTEM_ROOT stands in for / where tests need a machine with (or without) systemd.
+    systemRoot: env("HARK_SYSTEM_ROOT") || "/",
   };
 }

@@ -10,7 +10,7 @@
 
 export { type InstallOptions, type InstallResult, installService, type ServiceOptions } from "./install.ts";
 export { type UninstallResult, uninstallService } from "./uninstall.ts";
-export { serviceState, startHint } from "./state.ts";
+export { serviceState, serviceUnsupported, startHint } from "./state.ts";
 export type { LogTail, ManagerKind, Scope, ServiceReport, ServiceState } from "./manager.ts";
 export { realHost, type ServiceHost, ToolMissingError, type ToolResult, type ToolRunner } from "./host.ts";
 export { UnsupportedServiceError } from "./platform.ts";

@@ -6,6 +6,7 @@ import { systemdManager } from "./systemd.ts";
 import { launchdManager } from "./launchd.ts";
 import { windowsTaskManager } from "./windows_task.ts";
 import { HarkError } from "../errors.ts";
+import { detectLinuxInit, noSystemdAdvice } from "./init_system.ts";
 
 /** A platform or scope hark cannot install a service for. */
 export class UnsupportedServiceError extends HarkError {
@@ -14,8 +15,13 @@ export class UnsupportedServiceError extends HarkError {
 
 export function serviceManager(host: ServiceHost, scope: Scope): ServiceManager {
   switch (host.os) {
-    case "linux":
+    case "linux": {
+      const init = host.systemRoot === undefined
+        ? "systemd"
+        : detectLinuxInit({ root: host.systemRoot, env: host.env });
+      if (init !== "systemd") throw new UnsupportedServiceError(noSystemdAdvice(init));
       return systemdManager(host, scope);
+    }
     case "darwin":
       if (scope === "system") {
         throw new UnsupportedServiceError(

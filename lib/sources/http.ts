@@ -264,6 +264,12 @@ export class HttpSource implements Source, AsyncDisposable {
     try {
       const url = new URL(request.url);
       this.#guardBrowser(request);
+      // The page, its script, style and icon are the same code in every hark
+      // and hold no data, so they load without the token: a browser that
+      // opens the page can then ask for it, and every request for data
+      // below still needs it.
+      const page = request.method === "GET" ? this.#servePage(url.pathname) : undefined;
+      if (page) return page;
       this.#authorize(request, url);
       const served = request.method === "GET" ? await this.#serveFixed(url.pathname) : undefined;
       if (served) return served;
@@ -295,17 +301,21 @@ export class HttpSource implements Source, AsyncDisposable {
     }
   }
 
-  /** The web page, its script and style, its status call, and the metrics; undefined for other paths. */
+  /** The web page, its script, style and icon; undefined for other paths or without a page. */
+  #servePage(path: string): Response | undefined {
+    const asset = this.#init.view ? WEB_ASSETS[path] : undefined;
+    if (!asset) return undefined;
+    return new Response(asset.body, { headers: { "content-type": asset.type, ...PAGE_HEADERS } });
+  }
+
+  /** The page's status call and the metrics; undefined for other paths. */
   async #serveFixed(path: string): Promise<Response | undefined> {
     const { metrics, view } = this.#init;
     if (path === "/metrics" && metrics) {
       return new Response(metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
     }
-    if (!view) return undefined;
-    if (path === "/v1/hark/status") return reply(200, await view(), { "cache-control": "no-store" });
-    const asset = WEB_ASSETS[path];
-    if (!asset) return undefined;
-    return new Response(asset.body, { headers: { "content-type": asset.type, ...PAGE_HEADERS } });
+    if (path === "/v1/hark/status" && view) return reply(200, await view(), { "cache-control": "no-store" });
+    return undefined;
   }
 
   /** `GET /<topics>/<format>`: which topics and format, or undefined for any other request. */

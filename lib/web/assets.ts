@@ -3,7 +3,9 @@
  * (loopback by default): a live feed over SSE, history with a topic and a
  * text filter, peers and sink health, and a send form. Plain HTML, CSS and
  * script kept in this module, so `deno compile` carries them and nothing is
- * read from disk. The page renders every event field as text, never as
+ * read from disk. The page, its script, style and icon hold no data and load
+ * without the listener's token; everything with data needs it, and the page
+ * asks for it when it is missing or wrong. The page renders every event field as text, never as
  * HTML, and the Content-Security-Policy allows only this origin's script.
  */
 
@@ -22,7 +24,19 @@ export const INDEX_HTML = `<!doctype html>
   <h1>hark</h1>
   <span id="agent" data-testid="agent"></span>
 </header>
-<main>
+<section id="login" data-testid="login" hidden>
+  <h2>This page needs the listener's token</h2>
+  <p id="login-reason" data-testid="login-reason"></p>
+  <form id="login-form" data-testid="login-form">
+    <input id="login-token" data-testid="login-token" type="password" autocomplete="current-password" placeholder="token" aria-label="token" required>
+    <button type="submit" data-testid="login-button">Open</button>
+  </form>
+  <p class="hint">The token is the <code>token = "…"</code> of the <code>[[source]]</code> with <code>type = "http"</code>
+  in the agent's config file (<code>~/.config/hark/config.toml</code> on Linux, or the file given to <code>--config</code>).
+  The page then opens as <code>/?auth=…</code>, ntfy's base64url form of <code>Bearer TOKEN</code>: bookmark it, or make
+  it with <code>printf 'Bearer %s' TOKEN | base64 | tr '+/' '-_' | tr -d '='</code>.</p>
+</section>
+<main id="app">
   <section id="live-section">
     <h2>Live</h2>
     <p class="hint" id="live-state" data-testid="live-state">connecting…</p>
@@ -87,6 +101,9 @@ table { width: 100%; border-collapse: collapse; margin-bottom: .8rem; }
 th { white-space: nowrap; }
 th, td { text-align: left; padding: .2rem .3rem; border-top: 1px solid var(--line); overflow-wrap: anywhere; }
 .hint { opacity: .7; margin: .2rem 0; }
+#login { max-width: 40rem; margin: 2rem auto; padding: 1rem; border: 1px solid var(--line); border-radius: .5rem; }
+#login input { flex: 1; }
+[hidden] { display: none !important; }
 .state-ok { color: #16a34a; } .state-retrying { color: #d97706; } .state-suspended { color: #dc2626; }
 `;
 
@@ -184,8 +201,30 @@ function row(cells) {
   return tr;
 }
 
+// ntfy's ?auth= is the base64url of the Authorization header the page would send.
+function authParam(token) {
+  const bytes = new TextEncoder().encode("Bearer " + token);
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+// The page and its assets load without the token; its data does not. Ask for
+// the token instead of showing an empty page stuck at "connecting…".
+function askForToken() {
+  if (!document.getElementById("login").hidden) return;
+  document.getElementById("app").hidden = true;
+  document.getElementById("login").hidden = false;
+  document.getElementById("login-reason").textContent = auth
+    ? "The token in this address is not the listener's token. Enter the right one."
+    : "This agent's http source has a token: enter it to open the page.";
+  document.getElementById("login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.assign("/?auth=" + authParam(document.getElementById("login-token").value));
+  });
+}
+
 async function refresh() {
   const response = await fetch(url("/v1/hark/status"));
+  if (response.status === 401) return askForToken();
   if (!response.ok) return;
   const status = await response.json();
   document.getElementById("agent").textContent = status.host + " · " + status.peer + " · network " + (status.network ?? "");
