@@ -395,7 +395,6 @@ export class Agent {
     return {
       topics: this.#topics,
       retentionMs: this.#init.config.store.retention_ms,
-      has: (id) => this.#store?.seqOf(id) !== undefined,
       read: (topics, since, push) => {
         let stop = () => {};
         const follow = push && (() => stop = this.#followers.add({ topics, push }));
@@ -411,11 +410,9 @@ export class Agent {
     const query: HistoryQuery = { topics: [...topics] };
     if (since.kind === "time") query.sinceTime = since.ms;
     if (since.kind === "latest") query.limit = 1;
-    if (since.kind === "id") {
-      const seq = store.seqOf(since.id);
-      if (seq === undefined) throw new HarkError(`no event with id ${JSON.stringify(since.id)} in this agent's store`);
-      query.afterSeq = seq;
-    }
+    // An id the store no longer (or never) held gets everything stored, as ntfy does: a phone whose
+    // last id has aged out, or that last read another server, catches up instead of failing for good.
+    if (since.kind === "id") query.afterSeq = store.seqOf(since.id);
     // Nothing stored is wanted: start after the newest event, so the first read finds none and follows.
     if (since.kind === "none" || topics.size === 0) query.afterSeq = store.lastSeq();
     return new HistoryPages({ store, budget: this.#historyBudget, query, onCaughtUp });

@@ -380,7 +380,7 @@ export function socketSubscription(request: Request, subscription: Subscription,
       live.forEach(send);
     } catch (error) {
       if (!open) return;
-      // 1013: try again later. Otherwise the since= id was checked before the upgrade; this is the store going away.
+      // 1013: try again later. Otherwise this is the store going away.
       if (error instanceof HistoryBusyError) finish(1013, error.message.slice(0, 120));
       else finish(1011, (error as Error).message.slice(0, 120));
     }
