@@ -8,14 +8,14 @@
  * - `GET`/`PUT`/`POST /<topic>/publish|send|trigger`, the message in `?message=`;
  * - `PUT`/`POST /` with a JSON body `{"topic","message","title","priority","tags","click"}`.
  * Options come as headers or query parameters under ntfy's names and aliases.
- * The reply is the created hark event as JSON; errors are `{"code","http","error"}`
- * in ntfy's shape.
+ * The reply is ntfy's message object for the created event (what the ntfy CLI
+ * and apps decode); errors are `{"code","http","error"}` in ntfy's shape.
  */
 
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
-import { type EventDraft, parsePriority } from "../event/event.ts";
+import { type EventDraft, type HarkEvent, parsePriority } from "../event/event.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
@@ -25,6 +25,7 @@ import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import { APP_CSS, APP_JS, FAVICON_SVG, INDEX_HTML } from "../web/assets.ts";
 import {
   DEFAULT_KEEPALIVE_MS,
+  ntfyMessage,
   parseSubscription,
   socketSubscription,
   streamSubscription,
@@ -248,6 +249,7 @@ export class HttpSource implements Source, AsyncDisposable {
       this.#authorize(request, url);
       const served = request.method === "GET" ? await this.#serveFixed(url.pathname) : undefined;
       if (served) return served;
+      if (isAuthCheck(request, url)) return this.#authCheck(url);
       const target = this.#subscribeTarget(request, url);
       // Awaited here: a subscription refused before its reply starts (503) is answered below.
       if (target) return await this.#subscribe(request, url, target);
@@ -255,7 +257,7 @@ export class HttpSource implements Source, AsyncDisposable {
       const event = await this.#publish(draft);
       this.#accepted++;
       log.debug("published {id} on {topic} from http", { id: event.id, topic: event.topic });
-      return reply(200, event);
+      return reply(200, publishReply(event, this.#init.feed.retentionMs));
     } catch (error) {
       const failure = error instanceof HttpFailure
         ? error
@@ -296,7 +298,24 @@ export class HttpSource implements Source, AsyncDisposable {
     if (request.method !== "GET" || url.pathname.length > MAX_PATH_CHARS) return undefined;
     const segments = url.pathname.slice(1).split("/");
     if (segments.length !== 2 || !SUBSCRIBE_ACTIONS.has(segments[1])) return undefined;
-    const names = segments[0].split(",").filter((name) => name !== "");
+    return { format: segments[1] as SubscribeFormat, ...this.#readableTopics(segments[0]) };
+  }
+
+  /**
+   * `GET /<topics>/auth`, which the ntfy app sends before it adds a
+   * subscription: 200 `{"success":true}` once `#authorize` let the request
+   * through (401 otherwise, which makes the app ask for a login), 400 for
+   * topics this agent does not subscribe to, so the app shows the reason
+   * instead of adding a subscription that can never receive anything.
+   */
+  #authCheck(url: URL): Response {
+    this.#readableTopics(url.pathname.slice(1).split("/")[0]);
+    return reply(200, { success: true });
+  }
+
+  /** A path's comma-separated topics, each one this agent subscribes to; HttpFailure 400 otherwise. */
+  #readableTopics(segment: string): { topics: Set<string>; list: string } {
+    const names = segment.split(",").filter((name) => name !== "");
     if (names.length === 0) throw new HttpFailure(400, 40001, "invalid topic: name one or more, comma-separated");
     const topics = new Set(names.map((name) => this.#topic(name)));
     const unknown = [...topics].filter((topic) => !this.#init.feed.topics.has(topic));
@@ -309,15 +328,11 @@ export class HttpSource implements Source, AsyncDisposable {
         } to agent.topics in its config`,
       );
     }
-    return { format: segments[1] as SubscribeFormat, topics, list: [...topics].join(",") };
+    return { topics, list: [...topics].join(",") };
   }
 
   #subscribe(request: Request, url: URL, target: { format: SubscribeFormat; topics: Set<string>; list: string }) {
     const subscription = parseSubscription(request, url, target.topics, target.list);
-    const since = subscription.since;
-    if (since.kind === "id" && !this.#init.feed.has(since.id)) {
-      throw new HttpFailure(400, 40008, `invalid since=${since.id}: this agent's store has no event with that id`);
-    }
     if (this.#subscribers.size >= MAX_SUBSCRIBERS) {
       throw new HttpFailure(429, 42903, `too many subscribers (${MAX_SUBSCRIBERS}); close some and try again`);
     }
@@ -564,6 +579,23 @@ export class HttpSource implements Source, AsyncDisposable {
       throw refusal(error);
     }
   }
+}
+
+/**
+ * A publish's reply as ntfy's server writes it (`id`, `time` in unix seconds,
+ * `expires`, `event: "message"`, `topic`, `message`, …), since ntfy's CLI and
+ * scripts (`curl … | jq .message`) decode it. The hark event's `source` rides
+ * along: ntfy uses no such name.
+ */
+function publishReply(event: HarkEvent, retentionMs: number) {
+  return { ...ntfyMessage(event, retentionMs), source: event.source };
+}
+
+/** `GET /<topics>/auth`: ntfy's "may I read these topics" check. */
+function isAuthCheck(request: Request, url: URL): boolean {
+  if (request.method !== "GET" || url.pathname.length > MAX_PATH_CHARS) return false;
+  const segments = url.pathname.slice(1).split("/");
+  return segments.length === 2 && segments[1] === "auth";
 }
 
 /** Maps a publish refusal to an HTTP status; its message goes to the client unchanged. */

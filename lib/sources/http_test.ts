@@ -28,7 +28,6 @@ export function emptyFeed(topics: string[] = ["mytopic", "default", "alerts"]): 
     topics: new Set(topics),
     retentionMs: 86_400_000,
     read: () => ({ pages: { next: () => Promise.resolve({ events: [], last: true, release() {} }) }, stop() {} }),
-    has: () => false,
   };
 }
 
@@ -70,16 +69,29 @@ async function curlStatus(...args: string[]): Promise<{ status: number; json: Re
   return { status: Number(text.slice(cut + 1)), json: JSON.parse(text.slice(0, cut)) };
 }
 
-function assertEvent(reply: string, draft: EventDraft): HarkEvent {
-  const event = JSON.parse(reply) as HarkEvent;
-  assert.equal(event.topic, draft.topic);
-  assert.equal(event.body, draft.body);
-  assert.equal(event.title, draft.title ?? "");
-  assert.equal(event.priority, draft.priority ?? 3);
-  assert.deepEqual(event.tags, draft.tags ?? []);
-  assert.equal(event.click, draft.click);
-  assert.match(event.id, /^[0-9A-Z]{26}$/);
-  return event;
+/** The reply is ntfy's message object (what `ntfy publish` and `jq .message` read), plus hark's `source`. */
+function assertNtfyReply(reply: string, draft: EventDraft): void {
+  const message = JSON.parse(reply);
+  const now = Math.floor(Date.now() / 1000);
+  assert.match(message.id, /^[0-9A-Z]{26}$/);
+  assert.ok(Math.abs(message.time - now) <= 5, `time ${message.time} is unix seconds`);
+  assert.equal(message.expires, message.time + 86_400, "expires when the store drops it (the feed's retention)");
+  assert.deepEqual(message, {
+    id: message.id,
+    time: message.time,
+    expires: message.expires,
+    event: "message",
+    topic: draft.topic,
+    message: draft.body,
+    ...(draft.title ? { title: draft.title } : {}),
+    ...(draft.tags?.length ? { tags: draft.tags } : {}),
+    priority: draft.priority ?? 3,
+    ...(draft.click ? { click: draft.click } : {}),
+    ...(draft.actions?.length
+      ? { actions: draft.actions.map((action, index) => ({ id: `${message.id}-${index}`, ...action })) }
+      : {}),
+    source: { host: "test", peer: "12D3KooWtest" },
+  });
 }
 
 Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", async (t) => {
@@ -191,7 +203,7 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
       const reply = await curl(...args);
       assert.equal(drafts.length, before + 1);
       assert.deepEqual(drafts.at(-1), draft);
-      assertEvent(reply, draft);
+      assertNtfyReply(reply, draft);
     });
   }
   assert.equal(ctx.source.stats().accepted, cases.length);
@@ -285,11 +297,43 @@ Deno.test("HttpSource enforces its token", async (t) => {
     await t.step(name, async () => {
       const reply = await curlStatus(...args);
       assert.equal(reply.status, status);
-      if (status === 200) assert.equal(reply.json.body, "x");
+      if (status === 200) assert.equal(reply.json.message, "x");
       else assert.match(reply.json.error as string, /unauthorized/);
     });
   }
   assert.equal(ctx.drafts.length, 4);
+});
+
+Deno.test("HttpSource answers ntfy's GET /<topics>/auth, the app's login check", async (t) => {
+  await using open = await startSource();
+  await using guarded = await startSource({ token: "tk_secret" });
+  // The app's login is a user name and a password: the token goes in as the password.
+  const login = (password: string) => `Authorization: Basic ${btoa(`phil:${password}`)}`;
+  const cases = [
+    { name: "no token configured: anyone on loopback may read", port: open.port, args: [], status: 200 },
+    { name: "no credentials, so the app asks for a login", port: guarded.port, args: [], status: 401 },
+    { name: "a wrong password", port: guarded.port, args: ["-H", login("tk_wrong")], status: 401 },
+    { name: "the token as the password", port: guarded.port, args: ["-H", login("tk_secret")], status: 200 },
+    { name: "a bearer token", port: guarded.port, args: ["-H", "Authorization: Bearer tk_secret"], status: 200 },
+  ];
+  for (const { name, port, args, status } of cases) {
+    await t.step(name, async () => {
+      const reply = await curlStatus(...args, `127.0.0.1:${port}/mytopic/auth`);
+      assert.equal(reply.status, status);
+      if (status === 200) assert.deepEqual(reply.json, { success: true });
+      else assert.match(reply.json.error as string, /unauthorized/);
+    });
+  }
+  await t.step("several topics at once", async () => {
+    const reply = await curlStatus(`127.0.0.1:${open.port}/mytopic,alerts/auth`);
+    assert.deepEqual([reply.status, reply.json], [200, { success: true }]);
+  });
+  await t.step("a topic the agent does not subscribe to says so", async () => {
+    const reply = await curlStatus("-H", login("tk_secret"), `127.0.0.1:${guarded.port}/elsewhere/auth`);
+    assert.equal(reply.status, 400);
+    assert.match(reply.json.error as string, /does not subscribe to "elsewhere".*agent\.topics/);
+  });
+  assert.equal(open.drafts.length + guarded.drafts.length, 0, "a login check publishes nothing");
 });
 
 Deno.test("HttpSource.start() refuses a non-loopback address without a token", async () => {
