@@ -180,7 +180,7 @@ export class HttpSource implements Source, AsyncDisposable {
         hostname: this.#hostname,
         port: this.#port,
         onListen: () => {},
-        handler: (request) => this.#handle(request),
+        handler: async (request) => this.#allowOrigin(request, await this.#handle(request)),
       });
     } catch (error) {
       const host = this.#hostname.includes(":") ? `[${this.#hostname}]` : this.#hostname;
@@ -245,7 +245,8 @@ export class HttpSource implements Source, AsyncDisposable {
   async #handle(request: Request): Promise<Response> {
     try {
       const url = new URL(request.url);
-      this.#guardBrowser(request);
+      if (request.method === "OPTIONS") return this.#preflight();
+      this.#guardBrowser(request, url);
       this.#authorize(request, url);
       const served = request.method === "GET" ? await this.#serveFixed(url.pathname) : undefined;
       if (served) return served;
@@ -275,6 +276,47 @@ export class HttpSource implements Source, AsyncDisposable {
       if (failure.status === 405) headers["allow"] = "GET, PUT, POST";
       return reply(failure.status, { code: failure.code, http: failure.status, error: failure.message }, headers);
     }
+  }
+
+  /**
+   * Lets a page on another origin read the answer to a request that carried
+   * the token itself (a 401 included, so it can tell its user the token is
+   * wrong). Only a listener with a token sends this, and a page without the
+   * token learns nothing, not even the refusal. `*` never covers what a
+   * browser adds on its own (cookies), so only the token opens anything.
+   */
+  #allowOrigin(request: Request, response: Response): Response {
+    if (!this.#tokenDigest || !request.headers.has("origin") || response.status === 101) return response;
+    if (!carriesToken(request, new URL(request.url))) return response;
+    response.headers.set("access-control-allow-origin", "*");
+    return response;
+  }
+
+  /**
+   * A browser asks before a cross-origin request that sends headers (the
+   * token, ntfy's Title, …) or uses PUT: the answer lists what may come.
+   * The preflight itself carries no token; the request after it must. A
+   * listener without a token refuses cross-origin requests, so it refuses
+   * the question too.
+   */
+  #preflight(): Response {
+    if (!this.#tokenDigest) {
+      return reply(403, {
+        code: 40304,
+        http: 403,
+        error: 'requests from other web pages need a token: set token = "…" in [[source]]',
+      });
+    }
+    return new Response(null, {
+      status: 204,
+      headers: {
+        "access-control-allow-origin": "*",
+        "access-control-allow-methods": "GET, PUT, POST",
+        // `*` alone does not cover Authorization (the Fetch standard), so it is named.
+        "access-control-allow-headers": "Authorization, *",
+        "access-control-max-age": "3600",
+      },
+    });
   }
 
   /** The web page, its script and style, its status call, and the metrics; undefined for other paths. */
@@ -357,19 +399,35 @@ export class HttpSource implements Source, AsyncDisposable {
    * 127.0.0.1 (plain forms, images, DNS rebinding, WebSockets, which no CORS
    * rule covers), which would let any site publish into the mesh or read
    * its events. Browsers mark such requests with `Origin` or
-   * `Sec-Fetch-Site`; scripts and curl send neither. Only same-origin
-   * requests get through, and a loopback listener also insists on a
-   * loopback `Host`, which defeats DNS rebinding.
+   * `Sec-Fetch-Site`; scripts and curl send neither. Same-origin requests
+   * get through; so do cross-origin ones that carry the token themselves
+   * (`Authorization`, or `?auth=` for EventSource and WebSocket), which
+   * `#authorize` then checks: a page that knows the token was given it by
+   * its user. Nothing a browser adds on its own counts. A loopback listener
+   * also insists on a loopback `Host`, which defeats DNS rebinding.
    */
-  #guardBrowser(request: Request): void {
+  #guardBrowser(request: Request, url: URL): void {
     const site = request.headers.get("sec-fetch-site");
     const origin = request.headers.get("origin");
     const host = (request.headers.get("host") ?? "").toLowerCase();
-    // This listener's own pages (and nothing else) may call it from a browser.
+    // This listener's own pages may call it from a browser.
     const sameOrigin = site === "same-origin" ||
       (site === null && origin !== null && URL.parse(origin)?.host.toLowerCase() === host);
     if (!sameOrigin && (origin !== null || (site !== null && site !== "none"))) {
-      throw new HttpFailure(403, 40302, "requests from web pages are refused: publish with curl or a script");
+      if (!this.#tokenDigest) {
+        throw new HttpFailure(
+          403,
+          40302,
+          'requests from other web pages are refused: publish with curl or a script, or set token = "…" in [[source]] and send it',
+        );
+      }
+      if (!carriesToken(request, url)) {
+        throw new HttpFailure(
+          403,
+          40305,
+          "requests from other web pages must carry the token: send Authorization: Bearer <token>, or ?auth= for EventSource and WebSocket",
+        );
+      }
     }
     if (this.#loopback) {
       const name = host.replace(/:\d+$/, "");
@@ -589,6 +647,11 @@ export class HttpSource implements Source, AsyncDisposable {
  */
 function publishReply(event: HarkEvent, retentionMs: number) {
   return { ...ntfyMessage(event, retentionMs), source: event.source };
+}
+
+/** Whether the request itself names a token (checked by `#authorize`), as a header or ntfy's `?auth=`. */
+function carriesToken(request: Request, url: URL): boolean {
+  return request.headers.has("authorization") || url.searchParams.has("auth");
 }
 
 /** `GET /<topics>/auth`: ntfy's "may I read these topics" check. */

@@ -336,6 +336,90 @@ Deno.test("HttpSource answers ntfy's GET /<topics>/auth, the app's login check",
   assert.equal(open.drafts.length + guarded.drafts.length, 0, "a login check publishes nothing");
 });
 
+Deno.test("HttpSource lets pages on other origins in with the token (CORS), and only with it", async (t) => {
+  await using guarded = await startSource({ token: "tk_secret" });
+  await using open = await startSource();
+  const page = { origin: "http://127.0.0.1:1", "sec-fetch-site": "same-site" };
+  const call = async (port: number, path: string, init: RequestInit = {}) => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, init);
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : undefined };
+  };
+  await t.step("the preflight names the token's header, ntfy's methods, and any origin", async () => {
+    const reply = await call(guarded.port, "/mytopic", {
+      method: "OPTIONS",
+      headers: {
+        ...page,
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "authorization,title",
+      },
+    });
+    assert.equal(reply.status, 204);
+    assert.equal(reply.headers.get("access-control-allow-origin"), "*");
+    assert.equal(reply.headers.get("access-control-allow-methods"), "GET, PUT, POST");
+    assert.equal(reply.headers.get("access-control-allow-headers"), "Authorization, *");
+  });
+  await t.step("a cross-origin publish with the token is accepted and readable", async () => {
+    const reply = await call(guarded.port, "/mytopic", {
+      method: "PUT",
+      headers: { ...page, authorization: "Bearer tk_secret", title: "From a page" },
+      body: "hello",
+    });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get("access-control-allow-origin"), "*");
+    assert.equal(reply.json.title, "From a page");
+  });
+  await t.step("a cross-origin subscribe with ?auth= (EventSource cannot send headers)", async () => {
+    const auth = btoa("Bearer tk_secret").replaceAll("=", "");
+    const reply = await fetch(`http://127.0.0.1:${guarded.port}/mytopic/sse?poll=1&auth=${auth}`, { headers: page });
+    await reply.body?.cancel();
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get("access-control-allow-origin"), "*");
+  });
+  await t.step("a cross-origin request without the token is refused before anything happens", async () => {
+    const before = guarded.drafts.length;
+    const reply = await call(guarded.port, "/mytopic", { method: "POST", headers: page, body: "x" });
+    assert.equal(reply.status, 403);
+    assert.match(reply.json.error, /must carry the token/);
+    assert.equal(reply.headers.get("access-control-allow-origin"), null, "the page may not even read the refusal");
+    assert.equal(guarded.drafts.length, before);
+  });
+  await t.step("a wrong token from another origin gets 401, which the page may read", async () => {
+    const reply = await call(guarded.port, "/mytopic", {
+      method: "POST",
+      headers: { ...page, authorization: "Bearer tk_wrong" },
+      body: "x",
+    });
+    assert.equal(reply.status, 401);
+    assert.equal(reply.headers.get("access-control-allow-origin"), "*");
+  });
+  await t.step("a listener without a token refuses other origins, preflight included, and allows none", async () => {
+    const preflight = await call(open.port, "/mytopic", {
+      method: "OPTIONS",
+      headers: { ...page, "access-control-request-method": "PUT" },
+    });
+    assert.equal(preflight.status, 403);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+    const publish = await call(open.port, "/mytopic", {
+      method: "POST",
+      headers: { ...page, authorization: "Bearer anything" },
+      body: "x",
+    });
+    assert.equal(publish.status, 403);
+    assert.equal(publish.headers.get("access-control-allow-origin"), null);
+    assert.equal(open.drafts.length, 0);
+  });
+  await t.step("scripts and curl, which send no Origin, get no CORS header", async () => {
+    const reply = await call(guarded.port, "/mytopic", {
+      method: "POST",
+      headers: { authorization: "Bearer tk_secret" },
+      body: "x",
+    });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get("access-control-allow-origin"), null);
+  });
+});
+
 Deno.test("HttpSource.start() refuses a non-loopback address without a token", async () => {
   const { publish } = fakePublish();
   for (const listen of ["0.0.0.0:0", "[::]:0", "192.0.2.1:0"]) {
