@@ -23,6 +23,7 @@ import { encodeToken, loadNetwork, mdnsServiceTag, type Network, newNetwork, sav
 import { PeerBook } from "./connect/peer_book.ts";
 import { type Arrival, EventStore, type HistoryQuery } from "./store/store.ts";
 import { HistoryBudget } from "./store/history_budget.ts";
+import { RecentIds } from "./store/recent_ids.ts";
 import { HistoryPages } from "./store/history_pages.ts";
 import { HistoryResponder } from "./history/responder.ts";
 import { CatchUp } from "./history/catch_up.ts";
@@ -64,6 +65,8 @@ export class Agent {
   #followers = new Followers();
   /** What every reader of stored events together may hold: ntfy subscribers, history and tail. */
   #historyBudget = new HistoryBudget();
+  /** What de-duplicates the events the store does not keep (`cache: false`). */
+  #unstored = new RecentIds();
   #topics: Set<string>;
   #startedAt = 0;
   #state: "stopped" | "starting" | "running" | "stopping" = "stopped";
@@ -200,8 +203,9 @@ export class Agent {
       mesh,
       store,
       topics: [...this.#topics],
+      // Catch-up is a replay, which the publisher of a `cache: false` event asked to be spared.
       onEvent: (event, fingerprint, record) =>
-        this.#receive(event, fingerprint, {
+        event.cache !== false && this.#receive(event, fingerprint, {
           data: record.data,
           signed: { seqno: record.seqno, signature: record.signature },
           // Published before this agent's store existed: history, not news.
@@ -306,13 +310,19 @@ export class Agent {
 
   /** An event from another agent, validated by the mesh or by catch-up. */
   #receive(event: HarkEvent, fingerprint: number, arrival: Arrival): void {
+    if (event.cache === false) {
+      // Live only, by its publisher's wish: never stored, so sinks get it without a cursor, once.
+      if (this.#unstored.add(event.id)) this.#deliverLocally(event, undefined, arrival.backfill);
+      return;
+    }
     const seq = this.#store?.append(event, fingerprint, arrival);
     // Already stored: a copy of an event this agent had before it restarted.
     if (seq === undefined) return;
     this.#store!.afterCommit(() => this.#deliverLocally(event, seq, arrival.backfill));
   }
 
-  #deliverLocally(event: HarkEvent, seq: number, backfill = false): void {
+  /** `seq` is the event's number in the store; undefined for one the store does not keep. */
+  #deliverLocally(event: HarkEvent, seq: number | undefined, backfill = false): void {
     this.#router?.route(event, seq, backfill);
     const reserved = isReservedTopic(event.topic);
     if (reserved) {
@@ -383,9 +393,13 @@ export class Agent {
         { maxEventBytes: config.agent.max_event_bytes },
       );
     const { event, recipients, fingerprint, data } = await mesh.publishAsSelf(build, SEND_WAIT_MS);
-    const seq = this.#store?.append(event, fingerprint, { data });
     // Like Serf's user events, the sender's own sinks see what it publishes.
     const local = this.#topics.has(event.topic);
+    if (event.cache === false) {
+      if (local && this.#unstored.add(event.id)) this.#deliverLocally(event, undefined);
+      return { event, recipients, local };
+    }
+    const seq = this.#store?.append(event, fingerprint, { data });
     if (local && seq !== undefined) this.#store!.afterCommit(() => this.#deliverLocally(event, seq));
     return { event, recipients, local };
   }
