@@ -95,13 +95,14 @@ const PARAMS = {
   tags: ["x-tags", "tags", "tag", "ta"],
   click: ["x-click", "click"],
   actions: ["x-actions", "actions", "action"],
+  cache: ["x-cache", "cache"],
 } as const;
 
 /**
  * ntfy features hark cannot honour and whose loss would surprise the sender
  * (a delayed message sent now, an e-mail or call that never happens, an
  * attachment dropped): refused with 400 rather than silently ignored. Purely
- * cosmetic ones (icon, markdown, cache, firebase) are ignored.
+ * cosmetic ones (icon, markdown, firebase) are ignored.
  */
 const UNSUPPORTED_PARAMS: Record<string, readonly string[]> = {
   "delay": ["x-delay", "delay", "x-at", "at", "x-in", "in"],
@@ -531,6 +532,7 @@ export class HttpSource implements Source, AsyncDisposable {
     if (click !== undefined) draft.click = click;
     const actions = param(PARAMS.actions);
     if (actions !== undefined) draft.actions = actionsOf(() => parseActionsHeader(actions));
+    if (!cacheWanted(param(PARAMS.cache))) draft.cache = false;
     return draft;
   }
 
@@ -575,6 +577,8 @@ export class HttpSource implements Source, AsyncDisposable {
     if (json.actions !== undefined && json.actions !== null) {
       draft.actions = actionsOf(() => parseActionsJson(json.actions));
     }
+    // ntfy's JSON has `"cache": "no"`, a string; a boolean is taken too.
+    if (json.cache === false || (typeof json.cache === "string" && !cacheWanted(json.cache))) draft.cache = false;
     return draft;
   }
 
@@ -647,6 +651,15 @@ export class HttpSource implements Source, AsyncDisposable {
  */
 function publishReply(event: HarkEvent, retentionMs: number) {
   return { ...ntfyMessage(event, retentionMs), source: event.source };
+}
+
+/**
+ * ntfy's `Cache:` header: absent or empty means store the message; only
+ * `1`, `yes` and `true` mean so when given, so `no`, `0` and `false` (and
+ * anything else, as in ntfy) ask that no agent store it.
+ */
+function cacheWanted(value: string | undefined): boolean {
+  return value === undefined || value.trim() === "" || ["1", "yes", "true"].includes(value.trim().toLowerCase());
 }
 
 /** Whether the request itself names a token (checked by `#authorize`), as a header or ntfy's `?auth=`. */

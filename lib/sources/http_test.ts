@@ -75,11 +75,12 @@ function assertNtfyReply(reply: string, draft: EventDraft): void {
   const now = Math.floor(Date.now() / 1000);
   assert.match(message.id, /^[0-9A-Z]{26}$/);
   assert.ok(Math.abs(message.time - now) <= 5, `time ${message.time} is unix seconds`);
-  assert.equal(message.expires, message.time + 86_400, "expires when the store drops it (the feed's retention)");
+  if (draft.cache === false) assert.ok(!("expires" in message), "no store keeps it, so it has no expiry (as in ntfy)");
+  else assert.equal(message.expires, message.time + 86_400, "expires when the store drops it (the feed's retention)");
   assert.deepEqual(message, {
     id: message.id,
     time: message.time,
-    expires: message.expires,
+    ...(draft.cache === false ? {} : { expires: message.expires }),
     event: "message",
     topic: draft.topic,
     message: draft.body,
@@ -190,6 +191,26 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
       name: "POST /send",
       args: ["-X", "POST", `${host}/mytopic/send?m=sent`],
       draft: { topic: "mytopic", body: "sent" },
+    },
+    {
+      name: "Cache: no asks that no agent store it",
+      args: ["-H", "Cache: no", "-d", "one-time code 4711", `${host}/mytopic`],
+      draft: { topic: "mytopic", body: "one-time code 4711", cache: false },
+    },
+    {
+      name: "X-Cache: yes is the default, stored",
+      args: ["-H", "X-Cache: yes", "-d", "x", `${host}/mytopic`],
+      draft: { topic: "mytopic", body: "x" },
+    },
+    {
+      name: "?cache=no",
+      args: ["-d", "x", `${host}/mytopic?cache=no`],
+      draft: { topic: "mytopic", body: "x", cache: false },
+    },
+    {
+      name: 'JSON "cache": "no"',
+      args: ["-d", '{"topic":"mytopic","message":"x","cache":"no"}', host],
+      draft: { topic: "mytopic", body: "x", cache: false },
     },
     {
       name: "upper-case topic is lower-cased",

@@ -128,13 +128,18 @@ export function parseSince(value: string | undefined, poll: boolean, now = Date.
   }
 }
 
-/** A hark event as ntfy's message; one without an expiry lasts as long as the store keeps it. */
+/**
+ * A hark event as ntfy's message; one without an expiry lasts as long as the
+ * store keeps it, and one no store keeps (`cache: false`) has no `expires`,
+ * as ntfy sends a `Cache: no` message.
+ */
 export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage {
   const time = Date.parse(event.time);
+  const expires = event.expires ? Date.parse(event.expires) : event.cache === false ? undefined : time + retentionMs;
   const message: NtfyMessage = {
     id: event.id,
     time: Math.floor(time / 1000),
-    expires: Math.floor((event.expires ? Date.parse(event.expires) : time + retentionMs) / 1000),
+    ...(expires === undefined ? {} : { expires: Math.floor(expires / 1000) }),
     event: "message",
     topic: event.topic,
     message: event.body,
