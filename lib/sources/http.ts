@@ -181,7 +181,13 @@ export class HttpSource implements Source, AsyncDisposable {
         hostname: this.#hostname,
         port: this.#port,
         onListen: () => {},
-        handler: async (request) => this.#allowOrigin(request, await this.#handle(request)),
+        handler: async (request) => {
+          // Decided before the request is handled: a WebSocket upgrade closes the request, headers and all.
+          const allowOrigin = this.#mayAllowOrigin(request);
+          const response = await this.#handle(request);
+          if (allowOrigin && response.status !== 101) response.headers.set("access-control-allow-origin", "*");
+          return response;
+        },
       });
     } catch (error) {
       const host = this.#hostname.includes(":") ? `[${this.#hostname}]` : this.#hostname;
@@ -286,11 +292,9 @@ export class HttpSource implements Source, AsyncDisposable {
    * token learns nothing, not even the refusal. `*` never covers what a
    * browser adds on its own (cookies), so only the token opens anything.
    */
-  #allowOrigin(request: Request, response: Response): Response {
-    if (!this.#tokenDigest || !request.headers.has("origin") || response.status === 101) return response;
-    if (!carriesToken(request, new URL(request.url))) return response;
-    response.headers.set("access-control-allow-origin", "*");
-    return response;
+  #mayAllowOrigin(request: Request): boolean {
+    return this.#tokenDigest !== undefined && request.headers.has("origin") &&
+      carriesToken(request, new URL(request.url));
   }
 
   /**
