@@ -182,7 +182,7 @@ Deno.test({
       assert.deepEqual(await poll("since=01ARZ3NDEKTSV4RRFFQ69G5FAV"), ids);
       assert.deepEqual(await poll("since=latest"), [ids[1]]);
       assert.deepEqual(await poll("since=none"), []);
-      const bad = await curl("-s", "-w", "\n%{http_code}", `${base}/alerts/json?poll=1&since=yesterdayish`);
+      const bad = await curl("-s", "-w", "\n%{http_code}", `${base}/alerts/json?poll=1&since=yesterday-ish`);
       assert.match(bad.stdout, /invalid since.*\n400$/s);
     });
 

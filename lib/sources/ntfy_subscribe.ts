@@ -27,6 +27,8 @@ export const SUBSCRIBE_FORMATS = ["json", "sse", "raw", "ws"] as const;
 export type SubscribeFormat = typeof SUBSCRIBE_FORMATS[number];
 
 export const DEFAULT_KEEPALIVE_MS = 45_000;
+/** ntfy's own message ids: 12 letters and digits. */
+const NTFY_MESSAGE_ID = /^[A-Za-z0-9]{12}$/;
 /**
  * A subscriber that reads slower than events come is cut off once this
  * many messages wait for it, rather than buffer without bound; it can
@@ -115,6 +117,8 @@ export function parseSince(value: string | undefined, poll: boolean, now = Date.
   if (value === "latest") return { kind: "latest" };
   if (ULID_PATTERN.test(value)) return { kind: "id", id: value };
   if (/^\d{1,12}$/.test(value)) return { kind: "time", ms: Number(value) * 1000 };
+  // An ntfy server's message id: a phone moved over from one asks for what came after it, which here is everything.
+  if (NTFY_MESSAGE_ID.test(value)) return { kind: "id", id: value };
   try {
     return { kind: "time", ms: now - parseDuration(value) };
   } catch {
