@@ -31,6 +31,7 @@ import { encodeToken, loadNetwork, mdnsServiceTag, type Network, newNetwork, sav
 import { PeerBook } from "./connect/peer_book.ts";
 import { type Arrival, EventStore, type HistoryQuery } from "./store/store.ts";
 import { HistoryBudget } from "./store/history_budget.ts";
+import { RecentIds } from "./store/recent_ids.ts";
 import { HistoryPages } from "./store/history_pages.ts";
 import { HistoryResponder } from "./history/responder.ts";
 import { CatchUp } from "./history/catch_up.ts";
@@ -73,6 +74,8 @@ export class Agent {
   #followers = new Followers();
   /** What every reader of stored events together may hold: ntfy subscribers, history and tail. */
   #historyBudget = new HistoryBudget();
+  /** What de-duplicates the events the store does not keep (`cache: false`). */
+  #unstored = new RecentIds();
   #topics: Set<string>;
   #startedAt = 0;
   #state: "stopped" | "starting" | "running" | "stopping" = "stopped";
@@ -220,8 +223,9 @@ export class Agent {
       mesh,
       store,
       topics: [...this.#topics],
+      // Catch-up is a replay, which the publisher of a `cache: false` event asked to be spared.
       onEvent: (event, fingerprint, record) =>
-        this.#receive(event, fingerprint, {
+        event.cache !== false && this.#receive(event, fingerprint, {
           data: record.data,
           signed: { seqno: record.seqno, signature: record.signature },
           // Published before this agent's store existed: history, not news.
@@ -329,6 +333,11 @@ export class Agent {
   #receive(event: HarkEvent, fingerprint: number, arrival: Arrival): void {
     // Before it is stored: sinks, history and filters see a host name that is not its signer's as such.
     event = this.#hostNames?.judge(event) ?? event;
+    if (event.cache === false) {
+      // Live only, by its publisher's wish: never stored, so sinks get it without a cursor, once.
+      if (this.#unstored.add(event.id)) this.#deliverLocally(event, undefined, arrival.backfill);
+      return;
+    }
     const seq = this.#store?.append(event, fingerprint, arrival);
     // Already stored: a copy of an event this agent had before it restarted.
     if (seq === undefined) return;
@@ -346,7 +355,8 @@ export class Agent {
     if (typeof host === "string" && host !== "") this.#hostNames?.announce(event.source.peer, host);
   }
 
-  #deliverLocally(event: HarkEvent, seq: number, backfill = false): void {
+  /** `seq` is the event's number in the store; undefined for one the store does not keep. */
+  #deliverLocally(event: HarkEvent, seq: number | undefined, backfill = false): void {
     this.#router?.route(event, seq, backfill);
     const reserved = isReservedTopic(event.topic);
     if (reserved) {
@@ -420,9 +430,13 @@ export class Agent {
     build();
     this.#catalog?.checkDraft(topic, draft.data);
     const { event, recipients, fingerprint, data } = await mesh.publishAsSelf(build, SEND_WAIT_MS);
-    const seq = this.#store?.append(event, fingerprint, { data });
     // Like Serf's user events, the sender's own sinks see what it publishes.
     const local = this.#topics.has(event.topic);
+    if (event.cache === false) {
+      if (local && this.#unstored.add(event.id)) this.#deliverLocally(event, undefined);
+      return { event, recipients, local };
+    }
+    const seq = this.#store?.append(event, fingerprint, { data });
     if (local && seq !== undefined) this.#store!.afterCommit(() => this.#deliverLocally(event, seq));
     return { event, recipients, local };
   }
@@ -432,7 +446,6 @@ export class Agent {
     return {
       topics: this.#topics,
       retentionMs: this.#init.config.store.retention_ms,
-      has: (id) => this.#store?.seqOf(id) !== undefined,
       read: (topics, since, push) => {
         let stop = () => {};
         const follow = push && (() => stop = this.#followers.add({ topics, push }));
@@ -448,11 +461,9 @@ export class Agent {
     const query: HistoryQuery = { topics: [...topics] };
     if (since.kind === "time") query.sinceTime = since.ms;
     if (since.kind === "latest") query.limit = 1;
-    if (since.kind === "id") {
-      const seq = store.seqOf(since.id);
-      if (seq === undefined) throw new HarkError(`no event with id ${JSON.stringify(since.id)} in this agent's store`);
-      query.afterSeq = seq;
-    }
+    // An id the store no longer (or never) held gets everything stored, as ntfy does: a phone whose
+    // last id has aged out, or that last read another server, catches up instead of failing for good.
+    if (since.kind === "id") query.afterSeq = store.seqOf(since.id);
     // Nothing stored is wanted: start after the newest event, so the first read finds none and follows.
     if (since.kind === "none" || topics.size === 0) query.afterSeq = store.lastSeq();
     return new HistoryPages({ store, budget: this.#historyBudget, query, onCaughtUp });

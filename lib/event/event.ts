@@ -39,6 +39,12 @@ export interface HarkEvent {
   actions?: EventAction[];
   /** After this instant (RFC 3339) sinks no longer deliver the event. */
   expires?: string;
+  /**
+   * `false`: the publisher asked that no agent store it (ntfy's `Cache: no`).
+   * It reaches sinks and live subscribers, and is never stored, served in
+   * catch-up or replayed. Absent otherwise; `true` is never written.
+   */
+  cache?: false;
   source: EventSource;
   data?: unknown;
 }
@@ -54,6 +60,8 @@ export interface EventDraft {
   actions?: EventAction[];
   /** Lifetime in milliseconds, turned into `expires`. */
   ttl?: number;
+  /** `false`: deliver, but let no agent store it. @default true */
+  cache?: boolean;
   data?: unknown;
   user?: string;
 }
@@ -124,6 +132,7 @@ const EVENT_KEYS = new Set([
   "click",
   "actions",
   "expires",
+  "cache",
   "source",
   "data",
 ]);
@@ -182,6 +191,7 @@ export function createEvent(
     }
     event.expires = expires.toISOString();
   }
+  if (draft.cache === false) event.cache = false;
   if (draft.user !== undefined) event.source.user = draft.user;
   if (draft.data !== undefined) event.data = draft.data;
   if (event.title === "" && event.body === "") {
@@ -234,6 +244,10 @@ export function validateEvent(
   if (event.click !== undefined) checkClick(event.click);
   if (event.actions !== undefined) checkActions(event.actions);
   if (event.expires !== undefined) checkTime(event.expires, "expires");
+  // One encoding per meaning: a stored event has no `cache` field at all.
+  if (event.cache !== undefined && event.cache !== false) {
+    throw new EventError(`invalid cache ${JSON.stringify(event.cache)}: it is false or absent`);
+  }
   checkSource(event.source);
   // Before anything walks `data` recursively, JSON.stringify included.
   if (event.data !== undefined) checkDataDepth(event.data);
@@ -394,7 +408,19 @@ export function decodeEvent(
   return validateEvent(event, limits);
 }
 
-const DRAFT_KEYS = new Set(["topic", "title", "body", "priority", "tags", "click", "actions", "ttl", "data", "user"]);
+const DRAFT_KEYS = new Set([
+  "topic",
+  "title",
+  "body",
+  "priority",
+  "tags",
+  "click",
+  "actions",
+  "ttl",
+  "cache",
+  "data",
+  "user",
+]);
 
 /** Checks the shape of a draft that arrived as JSON (from the control socket). */
 export function parseDraft(value: unknown): EventDraft {
@@ -409,6 +435,9 @@ export function parseDraft(value: unknown): EventDraft {
   }
   if (draft.ttl !== undefined && typeof draft.ttl !== "number") {
     throw new EventError("ttl must be a number of milliseconds");
+  }
+  if (draft.cache !== undefined && typeof draft.cache !== "boolean") {
+    throw new EventError("cache must be true or false");
   }
   if (draft.priority !== undefined) {
     if (typeof draft.priority !== "number" && typeof draft.priority !== "string") {

@@ -56,7 +56,7 @@ Deno.test("createEvent() fills defaults", () => {
     time: "2026-11-21T23:59:59.123Z",
     source: { host: "ci-01", peer: "12D3KooWPublisher" },
   });
-  for (const key of ["click", "expires", "data"]) assert.ok(!(key in event), `no ${key}`);
+  for (const key of ["click", "expires", "cache", "data"]) assert.ok(!(key in event), `no ${key}`);
   assert.ok(!("user" in event.source));
 });
 
@@ -88,6 +88,11 @@ Deno.test("createEvent() takes every draft field", () => {
     expires: "2026-11-22T00:00:59.123Z",
     data: { build: 812 },
   });
+});
+
+Deno.test("createEvent() marks a draft with cache: false, and only that one", () => {
+  assert.equal(createEvent({ body: "x", cache: false }, ORIGIN).cache, false);
+  assert.ok(!("cache" in createEvent({ body: "x", cache: true }, ORIGIN)));
 });
 
 Deno.test("createEvent() accepts a title without a body", () => {
@@ -142,6 +147,7 @@ Deno.test("validateEvent() accepts values at the limits", async (t) => {
     { name: "topic with . _ -", change: { topic: "ci.builds_main-1" } },
     { name: "topic with upper case, kept", change: { topic: "Phil_Alerts" } },
     { name: "expires", change: { expires: "2026-11-22T00:00:00.000Z" } },
+    { name: "not to be stored (cache: false)", change: { cache: false } },
     { name: "no click", change: { click: undefined } },
     { name: "no data", change: { data: undefined } },
     { name: "data of any JSON", change: { data: [1, "two", null, { three: true }] } },
@@ -243,6 +249,12 @@ Deno.test("validateEvent() rejects each bad field", async (t) => {
     { name: "time hour 25", change: { time: "2026-01-01T25:00:00.000Z" }, message: /^invalid time/ },
     { name: "missing time", change: { time: undefined }, message: /^invalid time undefined/ },
     { name: "bad expires", change: { expires: "tomorrow" }, message: /^invalid expires "tomorrow"/ },
+    {
+      name: "cache: true (absent says that)",
+      change: { cache: true },
+      message: /^invalid cache true: it is false or absent/,
+    },
+    { name: "cache as a string", change: { cache: "no" }, message: /^invalid cache "no"/ },
     { name: "source not an object", change: { source: "ci-01" }, message: /^source must be a JSON object$/ },
     { name: "missing source", change: { source: undefined }, message: /^source must be a JSON object$/ },
     {

@@ -8,14 +8,14 @@
  * - `GET`/`PUT`/`POST /<topic>/publish|send|trigger`, the message in `?message=`;
  * - `PUT`/`POST /` with a JSON body `{"topic","message","title","priority","tags","click"}`.
  * Options come as headers or query parameters under ntfy's names and aliases.
- * The reply is the created hark event as JSON; errors are `{"code","http","error"}`
- * in ntfy's shape.
+ * The reply is ntfy's message object for the created event (what the ntfy CLI
+ * and apps decode); errors are `{"code","http","error"}` in ntfy's shape.
  */
 
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
-import { type EventDraft, parsePriority, TOPIC_PATTERN, TOPIC_RULE } from "../event/event.ts";
+import { type EventDraft, type HarkEvent, parsePriority, TOPIC_PATTERN, TOPIC_RULE } from "../event/event.ts";
 import { HeaderGuard } from "./http_header_guard.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
@@ -26,6 +26,7 @@ import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import { APP_CSS, APP_JS, FAVICON_SVG, INDEX_HTML } from "../web/assets.ts";
 import {
   DEFAULT_KEEPALIVE_MS,
+  ntfyMessage,
   parseSubscription,
   socketSubscription,
   streamSubscription,
@@ -95,13 +96,14 @@ const PARAMS = {
   tags: ["x-tags", "tags", "tag", "ta"],
   click: ["x-click", "click"],
   actions: ["x-actions", "actions", "action"],
+  cache: ["x-cache", "cache"],
 } as const;
 
 /**
  * ntfy features hark cannot honour and whose loss would surprise the sender
  * (a delayed message sent now, an e-mail or call that never happens, an
  * attachment dropped): refused with 400 rather than silently ignored. Purely
- * cosmetic ones (icon, markdown, cache, firebase) are ignored.
+ * cosmetic ones (icon, markdown, firebase) are ignored.
  */
 const UNSUPPORTED_PARAMS: Record<string, readonly string[]> = {
   "delay": ["x-delay", "delay", "x-at", "at", "x-in", "in"],
@@ -183,7 +185,13 @@ export class HttpSource implements Source, AsyncDisposable {
       hostname: "127.0.0.1",
       port: 0,
       onListen: () => {},
-      handler: (request) => this.#handle(request),
+      handler: async (request) => {
+        // Decided before the request is handled: a WebSocket upgrade closes the request, headers and all.
+        const allowOrigin = this.#mayAllowOrigin(request);
+        const response = await this.#handle(request);
+        if (allowOrigin && response.status !== 101) response.headers.set("access-control-allow-origin", "*");
+        return response;
+      },
     });
     const guard = new HeaderGuard({
       hostname: this.#hostname,
@@ -263,7 +271,8 @@ export class HttpSource implements Source, AsyncDisposable {
   async #handle(request: Request): Promise<Response> {
     try {
       const url = new URL(request.url);
-      this.#guardBrowser(request);
+      if (request.method === "OPTIONS") return this.#preflight();
+      this.#guardBrowser(request, url);
       // The page, its script, style and icon are the same code in every hark
       // and hold no data, so they load without the token: a browser that
       // opens the page can then ask for it, and every request for data
@@ -273,6 +282,7 @@ export class HttpSource implements Source, AsyncDisposable {
       this.#authorize(request, url);
       const served = request.method === "GET" ? await this.#serveFixed(url.pathname) : undefined;
       if (served) return served;
+      if (isAuthCheck(request, url)) return this.#authCheck(url);
       const target = this.#subscribeTarget(request, url);
       // Awaited here: a subscription refused before its reply starts (503) is answered below.
       if (target) return await this.#subscribe(request, url, target);
@@ -280,7 +290,7 @@ export class HttpSource implements Source, AsyncDisposable {
       const event = await this.#publish(draft);
       this.#accepted++;
       log.debug("published {id} on {topic} from http", { id: event.id, topic: event.topic });
-      return reply(200, event);
+      return reply(200, publishReply(event, this.#init.feed.retentionMs));
     } catch (error) {
       const failure = error instanceof HttpFailure
         ? error
@@ -299,6 +309,45 @@ export class HttpSource implements Source, AsyncDisposable {
       if (failure.status === 426) headers["sec-websocket-version"] = "13";
       return reply(failure.status, { code: failure.code, http: failure.status, error: failure.message }, headers);
     }
+  }
+
+  /**
+   * Lets a page on another origin read the answer to a request that carried
+   * the token itself (a 401 included, so it can tell its user the token is
+   * wrong). Only a listener with a token sends this, and a page without the
+   * token learns nothing, not even the refusal. `*` never covers what a
+   * browser adds on its own (cookies), so only the token opens anything.
+   */
+  #mayAllowOrigin(request: Request): boolean {
+    return this.#tokenDigest !== undefined && request.headers.has("origin") &&
+      carriesToken(request, new URL(request.url));
+  }
+
+  /**
+   * A browser asks before a cross-origin request that sends headers (the
+   * token, ntfy's Title, …) or uses PUT: the answer lists what may come.
+   * The preflight itself carries no token; the request after it must. A
+   * listener without a token refuses cross-origin requests, so it refuses
+   * the question too.
+   */
+  #preflight(): Response {
+    if (!this.#tokenDigest) {
+      return reply(403, {
+        code: 40304,
+        http: 403,
+        error: 'requests from other web pages need a token: set token = "…" in [[source]]',
+      });
+    }
+    return new Response(null, {
+      status: 204,
+      headers: {
+        "access-control-allow-origin": "*",
+        "access-control-allow-methods": "GET, PUT, POST",
+        // `*` alone does not cover Authorization (the Fetch standard), so it is named.
+        "access-control-allow-headers": "Authorization, *",
+        "access-control-max-age": "3600",
+      },
+    });
   }
 
   /** The web page, its script, style and icon; undefined for other paths or without a page. */
@@ -326,7 +375,24 @@ export class HttpSource implements Source, AsyncDisposable {
     if (request.method !== "GET" || url.pathname.length > MAX_PATH_CHARS) return undefined;
     const segments = url.pathname.slice(1).split("/");
     if (segments.length !== 2 || !SUBSCRIBE_ACTIONS.has(segments[1])) return undefined;
-    const names = segments[0].split(",").filter((name) => name !== "");
+    return { format: segments[1] as SubscribeFormat, ...this.#readableTopics(segments[0]) };
+  }
+
+  /**
+   * `GET /<topics>/auth`, which the ntfy app sends before it adds a
+   * subscription: 200 `{"success":true}` once `#authorize` let the request
+   * through (401 otherwise, which makes the app ask for a login), 400 for
+   * topics this agent does not subscribe to, so the app shows the reason
+   * instead of adding a subscription that can never receive anything.
+   */
+  #authCheck(url: URL): Response {
+    this.#readableTopics(url.pathname.slice(1).split("/")[0]);
+    return reply(200, { success: true });
+  }
+
+  /** A path's comma-separated topics, each one this agent subscribes to; HttpFailure 400 otherwise. */
+  #readableTopics(segment: string): { topics: Set<string>; list: string } {
+    const names = segment.split(",").filter((name) => name !== "");
     if (names.length === 0) throw new HttpFailure(400, 40001, "invalid topic: name one or more, comma-separated");
     const topics = new Set(names.map((name) => this.#topic(name)));
     const unknown = [...topics].filter((topic) => !this.#init.feed.topics.has(topic));
@@ -339,15 +405,11 @@ export class HttpSource implements Source, AsyncDisposable {
         } to agent.topics in its config`,
       );
     }
-    return { format: segments[1] as SubscribeFormat, topics, list: [...topics].join(",") };
+    return { topics, list: [...topics].join(",") };
   }
 
   #subscribe(request: Request, url: URL, target: { format: SubscribeFormat; topics: Set<string>; list: string }) {
     const subscription = parseSubscription(request, url, target.topics, target.list);
-    const since = subscription.since;
-    if (since.kind === "id" && !this.#init.feed.has(since.id)) {
-      throw new HttpFailure(400, 40008, `invalid since=${since.id}: this agent's store has no event with that id`);
-    }
     if (this.#subscribers.size >= MAX_SUBSCRIBERS) {
       throw new HttpFailure(429, 42903, `too many subscribers (${MAX_SUBSCRIBERS}); close some and try again`);
     }
@@ -372,19 +434,35 @@ export class HttpSource implements Source, AsyncDisposable {
    * 127.0.0.1 (plain forms, images, DNS rebinding, WebSockets, which no CORS
    * rule covers), which would let any site publish into the mesh or read
    * its events. Browsers mark such requests with `Origin` or
-   * `Sec-Fetch-Site`; scripts and curl send neither. Only same-origin
-   * requests get through, and a loopback listener also insists on a
-   * loopback `Host`, which defeats DNS rebinding.
+   * `Sec-Fetch-Site`; scripts and curl send neither. Same-origin requests
+   * get through; so do cross-origin ones that carry the token themselves
+   * (`Authorization`, or `?auth=` for EventSource and WebSocket), which
+   * `#authorize` then checks: a page that knows the token was given it by
+   * its user. Nothing a browser adds on its own counts. A loopback listener
+   * also insists on a loopback `Host`, which defeats DNS rebinding.
    */
-  #guardBrowser(request: Request): void {
+  #guardBrowser(request: Request, url: URL): void {
     const site = request.headers.get("sec-fetch-site");
     const origin = request.headers.get("origin");
     const host = (request.headers.get("host") ?? "").toLowerCase();
-    // This listener's own pages (and nothing else) may call it from a browser.
+    // This listener's own pages may call it from a browser.
     const sameOrigin = site === "same-origin" ||
       (site === null && origin !== null && URL.parse(origin)?.host.toLowerCase() === host);
     if (!sameOrigin && (origin !== null || (site !== null && site !== "none"))) {
-      throw new HttpFailure(403, 40302, "requests from web pages are refused: publish with curl or a script");
+      if (!this.#tokenDigest) {
+        throw new HttpFailure(
+          403,
+          40302,
+          'requests from other web pages are refused: publish with curl or a script, or set token = "…" in [[source]] and send it',
+        );
+      }
+      if (!carriesToken(request, url)) {
+        throw new HttpFailure(
+          403,
+          40305,
+          "requests from other web pages must carry the token: send Authorization: Bearer <token>, or ?auth= for EventSource and WebSocket",
+        );
+      }
     }
     if (this.#loopback) {
       const name = host.replace(/:\d+$/, "");
@@ -484,6 +562,7 @@ export class HttpSource implements Source, AsyncDisposable {
     if (click !== undefined) draft.click = click;
     const actions = param(PARAMS.actions);
     if (actions !== undefined) draft.actions = actionsOf(() => parseActionsHeader(actions));
+    if (!cacheWanted(param(PARAMS.cache))) draft.cache = false;
     return draft;
   }
 
@@ -528,6 +607,8 @@ export class HttpSource implements Source, AsyncDisposable {
     if (json.actions !== undefined && json.actions !== null) {
       draft.actions = actionsOf(() => parseActionsJson(json.actions));
     }
+    // ntfy's JSON has `"cache": "no"`, a string; a boolean is taken too.
+    if (json.cache === false || (typeof json.cache === "string" && !cacheWanted(json.cache))) draft.cache = false;
     return draft;
   }
 
@@ -590,6 +671,37 @@ export class HttpSource implements Source, AsyncDisposable {
       throw refusal(error);
     }
   }
+}
+
+/**
+ * A publish's reply as ntfy's server writes it (`id`, `time` in unix seconds,
+ * `expires`, `event: "message"`, `topic`, `message`, …), since ntfy's CLI and
+ * scripts (`curl … | jq .message`) decode it. The hark event's `source` rides
+ * along: ntfy uses no such name.
+ */
+function publishReply(event: HarkEvent, retentionMs: number) {
+  return { ...ntfyMessage(event, retentionMs), source: event.source };
+}
+
+/**
+ * ntfy's `Cache:` header: absent or empty means store the message; only
+ * `1`, `yes` and `true` mean so when given, so `no`, `0` and `false` (and
+ * anything else, as in ntfy) ask that no agent store it.
+ */
+function cacheWanted(value: string | undefined): boolean {
+  return value === undefined || value.trim() === "" || ["1", "yes", "true"].includes(value.trim().toLowerCase());
+}
+
+/** Whether the request itself names a token (checked by `#authorize`), as a header or ntfy's `?auth=`. */
+function carriesToken(request: Request, url: URL): boolean {
+  return request.headers.has("authorization") || url.searchParams.has("auth");
+}
+
+/** `GET /<topics>/auth`: ntfy's "may I read these topics" check. */
+function isAuthCheck(request: Request, url: URL): boolean {
+  if (request.method !== "GET" || url.pathname.length > MAX_PATH_CHARS) return false;
+  const segments = url.pathname.slice(1).split("/");
+  return segments.length === 2 && segments[1] === "auth";
 }
 
 /** Maps a publish refusal to an HTTP status; its message goes to the client unchanged. */

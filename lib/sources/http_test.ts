@@ -28,7 +28,6 @@ export function emptyFeed(topics: string[] = ["mytopic", "default", "alerts"]): 
     topics: new Set(topics),
     retentionMs: 86_400_000,
     read: () => ({ pages: { next: () => Promise.resolve({ events: [], last: true, release() {} }) }, stop() {} }),
-    has: () => false,
   };
 }
 
@@ -70,16 +69,30 @@ async function curlStatus(...args: string[]): Promise<{ status: number; json: Re
   return { status: Number(text.slice(cut + 1)), json: JSON.parse(text.slice(0, cut)) };
 }
 
-function assertEvent(reply: string, draft: EventDraft): HarkEvent {
-  const event = JSON.parse(reply) as HarkEvent;
-  assert.equal(event.topic, draft.topic);
-  assert.equal(event.body, draft.body);
-  assert.equal(event.title, draft.title ?? "");
-  assert.equal(event.priority, draft.priority ?? 3);
-  assert.deepEqual(event.tags, draft.tags ?? []);
-  assert.equal(event.click, draft.click);
-  assert.match(event.id, /^[0-9A-Z]{26}$/);
-  return event;
+/** The reply is ntfy's message object (what `ntfy publish` and `jq .message` read), plus hark's `source`. */
+function assertNtfyReply(reply: string, draft: EventDraft): void {
+  const message = JSON.parse(reply);
+  const now = Math.floor(Date.now() / 1000);
+  assert.match(message.id, /^[0-9A-Z]{26}$/);
+  assert.ok(Math.abs(message.time - now) <= 5, `time ${message.time} is unix seconds`);
+  if (draft.cache === false) assert.ok(!("expires" in message), "no store keeps it, so it has no expiry (as in ntfy)");
+  else assert.equal(message.expires, message.time + 86_400, "expires when the store drops it (the feed's retention)");
+  assert.deepEqual(message, {
+    id: message.id,
+    time: message.time,
+    ...(draft.cache === false ? {} : { expires: message.expires }),
+    event: "message",
+    topic: draft.topic,
+    message: draft.body,
+    ...(draft.title ? { title: draft.title } : {}),
+    ...(draft.tags?.length ? { tags: draft.tags } : {}),
+    priority: draft.priority ?? 3,
+    ...(draft.click ? { click: draft.click } : {}),
+    ...(draft.actions?.length
+      ? { actions: draft.actions.map((action, index) => ({ id: `${message.id}-${index}`, ...action })) }
+      : {}),
+    source: { host: "test", peer: "12D3KooWtest" },
+  });
 }
 
 Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", async (t) => {
@@ -180,6 +193,26 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
       draft: { topic: "mytopic", body: "sent" },
     },
     {
+      name: "Cache: no asks that no agent store it",
+      args: ["-H", "Cache: no", "-d", "one-time code 4711", `${host}/mytopic`],
+      draft: { topic: "mytopic", body: "one-time code 4711", cache: false },
+    },
+    {
+      name: "X-Cache: yes is the default, stored",
+      args: ["-H", "X-Cache: yes", "-d", "x", `${host}/mytopic`],
+      draft: { topic: "mytopic", body: "x" },
+    },
+    {
+      name: "?cache=no",
+      args: ["-d", "x", `${host}/mytopic?cache=no`],
+      draft: { topic: "mytopic", body: "x", cache: false },
+    },
+    {
+      name: 'JSON "cache": "no"',
+      args: ["-d", '{"topic":"mytopic","message":"x","cache":"no"}', host],
+      draft: { topic: "mytopic", body: "x", cache: false },
+    },
+    {
       name: "upper-case topic keeps its case, as ntfy's",
       args: ["-d", "x", `${host}/Phil_Alerts-2`],
       draft: { topic: "Phil_Alerts-2", body: "x" },
@@ -191,7 +224,7 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
       const reply = await curl(...args);
       assert.equal(drafts.length, before + 1);
       assert.deepEqual(drafts.at(-1), draft);
-      assertEvent(reply, draft);
+      assertNtfyReply(reply, draft);
     });
   }
   assert.equal(ctx.source.stats().accepted, cases.length);
@@ -304,11 +337,127 @@ Deno.test("HttpSource enforces its token", async (t) => {
     await t.step(name, async () => {
       const reply = await curlStatus(...args);
       assert.equal(reply.status, status);
-      if (status === 200) assert.equal(reply.json.body, "x");
+      if (status === 200) assert.equal(reply.json.message, "x");
       else assert.match(reply.json.error as string, /unauthorized/);
     });
   }
   assert.equal(ctx.drafts.length, 4);
+});
+
+Deno.test("HttpSource answers ntfy's GET /<topics>/auth, the app's login check", async (t) => {
+  await using open = await startSource();
+  await using guarded = await startSource({ token: "tk_secret" });
+  // The app's login is a user name and a password: the token goes in as the password.
+  const login = (password: string) => `Authorization: Basic ${btoa(`phil:${password}`)}`;
+  const cases = [
+    { name: "no token configured: anyone on loopback may read", port: open.port, args: [], status: 200 },
+    { name: "no credentials, so the app asks for a login", port: guarded.port, args: [], status: 401 },
+    { name: "a wrong password", port: guarded.port, args: ["-H", login("tk_wrong")], status: 401 },
+    { name: "the token as the password", port: guarded.port, args: ["-H", login("tk_secret")], status: 200 },
+    { name: "a bearer token", port: guarded.port, args: ["-H", "Authorization: Bearer tk_secret"], status: 200 },
+  ];
+  for (const { name, port, args, status } of cases) {
+    await t.step(name, async () => {
+      const reply = await curlStatus(...args, `127.0.0.1:${port}/mytopic/auth`);
+      assert.equal(reply.status, status);
+      if (status === 200) assert.deepEqual(reply.json, { success: true });
+      else assert.match(reply.json.error as string, /unauthorized/);
+    });
+  }
+  await t.step("several topics at once", async () => {
+    const reply = await curlStatus(`127.0.0.1:${open.port}/mytopic,alerts/auth`);
+    assert.deepEqual([reply.status, reply.json], [200, { success: true }]);
+  });
+  await t.step("a topic the agent does not subscribe to says so", async () => {
+    const reply = await curlStatus("-H", login("tk_secret"), `127.0.0.1:${guarded.port}/elsewhere/auth`);
+    assert.equal(reply.status, 400);
+    assert.match(reply.json.error as string, /does not subscribe to "elsewhere".*agent\.topics/);
+  });
+  assert.equal(open.drafts.length + guarded.drafts.length, 0, "a login check publishes nothing");
+});
+
+Deno.test("HttpSource lets pages on other origins in with the token (CORS), and only with it", async (t) => {
+  await using guarded = await startSource({ token: "tk_secret" });
+  await using open = await startSource();
+  const page = { origin: "http://127.0.0.1:1", "sec-fetch-site": "same-site" };
+  const call = async (port: number, path: string, init: RequestInit = {}) => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, init);
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : undefined };
+  };
+  await t.step("the preflight names the token's header, ntfy's methods, and any origin", async () => {
+    const reply = await call(guarded.port, "/mytopic", {
+      method: "OPTIONS",
+      headers: {
+        ...page,
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "authorization,title",
+      },
+    });
+    assert.equal(reply.status, 204);
+    assert.equal(reply.headers.get("access-control-allow-origin"), "*");
+    assert.equal(reply.headers.get("access-control-allow-methods"), "GET, PUT, POST");
+    assert.equal(reply.headers.get("access-control-allow-headers"), "Authorization, *");
+  });
+  await t.step("a cross-origin publish with the token is accepted and readable", async () => {
+    const reply = await call(guarded.port, "/mytopic", {
+      method: "PUT",
+      headers: { ...page, authorization: "Bearer tk_secret", title: "From a page" },
+      body: "hello",
+    });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get("access-control-allow-origin"), "*");
+    assert.equal(reply.json.title, "From a page");
+  });
+  await t.step("a cross-origin subscribe with ?auth= (EventSource cannot send headers)", async () => {
+    const auth = btoa("Bearer tk_secret").replaceAll("=", "");
+    const reply = await fetch(`http://127.0.0.1:${guarded.port}/mytopic/sse?poll=1&auth=${auth}`, { headers: page });
+    await reply.body?.cancel();
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get("access-control-allow-origin"), "*");
+  });
+  await t.step("a cross-origin request without the token is refused before anything happens", async () => {
+    const before = guarded.drafts.length;
+    const reply = await call(guarded.port, "/mytopic", { method: "POST", headers: page, body: "x" });
+    assert.equal(reply.status, 403);
+    assert.match(reply.json.error, /must carry the token/);
+    assert.equal(reply.headers.get("access-control-allow-origin"), null, "the page may not even read the refusal");
+    assert.equal(guarded.drafts.length, before);
+  });
+  await t.step("a wrong token from another origin gets 401, which the page may read", async () => {
+    const reply = await call(guarded.port, "/mytopic", {
+      method: "POST",
+      headers: { ...page, authorization: "Bearer tk_wrong" },
+      body: "x",
+    });
+    assert.equal(reply.status, 401);
+    assert.equal(reply.headers.get("access-control-allow-origin"), "*");
+  });
+  await t.step("a listener without a token refuses other origins, preflight included, and allows none", async () => {
+    const preflight = await call(open.port, "/mytopic", {
+      method: "OPTIONS",
+      headers: { ...page, "access-control-request-method": "PUT" },
+    });
+    assert.equal(preflight.status, 403);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+    const publish = await call(open.port, "/mytopic", {
+      method: "POST",
+      headers: { ...page, authorization: "Bearer anything" },
+      body: "x",
+    });
+    assert.equal(publish.status, 403);
+    assert.equal(publish.headers.get("access-control-allow-origin"), null);
+    assert.equal(open.drafts.length, 0);
+  });
+  await t.step("scripts and curl, which send no Origin, get no CORS header", async () => {
+    const reply = await call(guarded.port, "/mytopic", {
+      method: "POST",
+      headers: { authorization: "Bearer tk_secret" },
+      body: "x",
+    });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get("access-control-allow-origin"), null);
+  });
 });
 
 Deno.test("HttpSource.start() refuses a non-loopback address without a token", async () => {

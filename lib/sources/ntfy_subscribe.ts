@@ -27,6 +27,8 @@ export const SUBSCRIBE_FORMATS = ["json", "sse", "raw", "ws"] as const;
 export type SubscribeFormat = typeof SUBSCRIBE_FORMATS[number];
 
 export const DEFAULT_KEEPALIVE_MS = 45_000;
+/** ntfy's own message ids: 12 letters and digits. */
+const NTFY_MESSAGE_ID = /^[A-Za-z0-9]{12}$/;
 /**
  * A subscriber that reads slower than events come is cut off once this
  * many messages wait for it, rather than buffer without bound; it can
@@ -115,6 +117,8 @@ export function parseSince(value: string | undefined, poll: boolean, now = Date.
   if (value === "latest") return { kind: "latest" };
   if (ULID_PATTERN.test(value)) return { kind: "id", id: value };
   if (/^\d{1,12}$/.test(value)) return { kind: "time", ms: Number(value) * 1000 };
+  // An ntfy server's message id: a phone moved over from one asks for what came after it, which here is everything.
+  if (NTFY_MESSAGE_ID.test(value)) return { kind: "id", id: value };
   try {
     return { kind: "time", ms: now - parseDuration(value) };
   } catch {
@@ -128,13 +132,18 @@ export function parseSince(value: string | undefined, poll: boolean, now = Date.
   }
 }
 
-/** A hark event as ntfy's message; one without an expiry lasts as long as the store keeps it. */
+/**
+ * A hark event as ntfy's message; one without an expiry lasts as long as the
+ * store keeps it, and one no store keeps (`cache: false`) has no `expires`,
+ * as ntfy sends a `Cache: no` message.
+ */
 export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage {
   const time = Date.parse(event.time);
+  const expires = event.expires ? Date.parse(event.expires) : event.cache === false ? undefined : time + retentionMs;
   const message: NtfyMessage = {
     id: event.id,
     time: Math.floor(time / 1000),
-    expires: Math.floor((event.expires ? Date.parse(event.expires) : time + retentionMs) / 1000),
+    ...(expires === undefined ? {} : { expires: Math.floor(expires / 1000) }),
     event: "message",
     topic: event.topic,
     message: event.body,
@@ -404,7 +413,7 @@ export function socketSubscription(request: Request, subscription: Subscription,
       live.forEach(send);
     } catch (error) {
       if (!open) return;
-      // 1013: try again later. Otherwise the since= id was checked before the upgrade; this is the store going away.
+      // 1013: try again later. Otherwise this is the store going away.
       if (error instanceof HistoryBusyError) finish(1013, error.message.slice(0, 120));
       else finish(1011, (error as Error).message.slice(0, 120));
     }

@@ -17,6 +17,7 @@ Deno.test("parseSince reads ntfy's forms", () => {
     kind: "id",
     id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
   });
+  assert.deepEqual(parseSince("xE73Iyuabi3B", false, now), { kind: "id", id: "xE73Iyuabi3B" }, "an ntfy server's id");
   assert.throws(() => parseSince("soon", false, now), (error: HttpFailure) => error.status === 400);
 });
 
@@ -42,6 +43,7 @@ Deno.test("ntfyMessage maps a hark event; expires is the event's own or the stor
   assert.equal(bare.tags, undefined);
   assert.equal(bare.click, undefined);
   assert.equal(bare.expires, Date.parse("2023-11-14T22:15:00.000Z") / 1000);
+  assert.ok(!("expires" in ntfyMessage({ ...event, cache: false }, 1)), "no store keeps it: no expiry, as in ntfy");
 });
 
 Deno.test("encodeMessage frames json, sse and raw as ntfy's server does", () => {

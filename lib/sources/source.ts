@@ -18,7 +18,7 @@ export type Since =
   | { kind: "latest" }
   /** Events whose time is at or after this instant (ms). */
   | { kind: "time"; ms: number }
-  /** Events this agent stored after the one with this id. */
+  /** Events this agent stored after the one with this id; all stored ones when it holds no such event. */
   | { kind: "id"; id: string };
 
 /** Stored events a page at a time, and with a follower, the live ones after them. */
@@ -40,11 +40,9 @@ export interface Feed {
    * Stored events on `topics` since `since`, oldest first, read a page at a
    * time. With `push`, every new event after them goes to it as it arrives,
    * each once and none missed in between, from the moment the last page is
-   * read. Throws HarkError for an id the store does not have.
+   * read.
    */
   read(topics: ReadonlySet<string>, since: Since, push?: (event: HarkEvent) => void): FeedReader;
-  /** Whether the store holds an event with this id (for `since=<id>`). */
-  has(id: string): boolean;
   /** How long the store keeps an event (ms): when one that sets no expiry is gone. */
   readonly retentionMs: number;
 }
