@@ -17,6 +17,7 @@ import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../event/event.ts";
 import { HarkError } from "../errors.ts";
 import { inDir } from "../config/paths.ts";
+import { NotificationBook } from "../notifications/book.ts";
 
 const log = getLogger(["hark", "store"]);
 
@@ -187,6 +188,8 @@ export class EventStore {
   readonly id: string;
   /** When this store was made: events published before it are backfill. */
   readonly createdAt: number;
+  /** The state of each notification (topic, sequence): open, replaced, cleared or deleted. */
+  readonly notifications: NotificationBook;
 
   private constructor(db: DatabaseSync, init: StoreInit) {
     this.#db = db;
@@ -203,6 +206,7 @@ export class EventStore {
     this.id = this.#meta("id", () => crypto.randomUUID());
     this.createdAt = Number(this.#meta("created", () => String(this.#init.now())));
     this.#fingerprint = db.prepare("SELECT fingerprint FROM events WHERE publisher = ? AND id = ?");
+    this.notifications = new NotificationBook(db);
     this.#setCursor = db.prepare(
       "INSERT INTO cursors (sink, seq, in_flight) VALUES (?, ?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, in_flight = excluded.in_flight",
     );
@@ -248,6 +252,8 @@ export class EventStore {
       arrival?.signed?.signature ?? null,
       arrival?.backfill ? 1 : 0,
     ) as { seq: number } | undefined;
+    // In the same transaction as the event: a crash keeps both or neither.
+    if (row) this.notifications.observe(event, row.seq, this.#init.now());
     // Prune in steps: at most a tenth of max_events over the cap, never a scan per insert.
     if (row && ++this.#insertsSincePrune >= Math.min(1000, Math.ceil(this.#init.maxEvents / 10))) this.prune();
     return row?.seq;
@@ -554,6 +560,7 @@ export class EventStore {
     const byCount = this.#db.prepare(
       "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
     ).run(this.#init.maxEvents).changes;
+    this.notifications.prune(cutoff);
     const removed = Number(byAge) + Number(byCount);
     if (removed > 0) log.debug("Removed {count} events past retention", { count: removed });
     return removed;
