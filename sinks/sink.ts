@@ -38,6 +38,16 @@ export interface Sink {
    * again unmarked.
    */
   readonly marksRepeats?: boolean;
+  /**
+   * The sink shows notifications a later event replaces or closes (a
+   * desktop). The router hands it an event only while that event is the
+   * newest step of its notification (lib/notifications/): a version
+   * already replaced, or a notification already acknowledged or deleted by
+   * the time its turn comes (caught up after an absence, repeated after a
+   * crash) is passed over rather than popped up. Other sinks get every
+   * event, with its `kind` and `sequence`.
+   */
+  readonly showsNotifications?: boolean;
   deliver(event: HarkEvent, options: DeliverOptions): Promise<void | Running>;
   /** Releases what the sink holds (file handles). Idempotent. */
   close(): Promise<void>;
