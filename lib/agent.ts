@@ -32,6 +32,7 @@ import { createSource, type Source } from "./sources/mod.ts";
 import type { AgentView, Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./event/ulid.ts";
 import { VERSION } from "./version.ts";
+import { settleTarget } from "./notifications/target.ts";
 import { renderMetrics } from "./metrics.ts";
 
 const log = getLogger(["hark", "agent"]);
@@ -363,6 +364,8 @@ export class Agent {
     options: { reserved?: boolean } = {},
   ): Promise<Published> {
     const { config } = this.#init;
+    // `hark ack KEY|ID`: the topic and sequence of the notification it names.
+    draft = settleTarget(draft, this.#store?.notifications);
     const topic = draft.topic ?? DEFAULT_TOPIC;
     if (isReservedTopic(topic) && !options.reserved) {
       throw new HarkError(

@@ -53,6 +53,7 @@ export function createSink(config: SinkConfig, context: SinkContext): Sink {
         summarizeAfter: config.summarize_after,
         maxPopups: config.max_popups,
         popupWindowMs: config.popup_window,
+        acknowledge: (topic, sequence) => context.publish({ topic, kind: "clear", sequence }),
       });
     case "exec":
       return new ExecSink({

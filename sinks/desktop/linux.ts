@@ -58,6 +58,8 @@ const OPENABLE = new Set(["http:", "https:", "mailto:"]);
 const CLICK_ACTION = "default";
 /** Keys of the event's own buttons: "hark-0", "hark-1", … (the index into its actions). */
 const BUTTON_PREFIX = "hark-";
+/** The button that acknowledges the notification on every agent (`hark ack`). */
+const ACK_ACTION = "hark-ack";
 /** Popups remembered for clicks and replacement; older ones are forgotten first. */
 const MAX_TRACKED = 1024;
 
@@ -100,14 +102,19 @@ export function notificationFromEvent(event: HarkEvent): Notification {
   return notification;
 }
 
-/** The spec's actions array, key then label: the click (default action) first, then the event's buttons. */
-export function actionList(click: string | undefined, actions: EventAction[] = []): string[] {
+/**
+ * The spec's actions array, key then label: the click (default action)
+ * first, then the event's buttons, then "Acknowledge" when the popup can be
+ * acknowledged.
+ */
+export function actionList(click: string | undefined, actions: EventAction[] = [], acknowledge = false): string[] {
   const list = click ? [CLICK_ACTION, "Open"] : [];
   actions.forEach((action, index) => {
     if (action.action === "http" || isOpenable(action.url)) {
       list.push(`${BUTTON_PREFIX}${index}`, cleanText(action.label));
     }
   });
+  if (acknowledge) list.push(ACK_ACTION, "Acknowledge");
   return list;
 }
 
@@ -170,6 +177,7 @@ interface Tracked {
   key?: string;
   click?: string;
   actions?: EventAction[];
+  acknowledge?: () => void;
 }
 
 export class LinuxDesktop implements AsyncDisposable {
@@ -244,7 +252,7 @@ export class LinuxDesktop implements AsyncDisposable {
           "",
           cleanText(notification.summary),
           this.#markup ? escapeMarkup(body) : body,
-          this.#actions ? actionList(click, notification.actions) : [],
+          this.#actions ? actionList(click, notification.actions, notification.acknowledge !== undefined) : [],
           hints,
           notification.expireMs ?? -1,
         ],
@@ -252,11 +260,29 @@ export class LinuxDesktop implements AsyncDisposable {
       if (typeof id !== "number") throw new CallError(`Notify returned ${JSON.stringify(id)}, not an id`);
       if (!this.#availability.ok) this.#up();
       if (replaces !== 0 && replaces !== id) this.#forget(replaces);
-      this.#track(id, { key, click, actions: notification.actions });
+      this.#track(id, { key, click, actions: notification.actions, acknowledge: notification.acknowledge });
       return id;
     } catch (error) {
       this.#fail(conn, error as Error);
       return 0;
+    }
+  }
+
+  /**
+   * Closes the popup shown under `key` (CloseNotification), when it is
+   * still open; resolves whether there was one. Never throws.
+   */
+  async withdraw(key: string): Promise<boolean> {
+    const id = this.#byKey.get(key);
+    const conn = this.#conn;
+    if (id === undefined || !conn || this.#closed) return false;
+    this.#forget(id);
+    try {
+      await this.#call(conn, { ...NOTIFICATIONS, member: "CloseNotification", signature: "u", body: [id] });
+      return true;
+    } catch (error) {
+      this.#fail(conn, error as Error);
+      return false;
     }
   }
 
@@ -329,7 +355,10 @@ export class LinuxDesktop implements AsyncDisposable {
     if (message.type !== SIGNAL || message.interface !== NOTIFICATIONS.interface) return;
     const [id, arg] = message.body ?? [];
     if (typeof id !== "number") return;
-    if (message.member === "ActionInvoked" && arg === CLICK_ACTION) {
+    if (message.member === "ActionInvoked" && arg === ACK_ACTION) {
+      // The acknowledgement comes back through the mesh and closes this popup, as on every other agent.
+      this.#byId.get(id)?.acknowledge?.();
+    } else if (message.member === "ActionInvoked" && arg === CLICK_ACTION) {
       const click = this.#byId.get(id)?.click;
       if (click) this.#openUrl(click);
     } else if (message.member === "ActionInvoked" && typeof arg === "string" && arg.startsWith(BUTTON_PREFIX)) {
