@@ -43,7 +43,8 @@ export interface NtfyMessage {
   /** Unix seconds. */
   time: number;
   expires?: number;
-  event: "open" | "keepalive" | "message";
+  /** ntfy 2.16: `message_clear` and `message_delete` acknowledge or delete the notification `sequence_id`. */
+  event: "open" | "keepalive" | "message" | "message_clear" | "message_delete";
   /** One topic, or for open and keepalive the path's comma-separated list. */
   topic: string;
   message?: string;
@@ -52,6 +53,8 @@ export interface NtfyMessage {
   priority?: number;
   click?: string;
   actions?: (EventAction & { id: string })[];
+  /** The notification a message updates, or a clear or delete closes (ntfy 2.16). */
+  sequence_id?: string;
 }
 
 /** What a subscribe request asks for. */
@@ -131,6 +134,16 @@ export function parseSince(value: string | undefined, poll: boolean, now = Date.
 /** A hark event as ntfy's message; one without an expiry lasts as long as the store keeps it. */
 export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage {
   const time = Date.parse(event.time);
+  if (event.kind === "clear" || event.kind === "delete") {
+    return {
+      id: event.id,
+      time: Math.floor(time / 1000),
+      expires: Math.floor((event.expires ? Date.parse(event.expires) : time + retentionMs) / 1000),
+      event: event.kind === "clear" ? "message_clear" : "message_delete",
+      topic: event.topic,
+      sequence_id: event.sequence,
+    };
+  }
   const message: NtfyMessage = {
     id: event.id,
     time: Math.floor(time / 1000),
@@ -147,7 +160,13 @@ export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage 
   if (event.actions?.length) {
     message.actions = event.actions.map((action, index) => ({ id: `${event.id}-${index}`, ...action }));
   }
+  if (event.sequence !== undefined) message.sequence_id = event.sequence;
   return message;
+}
+
+/** A message that carries an event (a message, a clear or a delete), not an open or a keepalive. */
+function carriesEvent(message: NtfyMessage): boolean {
+  return message.event !== "open" && message.event !== "keepalive";
 }
 
 function controlMessage(event: "open" | "keepalive", topicList: string, nextId: () => string): NtfyMessage {
@@ -227,7 +246,7 @@ export async function streamSubscription(
   const send = (message: NtfyMessage) => {
     const text = encode(message);
     if (!open || text === "") return;
-    if (held && message.event === "message") {
+    if (held && carriesEvent(message)) {
       if (held.length >= MAX_QUEUED_MESSAGES) close(new Error("subscriber too slow"));
       else held.push(text);
       return;
@@ -341,7 +360,7 @@ export function socketSubscription(request: Request, subscription: Subscription,
   let held: NtfyMessage[] | undefined = [];
   const send = (message: NtfyMessage) => {
     if (!open || socket.readyState !== WebSocket.OPEN || !subscription.passes(message)) return;
-    if (held && message.event === "message") {
+    if (held && carriesEvent(message)) {
       if (held.length >= MAX_QUEUED_MESSAGES) finish(1008, "subscriber too slow");
       else held.push(message);
       return;
