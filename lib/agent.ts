@@ -129,6 +129,7 @@ export class Agent {
     // Plugins may act on backlog before the mesh is up; their sends wait for it.
     const context = {
       publish: async (draft: EventDraft) => (await this.#publish(await this.#meshUp.promise, draft)).event,
+      popups: store.popups,
     };
     for (const [index, sink] of config.sinks.entries()) {
       // A plugin sees every topic it registers for, hark.* too; it picks its own in its Worker.

@@ -5,6 +5,7 @@
  */
 
 import type { EventDraft, HarkEvent } from "../lib/event/event.ts";
+import type { PopupMemory } from "../lib/notifications/popups.ts";
 
 export interface DeliverOptions {
   signal: AbortSignal;
@@ -61,4 +62,6 @@ export interface Sink {
 export interface SinkContext {
   /** Publishes as this agent, under `hark send`'s rules. */
   publish(draft: EventDraft): Promise<HarkEvent>;
+  /** Which popup shows which notification, kept across restarts (the store's). */
+  popups?: PopupMemory;
 }

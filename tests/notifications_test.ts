@@ -110,3 +110,33 @@ Deno.test({
   await screenB.waitForNotification((n) => n.body === "after the catch-up");
   assert.deepEqual(screenB.notifications().map((n) => n.body), ["after the catch-up"]);
 });
+
+Deno.test({
+  name:
+    "after kill -9 and a restart a new version replaces the popup shown before and an ack closes it: nothing shows twice",
+  ignore: !desktop,
+}, async () => {
+  await using screenB = await startDesktopSession();
+  await using a = await startAgent({ config: config("host-a") });
+  const first = await startAgent({ config: config("host-b", a.addresses), env: screenB.env });
+  const stateDir = first.stateDir;
+  await first.waitForPeers([a.peerId], "deploys");
+  await a.waitForPeers([first.peerId], "deploys");
+  const started = await a.send(["-t", "deploys", "--sequence", "deploy-7", "--title", "Deploy 7", "started"]);
+  const popup = await screenB.waitForNotification((n) => n.body === "started");
+  await first.waitForEvents([started]);
+  await first.stop("SIGKILL");
+
+  await using b = await startAgent({ config: config("host-b", a.addresses), env: screenB.env, stateDir });
+  await b.waitForPeers([a.peerId], "deploys");
+  await a.waitForPeers([b.peerId], "deploys");
+  const live = await a.send(["-t", "deploys", "--sequence", "deploy-7", "--title", "Deploy 7", "live"]);
+  await b.waitForEvents([live]);
+  assert.equal((await screenB.waitForNotification((n) => n.body === "live")).id, popup.id, "replaced in place");
+  assert.equal(await openPopups(screenB), 1);
+  // Whatever came again after the kill replaced its own popup: every popup dunst got has the one id.
+  assert.deepEqual([...new Set(screenB.notifications().map((n) => n.id))], [popup.id]);
+  const ack = await a.cli(["ack", "deploy-7"]);
+  assert.equal(ack.code, 0, ack.stderr);
+  await waitFor(async () => (await openPopups(screenB)) === 0, { message: "B's popup to close after its restart" });
+});

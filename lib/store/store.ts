@@ -18,6 +18,7 @@ import type { HarkEvent } from "../event/event.ts";
 import { HarkError } from "../errors.ts";
 import { inDir } from "../config/paths.ts";
 import { NotificationBook } from "../notifications/book.ts";
+import { PopupBook } from "../notifications/popups.ts";
 
 const log = getLogger(["hark", "store"]);
 
@@ -190,6 +191,8 @@ export class EventStore {
   readonly createdAt: number;
   /** The state of each notification (topic, sequence): open, replaced, cleared or deleted. */
   readonly notifications: NotificationBook;
+  /** Which desktop popup shows which notification, across restarts. */
+  readonly popups: PopupBook;
 
   private constructor(db: DatabaseSync, init: StoreInit) {
     this.#db = db;
@@ -207,6 +210,7 @@ export class EventStore {
     this.createdAt = Number(this.#meta("created", () => String(this.#init.now())));
     this.#fingerprint = db.prepare("SELECT fingerprint FROM events WHERE publisher = ? AND id = ?");
     this.notifications = new NotificationBook(db);
+    this.popups = new PopupBook(db);
     this.#setCursor = db.prepare(
       "INSERT INTO cursors (sink, seq, in_flight) VALUES (?, ?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, in_flight = excluded.in_flight",
     );

@@ -41,6 +41,7 @@ import type { HarkEvent } from "../../lib/event/event.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
 import type { EventAction } from "../../lib/event/actions.ts";
 import { runHttpAction } from "./action_request.ts";
+import type { PopupMemory } from "../../lib/notifications/popups.ts";
 
 const log = getLogger(["hark", "sink", "desktop"]);
 
@@ -52,6 +53,7 @@ const NOTIFICATIONS = {
   path: "/org/freedesktop/Notifications",
   interface: "org.freedesktop.Notifications",
 };
+const DBUS = { destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus" };
 const SIGNAL_MATCH = "type='signal',interface='org.freedesktop.Notifications',path='/org/freedesktop/Notifications'";
 const OPENABLE = new Set(["http:", "https:", "mailto:"]);
 /** The freedesktop convention: the "default" action runs when the popup itself is clicked. */
@@ -82,6 +84,8 @@ export interface LinuxDesktopInit {
   /** Where "unavailable" and other warnings go. @default the hark logger */
   warn?: (message: string) => void;
   now?: () => number;
+  /** Which popup shows which key, kept across restarts, so a new version after one replaces the old popup. */
+  popups?: PopupMemory;
 }
 
 /** Maps an event to a popup: priority → urgency, first tag → category, `data.replaces` → replacesKey. */
@@ -181,7 +185,9 @@ interface Tracked {
 }
 
 export class LinuxDesktop implements AsyncDisposable {
-  #init: Required<Omit<LinuxDesktopInit, "address">> & { address?: string };
+  #init: Required<Omit<LinuxDesktopInit, "address" | "popups">> & { address?: string; popups?: PopupMemory };
+  /** Who gave the popup ids: the bus's id and the server's unique name on it. */
+  #serverIdentity = "";
   #conn?: Connection;
   #connecting?: Promise<void>;
   #started = false;
@@ -236,7 +242,7 @@ export class LinuxDesktop implements AsyncDisposable {
     const conn = this.#conn;
     if (!conn) return 0;
     const key = notification.replacesKey;
-    const replaces = key === undefined ? 0 : this.#byKey.get(key) ?? 0;
+    const replaces = key === undefined ? 0 : this.#popupOf(key) ?? 0;
     const body = cleanText(notification.body);
     const click = notification.click && isOpenable(notification.click) ? notification.click : undefined;
     const hints: [string, [string, unknown]][] = [["urgency", ["y", URGENCY_BYTE[notification.urgency] ?? 1]]];
@@ -273,10 +279,12 @@ export class LinuxDesktop implements AsyncDisposable {
    * still open; resolves whether there was one. Never throws.
    */
   async withdraw(key: string): Promise<boolean> {
-    const id = this.#byKey.get(key);
+    if (!this.#started) await this.start();
+    const id = this.#popupOf(key);
     const conn = this.#conn;
     if (id === undefined || !conn || this.#closed) return false;
     this.#forget(id);
+    this.#init.popups?.forget(key);
     try {
       await this.#call(conn, { ...NOTIFICATIONS, member: "CloseNotification", signature: "u", body: [id] });
       return true;
@@ -327,9 +335,7 @@ export class LinuxDesktop implements AsyncDisposable {
     }
     try {
       await this.#call(conn, {
-        destination: "org.freedesktop.DBus",
-        path: "/org/freedesktop/DBus",
-        interface: "org.freedesktop.DBus",
+        ...DBUS,
         member: "AddMatch",
         signature: "s",
         body: [SIGNAL_MATCH],
@@ -338,6 +344,14 @@ export class LinuxDesktop implements AsyncDisposable {
       const [capabilities] = await this.#call(conn, { ...NOTIFICATIONS, member: "GetCapabilities" });
       const [server, , version] = await this.#call(conn, { ...NOTIFICATIONS, member: "GetServerInformation" });
       const caps = new Set(Array.isArray(capabilities) ? capabilities.map(String) : []);
+      const [busId] = await this.#call(conn, { ...DBUS, member: "GetId" });
+      const [owner] = await this.#call(conn, {
+        ...DBUS,
+        member: "GetNameOwner",
+        signature: "s",
+        body: [NOTIFICATIONS.destination],
+      });
+      this.#serverIdentity = `${busId}/${owner}`;
       if (conn.closed || this.#closed) throw new CallError("closed while connecting");
       this.#markup = caps.has("body-markup");
       this.#actions = caps.has("actions");
@@ -365,7 +379,9 @@ export class LinuxDesktop implements AsyncDisposable {
       const action = this.#byId.get(id)?.actions?.[Number(arg.slice(BUTTON_PREFIX.length))];
       if (action) this.#runAction(id, action);
     } else if (message.member === "NotificationClosed") {
+      const key = this.#byId.get(id)?.key;
       this.#forget(id);
+      if (key !== undefined) this.#init.popups?.forget(key);
     }
   }
 
@@ -408,10 +424,18 @@ export class LinuxDesktop implements AsyncDisposable {
     }
   }
 
+  /** The open popup shown under `key`: this run's, or one a run before it showed on the same server. */
+  #popupOf(key: string): number | undefined {
+    return this.#byKey.get(key) ?? this.#init.popups?.recall(this.#serverIdentity, key);
+  }
+
   #track(id: number, tracked: Tracked): void {
     this.#forget(id);
     this.#byId.set(id, tracked);
-    if (tracked.key !== undefined) this.#byKey.set(tracked.key, id);
+    if (tracked.key !== undefined) {
+      this.#byKey.set(tracked.key, id);
+      this.#init.popups?.remember(this.#serverIdentity, tracked.key, id);
+    }
     if (this.#byId.size > MAX_TRACKED) this.#forget(this.#byId.keys().next().value!);
   }
 

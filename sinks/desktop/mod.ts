@@ -14,6 +14,7 @@ import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../../lib/event/event.ts";
 import type { Sink } from "../sink.ts";
 import { isMessage, sequenceOf } from "../../lib/notifications/book.ts";
+import type { PopupMemory } from "../../lib/notifications/popups.ts";
 import { AwayGate } from "../away.ts";
 import { PopupLimit } from "./popup_limit.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
@@ -44,6 +45,8 @@ export interface DesktopSinkInit {
   backend?: DesktopBackend;
   /** Publishes an acknowledgement (a clear) of the notification (topic, sequence): the popup's "Acknowledge" button. */
   acknowledge?: (topic: string, sequence: string) => Promise<unknown>;
+  /** Which popup shows which notification, across restarts (Linux). */
+  popups?: PopupMemory;
 }
 
 /** The replace key of the notification an event belongs to: its topic and sequence (or id). */
@@ -86,7 +89,7 @@ export class DesktopSink implements Sink {
   #closed = false;
 
   constructor(init: DesktopSinkInit) {
-    this.#backend = init.backend ?? platformBackend();
+    this.#backend = init.backend ?? platformBackend(init.popups);
     this.#acknowledge = init.acknowledge;
     this.#limit = new PopupLimit({ limit: init.maxPopups, windowMs: init.popupWindowMs });
     this.#away = new AwayGate({ maxAgeMs: init.maxAgeMs, summarizeAfter: init.summarizeAfter }, {
@@ -160,14 +163,14 @@ export class DesktopSink implements Sink {
 }
 
 /** This platform's backend; `hark doctor` asks it the same questions the sink does. */
-export function platformBackend(): DesktopBackend {
+export function platformBackend(popups?: PopupMemory): DesktopBackend {
   switch (Deno.build.os) {
     case "darwin":
       return macBackend();
     case "windows":
       return windowsBackend();
     default:
-      return linuxBackend();
+      return linuxBackend(new LinuxDesktop({ popups }));
   }
 }
 
