@@ -197,6 +197,7 @@ function macBackend(): DesktopBackend {
     start: () => desktop.start(),
     available: () => desktop.available(),
     show: (n) => desktop.show(n),
+    withdraw: (key) => desktop.withdraw(key),
     close: () => desktop.close(),
   };
 }
@@ -208,6 +209,7 @@ function windowsBackend(): DesktopBackend {
     start: () => desktop.start(),
     available: () => desktop.available(),
     show: (n) => desktop.show(n),
+    withdraw: (key) => desktop.withdraw(key),
     close: () => desktop.close(),
   };
 }
