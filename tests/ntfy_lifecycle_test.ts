@@ -11,6 +11,9 @@ import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { readLines } from "../lib/util/lines.ts";
+import { WebhookSink } from "../sinks/webhook.ts";
+import { createEvent } from "../lib/event/event.ts";
+import { monotonicUlid } from "../lib/event/ulid.ts";
 
 const TOPICS = `[agent]\ntopics = ["mytopic"]\n`;
 const HTTP = `[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\nkeepalive = "1s"\n`;
@@ -103,4 +106,32 @@ Deno.test("ntfy's sequence id publishes, clear and delete requests reach a subsc
     abort.abort();
     await reading;
   }
+});
+
+Deno.test("a webhook sink in ntfy format updates, clears and deletes on an ntfy server (here another agent's http source)", async () => {
+  await using server = await startAgent({ config: loopbackConfig([], TOPICS + HTTP), network: "own" });
+  const base = await httpAddress(server);
+  const sink = new WebhookSink({ url: `${base}/mytopic`, format: "ntfy", retries: 0 });
+  const nextId = monotonicUlid();
+  const make = (draft: Parameters<typeof createEvent>[0]) =>
+    createEvent({ topic: "deploys", ...draft }, { id: nextId(), now: Date.now(), host: "ci", peer: "12D3KooWci" });
+  const signal = new AbortController().signal;
+  try {
+    await sink.deliver(make({ title: "Deploy 5", body: "started", sequence: "deploy-5" }), { signal });
+    await sink.deliver(make({ kind: "clear", sequence: "deploy-5" }), { signal });
+    await sink.deliver(make({ kind: "delete", sequence: "deploy-5" }), { signal });
+  } finally {
+    await sink.close();
+  }
+  const history = await server.cli(["history", "--json", "-t", "mytopic"]);
+  assert.equal(history.code, 0, history.stderr);
+  const events = history.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(
+    events.map(({ body, sequence, kind }) => ({ body, sequence, kind })),
+    [
+      { body: "started", sequence: "deploy-5", kind: undefined },
+      { body: "", sequence: "deploy-5", kind: "clear" },
+      { body: "", sequence: "deploy-5", kind: "delete" },
+    ],
+  );
 });
