@@ -41,6 +41,7 @@ import { createSource, type Source } from "./sources/mod.ts";
 import type { AgentView, Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./event/ulid.ts";
 import { VERSION } from "./version.ts";
+import { settleTarget } from "./notifications/target.ts";
 import { renderMetrics } from "./metrics.ts";
 
 const log = getLogger(["hark", "agent"]);
@@ -145,6 +146,7 @@ export class Agent {
     // Plugins may act on backlog before the mesh is up; their sends wait for it.
     const context = {
       publish: async (draft: EventDraft) => (await this.#publish(await this.#meshUp.promise, draft)).event,
+      popups: store.popups,
     };
     for (const [index, sink] of config.sinks.entries()) {
       // A plugin sees every topic it registers for, hark.* too; it picks its own in its Worker.
@@ -407,6 +409,8 @@ export class Agent {
     options: { reserved?: boolean } = {},
   ): Promise<Published> {
     const { config } = this.#init;
+    // `hark ack KEY|ID`: the topic and sequence of the notification it names.
+    draft = settleTarget(draft, this.#store?.notifications);
     const topic = draft.topic ?? DEFAULT_TOPIC;
     if (isReservedTopic(topic) && !options.reserved) {
       throw new HarkError(

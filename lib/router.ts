@@ -60,6 +60,8 @@ export interface SinkHealth {
   failed: number;
   /** Events given up: retries ran out (no store), or the sink said they can never succeed. */
   given_up: number;
+  /** Notifications already replaced, acknowledged or deleted when their turn came; shown when any. */
+  passed_over?: number;
   last_error?: string;
   /** When a suspended or retrying sink tries again (ISO time). */
   next_attempt?: string;
@@ -143,6 +145,8 @@ class SinkRunner {
   failed = 0;
   /** Events this sink will never get: retries ran out (no store) or the sink said it can never take them. */
   givenUp = 0;
+  /** Notifications already replaced, acknowledged or deleted when their turn came (sinks that show notifications). */
+  passedOver = 0;
   lastError?: string;
   state: SinkState = "ok";
   nextAttemptAt?: number;
@@ -316,6 +320,12 @@ class SinkRunner {
   async #deliver({ event, seq }: Queued): Promise<void> {
     const signal = this.#abort.signal;
     const durable = seq !== undefined && this.#init.store !== undefined;
+    // Asked when its turn comes, not when queued: a replacement or an ack may have arrived since.
+    if (durable && this.sink.showsNotifications && this.#init.store!.notifications.superseded(event)) {
+      this.passedOver++;
+      this.#init.store!.setCursor(this.key, seq);
+      return;
+    }
     const exact = durable && this.sink.marksRepeats === true;
     const repeat = exact && this.#repeats.delete(seq);
     if (exact) this.#begin(seq!);
@@ -472,6 +482,7 @@ export class Router {
         given_up: runner.givenUp,
         last_error: runner.lastError,
       };
+      if (runner.passedOver > 0) health.passed_over = runner.passedOver;
       if (runner.nextAttemptAt !== undefined) health.next_attempt = new Date(runner.nextAttemptAt).toISOString();
       const details = runner.sink.stats?.();
       if (details) health.details = details;

@@ -977,3 +977,57 @@ Deno.test("Router keeps a repeat listed until it is started again, so a second c
     }
   });
 });
+
+// --- Notifications with a life: a sink that shows notifications gets only the newest step of each. ---
+
+/** A FakeSink that shows notifications, as the desktop sink does. */
+class NotificationSink extends FakeSink {
+  readonly showsNotifications = true;
+}
+
+Deno.test("Router: a sink that shows notifications passes over versions replaced or acknowledged before their turn; others get every step", async () => {
+  await withStore(async (store) => {
+    const router = new Router({ store });
+    const desktop = new NotificationSink("desktop", { gated: true });
+    const file = new FakeSink("file");
+    router.add(desktop, ALL, 10);
+    router.add(file, ALL, 10);
+    router.start();
+    const now = Date.now();
+    const steps = [
+      event({ title: "started", sequence: "deploy-42" }, now),
+      event({ title: "tests passed", sequence: "deploy-42" }, now + 1),
+      event({ title: "live", sequence: "deploy-42" }, now + 2),
+      event({ title: "other" }, now + 3),
+      event({ title: "ack", kind: "clear", sequence: "deploy-42" }, now + 4),
+    ];
+    // The first is in the desktop's hands when the rest arrive.
+    router.route(steps[0], stored(store, steps[0], false));
+    await desktop.calledTimes(1);
+    for (const step of steps.slice(1)) router.route(step, stored(store, step, false));
+    desktop.release();
+    await router.idle();
+    assert.deepEqual(titles(desktop.delivered), ["started", "other", "ack"]);
+    assert.deepEqual(titles(file.delivered), ["started", "tests passed", "live", "other", "ack"]);
+    assert.equal(router.health()[0].passed_over, 2);
+    assert.equal(router.health()[1].passed_over, undefined);
+    await router.stop(never());
+  });
+});
+
+Deno.test("Router: an ack stored before its event (catch-up order) keeps the event from a sink that shows notifications", async () => {
+  await withStore(async (store) => {
+    const router = new Router({ store });
+    const desktop = new NotificationSink("desktop");
+    router.add(desktop, ALL, 10);
+    router.start();
+    const now = Date.now();
+    const message = event({ title: "disk full", sequence: "disk" }, now);
+    const ack = event({ title: "", kind: "clear", sequence: "disk" }, now + 1000);
+    router.route(ack, stored(store, ack, false));
+    router.route(message, stored(store, message, false));
+    await router.idle();
+    assert.deepEqual(desktop.delivered.map((e) => e.kind ?? "message"), ["clear"]);
+    await router.stop(never());
+  });
+});

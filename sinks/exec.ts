@@ -20,6 +20,8 @@
  * | `HARK_CLICK`    | click URL, or empty                                |
  * | `HARK_USER`     | source user, or empty                              |
  * | `HARK_REPEAT`   | `1` if this event's run may have started before a crash of the agent, else `0` |
+ * | `HARK_SEQUENCE` | the notification's key: its sequence, or its id    |
+ * | `HARK_KIND`     | `message`, or `clear` / `delete` (an ack or a deletion of HARK_SEQUENCE) |
  *
  * `deliver()` returns as soon as the run has started, so the router can hand
  * over the next event while runs proceed in parallel (Serf ran its handlers
@@ -117,6 +119,8 @@ export function execEnvironment(event: HarkEvent, repeat = false): Record<string
     HARK_CLICK: event.click ?? "",
     HARK_USER: event.source.user ?? "",
     HARK_REPEAT: repeat ? "1" : "0",
+    HARK_SEQUENCE: event.sequence ?? event.id,
+    HARK_KIND: event.kind ?? "message",
   };
   for (const key of Object.keys(env)) env[key] = env[key].toWellFormed().replaceAll("\0", "\uFFFD");
   return env;

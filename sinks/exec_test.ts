@@ -127,6 +127,11 @@ Deno.test("execEnvironment() maps the event to HARK_* variables", async (t) => {
       expected: { HARK_CLICK: "", HARK_USER: "", HARK_TAGS: "" },
     },
     {
+      name: "an acknowledgement says what it clears; a message without a sequence is keyed by its id",
+      event: event({ kind: "clear", sequence: "deploy-42", title: "", body: "" }),
+      expected: { HARK_KIND: "clear", HARK_SEQUENCE: "deploy-42" },
+    },
+    {
       name: "NUL and lone surrogates become U+FFFD",
       event: event({ title: "a\0b", body: "x\ud800y\0" }),
       expected: { HARK_TITLE: "a\uFFFDb", HARK_BODY: "x\uFFFDy\uFFFD" },
@@ -141,9 +146,11 @@ Deno.test("execEnvironment() maps the event to HARK_* variables", async (t) => {
         "HARK_CLICK",
         "HARK_HOST",
         "HARK_ID",
+        "HARK_KIND",
         "HARK_PEER",
         "HARK_PRIORITY",
         "HARK_REPEAT",
+        "HARK_SEQUENCE",
         "HARK_TAGS",
         "HARK_TIME",
         "HARK_TITLE",
@@ -153,6 +160,10 @@ Deno.test("execEnvironment() maps the event to HARK_* variables", async (t) => {
       for (const [key, value] of Object.entries(expected)) assert.equal(env[key], value, key);
     });
   }
+  await t.step("an ordinary message", () => {
+    const plain = event();
+    assert.deepEqual([execEnvironment(plain).HARK_KIND, execEnvironment(plain).HARK_SEQUENCE], ["message", plain.id]);
+  });
   await t.step("a possible repeat after a crash is marked", () => {
     assert.equal(execEnvironment(event(), true).HARK_REPEAT, "1");
   });

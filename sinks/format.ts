@@ -19,7 +19,10 @@ export function formatEventLine(event: HarkEvent): string {
   const mark = PRIORITY_MARK[event.priority];
   if (mark) parts.push(mark);
   const text = event.title && event.body ? `${event.title}: ${event.body}` : event.title || event.body;
-  parts.push(text);
+  // An acknowledgement or deletion has no text of its own: it says what it closes.
+  if (event.kind === "clear" || event.kind === "delete") {
+    parts.push(`${event.kind === "clear" ? "acknowledged" : "deleted"} ${event.sequence}`);
+  } else parts.push(text);
   parts.push(`(${event.source.host})`);
   for (const tag of event.tags) parts.push(`#${tag}`);
   if (event.click) parts.push(`<${event.click}>`);

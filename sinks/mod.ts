@@ -53,6 +53,8 @@ export function createSink(config: SinkConfig, context: SinkContext): Sink {
         summarizeAfter: config.summarize_after,
         maxPopups: config.max_popups,
         popupWindowMs: config.popup_window,
+        acknowledge: (topic, sequence) => context.publish({ topic, kind: "clear", sequence }),
+        popups: context.popups,
       });
     case "exec":
       return new ExecSink({

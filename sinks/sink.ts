@@ -5,6 +5,7 @@
  */
 
 import type { EventDraft, HarkEvent } from "../lib/event/event.ts";
+import type { PopupMemory } from "../lib/notifications/popups.ts";
 
 export interface DeliverOptions {
   signal: AbortSignal;
@@ -38,6 +39,16 @@ export interface Sink {
    * again unmarked.
    */
   readonly marksRepeats?: boolean;
+  /**
+   * The sink shows notifications a later event replaces or closes (a
+   * desktop). The router hands it an event only while that event is the
+   * newest step of its notification (lib/notifications/): a version
+   * already replaced, or a notification already acknowledged or deleted by
+   * the time its turn comes (caught up after an absence, repeated after a
+   * crash) is passed over rather than popped up. Other sinks get every
+   * event, with its `kind` and `sequence`.
+   */
+  readonly showsNotifications?: boolean;
   deliver(event: HarkEvent, options: DeliverOptions): Promise<void | Running>;
   /** Releases what the sink holds (file handles). Idempotent. */
   close(): Promise<void>;
@@ -51,4 +62,6 @@ export interface Sink {
 export interface SinkContext {
   /** Publishes as this agent, under `hark send`'s rules. */
   publish(draft: EventDraft): Promise<HarkEvent>;
+  /** Which popup shows which notification, kept across restarts (the store's). */
+  popups?: PopupMemory;
 }

@@ -269,7 +269,7 @@ export class WebhookSink implements Sink {
       const attempts = trial ? 1 : 1 + this.#retries;
       let last!: Attempt & { ok: false };
       for (let attempt = 1; attempt <= attempts; attempt++) {
-        const result = await this.#attempt(bytes, headers, signal);
+        const result = await this.#attempt(bytes, headers, signal, this.request(event));
         if (result.ok) {
           this.#succeeded(event);
           return;
@@ -363,7 +363,28 @@ export class WebhookSink implements Sink {
     }
   }
 
-  async #attempt(body: Uint8Array<ArrayBuffer>, headers: Headers, signal: AbortSignal): Promise<Attempt> {
+  /**
+   * Where and how an event goes: a POST to the URL, except that with the
+   * ntfy format an acknowledgement or deletion uses ntfy's own requests
+   * (`PUT /<topic>/<sequence_id>/clear`, `DELETE /<topic>/<sequence_id>`),
+   * so the ntfy apps dismiss the notification instead of showing a new one.
+   */
+  request(event: HarkEvent): { method: string; url: URL } {
+    if (this.#format !== "ntfy" || (event.kind !== "clear" && event.kind !== "delete")) {
+      return { method: "POST", url: this.#target };
+    }
+    const url = new URL(this.#target.href);
+    const path = `${encodeURIComponent(this.#ntfyTopic ?? event.topic)}/${encodeURIComponent(event.sequence ?? "")}`;
+    url.pathname = url.pathname.replace(/\/?$/, "/") + (event.kind === "clear" ? `${path}/clear` : path);
+    return { method: event.kind === "clear" ? "PUT" : "DELETE", url };
+  }
+
+  async #attempt(
+    body: Uint8Array<ArrayBuffer>,
+    headers: Headers,
+    signal: AbortSignal,
+    request: { method: string; url: URL },
+  ): Promise<Attempt> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -373,10 +394,10 @@ export class WebhookSink implements Sink {
     const onAbort = () => controller.abort();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const response = await fetch(this.#target, {
-        method: "POST",
+      const response = await fetch(request.url, {
+        method: request.method,
         headers,
-        body,
+        body: request.method === "DELETE" ? undefined : body,
         // A redirect would carry the body, its signature and custom headers (tokens) to wherever the
         // endpoint points; the user should configure the final URL instead.
         redirect: "manual",

@@ -97,5 +97,7 @@ export function ntfyBody(event: HarkEvent, topic: string): string {
   if (link) message.click = link;
   // The same buttons on ntfy's apps: hark's actions are ntfy's, field for field.
   if (event.actions?.length) message.actions = event.actions;
+  // ntfy 2.16 replaces the notification with this sequence id in its apps.
+  if (event.sequence !== undefined) message.sequence_id = event.sequence;
   return JSON.stringify(message);
 }

@@ -20,6 +20,16 @@ export const COMMANDS: { name: string; summary: string; load: () => Promise<Comm
   },
   { name: "send", summary: "publish an event", load: async () => (await import("./send.ts")).sendCommand },
   {
+    name: "ack",
+    summary: "acknowledge (clear) a notification on every agent",
+    load: async () => (await import("./ack.ts")).ackCommand,
+  },
+  {
+    name: "delete",
+    summary: "delete a notification on every agent",
+    load: async () => (await import("./delete.ts")).deleteCommand,
+  },
+  {
     name: "wrap",
     summary: "run a command, then send its exit status and output",
     load: async () => (await import("./wrap.ts")).wrapCommand,

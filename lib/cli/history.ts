@@ -4,15 +4,17 @@ import type { Command } from "./command.ts";
 import { print } from "./command.ts";
 import { ControlClient } from "../control/client.ts";
 import { checkTopic, type HarkEvent } from "../event/event.ts";
-import { formatEventLine } from "../../sinks/format.ts";
 import { UsageError } from "../errors.ts";
 import { parseSince } from "../store/since.ts";
 import { jsonForTerminal } from "../util/controls.ts";
+import { historyLines } from "../notifications/history_view.ts";
 
 export const historyCommand: Command = {
   name: "history",
   usage: "hark history [--since DURATION|ID|RFC3339] [-t TOPIC]... [--limit N] [--json]",
-  help: `Prints stored events, oldest first.
+  help: `Prints stored events, oldest first. A notification updated with --sequence prints
+once, as its latest version, with its earlier versions and who acknowledged or deleted
+it (hark ack, hark delete) below; --json prints every event as it is.
 
 Options:
       --since S    only events after S: a duration back from now (10m, 2h, 7d),
@@ -41,12 +43,16 @@ Examples:
     }
     const since = values.since === undefined ? {} : parseSince(values.since);
     await using client = await ControlClient.connect(global.stateDir);
-    // Printed a page at a time, as the agent sends them: a long history never sits whole in memory.
+    // JSON goes out a page at a time, as the agent sends it: a long history never sits whole in memory.
+    // The text gathers the --limit events first, to print each notification once with its versions.
+    const events: HarkEvent[] = [];
     for await (const page of client.requestPages({ op: "history", topics, limit, ...since })) {
       for (const event of page.events as HarkEvent[]) {
-        print(global.json ? jsonForTerminal(event) : formatEventLine(event));
+        if (global.json) print(jsonForTerminal(event));
+        else events.push(event);
       }
     }
+    for (const line of historyLines(events)) print(line);
     return 0;
   },
 };

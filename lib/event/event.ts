@@ -47,6 +47,10 @@ export interface HarkEvent {
   cache?: false;
   source: EventSource;
   data?: unknown;
+  /** The notification this event creates, replaces, clears or deletes (per topic); see lib/notifications/. */
+  sequence?: string;
+  /** Absent or "message": a notification; "clear" or "delete": an acknowledgement or deletion of `sequence`. */
+  kind?: EventKind;
 }
 
 /** What a publisher supplies; the agent adds id, time and source. */
@@ -64,6 +68,8 @@ export interface EventDraft {
   cache?: boolean;
   data?: unknown;
   user?: string;
+  sequence?: string;
+  kind?: EventKind;
 }
 
 export interface EventLimits {
@@ -120,6 +126,14 @@ const PRIORITY_NAMES: Record<string, Priority> = {
   max: 5,
 };
 
+/**
+ * A notification's key: ntfy's sequence id alphabet and length, so an
+ * ntfy client's `X-Sequence-ID` (and any event id) is a key as it is.
+ */
+export const SEQUENCE_PATTERN = /^[-_A-Za-z0-9]{1,64}$/;
+export const EVENT_KINDS = ["message", "clear", "delete"] as const;
+export type EventKind = typeof EVENT_KINDS[number];
+
 const CLICK_SCHEMES = new Set(["http:", "https:", "mailto:"]);
 const EVENT_KEYS = new Set([
   "id",
@@ -135,6 +149,8 @@ const EVENT_KEYS = new Set([
   "cache",
   "source",
   "data",
+  "sequence",
+  "kind",
 ]);
 const SOURCE_KEYS = new Set(["host", "peer", "user"]);
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -194,7 +210,10 @@ export function createEvent(
   if (draft.cache === false) event.cache = false;
   if (draft.user !== undefined) event.source.user = draft.user;
   if (draft.data !== undefined) event.data = draft.data;
-  if (event.title === "" && event.body === "") {
+  if (draft.sequence !== undefined) event.sequence = draft.sequence;
+  if (draft.kind !== undefined && draft.kind !== "message") event.kind = draft.kind;
+  // An acknowledgement or deletion says which notification; it needs no text.
+  if (event.title === "" && event.body === "" && event.kind === undefined) {
     throw new EventError(
       "nothing to send: give a body, a --title, or pipe text on stdin",
     );
@@ -251,6 +270,7 @@ export function validateEvent(
   checkSource(event.source);
   // Before anything walks `data` recursively, JSON.stringify included.
   if (event.data !== undefined) checkDataDepth(event.data);
+  checkLifecycle(event.sequence, event.kind);
   const size = encoder.encode(JSON.stringify(event)).length;
   if (size > limits.maxEventBytes) {
     throw new EventError(
@@ -341,6 +361,21 @@ function checkClick(value: unknown): void {
   }
 }
 
+/** `sequence` is a key; `kind` is one of EVENT_KINDS, and a clear or delete names its sequence. */
+function checkLifecycle(sequence: unknown, kind: unknown): void {
+  if (sequence !== undefined && (typeof sequence !== "string" || !SEQUENCE_PATTERN.test(sequence))) {
+    throw new EventError(
+      `invalid sequence ${JSON.stringify(sequence)}: use 1-64 characters from A-Z, a-z, 0-9, "-" and "_"`,
+    );
+  }
+  if (kind !== undefined && !EVENT_KINDS.includes(kind as EventKind)) {
+    throw new EventError(`invalid kind ${JSON.stringify(kind)}: use "message", "clear" or "delete"`);
+  }
+  if ((kind === "clear" || kind === "delete") && sequence === undefined) {
+    throw new EventError(`a "${kind}" event needs the sequence (or id) of the notification it ${kind}s`);
+  }
+}
+
 function checkSource(value: unknown): void {
   const source = asObject(value, "source");
   for (const key of Object.keys(source)) {
@@ -420,6 +455,8 @@ const DRAFT_KEYS = new Set([
   "cache",
   "data",
   "user",
+  "sequence",
+  "kind",
 ]);
 
 /** Checks the shape of a draft that arrived as JSON (from the control socket). */
@@ -428,7 +465,7 @@ export function parseDraft(value: unknown): EventDraft {
   for (const key of Object.keys(draft)) {
     if (!DRAFT_KEYS.has(key)) throw new EventError(`unknown field "${key}"`);
   }
-  for (const key of ["topic", "title", "body", "click", "user"] as const) {
+  for (const key of ["topic", "title", "body", "click", "user", "sequence", "kind"] as const) {
     if (draft[key] !== undefined && typeof draft[key] !== "string") {
       throw new EventError(`${key} must be a string`);
     }
@@ -448,5 +485,6 @@ export function parseDraft(value: unknown): EventDraft {
   if (draft.topic !== undefined) checkTopic(draft.topic);
   if (draft.actions !== undefined) checkActions(draft.actions);
   if (draft.data !== undefined) checkDataDepth(draft.data);
+  checkLifecycle(draft.sequence, draft.kind);
   return draft as EventDraft;
 }

@@ -566,3 +566,26 @@ Deno.test("createEvent() rejects a ttl too far in the future with an EventError"
     "too far in the future",
   );
 });
+
+Deno.test("a sequence key and a kind ride in the event; a clear or delete needs no text but names its sequence", () => {
+  const update = createEvent({ topic: "deploys", body: "tests passed", sequence: "deploy-42" }, ORIGIN);
+  assert.equal(update.sequence, "deploy-42");
+  assert.equal(update.kind, undefined);
+  const clear = createEvent({ topic: "deploys", kind: "clear", sequence: "deploy-42" }, ORIGIN);
+  assert.deepEqual([clear.kind, clear.sequence, clear.body], ["clear", "deploy-42", ""]);
+  // "message" is the default and is left out, so an ordinary event stays as it was.
+  assert.equal(createEvent({ body: "x", kind: "message" }, ORIGIN).kind, undefined);
+  assert.deepEqual(validateEvent({ ...validEvent(), sequence: ID, kind: "delete" }).kind, "delete");
+  const wire = decodeEvent(encodeEvent(clear), ORIGIN.peer);
+  assert.deepEqual(wire, clear);
+});
+
+Deno.test("a sequence outside ntfy's alphabet, an unknown kind and a clear without a sequence are refused", () => {
+  assertEventError(() => validateEvent({ ...validEvent(), sequence: "has space" }), /invalid sequence/);
+  assertEventError(() => validateEvent({ ...validEvent(), sequence: "x".repeat(65) }), /invalid sequence/);
+  assertEventError(() => validateEvent({ ...validEvent(), kind: "read" }), /invalid kind "read"/);
+  assertEventError(() => validateEvent({ ...validEvent(), kind: "clear" }), /"clear" event needs the sequence/);
+  assertEventError(() => createEvent({ kind: "delete" }, ORIGIN), /"delete" event needs the sequence/);
+  assertEventError(() => parseDraft({ body: "x", sequence: 5 }), /sequence must be a string/);
+  assert.deepEqual(parseDraft({ kind: "clear", sequence: "k" }), { kind: "clear", sequence: "k" });
+});

@@ -6,7 +6,10 @@
  * Accepted requests (see README of issue #7 and ntfy's "Publishing" docs):
  * - `PUT`/`POST /<topic>` with the message as the body;
  * - `GET`/`PUT`/`POST /<topic>/publish|send|trigger`, the message in `?message=`;
- * - `PUT`/`POST /` with a JSON body `{"topic","message","title","priority","tags","click"}`.
+ * - `PUT`/`POST /` with a JSON body `{"topic","message","title","priority","tags","click","sequence_id"}`;
+ * - ntfy 2.16's notification updates: `PUT`/`POST /<topic>/<sequence_id>` (or the
+ *   `X-Sequence-ID` header) replaces, `PUT /<topic>/<sequence_id>/clear` (or `/read`)
+ *   acknowledges and `DELETE /<topic>/<sequence_id>` deletes (./ntfy_lifecycle.ts).
  * Options come as headers or query parameters under ntfy's names and aliases.
  * The reply is ntfy's message object for the created event (what the ntfy CLI
  * and apps decode); errors are `{"code","http","error"}` in ntfy's shape.
@@ -17,6 +20,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
 import { type EventDraft, type HarkEvent, parsePriority, TOPIC_PATTERN, TOPIC_RULE } from "../event/event.ts";
 import { HeaderGuard } from "./http_header_guard.ts";
+import { lifecycleDraft, SEQUENCE_PARAMS, sequenceOf } from "./ntfy_lifecycle.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
@@ -305,7 +309,7 @@ export class HttpSource implements Source, AsyncDisposable {
       const headers: Record<string, string> = {};
       if (failure.status === 401) headers["www-authenticate"] = 'Bearer realm="hark"';
       if (failure.status === 429 || failure.status === 503) headers["retry-after"] = "1";
-      if (failure.status === 405) headers["allow"] = "GET, PUT, POST";
+      if (failure.status === 405) headers["allow"] = "GET, PUT, POST, DELETE";
       if (failure.status === 426) headers["sec-websocket-version"] = "13";
       return reply(failure.status, { code: failure.code, http: failure.status, error: failure.message }, headers);
     }
@@ -495,8 +499,15 @@ export class HttpSource implements Source, AsyncDisposable {
 
   async #draft(request: Request, url: URL): Promise<EventDraft> {
     const method = request.method;
+    // A clear or a delete of a notification, by its sequence id.
+    const lifecycle = lifecycleDraft(method, url.pathname, (text) => this.#topic(text));
+    if (lifecycle) return lifecycle;
     if (method !== "GET" && method !== "PUT" && method !== "POST") {
-      throw new HttpFailure(405, 40501, `method ${method} is not allowed: publish with PUT, POST or GET …/publish`);
+      throw new HttpFailure(
+        405,
+        40501,
+        `method ${method} is not allowed here: publish with PUT, POST or GET …/publish; delete a notification with DELETE /<topic>/<sequence_id>`,
+      );
     }
     const path = url.pathname;
     if (path.length > MAX_PATH_CHARS) throw new HttpFailure(404, 40401, "not found");
@@ -514,6 +525,12 @@ export class HttpSource implements Source, AsyncDisposable {
     if (segments.length === 2 && PUBLISH_ACTIONS.has(segments[1])) {
       const topic = this.#topic(segments[0]);
       return this.#paramDraft(request, url, topic, method === "GET" ? "" : await this.#body(request));
+    }
+    if (segments.length === 2 && method !== "GET") {
+      // ntfy's `/<topic>/<sequence_id>`: a new version of that notification.
+      const topic = this.#topic(segments[0]);
+      const draft = this.#paramDraft(request, url, topic, await this.#body(request));
+      return { ...draft, sequence: sequenceOf(segments[1]) };
     }
     if (segments.length === 1) {
       throw new HttpFailure(
@@ -563,6 +580,8 @@ export class HttpSource implements Source, AsyncDisposable {
     const actions = param(PARAMS.actions);
     if (actions !== undefined) draft.actions = actionsOf(() => parseActionsHeader(actions));
     if (!cacheWanted(param(PARAMS.cache))) draft.cache = false;
+    const sequence = param(SEQUENCE_PARAMS);
+    if (sequence !== undefined) draft.sequence = sequenceOf(sequence);
     return draft;
   }
 
@@ -609,6 +628,10 @@ export class HttpSource implements Source, AsyncDisposable {
     }
     // ntfy's JSON has `"cache": "no"`, a string; a boolean is taken too.
     if (json.cache === false || (typeof json.cache === "string" && !cacheWanted(json.cache))) draft.cache = false;
+    if (json.sequence_id !== undefined && json.sequence_id !== "") {
+      if (typeof json.sequence_id !== "string") throw new HttpFailure(400, 40003, '"sequence_id" must be a string');
+      draft.sequence = sequenceOf(json.sequence_id);
+    }
     return draft;
   }
 

@@ -23,7 +23,6 @@ async function startSource(headTimeoutMs?: number) {
         pages: { next: () => Promise.resolve({ events: [], last: true, release: () => {} }) },
         stop: () => {},
       }),
-      has: () => false,
     },
   });
   await source.start();

@@ -45,7 +45,8 @@ export interface NtfyMessage {
   /** Unix seconds. */
   time: number;
   expires?: number;
-  event: "open" | "keepalive" | "message";
+  /** ntfy 2.16: `message_clear` and `message_delete` acknowledge or delete the notification `sequence_id`. */
+  event: "open" | "keepalive" | "message" | "message_clear" | "message_delete";
   /** One topic, or for open and keepalive the path's comma-separated list. */
   topic: string;
   message?: string;
@@ -54,6 +55,8 @@ export interface NtfyMessage {
   priority?: number;
   click?: string;
   actions?: (EventAction & { id: string })[];
+  /** The notification a message updates, or a clear or delete closes (ntfy 2.16). */
+  sequence_id?: string;
 }
 
 /** What a subscribe request asks for. */
@@ -140,6 +143,16 @@ export function parseSince(value: string | undefined, poll: boolean, now = Date.
 export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage {
   const time = Date.parse(event.time);
   const expires = event.expires ? Date.parse(event.expires) : event.cache === false ? undefined : time + retentionMs;
+  if (event.kind === "clear" || event.kind === "delete") {
+    return {
+      id: event.id,
+      time: Math.floor(time / 1000),
+      ...(expires === undefined ? {} : { expires: Math.floor(expires / 1000) }),
+      event: event.kind === "clear" ? "message_clear" : "message_delete",
+      topic: event.topic,
+      sequence_id: event.sequence,
+    };
+  }
   const message: NtfyMessage = {
     id: event.id,
     time: Math.floor(time / 1000),
@@ -156,7 +169,13 @@ export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage 
   if (event.actions?.length) {
     message.actions = event.actions.map((action, index) => ({ id: `${event.id}-${index}`, ...action }));
   }
+  if (event.sequence !== undefined) message.sequence_id = event.sequence;
   return message;
+}
+
+/** A message that carries an event (a message, a clear or a delete), not an open or a keepalive. */
+function carriesEvent(message: NtfyMessage): boolean {
+  return message.event !== "open" && message.event !== "keepalive";
 }
 
 function controlMessage(event: "open" | "keepalive", topicList: string, nextId: () => string): NtfyMessage {
@@ -236,7 +255,7 @@ export async function streamSubscription(
   const send = (message: NtfyMessage) => {
     const text = encode(message);
     if (!open || text === "") return;
-    if (held && message.event === "message") {
+    if (held && carriesEvent(message)) {
       if (held.length >= MAX_QUEUED_MESSAGES) close(new Error("subscriber too slow"));
       else held.push(text);
       return;
@@ -374,7 +393,7 @@ export function socketSubscription(request: Request, subscription: Subscription,
   let held: NtfyMessage[] | undefined = [];
   const send = (message: NtfyMessage) => {
     if (!open || socket.readyState !== WebSocket.OPEN || !subscription.passes(message)) return;
-    if (held && message.event === "message") {
+    if (held && carriesEvent(message)) {
       if (held.length >= MAX_QUEUED_MESSAGES) finish(1008, "subscriber too slow");
       else held.push(message);
       return;

@@ -17,6 +17,8 @@ import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../event/event.ts";
 import { HarkError } from "../errors.ts";
 import { inDir } from "../config/paths.ts";
+import { NotificationBook } from "../notifications/book.ts";
+import { PopupBook } from "../notifications/popups.ts";
 
 const log = getLogger(["hark", "store"]);
 
@@ -196,6 +198,10 @@ export class EventStore {
   readonly id: string;
   /** When this store was made: events published before it are backfill. */
   readonly createdAt: number;
+  /** The state of each notification (topic, sequence): open, replaced, cleared or deleted. */
+  readonly notifications: NotificationBook;
+  /** Which desktop popup shows which notification, across restarts. */
+  readonly popups: PopupBook;
 
   private constructor(db: DatabaseSync, init: StoreInit) {
     this.#db = db;
@@ -213,6 +219,8 @@ export class EventStore {
     this.id = this.#meta("id", () => crypto.randomUUID());
     this.createdAt = Number(this.#meta("created", () => String(this.#init.now())));
     this.#fingerprint = db.prepare("SELECT fingerprint FROM events WHERE publisher = ? AND id = ?");
+    this.notifications = new NotificationBook(db);
+    this.popups = new PopupBook(db);
     this.#setCursor = db.prepare(
       "INSERT INTO cursors (sink, seq, in_flight) VALUES (?, ?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, in_flight = excluded.in_flight",
     );
@@ -259,6 +267,8 @@ export class EventStore {
       arrival?.backfill ? 1 : 0,
     ) as { seq: number } | undefined;
     if (!row) return undefined;
+    // In the same transaction as the event: a crash keeps both or neither.
+    this.notifications.observe(event, row.seq, this.#init.now());
     // Prune in steps: at most a tenth of a cap over it, never a scan per insert.
     const publisherStep = Math.min(1000, Math.ceil(this.#init.maxEventsPerPublisher / 10));
     const publisherInserts = (this.#insertsByPublisher.get(event.source.peer) ?? 0) + 1;
@@ -599,6 +609,7 @@ export class EventStore {
     const byCount = this.#db.prepare(
       "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
     ).run(this.#init.maxEvents).changes;
+    this.notifications.prune(cutoff);
     let byPublisher = 0;
     this.#insertsByPublisher.clear();
     const crowding = this.#db.prepare("SELECT publisher FROM events GROUP BY publisher HAVING count(*) > ?")

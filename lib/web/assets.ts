@@ -92,6 +92,8 @@ section { border: 1px solid var(--line); border-radius: .5rem; padding: .7rem; m
 .events .p4 .title, .events .p4 .message { color: #d97706; }
 .events .p5 .title, .events .p5 .message { color: #dc2626; }
 .events .message { white-space: pre-wrap; overflow-wrap: anywhere; }
+.events .cleared { opacity: .55; }
+.events button.ack { margin-top: .3rem; font-size: .8rem; padding: .1rem .5rem; }
 form { display: flex; flex-wrap: wrap; gap: .4rem; margin-bottom: .5rem; }
 form textarea { flex-basis: 100%; min-height: 3.5rem; }
 input, select, textarea, button { font: inherit; padding: .25rem .4rem; }
@@ -128,9 +130,55 @@ function element(tag, text, className) {
   return node;
 }
 
+// A notification's key: its topic and sequence id (ntfy's), or its own id.
+function keyOf(message) {
+  return message.topic + "/" + (message.sequence_id ?? message.id);
+}
+
+// Acknowledges the notification on every agent (ntfy's PUT /<topic>/<sequence_id>/clear).
+function acknowledgeButton(message) {
+  const button = element("button", "Acknowledge", "ack");
+  button.type = "button";
+  button.dataset.testid = "acknowledge";
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const path = "/" + message.topic + "/" + (message.sequence_id ?? message.id) + "/clear";
+    const response = await fetch(url(path), { method: "PUT" });
+    if (!response.ok) button.disabled = false;
+  });
+  return button;
+}
+
+// A clear or delete that arrived: the notification shows as acknowledged, or goes.
+function closeItems(list, message) {
+  for (const item of list.querySelectorAll("li")) {
+    if (item.dataset.key !== keyOf(message)) continue;
+    if (message.event === "message_delete") item.remove();
+    else {
+      item.classList.add("cleared");
+      item.querySelector("button.ack")?.remove();
+      item.append(element("div", "acknowledged " + new Date(message.time * 1000).toLocaleString(), "meta"));
+    }
+  }
+}
+
+// Puts a message in the list: a new version replaces the item of its notification, which keeps its count.
+function placeItem(list, message) {
+  const old = [...list.querySelectorAll("li")].find((item) => item.dataset.key === keyOf(message));
+  const item = eventItem(message);
+  if (old) {
+    const versions = Number(old.dataset.versions ?? 1) + 1;
+    item.dataset.versions = String(versions);
+    item.querySelector(".meta").textContent += " · version " + versions;
+    old.remove();
+  }
+  list.prepend(item);
+}
+
 function eventItem(message) {
   const item = element("li", undefined, "p" + (message.priority ?? 3));
   item.dataset.id = message.id;
+  item.dataset.key = keyOf(message);
   const when = new Date(message.time * 1000).toLocaleString();
   const tags = message.tags?.length ? " · " + message.tags.join(", ") : "";
   item.append(element("div", message.topic + " · " + when + " · " + PRIORITIES[message.priority ?? 3] + tags, "meta"));
@@ -142,6 +190,7 @@ function eventItem(message) {
     link.rel = "noopener noreferrer";
     item.append(link);
   }
+  item.append(acknowledgeButton(message));
   return item;
 }
 
@@ -157,9 +206,12 @@ function follow(topics) {
   source.addEventListener("open", () => { state.textContent = "following " + topics.join(", "); });
   source.addEventListener("error", () => { state.textContent = "reconnecting…"; });
   source.onmessage = (message) => {
-    list.prepend(eventItem(JSON.parse(message.data)));
+    placeItem(list, JSON.parse(message.data));
     while (list.children.length > LIMIT) list.lastChild.remove();
   };
+  for (const name of ["message_clear", "message_delete"]) {
+    source.addEventListener(name, (message) => closeItems(list, JSON.parse(message.data)));
+  }
 }
 
 async function search(event) {
@@ -169,11 +221,18 @@ async function search(event) {
   const response = await fetch(url("/" + topic + "/json", { poll: "1", since: "all" }));
   const lines = (await response.text()).split("\\n").filter((line) => line !== "").map((line) => JSON.parse(line));
   const matching = lines.filter((message) =>
+    message.event !== "message" ||
     !text || (message.title ?? "").toLowerCase().includes(text) || (message.message ?? "").toLowerCase().includes(text)
   );
   const list = document.getElementById("history");
-  list.replaceChildren(...matching.slice(-LIMIT).reverse().map(eventItem));
-  if (matching.length === 0) list.append(element("li", "nothing stored matches", "hint"));
+  // Oldest first, as stored: each notification ends as its latest version, acknowledged or not.
+  list.replaceChildren();
+  for (const message of matching) {
+    if (message.event === "message") placeItem(list, message);
+    else closeItems(list, message);
+  }
+  while (list.children.length > LIMIT) list.lastChild.remove();
+  if (list.children.length === 0) list.append(element("li", "nothing stored matches", "hint"));
 }
 
 async function send(event) {

@@ -41,6 +41,7 @@ import type { HarkEvent } from "../../lib/event/event.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
 import type { EventAction } from "../../lib/event/actions.ts";
 import { runHttpAction } from "./action_request.ts";
+import type { PopupMemory } from "../../lib/notifications/popups.ts";
 
 const log = getLogger(["hark", "sink", "desktop"]);
 
@@ -52,12 +53,15 @@ const NOTIFICATIONS = {
   path: "/org/freedesktop/Notifications",
   interface: "org.freedesktop.Notifications",
 };
+const DBUS = { destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus" };
 const SIGNAL_MATCH = "type='signal',interface='org.freedesktop.Notifications',path='/org/freedesktop/Notifications'";
 const OPENABLE = new Set(["http:", "https:", "mailto:"]);
 /** The freedesktop convention: the "default" action runs when the popup itself is clicked. */
 const CLICK_ACTION = "default";
 /** Keys of the event's own buttons: "hark-0", "hark-1", … (the index into its actions). */
 const BUTTON_PREFIX = "hark-";
+/** The button that acknowledges the notification on every agent (`hark ack`). */
+const ACK_ACTION = "hark-ack";
 /** Popups remembered for clicks and replacement; older ones are forgotten first. */
 const MAX_TRACKED = 1024;
 
@@ -80,6 +84,8 @@ export interface LinuxDesktopInit {
   /** Where "unavailable" and other warnings go. @default the hark logger */
   warn?: (message: string) => void;
   now?: () => number;
+  /** Which popup shows which key, kept across restarts, so a new version after one replaces the old popup. */
+  popups?: PopupMemory;
 }
 
 /** Maps an event to a popup: priority → urgency, first tag → category, `data.replaces` → replacesKey. */
@@ -100,14 +106,19 @@ export function notificationFromEvent(event: HarkEvent): Notification {
   return notification;
 }
 
-/** The spec's actions array, key then label: the click (default action) first, then the event's buttons. */
-export function actionList(click: string | undefined, actions: EventAction[] = []): string[] {
+/**
+ * The spec's actions array, key then label: the click (default action)
+ * first, then the event's buttons, then "Acknowledge" when the popup can be
+ * acknowledged.
+ */
+export function actionList(click: string | undefined, actions: EventAction[] = [], acknowledge = false): string[] {
   const list = click ? [CLICK_ACTION, "Open"] : [];
   actions.forEach((action, index) => {
     if (action.action === "http" || isOpenable(action.url)) {
       list.push(`${BUTTON_PREFIX}${index}`, cleanText(action.label));
     }
   });
+  if (acknowledge) list.push(ACK_ACTION, "Acknowledge");
   return list;
 }
 
@@ -170,10 +181,13 @@ interface Tracked {
   key?: string;
   click?: string;
   actions?: EventAction[];
+  acknowledge?: () => void;
 }
 
 export class LinuxDesktop implements AsyncDisposable {
-  #init: Required<Omit<LinuxDesktopInit, "address">> & { address?: string };
+  #init: Required<Omit<LinuxDesktopInit, "address" | "popups">> & { address?: string; popups?: PopupMemory };
+  /** Who gave the popup ids: the bus's id and the server's unique name on it. */
+  #serverIdentity = "";
   #conn?: Connection;
   #connecting?: Promise<void>;
   #started = false;
@@ -228,7 +242,7 @@ export class LinuxDesktop implements AsyncDisposable {
     const conn = this.#conn;
     if (!conn) return 0;
     const key = notification.replacesKey;
-    const replaces = key === undefined ? 0 : this.#byKey.get(key) ?? 0;
+    const replaces = key === undefined ? 0 : this.#popupOf(key) ?? 0;
     const body = cleanText(notification.body);
     const click = notification.click && isOpenable(notification.click) ? notification.click : undefined;
     const hints: [string, [string, unknown]][] = [["urgency", ["y", URGENCY_BYTE[notification.urgency] ?? 1]]];
@@ -244,7 +258,7 @@ export class LinuxDesktop implements AsyncDisposable {
           "",
           cleanText(notification.summary),
           this.#markup ? escapeMarkup(body) : body,
-          this.#actions ? actionList(click, notification.actions) : [],
+          this.#actions ? actionList(click, notification.actions, notification.acknowledge !== undefined) : [],
           hints,
           notification.expireMs ?? -1,
         ],
@@ -252,11 +266,31 @@ export class LinuxDesktop implements AsyncDisposable {
       if (typeof id !== "number") throw new CallError(`Notify returned ${JSON.stringify(id)}, not an id`);
       if (!this.#availability.ok) this.#up();
       if (replaces !== 0 && replaces !== id) this.#forget(replaces);
-      this.#track(id, { key, click, actions: notification.actions });
+      this.#track(id, { key, click, actions: notification.actions, acknowledge: notification.acknowledge });
       return id;
     } catch (error) {
       this.#fail(conn, error as Error);
       return 0;
+    }
+  }
+
+  /**
+   * Closes the popup shown under `key` (CloseNotification), when it is
+   * still open; resolves whether there was one. Never throws.
+   */
+  async withdraw(key: string): Promise<boolean> {
+    if (!this.#started) await this.start();
+    const id = this.#popupOf(key);
+    const conn = this.#conn;
+    if (id === undefined || !conn || this.#closed) return false;
+    this.#forget(id);
+    this.#init.popups?.forget(key);
+    try {
+      await this.#call(conn, { ...NOTIFICATIONS, member: "CloseNotification", signature: "u", body: [id] });
+      return true;
+    } catch (error) {
+      this.#fail(conn, error as Error);
+      return false;
     }
   }
 
@@ -301,9 +335,7 @@ export class LinuxDesktop implements AsyncDisposable {
     }
     try {
       await this.#call(conn, {
-        destination: "org.freedesktop.DBus",
-        path: "/org/freedesktop/DBus",
-        interface: "org.freedesktop.DBus",
+        ...DBUS,
         member: "AddMatch",
         signature: "s",
         body: [SIGNAL_MATCH],
@@ -312,6 +344,14 @@ export class LinuxDesktop implements AsyncDisposable {
       const [capabilities] = await this.#call(conn, { ...NOTIFICATIONS, member: "GetCapabilities" });
       const [server, , version] = await this.#call(conn, { ...NOTIFICATIONS, member: "GetServerInformation" });
       const caps = new Set(Array.isArray(capabilities) ? capabilities.map(String) : []);
+      const [busId] = await this.#call(conn, { ...DBUS, member: "GetId" });
+      const [owner] = await this.#call(conn, {
+        ...DBUS,
+        member: "GetNameOwner",
+        signature: "s",
+        body: [NOTIFICATIONS.destination],
+      });
+      this.#serverIdentity = `${busId}/${owner}`;
       if (conn.closed || this.#closed) throw new CallError("closed while connecting");
       this.#markup = caps.has("body-markup");
       this.#actions = caps.has("actions");
@@ -329,14 +369,19 @@ export class LinuxDesktop implements AsyncDisposable {
     if (message.type !== SIGNAL || message.interface !== NOTIFICATIONS.interface) return;
     const [id, arg] = message.body ?? [];
     if (typeof id !== "number") return;
-    if (message.member === "ActionInvoked" && arg === CLICK_ACTION) {
+    if (message.member === "ActionInvoked" && arg === ACK_ACTION) {
+      // The acknowledgement comes back through the mesh and closes this popup, as on every other agent.
+      this.#byId.get(id)?.acknowledge?.();
+    } else if (message.member === "ActionInvoked" && arg === CLICK_ACTION) {
       const click = this.#byId.get(id)?.click;
       if (click) this.#openUrl(click);
     } else if (message.member === "ActionInvoked" && typeof arg === "string" && arg.startsWith(BUTTON_PREFIX)) {
       const action = this.#byId.get(id)?.actions?.[Number(arg.slice(BUTTON_PREFIX.length))];
       if (action) this.#runAction(id, action);
     } else if (message.member === "NotificationClosed") {
+      const key = this.#byId.get(id)?.key;
       this.#forget(id);
+      if (key !== undefined) this.#init.popups?.forget(key);
     }
   }
 
@@ -379,10 +424,18 @@ export class LinuxDesktop implements AsyncDisposable {
     }
   }
 
+  /** The open popup shown under `key`: this run's, or one a run before it showed on the same server. */
+  #popupOf(key: string): number | undefined {
+    return this.#byKey.get(key) ?? this.#init.popups?.recall(this.#serverIdentity, key);
+  }
+
   #track(id: number, tracked: Tracked): void {
     this.#forget(id);
     this.#byId.set(id, tracked);
-    if (tracked.key !== undefined) this.#byKey.set(tracked.key, id);
+    if (tracked.key !== undefined) {
+      this.#byKey.set(tracked.key, id);
+      this.#init.popups?.remember(this.#serverIdentity, tracked.key, id);
+    }
     if (this.#byId.size > MAX_TRACKED) this.#forget(this.#byId.keys().next().value!);
   }
 

@@ -88,14 +88,22 @@ export function macRun(n: Notification, useTerminalNotifier: boolean): Run {
   }
   const argv = [TERMINAL_NOTIFIER, "-title", TN_ESCAPE + title];
   if (subtitle !== "") argv.push("-subtitle", TN_ESCAPE + subtitle);
-  if (n.replacesKey !== undefined) {
-    argv.push("-group", TN_ESCAPE + "hark:" + textForProgram(n.replacesKey, KEY_MAX_CHARS, false));
-  }
+  if (n.replacesKey !== undefined) argv.push("-group", groupOf(n.replacesKey));
   const open = clickUrl(n.click);
   if (open !== undefined) argv.push("-open", TN_ESCAPE + open);
   if (sound !== "") argv.push("-sound", sound);
   // An empty stdin made terminal-notifier 1.x print its help instead.
   return { argv, stdin: body === "" ? " " : body };
+}
+
+/** terminal-notifier's group for a replace key: a later notification in the group replaces the earlier one. */
+function groupOf(key: string): string {
+  return TN_ESCAPE + "hark:" + textForProgram(key, KEY_MAX_CHARS, false);
+}
+
+/** The terminal-notifier run that removes the notification shown under `key` (`-remove GROUP`). */
+export function macRemoveRun(key: string): Run {
+  return { argv: [TERMINAL_NOTIFIER, "-remove", groupOf(key)] };
 }
 
 /** Whether notifications can be shown, and how or why not (same shape as the Linux backend's). */
@@ -192,6 +200,20 @@ export class MacDesktop {
       if (failure === "not found") this.#terminalNotifier = undefined;
     }
     await this.#run(macRun(n, false), options.signal);
+  }
+
+  /**
+   * Removes the notification shown under `key`, with terminal-notifier;
+   * osascript cannot, so without it the notification stays (macOS shows the
+   * new one when a version comes). Never throws.
+   */
+  async withdraw(key: string): Promise<void> {
+    await this.start();
+    if (this.#unavailable !== undefined || this.#closing.signal.aborted || this.#terminalNotifier === undefined) return;
+    const run = macRemoveRun(key);
+    run.argv[0] = this.#terminalNotifier;
+    const failure = await this.#runTerminalNotifier(run);
+    if (failure !== undefined) this.#warn(`cannot remove a notification: ${failure}`);
   }
 
   /** Undefined when delivered, else why not. */

@@ -4,6 +4,7 @@ import {
   BODY_MAX_CHARS,
   CRITICAL_SOUND,
   MacDesktop,
+  macRemoveRun,
   macRun,
   OSASCRIPT,
   SUMMARY_MAX_CHARS,
@@ -249,4 +250,25 @@ Deno.test("MacDesktop leaves a terminal-notifier run waiting for a click in the 
   await desktop.close();
   assert.equal(calls[0].signal!.aborted, true);
   assert.equal(calls.length, 1);
+});
+
+Deno.test("MacDesktop.withdraw() removes the notification's group with terminal-notifier, and does nothing without it", async () => {
+  const { calls, runner } = fakeRunner(ok);
+  const bin = "/opt/homebrew/bin/terminal-notifier";
+  await using desktop = new MacDesktop({ runner, os: "darwin", which: () => Promise.resolve(bin) });
+  const keyed = note({ replacesKey: "seq:deploys/deploy-42" });
+  await desktop.show(keyed);
+  await desktop.withdraw("seq:deploys/deploy-42");
+  const group = calls[0].run.argv[calls[0].run.argv.indexOf("-group") + 1];
+  assert.deepEqual(calls[1].run.argv, [bin, "-remove", group]);
+  assert.deepEqual(macRemoveRun("seq:deploys/deploy-42").argv.slice(1), ["-remove", group]);
+
+  const plain = fakeRunner(ok);
+  await using osascript = new MacDesktop({
+    runner: plain.runner,
+    os: "darwin",
+    which: () => Promise.resolve(undefined),
+  });
+  await osascript.withdraw("seq:deploys/deploy-42");
+  assert.equal(plain.calls.length, 0);
 });

@@ -13,6 +13,8 @@
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../../lib/event/event.ts";
 import type { Sink } from "../sink.ts";
+import { isMessage, sequenceOf } from "../../lib/notifications/book.ts";
+import type { PopupMemory } from "../../lib/notifications/popups.ts";
 import { AwayGate } from "../away.ts";
 import { PopupLimit } from "./popup_limit.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
@@ -29,6 +31,8 @@ export interface DesktopBackend {
   start(): Promise<void>;
   available(): { ok: boolean; reason: string };
   show(notification: Notification): Promise<void>;
+  /** Closes the notification shown under this replace key, where the platform can. */
+  withdraw?(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,6 +43,15 @@ export interface DesktopSinkInit {
   popupWindowMs: number;
   /** @default this platform's backend */
   backend?: DesktopBackend;
+  /** Publishes an acknowledgement (a clear) of the notification (topic, sequence): the popup's "Acknowledge" button. */
+  acknowledge?: (topic: string, sequence: string) => Promise<unknown>;
+  /** Which popup shows which notification, across restarts (Linux). */
+  popups?: PopupMemory;
+}
+
+/** The replace key of the notification an event belongs to: its topic and sequence (or id). */
+export function notificationKey(event: HarkEvent): string {
+  return `seq:${event.topic}/${sequenceOf(event)}`;
 }
 
 /** The event as a notification: priority to urgency, first tag to category, data.replaces to a replace key. */
@@ -55,12 +68,17 @@ export function notificationOf(event: HarkEvent): Notification {
   if (typeof replaces === "string" && replaces !== "") {
     // Scoped by the verified publisher: nobody can replace another agent's popups by guessing keys.
     notification.replacesKey = `${event.source.peer}/${replaces}`;
+  } else {
+    // Keys are per topic: any publisher on the topic may update or acknowledge it, as in ntfy.
+    notification.replacesKey = notificationKey(event);
   }
   return notification;
 }
 
 export class DesktopSink implements Sink {
   readonly name = "desktop";
+  readonly showsNotifications = true;
+  #acknowledge?: DesktopSinkInit["acknowledge"];
   #backend: DesktopBackend;
   #started?: Promise<void>;
   #away: AwayGate;
@@ -71,7 +89,8 @@ export class DesktopSink implements Sink {
   #closed = false;
 
   constructor(init: DesktopSinkInit) {
-    this.#backend = init.backend ?? platformBackend();
+    this.#backend = init.backend ?? platformBackend(init.popups);
+    this.#acknowledge = init.acknowledge;
     this.#limit = new PopupLimit({ limit: init.maxPopups, windowMs: init.popupWindowMs });
     this.#away = new AwayGate({ maxAgeMs: init.maxAgeMs, summarizeAfter: init.summarizeAfter }, {
       events: async (events) => {
@@ -86,6 +105,8 @@ export class DesktopSink implements Sink {
     await this.#started;
     // No notification service: the backend has said so once; the event is not an error.
     if (!this.#backend.available().ok) return;
+    // An acknowledgement or deletion closes the popup; it never pops up itself.
+    if (!isMessage(event)) return await this.#backend.withdraw?.(notificationKey(event));
     await this.#away.offer(event);
   }
 
@@ -107,7 +128,16 @@ export class DesktopSink implements Sink {
   async #popUp(event: HarkEvent): Promise<void> {
     await this.#showDueSummary();
     if (this.#limit.offer(event.topic)) {
-      await this.#show(notificationOf(event));
+      const notification = notificationOf(event);
+      const acknowledge = this.#acknowledge;
+      if (acknowledge) {
+        notification.acknowledge = () => {
+          acknowledge(event.topic, sequenceOf(event)).catch((error) =>
+            log.warn("Cannot acknowledge {key}: {error}", { key: sequenceOf(event), error: error.message })
+          );
+        };
+      }
+      await this.#show(notification);
       return;
     }
     this.#collapsed++;
@@ -133,25 +163,28 @@ export class DesktopSink implements Sink {
 }
 
 /** This platform's backend; `hark doctor` asks it the same questions the sink does. */
-export function platformBackend(): DesktopBackend {
+export function platformBackend(popups?: PopupMemory): DesktopBackend {
   switch (Deno.build.os) {
     case "darwin":
       return macBackend();
     case "windows":
       return windowsBackend();
     default:
-      return linuxBackend();
+      return linuxBackend(new LinuxDesktop({ popups }));
   }
 }
 
-function linuxBackend(): DesktopBackend {
-  const desktop = new LinuxDesktop();
+/** The freedesktop backend, over `desktop` (tests pass one on a private session bus). */
+export function linuxBackend(desktop = new LinuxDesktop()): DesktopBackend {
   return {
     name: "freedesktop notifications over the session D-Bus",
     start: () => desktop.start(),
     available: () => desktop.available(),
     show: async (n) => {
       await desktop.show(n);
+    },
+    withdraw: async (key) => {
+      await desktop.withdraw(key);
     },
     close: () => desktop.close(),
   };
@@ -164,6 +197,7 @@ function macBackend(): DesktopBackend {
     start: () => desktop.start(),
     available: () => desktop.available(),
     show: (n) => desktop.show(n),
+    withdraw: (key) => desktop.withdraw(key),
     close: () => desktop.close(),
   };
 }
@@ -175,6 +209,7 @@ function windowsBackend(): DesktopBackend {
     start: () => desktop.start(),
     available: () => desktop.available(),
     show: (n) => desktop.show(n),
+    withdraw: (key) => desktop.withdraw(key),
     close: () => desktop.close(),
   };
 }

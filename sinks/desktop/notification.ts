@@ -19,8 +19,14 @@ export interface Notification {
   click?: string;
   /** Buttons (ntfy's actions), already validated by the event model; backends without buttons leave them out. */
   actions?: EventAction[];
-  /** From `data.replaces`: a later notification with the same key replaces this one. */
+  /**
+   * From the event's sequence (its notification, per topic) or `data.replaces`:
+   * a later notification with the same key replaces this one, and a clear
+   * or delete of it closes it.
+   */
   replacesKey?: string;
+  /** Publishes an acknowledgement of this notification: an "Acknowledge" button where the backend has buttons. */
+  acknowledge?: () => void;
   expireMs?: number;
 }
 

@@ -211,6 +211,17 @@ export function windowsRun(n: Notification, mode: "toast" | "balloon"): Run {
   });
 }
 
+/** Removes the toast tagged HARK_N_TAG in hark's group from the Action Center (an acknowledgement or a deletion). */
+export const REMOVE_SCRIPT = PREAMBLE +
+  `$null = [Windows.UI.Notifications.ToastNotificationManager, Windows.UI.Notifications, ContentType = WindowsRuntime]
+[Windows.UI.Notifications.ToastNotificationManager]::History.Remove([string]$env:HARK_N_TAG, 'hark', '${AUMID}')
+`;
+
+/** The run that removes the toast shown under replace key `key`. */
+export function removeRun(key: string): Run {
+  return powershellRun(REMOVE_SCRIPT, { [ENV_NAMES.tag]: toastTag(key) });
+}
+
 /** The run that tells toast from balloon; it prints one word. */
 export function probeRun(): Run {
   return powershellRun(PROBE_SCRIPT);
@@ -320,6 +331,14 @@ export class WindowsDesktop {
     if (failure !== undefined && this.#unavailable === undefined) {
       throw new WindowsDesktopError(`Cannot show a notification with ${POWERSHELL}: ${failure}`);
     }
+  }
+
+  /** Removes the toast shown under `key`; a balloon is gone by itself. Never throws. */
+  async withdraw(key: string): Promise<void> {
+    await this.start();
+    if (this.#unavailable !== undefined || this.#closing.signal.aborted || this.#mode !== "toast") return;
+    const failure = await this.#run(removeRun(key));
+    if (failure !== undefined) this.#warn(`cannot remove a toast: ${failure}`);
   }
 
   /** Undefined when the run succeeded, else why not. */

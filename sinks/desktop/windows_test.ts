@@ -9,6 +9,8 @@ import {
   ENV_NAMES,
   POWERSHELL,
   PROBE_SCRIPT,
+  REMOVE_SCRIPT,
+  removeRun,
   SUMMARY_MAX_CHARS,
   TOAST_SCRIPT,
   toastTag,
@@ -267,4 +269,18 @@ Deno.test("denoRunner() passes argv, env and stdin verbatim", async (t) => {
     setTimeout(() => controller.abort(new Error("stop")), 50);
     await assert.rejects(run, /stop/);
   });
+});
+
+Deno.test("WindowsDesktop.withdraw() removes the toast with the tag its show() set, in hark's group", async () => {
+  const { runs, runner } = fakeRunner((run) =>
+    Promise.resolve({ code: 0, stdout: kindOf(run) === "probe" ? "toast" : "", stderr: "" })
+  );
+  await using desktop = new WindowsDesktop({ runner, os: "windows", which: () => Promise.resolve(PS_PATH) });
+  await desktop.show(note({ replacesKey: "seq:deploys/deploy-42" }));
+  await desktop.withdraw("seq:deploys/deploy-42");
+  assert.equal(decodeCommand(runs[2].argv[6]), REMOVE_SCRIPT);
+  assert.equal(runs[2].env?.[ENV_NAMES.tag], runs[1].env?.[ENV_NAMES.tag]);
+  assert.equal(runs[2].env?.[ENV_NAMES.tag], toastTag("seq:deploys/deploy-42"));
+  assert.deepEqual(removeRun("seq:deploys/deploy-42").env, runs[2].env);
+  assert.match(REMOVE_SCRIPT, /History\.Remove\(\[string\]\$env:HARK_N_TAG, 'hark', /);
 });

@@ -1,0 +1,209 @@
+/**
+ * Notifications with a life: the one place that answers "what is the
+ * current state of (topic, sequence)?". Every event is a step in the life of
+ * one notification, keyed per topic by its `sequence` (or, without one, its
+ * own id, as in ntfy): a message opens it or replaces it, a clear
+ * acknowledges it, a delete removes it.
+ *
+ * The newest step wins, by event time and then id, whatever order the steps
+ * arrive in: an acknowledgement caught up before the event it acknowledges
+ * still wins, and every agent reaches the same state. A message newer than
+ * an acknowledgement opens the notification again (a deploy that fails
+ * after someone acknowledged "started").
+ *
+ * The state lives in the store's database and is written in the same
+ * transaction as the event, so a crash never leaves the two apart. Only
+ * events with a sequence and acknowledgements get a row: an ordinary event
+ * that nobody acknowledged is simply open.
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { EventKind, EventSource, HarkEvent } from "../event/event.ts";
+
+export type NotificationState = "open" | "cleared" | "deleted";
+
+export interface NotificationStatus {
+  topic: string;
+  sequence: string;
+  state: NotificationState;
+  /** The newest step: the one that decides the state. */
+  newest: { id: string; kind: EventKind; time: number; seq: number; source: EventSource };
+  /** The local sequence number of the newest message version, if one arrived. */
+  messageSeq?: number;
+  /** How many message versions arrived. */
+  versions: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS notifications (
+  topic TEXT NOT NULL,
+  sequence TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  message_seq INTEGER,
+  message_time INTEGER,
+  message_id TEXT,
+  versions INTEGER NOT NULL DEFAULT 0,
+  received INTEGER NOT NULL,
+  PRIMARY KEY (topic, sequence)
+);
+CREATE INDEX IF NOT EXISTS notifications_received ON notifications (received);
+`;
+
+/** The notification an event belongs to: its sequence, or its own id. */
+export function sequenceOf(event: HarkEvent): string {
+  return event.sequence ?? event.id;
+}
+
+/** Whether an event is a message (not an acknowledgement or a deletion). */
+export function isMessage(event: HarkEvent): boolean {
+  return event.kind === undefined || event.kind === "message";
+}
+
+const STATE_OF: Record<EventKind, NotificationState> = { message: "open", clear: "cleared", delete: "deleted" };
+
+interface Row {
+  kind: EventKind;
+  time: number;
+  id: string;
+  seq: number;
+  source: string;
+  message_seq: number | null;
+  message_time: number | null;
+  message_id: string | null;
+  versions: number;
+}
+
+/** Whether step (time, id) comes after step (otherTime, otherId). */
+function newer(time: number, id: string, otherTime: number, otherId: string): boolean {
+  return time > otherTime || (time === otherTime && id > otherId);
+}
+
+export class NotificationBook {
+  #db: DatabaseSync;
+  #get: StatementSync;
+  #put: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    db.exec(SCHEMA);
+    this.#get = db.prepare(
+      "SELECT kind, time, id, seq, source, message_seq, message_time, message_id, versions FROM notifications WHERE topic = ? AND sequence = ?",
+    );
+    this.#put = db.prepare(
+      `INSERT INTO notifications (topic, sequence, kind, time, id, seq, source, message_seq, message_time, message_id, versions, received)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (topic, sequence) DO UPDATE SET kind = excluded.kind, time = excluded.time, id = excluded.id,
+         seq = excluded.seq, source = excluded.source, message_seq = excluded.message_seq,
+         message_time = excluded.message_time, message_id = excluded.message_id, versions = excluded.versions,
+         received = excluded.received`,
+    );
+  }
+
+  /**
+   * Takes a newly stored event (local number `seq`) into its notification's
+   * state. Call once per stored event, inside the transaction that stores it.
+   */
+  observe(event: HarkEvent, seq: number, received: number): void {
+    const message = isMessage(event);
+    const topic = event.topic;
+    const sequence = sequenceOf(event);
+    const time = Date.parse(event.time);
+    const row = this.#get.get(topic, sequence) as Row | undefined;
+    // An ordinary message without a key is open until someone acknowledges it: no row needed.
+    if (message && event.sequence === undefined && !row) return;
+    const next: Row = row ? { ...row } : {
+      kind: event.kind ?? "message",
+      time,
+      id: event.id,
+      seq,
+      source: JSON.stringify(event.source),
+      message_seq: null,
+      message_time: null,
+      message_id: null,
+      versions: 0,
+    };
+    if (row && newer(time, event.id, row.time, row.id)) {
+      Object.assign(next, {
+        kind: event.kind ?? "message",
+        time,
+        id: event.id,
+        seq,
+        source: JSON.stringify(event.source),
+      });
+    }
+    if (message) {
+      next.versions++;
+      if (next.message_time === null || newer(time, event.id, next.message_time, next.message_id!)) {
+        Object.assign(next, { message_seq: seq, message_time: time, message_id: event.id });
+      }
+    }
+    this.#put.run(
+      topic,
+      sequence,
+      next.kind,
+      next.time,
+      next.id,
+      next.seq,
+      next.source,
+      next.message_seq,
+      next.message_time,
+      next.message_id,
+      next.versions,
+      received,
+    );
+  }
+
+  /** The state of (topic, sequence); undefined when no step of it with a key or an acknowledgement is stored. */
+  status(topic: string, sequence: string): NotificationStatus | undefined {
+    const row = this.#get.get(topic, sequence) as Row | undefined;
+    if (!row) return undefined;
+    const status: NotificationStatus = {
+      topic,
+      sequence,
+      state: STATE_OF[row.kind] ?? "open",
+      newest: { id: row.id, kind: row.kind, time: row.time, seq: row.seq, source: JSON.parse(row.source) },
+      versions: row.versions,
+    };
+    if (row.message_seq !== null) status.messageSeq = row.message_seq;
+    return status;
+  }
+
+  /**
+   * Whether a newer step of the event's notification is stored: a later
+   * version, or an acknowledgement or deletion. A sink that shows
+   * notifications passes such an event over; it is history, not news.
+   */
+  superseded(event: HarkEvent): boolean {
+    const status = this.status(event.topic, sequenceOf(event));
+    return status !== undefined && status.newest.id !== event.id;
+  }
+
+  /**
+   * The notifications `key` names, for `hark ack KEY|ID`: those with that
+   * sequence, or the one the event with that id belongs to, on `topic` or
+   * on any topic.
+   */
+  locate(key: string, topic?: string): { topic: string; sequence: string }[] {
+    const found = new Map<string, { topic: string; sequence: string }>();
+    const add = (t: string, sequence: string) => found.set(`${t}\n${sequence}`, { topic: t, sequence });
+    const byTopic = topic === undefined ? "" : "AND topic = ?";
+    const args = topic === undefined ? [key] : [key, topic];
+    for (const row of this.#db.prepare(`SELECT topic FROM notifications WHERE sequence = ? ${byTopic}`).all(...args)) {
+      add(row.topic as string, key);
+    }
+    const events = this.#db.prepare(
+      `SELECT topic, json_extract(json, '$.sequence') AS sequence FROM events WHERE id = ? ${byTopic}`,
+    ).all(...args);
+    for (const row of events) add(row.topic as string, (row.sequence as string | null) ?? key);
+    return [...found.values()];
+  }
+
+  /** Forgets notifications whose last step arrived before `cutoff` (ms), with the events' retention. */
+  prune(cutoff: number): void {
+    this.#db.prepare("DELETE FROM notifications WHERE received < ?").run(cutoff);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * `hark history` as a person reads it: each notification once, as its
+ * latest version, with its earlier versions and who acknowledged or deleted
+ * it indented below. Events without a sequence that nobody acknowledged
+ * print as they are. (`--json` prints every event unchanged, for scripts.)
+ */
+
+import type { HarkEvent } from "../event/event.ts";
+import { formatEventLine } from "../../sinks/format.ts";
+import { isMessage, sequenceOf } from "./book.ts";
+
+const STEP_WORDS = { clear: "acknowledged", delete: "deleted" } as const;
+
+function newerThan(a: HarkEvent, b: HarkEvent): boolean {
+  return a.time > b.time || (a.time === b.time && a.id > b.id);
+}
+
+/** The lines for `events` (oldest first): a notification prints where its newest step is. */
+export function historyLines(events: HarkEvent[]): string[] {
+  const groups = new Map<string, HarkEvent[]>();
+  const keyOf = (event: HarkEvent) => `${event.topic}\n${sequenceOf(event)}`;
+  for (const event of events) {
+    const key = keyOf(event);
+    const group = groups.get(key);
+    if (group) group.push(event);
+    else groups.set(key, [event]);
+  }
+  const lastIndex = new Map<string, number>();
+  events.forEach((event, index) => lastIndex.set(keyOf(event), index));
+  const lines: string[] = [];
+  events.forEach((event, index) => {
+    const key = keyOf(event);
+    if (lastIndex.get(key) !== index) return;
+    lines.push(...notificationLines(groups.get(key)!));
+  });
+  return lines;
+}
+
+function notificationLines(steps: HarkEvent[]): string[] {
+  const messages = steps.filter(isMessage).sort((a, b) => (newerThan(a, b) ? 1 : -1));
+  const newest = steps.reduce((best, step) => (newerThan(step, best) ? step : best));
+  const lines: string[] = [];
+  const latest = messages.at(-1);
+  if (latest) {
+    lines.push(formatEventLine(latest));
+    for (const earlier of messages.slice(0, -1).reverse()) lines.push(`    was: ${formatEventLine(earlier)}`);
+  }
+  if (!isMessage(newest)) {
+    const who = newest.source.user ? `${newest.source.user}@${newest.source.host}` : newest.source.host;
+    const when = newest.time.slice(0, 19).replace("T", " ");
+    const what = `${STEP_WORDS[newest.kind as "clear" | "delete"]} by ${who} at ${when}`;
+    lines.push(latest ? `    ${what}` : `${when} [${newest.topic}] ${sequenceOf(newest)} ${what}`);
+  }
+  return lines;
+}
