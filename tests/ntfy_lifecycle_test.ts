@@ -62,7 +62,7 @@ Deno.test("ntfy's sequence id publishes, clear and delete requests reach a subsc
     // ntfy's docs: publish to /<topic>/<sequence_id>, then update with the header, then JSON.
     const first = await curl("-d", "Downloading file...", `${base}/mytopic/download-123`);
     assert.equal(first.status, 200, first.body);
-    assert.equal(JSON.parse(first.body).sequence, "download-123");
+    assert.equal(JSON.parse(first.body).sequence_id, "download-123");
     assert.equal(
       (await curl("-H", "X-Sequence-ID: download-123", "-d", "Download 50%", `${base}/mytopic`)).status,
       200,
@@ -74,7 +74,7 @@ Deno.test("ntfy's sequence id publishes, clear and delete requests reach a subsc
     assert.equal(ack.code, 0, ack.stderr);
     const deleted = await curl("-X", "DELETE", `${base}/mytopic/download-123`);
     assert.equal(deleted.status, 200, deleted.body);
-    assert.equal(JSON.parse(deleted.body).kind, "delete");
+    assert.equal(JSON.parse(deleted.body).event, "message_delete");
     await waitFor(() => seen.some((message) => message.event === "message_delete"), { message: "message_delete" });
 
     const events = seen.filter((message) => message.event !== "open" && message.event !== "keepalive");

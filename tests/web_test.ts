@@ -235,5 +235,5 @@ Deno.test("the page's files load without the token; its data and the ntfy API st
     body: "with the token",
   });
   assert.equal(authorized.status, 200);
-  assert.equal((await authorized.json()).body, "with the token");
+  assert.equal((await authorized.json()).message, "with the token");
 });
