@@ -270,7 +270,10 @@ Deno.test("the README is the front door: the two commands, install, a first even
   const headings = [...readme.prose.matchAll(/^## (.*)$/gm)].map((match) => match[1]);
   assert.deepEqual(headings.slice(0, 2), ["Install", "Two machines, one event"]);
   assert.match(readme.blocks[0].body, /^deno task start\b[\s\S]*^deno task test\b/m);
-  assert.match(section(readme, "Install"), /From a source checkout, `deno task install`[\s\S]*\[docs\/install\.md\]\(docs\/install\.md#from-source\)/);
+  assert.match(
+    section(readme, "Install"),
+    /From a source checkout, `deno task install`[\s\S]*\[docs\/install\.md\]\(docs\/install\.md#from-source\)/,
+  );
   const linked = new Set(links(readme).map((link) => link.split("#")[0]));
   for (const page of pages.filter((page) => page.path.startsWith("docs/"))) {
     assert.ok(linked.has(page.path), `the README does not link to ${page.path}`);
