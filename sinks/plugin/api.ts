@@ -23,6 +23,12 @@ export interface PluginContext {
   /** The plugin's name: its file path. */
   readonly plugin: string;
   /**
+   * True when this event may have reached the handlers before: it was in
+   * flight when the agent crashed or was killed. A handler whose effect must
+   * not happen twice drops such an event by its `id`.
+   */
+  readonly repeat: boolean;
+  /**
    * Publishes an event as this agent, under the same rules as `hark send`
    * (reserved topics, publishers, schema, rate limit). Resolves to its id.
    * The plugin's own handlers never receive what it sends.

@@ -18,7 +18,7 @@ import { getLogger } from "@logtape/logtape";
 import { pathToFileURL } from "node:url";
 import { type EventDraft, type HarkEvent, parseDraft } from "../../lib/event/event.ts";
 import { compileTopicPattern } from "../../lib/filter.ts";
-import type { Sink } from "../sink.ts";
+import type { DeliverOptions, Sink } from "../sink.ts";
 import type { HostMessage, WorkerMessage } from "./protocol.ts";
 import { type PluginGrants, workerPermissions } from "./permissions.ts";
 import { type FileWatch, watchFile } from "./file_watch.ts";
@@ -55,6 +55,8 @@ class PluginFailure extends Error {}
 
 export class PluginSink implements Sink {
   readonly name: string;
+  /** A plugin's effects are outside the agent: after a crash only what was in flight comes again, marked. */
+  readonly marksRepeats = true;
   readonly #init: PluginSinkInit;
   #worker?: Worker;
   /** Resolves when the current Worker has registered its handlers. */
@@ -90,7 +92,7 @@ export class PluginSink implements Sink {
     });
   }
 
-  async deliver(event: HarkEvent, { signal }: { signal: AbortSignal }): Promise<void> {
+  async deliver(event: HarkEvent, { signal, repeat = false }: DeliverOptions): Promise<void> {
     // A send still in flight may be the very event that comes back here.
     if (this.#publishing.size > 0) await Promise.allSettled(this.#publishing);
     if (this.#sent.has(event.id)) return;
@@ -102,7 +104,7 @@ export class PluginSink implements Sink {
       // Reloaded between loading and now: the router tries again on the new code.
       if (!worker || !wants) throw new Error("the plugin was reloaded");
       if (!wants(event.topic)) return;
-      await this.#run(worker, event, signal);
+      await this.#run(worker, event, repeat, signal);
       this.#succeeded();
     } catch (error) {
       if (error instanceof PluginFailure) this.#failed(error.message);
@@ -173,7 +175,7 @@ export class PluginSink implements Sink {
     });
   }
 
-  #run(worker: Worker, event: HarkEvent, signal: AbortSignal): Promise<void> {
+  #run(worker: Worker, event: HarkEvent, repeat: boolean, signal: AbortSignal): Promise<void> {
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#pending.set(id, { resolve, reject });
@@ -186,7 +188,7 @@ export class PluginSink implements Sink {
     }, timeoutMs);
     const onAbort = () => reject(new Error("the agent is stopping"));
     signal.addEventListener("abort", onAbort, { once: true });
-    worker.postMessage({ type: "event", id, event } satisfies HostMessage);
+    worker.postMessage({ type: "event", id, event, repeat } satisfies HostMessage);
     return promise.finally(() => {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);

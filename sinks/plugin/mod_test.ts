@@ -227,3 +227,18 @@ Deno.test("saving the plugin file reloads it and reactivates a deactivated plugi
   assert.equal(stats(sink).plugin, "ready");
   assert.equal(stats(sink).failures_in_a_row, 0);
 });
+
+Deno.test("a handler learns that an event in flight at a crash may have reached it before (ctx.repeat)", async () => {
+  await using fixture = await plugin(`
+    export function register(hark) {
+      hark.on("builds", async (event, ctx) => {
+        await ctx.send({ topic: "seen", title: event.title + (ctx.repeat ? " (repeat)" : "") });
+      });
+    }
+  `);
+  const { sink, sent } = fixture;
+  assert.equal(sink.marksRepeats, true);
+  await sink.deliver(event({ title: "first" }), { signal });
+  await sink.deliver(event({ title: "again" }), { signal, repeat: true });
+  assert.deepEqual(sent.map((draft) => draft.title), ["first", "again (repeat)"]);
+});

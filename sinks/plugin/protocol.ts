@@ -9,7 +9,7 @@ export type HostMessage =
   /** Import the plugin at `url` and call its `register`. */
   | { type: "load"; url: string; plugin: string }
   /** Run the handlers that match `event`; answer with `done` or `failed` and the same `id`. */
-  | { type: "event"; id: number; event: HarkEvent }
+  | { type: "event"; id: number; event: HarkEvent; repeat: boolean }
   /** The answer to a `send`. */
   | { type: "sent"; ref: number; id?: string; error?: string };
 

@@ -26,7 +26,7 @@ const scope = globalThis as unknown as {
 const registrations: Registration[] = [];
 const pendingSends = new Map<number, { resolve: (id: string) => void; reject: (error: Error) => void }>();
 let nextRef = 1;
-let context: PluginContext | undefined;
+let context: Omit<PluginContext, "repeat"> | undefined;
 
 function post(message: WorkerMessage): void {
   scope.postMessage(message);
@@ -61,7 +61,7 @@ function makeHark(plugin: string): Hark {
   };
 }
 
-function makeContext(plugin: string): PluginContext {
+function makeContext(plugin: string): Omit<PluginContext, "repeat"> {
   return {
     plugin,
     send(draft: EventDraft): Promise<string> {
@@ -89,11 +89,12 @@ async function load(url: string, plugin: string): Promise<void> {
   }
 }
 
-async function handle(id: number, event: HarkEvent): Promise<void> {
+async function handle(id: number, event: HarkEvent, repeat: boolean): Promise<void> {
   try {
+    const ctx: PluginContext = { ...context!, repeat };
     for (const entry of registrations) {
       if (!entry.matchesTopic(event.topic) || (entry.when && !entry.when(event))) continue;
-      await entry.handler(event, context!);
+      await entry.handler(event, ctx);
     }
     post({ type: "done", id });
   } catch (error) {
@@ -107,7 +108,7 @@ scope.onmessage = ({ data: message }) => {
       void load(message.url, message.plugin);
       break;
     case "event":
-      void handle(message.id, message.event);
+      void handle(message.id, message.event, message.repeat);
       break;
     case "sent": {
       const pending = pendingSends.get(message.ref);
