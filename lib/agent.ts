@@ -150,6 +150,8 @@ export class Agent {
     const context = {
       publish: async (draft: EventDraft) => (await this.#publish(await this.#meshUp.promise, draft)).event,
       popups: store.popups,
+      memory: store.sinkMemory,
+      isOpen: (event: HarkEvent) => !store.notifications.superseded(event),
     };
     for (const [index, sink] of config.sinks.entries()) {
       // A plugin sees every topic it registers for, hark.* too; it picks its own in its Worker.

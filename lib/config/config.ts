@@ -313,7 +313,7 @@ export function mergeConfig(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
     agent: mergeTable(base.agent, over.agent),
     sink: [...(base.sink ?? []), ...(over.sink ?? [])],
     source: [...(base.source ?? []), ...(over.source ?? [])],
-    escalate: [...(base.escalate ?? []), ...(over.escalate ?? [])],
+    ...(base.escalate || over.escalate ? { escalate: [...(base.escalate ?? []), ...(over.escalate ?? [])] } : {}),
     topic: mergeTopicRules(base.topic, over.topic),
     store: mergeTable(base.store, over.store),
     membership: mergeTable(base.membership, over.membership),
