@@ -43,6 +43,8 @@ import { monotonicUlid } from "./event/ulid.ts";
 import { VERSION } from "./version.ts";
 import { settleTarget } from "./notifications/target.ts";
 import { renderMetrics } from "./metrics.ts";
+import { Escalator } from "./notifications/escalator.ts";
+import { ESCALATION_TOPIC } from "./notifications/escalation_marker.ts";
 
 const log = getLogger(["hark", "agent"]);
 /** Longest a send waits for the rate limit before it is refused. */
@@ -69,6 +71,7 @@ export class Agent {
   #catchUp?: CatchUp;
   #sources: Source[] = [];
   #membership?: Membership;
+  #escalator?: Escalator;
   #catalog?: Catalog;
   #hostNames?: HostNames;
   #nextId = monotonicUlid();
@@ -83,8 +86,8 @@ export class Agent {
 
   constructor(init: AgentInit) {
     this.#init = init;
-    // Every agent follows the membership topics, whatever agent.topics says.
-    this.#topics = new Set([...init.config.agent.topics, ...MEMBERSHIP_TOPICS]);
+    // Every agent follows the membership topics and escalation markers, whatever agent.topics says.
+    this.#topics = new Set([...init.config.agent.topics, ...MEMBERSHIP_TOPICS, ESCALATION_TOPIC]);
   }
 
   get peerId(): string {
@@ -147,6 +150,8 @@ export class Agent {
     const context = {
       publish: async (draft: EventDraft) => (await this.#publish(await this.#meshUp.promise, draft)).event,
       popups: store.popups,
+      memory: store.sinkMemory,
+      isOpen: (event: HarkEvent) => !store.notifications.superseded(event),
     };
     for (const [index, sink] of config.sinks.entries()) {
       // A plugin sees every topic it registers for, hark.* too; it picks its own in its Worker.
@@ -266,6 +271,7 @@ export class Agent {
     }
     this.#startedAt = Date.now();
     this.#startMembership(mesh);
+    this.#startEscalator(mesh, store);
     log.info("hark {version} running as {peer} on {addresses}, topics {topics}", {
       version: VERSION,
       peer: mesh.peerId,
@@ -303,6 +309,8 @@ export class Agent {
     // Sources first: nothing new is published while the rest shuts down.
     for (const source of this.#sources) await source.stop().catch(() => {});
     this.#sources = [];
+    this.#escalator?.stop();
+    this.#escalator = undefined;
     // Then the goodbye, while the mesh can still carry it.
     await this.#membership?.stop();
     this.#membership = undefined;
@@ -365,6 +373,7 @@ export class Agent {
       this.#membership?.observe(event);
       this.#catalog?.observe(event);
     }
+    this.#escalator?.observe(event);
     // Followers see news; history from before this agent joined is for `hark history`.
     if (!backfill) this.#followers.deliver(event, reserved);
   }
@@ -397,6 +406,24 @@ export class Agent {
     });
     this.#membership = membership;
     membership.start();
+  }
+
+  /** `[[escalate]]` rules: timers from the store, then from every event delivered here. */
+  #startEscalator(mesh: Mesh, store: EventStore): void {
+    const { config } = this.#init;
+    if (config.escalate.length === 0) return;
+    const escalator = new Escalator({
+      rules: config.escalate,
+      self: mesh.peerId,
+      host: config.agent.host,
+      rankedBefore: () => this.#membership?.rankedBefore() ?? 0,
+      isOpen: (event) => !store.notifications.superseded(event),
+      publish: async (draft, reserved) => (await this.#publish(mesh, draft, { reserved })).event,
+    });
+    this.#escalator = escalator;
+    // Twice the longest deadline back: events still due, and markers of those done.
+    const since = Date.now() - 2 * escalator.horizonMs;
+    escalator.start(store.query({ sinceTime: since, limit: 20_000 }).map((stored) => stored.event));
   }
 
   /**
@@ -525,6 +552,7 @@ export class Agent {
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       memory: memoryMegabytes(),
       members: this.#membership?.members ?? [],
+      escalations: this.#escalator?.stats(),
       events: mesh.counters,
       history: this.#catchUp?.counters,
       sinks: this.#router?.health() ?? [],

@@ -55,6 +55,10 @@ export function createSink(config: SinkConfig, context: SinkContext): Sink {
         popupWindowMs: config.popup_window,
         acknowledge: (topic, sequence) => context.publish({ topic, kind: "clear", sequence }),
         popups: context.popups,
+        repeat: config.repeat,
+        coalesceMs: config.coalesce,
+        memory: context.memory,
+        isOpen: context.isOpen,
       });
     case "exec":
       return new ExecSink({

@@ -6,6 +6,7 @@
 
 import type { EventDraft, HarkEvent } from "../lib/event/event.ts";
 import type { PopupMemory } from "../lib/notifications/popups.ts";
+import type { SinkMemory } from "../lib/notifications/sink_memory.ts";
 
 export interface DeliverOptions {
   signal: AbortSignal;
@@ -64,4 +65,8 @@ export interface SinkContext {
   publish(draft: EventDraft): Promise<HarkEvent>;
   /** Which popup shows which notification, kept across restarts (the store's). */
   popups?: PopupMemory;
+  /** What a sink keeps across restarts beyond its cursor (the store's). */
+  memory?: SinkMemory;
+  /** Whether the event is still the newest step of an open notification: not acknowledged, deleted or replaced. */
+  isOpen?: (event: HarkEvent) => boolean;
 }

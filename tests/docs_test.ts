@@ -190,6 +190,7 @@ Deno.test("every config key docs/config.md lists is read by the schema, and ever
     "[store]",
     "[membership]",
     "[[sink]]",
+    "[[escalate]]",
     "[[source]]",
   ]);
   const families = {

@@ -108,6 +108,7 @@ Examples:
       `rejected:  ${events.rejected} (${events.malformed} malformed, ${events.unauthorized} unauthorized, ${events.throttled} over the rate limit, ${events.conflicting} conflicting ids, ${
         events.off_schema ?? 0
       } off their topic's schema, ${events.disputed ?? 0} disputed departures)`,
+      ...(s.escalations ? [`escalate:  ${escalationsLine(s.escalations)}`] : []),
       ...(s.history
         ? [
           `history:   ${s.history.caught_up} caught up from peers in ${s.history.sessions} sessions (${s.history.failed_sessions} failed, ${s.history.refused} events refused)`,
@@ -168,6 +169,22 @@ Examples:
 };
 
 /** The other agents this one knows are in the network, by host. */
+/** `[[escalate]]` rules at work, and which agent took the last escalation. */
+function escalationsLine(
+  e: {
+    rules: string[];
+    pending: number;
+    fired_here: number;
+    taken_by_others: number;
+    last?: { host: string; event: string; topic: string };
+  },
+): string {
+  const last = e.last ? `; last: ${e.last.event} on ${e.last.topic}, taken by ${e.last.host}` : "";
+  return `${e.rules.length} rule${
+    e.rules.length === 1 ? "" : "s"
+  }, ${e.pending} waiting, ${e.fired_here} escalated by this agent, ${e.taken_by_others} by others${last}`;
+}
+
 function membersLine(members: { peer: string; host: string }[]): string {
   if (members.length === 0) return "no other agent known";
   const hosts = members.map((member) => member.host).sort();

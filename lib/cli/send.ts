@@ -29,6 +29,7 @@ export const sendOptions = {
 /** Options only `hark send` has (not `hark wrap`). */
 const directOptions = {
   sequence: { type: "string" },
+  dedup: { type: "string" },
   direct: { type: "boolean" },
   timeout: { type: "string" },
   lines: { type: "boolean" },
@@ -56,6 +57,8 @@ Options:
       --ttl DURATION   drop the event after this long, e.g. 10m, 1h
       --sequence KEY   replaces the notification with that key on every agent (per topic;
                        ntfy's sequence id): A-Z a-z 0-9 - _, at most 64
+      --dedup KEY      events with one key from several hosts make one notification on a desktop
+                       that counts them ("disk full ×4: db01, db02, ..."); same alphabet as --sequence
       --json           print the whole event as JSON instead of its id
       --direct         no local agent (CI, containers): join the network with this state dir's key,
                        publish, leave; fails when no peer is reachable
@@ -68,6 +71,7 @@ Examples:
   hark send -t builds -p high --title "Build #812 failed" --tag ci "test_login timed out"
   make 2>&1 | tail -5 | hark send -t builds -
   hark send -t deploys --sequence deploy-42 "deploy 42: tests passed"   # then: hark ack deploy-42
+  hark send -t alerts -p urgent --dedup disk-full --title "disk full" "/var at 99%"
   hark send --direct --state-dir /ci/hark -t deploys "deployed $GIT_SHA"`,
   options: { ...sendOptions, ...directOptions },
   async run({ global, values, positionals }) {
@@ -120,6 +124,7 @@ export function draftFromOptions(values: Record<string, any>): EventDraft {
   if (values.tag !== undefined) draft.tags = values.tag;
   if (values.click !== undefined) draft.click = values.click;
   if (values.sequence !== undefined) draft.sequence = values.sequence;
+  if (values.dedup !== undefined) draft.dedup = values.dedup;
   if (values.ttl !== undefined) {
     try {
       draft.ttl = parseDuration(values.ttl);

@@ -11,6 +11,7 @@ import { ConfigError } from "../errors.ts";
 import { type KeyPath, locateKey } from "./locate.ts";
 import { describe, type Fail, type FieldSpec, isTable, readTable, rethrow } from "./fields.ts";
 import type { KindSchema, SinkKindSchema } from "./schema.ts";
+import { type EscalateRule, readEscalateRule } from "./escalate.ts";
 import { inDir } from "./paths.ts";
 import {
   checkTopic,
@@ -36,7 +37,7 @@ import {
   type SourceType,
 } from "../sources/config_registry.ts";
 
-export type { SinkConfig, SinkType, SourceConfig, SourceType };
+export type { EscalateRule, SinkConfig, SinkType, SourceConfig, SourceType };
 export { SINK_QUEUE_DEFAULT };
 export { parseBytes } from "./fields.ts";
 export { FILE_KEEP_DEFAULT, FILE_MAX_SIZE_DEFAULT } from "../../sinks/file_config.ts";
@@ -61,6 +62,8 @@ export interface HarkConfig {
   };
   sinks: SinkConfig[];
   sources: SourceConfig[];
+  /** `[[escalate]]` rules (lib/notifications/escalator.ts). */
+  escalate: EscalateRule[];
   store: {
     /** Events older than this (by arrival) are removed from the store. */
     retention_ms: number;
@@ -95,6 +98,7 @@ export interface ConfigLayer {
   agent?: Partial<HarkConfig["agent"]>;
   sink?: Partial<SinkConfig>[];
   source?: Partial<SourceConfig>[];
+  escalate?: EscalateRule[];
   topic?: Record<string, TopicRules>;
   store?: Partial<HarkConfig["store"]>;
   membership?: Partial<HarkConfig["membership"]>;
@@ -171,6 +175,10 @@ function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): Co
         break;
       case "topic":
         layer.topic = readTopicRules(value, fail, source);
+        break;
+      case "escalate":
+        if (!Array.isArray(value)) fail(["escalate"], `"escalate" must be written as [[escalate]] tables`);
+        layer.escalate = (value as unknown[]).map((entry, i) => readEscalateRule(entry, i, fail));
         break;
       case "store": {
         const table = readTable<{ retention?: number; max_events?: number; max_events_per_publisher?: number }>(
@@ -305,6 +313,7 @@ export function mergeConfig(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
     agent: mergeTable(base.agent, over.agent),
     sink: [...(base.sink ?? []), ...(over.sink ?? [])],
     source: [...(base.source ?? []), ...(over.source ?? [])],
+    ...(base.escalate || over.escalate ? { escalate: [...(base.escalate ?? []), ...(over.escalate ?? [])] } : {}),
     topic: mergeTopicRules(base.topic, over.topic),
     store: mergeTable(base.store, over.store),
     membership: mergeTable(base.membership, over.membership),
@@ -403,6 +412,7 @@ export function resolveConfig(
     },
     sinks,
     sources: (layer.source ?? []).map((source) => ({ ...source, type: source.type! })),
+    escalate: layer.escalate ?? [],
     store: {
       retention_ms: layer.store?.retention_ms ?? RETENTION_DEFAULT_MS,
       max_events: layer.store?.max_events ?? MAX_EVENTS_DEFAULT,

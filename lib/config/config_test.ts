@@ -571,6 +571,8 @@ const SINK_DEFAULTS = {
   when: undefined,
   max_popups: 5,
   popup_window: 10_000,
+  repeat: undefined,
+  coalesce: undefined,
   command: undefined,
   timeout: 30_000,
   concurrency: 4,

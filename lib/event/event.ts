@@ -51,6 +51,12 @@ export interface HarkEvent {
   sequence?: string;
   /** Absent or "message": a notification; "clear" or "delete": an acknowledgement or deletion of `sequence`. */
   kind?: EventKind;
+  /**
+   * The problem this event reports, when several hosts may report it: a
+   * desktop shows the events of one topic with one `dedup` key as one popup
+   * that counts them (sinks/desktop/coalesce.ts). Other sinks get each event.
+   */
+  dedup?: string;
 }
 
 /** What a publisher supplies; the agent adds id, time and source. */
@@ -70,6 +76,7 @@ export interface EventDraft {
   user?: string;
   sequence?: string;
   kind?: EventKind;
+  dedup?: string;
 }
 
 export interface EventLimits {
@@ -151,6 +158,7 @@ const EVENT_KEYS = new Set([
   "data",
   "sequence",
   "kind",
+  "dedup",
 ]);
 const SOURCE_KEYS = new Set(["host", "peer", "user"]);
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -212,6 +220,7 @@ export function createEvent(
   if (draft.data !== undefined) event.data = draft.data;
   if (draft.sequence !== undefined) event.sequence = draft.sequence;
   if (draft.kind !== undefined && draft.kind !== "message") event.kind = draft.kind;
+  if (draft.dedup !== undefined) event.dedup = draft.dedup;
   // An acknowledgement or deletion says which notification; it needs no text.
   if (event.title === "" && event.body === "" && event.kind === undefined) {
     throw new EventError(
@@ -271,6 +280,7 @@ export function validateEvent(
   // Before anything walks `data` recursively, JSON.stringify included.
   if (event.data !== undefined) checkDataDepth(event.data);
   checkLifecycle(event.sequence, event.kind);
+  checkDedup(event.dedup);
   const size = encoder.encode(JSON.stringify(event)).length;
   if (size > limits.maxEventBytes) {
     throw new EventError(
@@ -376,6 +386,15 @@ function checkLifecycle(sequence: unknown, kind: unknown): void {
   }
 }
 
+/** `dedup` is a key of the same alphabet as a sequence. */
+function checkDedup(dedup: unknown): void {
+  if (dedup !== undefined && (typeof dedup !== "string" || !SEQUENCE_PATTERN.test(dedup))) {
+    throw new EventError(
+      `invalid dedup ${JSON.stringify(dedup)}: use 1-64 characters from A-Z, a-z, 0-9, "-" and "_"`,
+    );
+  }
+}
+
 function checkSource(value: unknown): void {
   const source = asObject(value, "source");
   for (const key of Object.keys(source)) {
@@ -457,6 +476,7 @@ const DRAFT_KEYS = new Set([
   "user",
   "sequence",
   "kind",
+  "dedup",
 ]);
 
 /** Checks the shape of a draft that arrived as JSON (from the control socket). */
@@ -465,7 +485,7 @@ export function parseDraft(value: unknown): EventDraft {
   for (const key of Object.keys(draft)) {
     if (!DRAFT_KEYS.has(key)) throw new EventError(`unknown field "${key}"`);
   }
-  for (const key of ["topic", "title", "body", "click", "user", "sequence", "kind"] as const) {
+  for (const key of ["topic", "title", "body", "click", "user", "sequence", "kind", "dedup"] as const) {
     if (draft[key] !== undefined && typeof draft[key] !== "string") {
       throw new EventError(`${key} must be a string`);
     }
@@ -486,5 +506,6 @@ export function parseDraft(value: unknown): EventDraft {
   if (draft.actions !== undefined) checkActions(draft.actions);
   if (draft.data !== undefined) checkDataDepth(draft.data);
   checkLifecycle(draft.sequence, draft.kind);
+  checkDedup(draft.dedup);
   return draft as EventDraft;
 }

@@ -29,6 +29,7 @@ import { type EventDraft, type HarkEvent, isReservedTopic } from "../event/event
 import { getLogger } from "@logtape/logtape";
 import { LEAVE_AFTER_DEFAULT_MS, STATUS_INTERVAL_DEFAULT_MS } from "../config/config.ts";
 import { delay } from "../util/delay.ts";
+import { checkEscalationMarker, ESCALATION_TOPIC } from "../notifications/escalation_marker.ts";
 
 const log = getLogger(["hark", "membership"]);
 
@@ -72,6 +73,8 @@ export interface MemberFacts {
 export function checkMembershipEvent(event: HarkEvent): { reason: "unauthorized"; detail: string } | undefined {
   if (!MEMBERSHIP_TOPICS.includes(event.topic)) {
     if (!isReservedTopic(event.topic)) return undefined;
+    // An escalation marker (lib/notifications/escalator.ts) names its signer as the agent that took it.
+    if (event.topic === ESCALATION_TOPIC) return checkEscalationMarker(event);
     return { reason: "unauthorized", detail: `"${event.topic}" is reserved and unused` };
   }
   const data = event.data as Partial<MemberFacts> | undefined;
@@ -161,6 +164,16 @@ export class Membership {
   /** Agents known to be in the network now (from their join and status events), with their hosts. */
   get members(): { peer: string; host: string }[] {
     return [...this.#members].map(([peer, member]) => ({ peer, host: member.host }));
+  }
+
+  /**
+   * Live members ranked before this agent: those with a lower peer id it is
+   * connected to. The agent ranked first (none before it) acts for the mesh
+   * where one must act alone, as for a departure here, or an escalation
+   * (lib/notifications/escalator.ts).
+   */
+  rankedBefore(): number {
+    return [...this.#members.keys()].filter((other) => other < this.#init.self && this.#init.connected(other)).length;
   }
 
   start(): void {

@@ -19,6 +19,7 @@ import { HarkError } from "../errors.ts";
 import { inDir } from "../config/paths.ts";
 import { NotificationBook } from "../notifications/book.ts";
 import { PopupBook } from "../notifications/popups.ts";
+import { SinkMemoryBook } from "../notifications/sink_memory.ts";
 
 const log = getLogger(["hark", "store"]);
 
@@ -202,6 +203,8 @@ export class EventStore {
   readonly notifications: NotificationBook;
   /** Which desktop popup shows which notification, across restarts. */
   readonly popups: PopupBook;
+  /** What sinks keep across restarts: the desktop's pending repeats and coalesced popups. */
+  readonly sinkMemory: SinkMemoryBook;
 
   private constructor(db: DatabaseSync, init: StoreInit) {
     this.#db = db;
@@ -221,6 +224,7 @@ export class EventStore {
     this.#fingerprint = db.prepare("SELECT fingerprint FROM events WHERE publisher = ? AND id = ?");
     this.notifications = new NotificationBook(db);
     this.popups = new PopupBook(db);
+    this.sinkMemory = new SinkMemoryBook(db);
     this.#setCursor = db.prepare(
       "INSERT INTO cursors (sink, seq, in_flight) VALUES (?, ?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, in_flight = excluded.in_flight",
     );

@@ -247,6 +247,7 @@ export class LinuxDesktop implements AsyncDisposable {
     const click = notification.click && isOpenable(notification.click) ? notification.click : undefined;
     const hints: [string, [string, unknown]][] = [["urgency", ["y", URGENCY_BYTE[notification.urgency] ?? 1]]];
     if (notification.category) hints.push(["category", ["s", cleanText(notification.category)]]);
+    if (notification.sound) hints.push(["sound-name", ["s", cleanText(notification.sound)]]);
     try {
       const [id] = await this.#call(conn, {
         ...NOTIFICATIONS,

@@ -15,6 +15,10 @@ import type { HarkEvent } from "../../lib/event/event.ts";
 import type { Sink } from "../sink.ts";
 import { isMessage, sequenceOf } from "../../lib/notifications/book.ts";
 import type { PopupMemory } from "../../lib/notifications/popups.ts";
+import type { SinkMemory } from "../../lib/notifications/sink_memory.ts";
+import type { RepeatOption } from "./config.ts";
+import { RepeatSchedule } from "./repeat.ts";
+import { Coalescer, type Group, groupPopupKey, groupText } from "./coalesce.ts";
 import { AwayGate } from "../away.ts";
 import { PopupLimit } from "./popup_limit.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
@@ -47,7 +51,18 @@ export interface DesktopSinkInit {
   acknowledge?: (topic: string, sequence: string) => Promise<unknown>;
   /** Which popup shows which notification, across restarts (Linux). */
   popups?: PopupMemory;
+  /** Re-show unacknowledged popups of this priority or more, every so often (sinks/desktop/repeat.ts). */
+  repeat?: RepeatOption;
+  /** Events of one topic and title within this window (ms) make one counting popup (sinks/desktop/coalesce.ts). */
+  coalesceMs?: number;
+  /** Pending repeats and counting popups, kept across restarts. */
+  memory?: SinkMemory;
+  /** Whether an event is still the newest step of an open notification (the book's answer). */
+  isOpen?: (event: HarkEvent) => boolean;
 }
+
+/** The sound a repeated reminder plays (freedesktop sound naming). */
+const REPEAT_SOUND = "message-new-instant";
 
 /** The replace key of the notification an event belongs to: its topic and sequence (or id). */
 export function notificationKey(event: HarkEvent): string {
@@ -87,10 +102,21 @@ export class DesktopSink implements Sink {
   #shown = 0;
   #collapsed = 0;
   #closed = false;
+  #coalescer: Coalescer;
+  #repeats?: RepeatSchedule;
 
   constructor(init: DesktopSinkInit) {
     this.#backend = init.backend ?? platformBackend(init.popups);
     this.#acknowledge = init.acknowledge;
+    this.#coalescer = new Coalescer({ windowMs: init.coalesceMs, memory: init.memory });
+    if (init.repeat) {
+      this.#repeats = new RepeatSchedule({
+        ...init.repeat,
+        isOpen: init.isOpen ?? (() => true),
+        show: (event) => this.#remind(event),
+        memory: init.memory,
+      });
+    }
     this.#limit = new PopupLimit({ limit: init.maxPopups, windowMs: init.popupWindowMs });
     this.#away = new AwayGate({ maxAgeMs: init.maxAgeMs, summarizeAfter: init.summarizeAfter }, {
       events: async (events) => {
@@ -100,24 +126,38 @@ export class DesktopSink implements Sink {
     });
   }
 
+  /** Brings back the repeats pending before a restart. Idempotent. */
+  start(): void {
+    this.#repeats?.start();
+  }
+
   async deliver(event: HarkEvent): Promise<void> {
     this.#started ??= this.#backend.start();
     await this.#started;
     // No notification service: the backend has said so once; the event is not an error.
     if (!this.#backend.available().ok) return;
     // An acknowledgement or deletion closes the popup; it never pops up itself.
-    if (!isMessage(event)) return await this.#backend.withdraw?.(notificationKey(event));
+    if (!isMessage(event)) return await this.#close(notificationKey(event));
     await this.#away.offer(event);
   }
 
   stats(): Record<string, unknown> {
     const { ok, reason } = this.#backend.available();
-    return { backend: this.#backend.name, available: ok, reason, shown: this.#shown, collapsed: this.#collapsed };
+    return {
+      backend: this.#backend.name,
+      available: ok,
+      reason,
+      shown: this.#shown,
+      collapsed: this.#collapsed,
+      ...this.#repeats?.stats(),
+      ...this.#coalescer.stats(),
+    };
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#repeats?.close();
     await this.#away.flush();
     clearTimeout(this.#summaryTimer);
     const summary = this.#limit.flush(true);
@@ -125,20 +165,57 @@ export class DesktopSink implements Sink {
     await this.#backend.close();
   }
 
+  /** The notification `key` was acknowledged or deleted: its popup (or its counting popup) closes, its repeats stop. */
+  async #close(key: string): Promise<void> {
+    const group = this.#coalescer.groupOf(key);
+    if (group) this.#coalescer.drop(group);
+    const popup = group ? groupPopupKey(group) : key;
+    this.#repeats?.cancel(popup);
+    await this.#backend.withdraw?.(popup);
+  }
+
+  /** The popup of `event`: its own, or the counting popup of its group. */
+  #notificationFor(event: HarkEvent, group = this.#coalescer.groupOf(notificationKey(event))): Notification {
+    const notification = notificationOf(event);
+    const targets: [string, string][] = group ? group.targets : [[event.topic, sequenceOf(event)]];
+    if (group) Object.assign(notification, groupText(group, event), { replacesKey: groupPopupKey(group) });
+    const acknowledge = this.#acknowledge;
+    if (acknowledge) {
+      // A counting popup acknowledges every event it counts.
+      notification.acknowledge = () => {
+        for (const [topic, sequence] of targets) {
+          acknowledge(topic, sequence).catch((error) =>
+            log.warn("Cannot acknowledge {key}: {error}", { key: sequence, error: error.message })
+          );
+        }
+      };
+    }
+    return notification;
+  }
+
+  /** A repeat of an unacknowledged popup, in place, with a sound. */
+  async #remind(event: HarkEvent): Promise<void> {
+    if (this.#closed) return;
+    // After a restart a repeat may come before any event: the backend starts here then.
+    this.#started ??= this.#backend.start();
+    await this.#started;
+    if (!this.#backend.available().ok) return;
+    await this.#show({ ...this.#notificationFor(event), urgency: "critical", sound: REPEAT_SOUND });
+  }
+
+  /** Shows the popup and, for a high enough priority, starts its repeats. */
+  async #showTracked(event: HarkEvent, notification: Notification, group?: Group): Promise<void> {
+    await this.#show(notification);
+    this.#repeats?.track(group ? groupPopupKey(group) : notificationKey(event), event);
+  }
+
   async #popUp(event: HarkEvent): Promise<void> {
     await this.#showDueSummary();
+    const group = this.#coalescer.offer(event, notificationKey(event), [event.topic, sequenceOf(event)]);
+    // Another host reporting the same problem updates the counting popup in place: no new popup to limit.
+    if (group && group.count > 1) return await this.#showTracked(event, this.#notificationFor(event, group), group);
     if (this.#limit.offer(event.topic)) {
-      const notification = notificationOf(event);
-      const acknowledge = this.#acknowledge;
-      if (acknowledge) {
-        notification.acknowledge = () => {
-          acknowledge(event.topic, sequenceOf(event)).catch((error) =>
-            log.warn("Cannot acknowledge {key}: {error}", { key: sequenceOf(event), error: error.message })
-          );
-        };
-      }
-      await this.#show(notification);
-      return;
+      return await this.#showTracked(event, this.#notificationFor(event, group), group);
     }
     this.#collapsed++;
     // The summary pops up when the window ends, even if no further event comes.

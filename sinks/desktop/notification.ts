@@ -28,6 +28,8 @@ export interface Notification {
   /** Publishes an acknowledgement of this notification: an "Acknowledge" button where the backend has buttons. */
   acknowledge?: () => void;
   expireMs?: number;
+  /** A freedesktop sound name to play, for a repeated reminder; backends without sounds leave it out. */
+  sound?: string;
 }
 
 /** Maps ntfy's priority scale: 1–2 low, 3 normal, 4–5 critical. */

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { parseConfig, resolveConfig } from "./config.ts";
+import { ConfigError } from "../errors.ts";
+
+const DEFAULTS = { host: "test-host", stateDir: "/state/hark" };
+
+Deno.test("[[escalate]] reads topics, after, min_priority and one action, with defaults", () => {
+  const layer = parseConfig(
+    `[[escalate]]
+topics = ["alerts"]
+after = "10m"
+publish = { topic = "oncall" }
+
+[[escalate]]
+name = "page"
+topics = ["db.*"]
+min_priority = "high"
+after = "30s"
+command = ["/usr/local/bin/page", "--team", "ops"]
+`,
+    "hark.toml",
+  );
+  assert.deepEqual(resolveConfig(layer, DEFAULTS).escalate, [
+    {
+      name: "alerts/600000ms/publish:oncall",
+      topics: ["alerts"],
+      min_priority: 5,
+      after: 600_000,
+      publish: { topic: "oncall" },
+    },
+    {
+      name: "page",
+      topics: ["db.*"],
+      min_priority: 4,
+      after: 30_000,
+      command: ["/usr/local/bin/page", "--team", "ops"],
+    },
+  ]);
+  assert.deepEqual(resolveConfig({}, DEFAULTS).escalate, []);
+});
+
+Deno.test("[[escalate]] errors name the file, the line and what to write", async (t) => {
+  const cases: [string, RegExp][] = [
+    [
+      `[[escalate]]\ntopics = ["alerts"]\npublish = { topic = "oncall" }`,
+      /escalate 1 needs after, e.g. after = "10m" at line 1/,
+    ],
+    [
+      `[[escalate]]\ntopics = ["alerts"]\nafter = "1m"`,
+      /escalate 1 needs one action: publish = \{ topic = "oncall" \} or command/,
+    ],
+    [
+      `[[escalate]]\ntopics = ["alerts"]\nafter = "1m"\ncommand = ["x"]\npublish = { topic = "oncall" }`,
+      /needs one action/,
+    ],
+    [`[[escalate]]\nafter = "1m"\ncommand = ["x"]`, /escalate 1 needs topics, e.g. topics = \["alerts"\]/],
+    [
+      `[[escalate]]\ntopics = ["a"]\nafter = "soon"\ncommand = ["x"]`,
+      /"escalate.after" is invalid: invalid duration "soon".* at line 3/,
+    ],
+    [
+      `[[escalate]]\ntopics = ["a"]\nafter = "1m"\npublish = { topic = "on call" }`,
+      /"escalate.publish.topic" is invalid: invalid topic "on call"/,
+    ],
+    [`[[escalate]]\ntopics = ["a"]\nafter = "1m"\npublish = { where = "x" }`, /unknown key "escalate.publish.where"/],
+    [
+      `[[escalate]]\ntopics = ["a"]\nafter = "1m"\ncommand = ["x"]\nwhen = "x"`,
+      /unknown key "escalate.when" at line 5/,
+    ],
+    [
+      `[[sink]]\ntype = "desktop"\nrepeat = { every = "10ms" }`,
+      /"sink.repeat" has every = "10ms"; use at least 1s at line 3/,
+    ],
+    [
+      `[[sink]]\ntype = "desktop"\nrepeat = "5m"`,
+      /"sink.repeat" must be a table such as \{ priority = 5, every = "5m" \}/,
+    ],
+    [`[[sink]]\ntype = "desktop"\ncoalesce = 30`, /"sink.coalesce" must be a duration/],
+  ];
+  for (const [text, message] of cases) {
+    await t.step(text.replaceAll("\n", " | "), () => {
+      assert.throws(() => parseConfig(text, "hark.toml"), (error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /^Cannot read config "hark.toml": /);
+        assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("a desktop sink reads repeat and coalesce", () => {
+  const layer = parseConfig(
+    `[[sink]]\ntype = "desktop"\nrepeat = { priority = "urgent", every = "5m" }\ncoalesce = "30s"\n`,
+    "hark.toml",
+  );
+  const [sink] = resolveConfig(layer, DEFAULTS).sinks;
+  assert.deepEqual(sink.repeat, { priority: 5, every: 300_000 });
+  assert.equal(sink.coalesce, 30_000);
+});
