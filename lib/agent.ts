@@ -42,6 +42,7 @@ import type { AgentView, Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./event/ulid.ts";
 import { VERSION } from "./version.ts";
 import { settleTarget } from "./notifications/target.ts";
+import { Schedule } from "./notifications/schedule.ts";
 import { renderMetrics } from "./metrics.ts";
 
 const log = getLogger(["hark", "agent"]);
@@ -67,6 +68,8 @@ export class Agent {
   #store?: EventStore;
   #responder?: HistoryResponder;
   #catchUp?: CatchUp;
+  /** Scheduled events held until due. */
+  #schedule?: Schedule;
   #sources: Source[] = [];
   #membership?: Membership;
   #catalog?: Catalog;
@@ -182,6 +185,14 @@ export class Agent {
       }
     }
     router.start();
+    // After the router: what fell due while the agent was down goes to the sinks at once.
+    this.#schedule = new Schedule({
+      store,
+      // The publisher holds its own scheduled events too, for peers that catch up; its sinks get them only on its topics.
+      deliver: ({ event, seq, backfill }) =>
+        this.#topics.has(event.topic) && this.#deliverLocally(event, seq, backfill),
+    });
+    this.#schedule.start();
     const book = await PeerBook.load(stateDir, await mdnsServiceTag(network));
     this.#book = book;
     const mesh = new Mesh({
@@ -317,6 +328,8 @@ export class Agent {
     this.#mesh = undefined;
     await this.#book?.close();
     this.#book = undefined;
+    this.#schedule?.stop();
+    this.#schedule = undefined;
     await this.#router?.stop(AbortSignal.timeout(this.#init.drainMs ?? 1000));
     this.#router = undefined;
     this.#store?.close();
@@ -343,6 +356,8 @@ export class Agent {
     const seq = this.#store?.append(event, fingerprint, arrival);
     // Already stored: a copy of an event this agent had before it restarted.
     if (seq === undefined) return;
+    // Scheduled: stored now, delivered when due.
+    if (event.due !== undefined) return this.#schedule?.held(event);
     this.#store!.afterCommit(() => this.#deliverLocally(event, seq, arrival.backfill));
   }
 
@@ -441,7 +456,8 @@ export class Agent {
       return { event, recipients, local };
     }
     const seq = this.#store?.append(event, fingerprint, { data });
-    if (local && seq !== undefined) this.#store!.afterCommit(() => this.#deliverLocally(event, seq));
+    if (seq !== undefined && event.due !== undefined) this.#schedule?.held(event);
+    else if (local && seq !== undefined) this.#store!.afterCommit(() => this.#deliverLocally(event, seq));
     return { event, recipients, local };
   }
 
