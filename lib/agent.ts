@@ -523,6 +523,21 @@ export class Agent {
     });
   }
 
+  /** Events held until due, for `hark status`: how many, and the soonest few. */
+  #scheduled() {
+    const pending = this.#store?.pending(3) ?? { events: [], count: 0 };
+    return {
+      pending: pending.count,
+      next: pending.events.map((event) => ({
+        due: event.due!,
+        id: event.id,
+        topic: event.topic,
+        sequence: event.sequence,
+        text: event.title || event.body,
+      })),
+    };
+  }
+
   #status(mesh: Mesh) {
     const { config, stateDir } = this.#init;
     return {
@@ -543,6 +558,7 @@ export class Agent {
       members: this.#membership?.members ?? [],
       events: mesh.counters,
       history: this.#catchUp?.counters,
+      scheduled: this.#scheduled(),
       sinks: this.#router?.health() ?? [],
       sources: this.#sources.map((source) => ({ name: source.name, ...source.stats() })),
     };
