@@ -466,19 +466,19 @@ export class Agent {
     return {
       topics: this.#topics,
       retentionMs: this.#init.config.store.retention_ms,
-      read: (topics, since, push) => {
+      read: (topics, since, push, options) => {
         let stop = () => {};
         const follow = push && (() => stop = this.#followers.add({ topics, push }));
-        const pages = this.#storedSince(topics, since, follow);
+        const pages = this.#storedSince(topics, since, follow, options?.scheduled);
         return { pages, stop: () => stop() };
       },
     };
   }
 
-  #storedSince(topics: ReadonlySet<string>, since: Since, onCaughtUp?: () => void): HistoryPages {
+  #storedSince(topics: ReadonlySet<string>, since: Since, onCaughtUp?: () => void, scheduled = false): HistoryPages {
     const store = this.#store;
     if (!store) throw new HarkError("the agent is not running");
-    const query: HistoryQuery = { topics: [...topics] };
+    const query: HistoryQuery = { topics: [...topics], scheduled };
     if (since.kind === "time") query.sinceTime = since.ms;
     if (since.kind === "latest") query.limit = 1;
     // An id the store no longer (or never) held gets everything stored, as ntfy does: a phone whose

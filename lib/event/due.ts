@@ -15,7 +15,8 @@ export const MAX_DELAY_MS = 3 * 86_400_000;
  */
 export const MIN_DELAY_ENV = "HARK_TEST_MIN_DELAY_MS";
 
-function minDelayMs(): number {
+/** The shortest delay: 10 s, or the test-only override. */
+export function minDelayMs(): number {
   let value: string | undefined;
   try {
     value = Deno.env.get(MIN_DELAY_ENV);
