@@ -82,7 +82,9 @@ Deno.test("dead man's switch: each --delay --sequence send pushes the deadline; 
   const first = await a.send(switchArgs);
   const second = await a.send(switchArgs);
   const last = await a.send(switchArgs);
-  await waitFor(async () => (await pendingCount(b)) === 3, { message: "B to hold all three" });
+  // Each replaces the one before: B lists only the last as pending.
+  await waitFor(async () => (await pendingIds(b)).includes(last), { message: "B to hold the last" });
+  assert.equal(await pendingCount(b), 1);
   const pending = await b.cli(["history"]);
   assert.match(pending.stdout, /db01 backup missed .*\(scheduled, due /);
 
@@ -106,8 +108,15 @@ Deno.test("dead man's switch: each --delay --sequence send pushes the deadline; 
   const clearId = ack.stdout.trim();
   await a.waitForEvents([clearId]);
   for (const agent of [a, b]) {
-    // Withdrawn when it falls due: nothing pending, and it never reached a sink.
-    await waitFor(async () => (await pendingCount(agent)) === 0, { message: "the cancelled one to fall due" });
+    await waitFor(async () => (await pendingCount(agent)) === 0, { message: "the ack to cancel it" });
+  }
+  // Past its due time (real time must pass here), it has reached no sink on either agent.
+  const armedDue = Date.parse(
+    (await a.cli(["history", "--json"])).stdout.split("\n").filter(Boolean)
+      .map((line) => JSON.parse(line)).find((event) => event.id === armed).due,
+  );
+  await waitFor(() => Date.now() > armedDue + 1_000, { timeoutMs: 10_000, message: "its due time to pass" });
+  for (const agent of [a, b]) {
     assert.equal(copiesOf(await agent.events(), armed), 0, "an acknowledged switch never fires");
   }
 });

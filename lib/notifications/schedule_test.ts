@@ -79,12 +79,14 @@ Deno.test("EventStore withdraws a pending event replaced, acknowledged or delete
     store.append(acked, 3);
     store.append(make({ kind: "clear", sequence: "other" }, T0 + MINUTE), 4);
     store.commit();
+    assert.deepEqual(store.pending(10).events.map((event) => event.body), ["missed 2"], "status lists what will fire");
     clock.now = T0 + 61 * MINUTE;
     const early = store.releaseDue(clock.now);
     store.commit();
     assert.deepEqual(bodies(early.released), []);
     assert.deepEqual(early.withdrawn.map((event) => event.body).sort(), ["acked", "missed 1"]);
     assert.equal(store.pending(10).count, 1);
+    assert.equal(store.pending(10).events[0].id, second.id);
     clock.now = T0 + 90 * MINUTE;
     assert.deepEqual(bodies(store.releaseDue(clock.now).released), ["missed 2"]);
     store.commit();

@@ -421,11 +421,17 @@ export class EventStore {
     return row.due ?? undefined;
   }
 
-  /** The events held until due, soonest first, and how many there are. */
+  /**
+   * The events held until due that will be delivered (not replaced,
+   * acknowledged or deleted since), soonest first: the first `limit`, and
+   * how many there are. Held events are few (3 days at most, each under
+   * its publisher's rate limit), so they are read whole.
+   */
   pending(limit: number): { events: HarkEvent[]; count: number } {
-    const count = (this.#db.prepare("SELECT count(*) AS n FROM events WHERE held = 1").get() as { n: number }).n;
-    const rows = this.#db.prepare("SELECT json FROM events WHERE held = 1 ORDER BY due, seq LIMIT ?").all(limit);
-    return { events: rows.map((row) => JSON.parse(row.json as string)), count };
+    const rows = this.#db.prepare("SELECT json FROM events WHERE held = 1 ORDER BY due, seq").all();
+    const live = rows.map((row) => JSON.parse(row.json as string) as HarkEvent)
+      .filter((event) => !this.notifications.superseded(event));
+    return { events: live.slice(0, limit), count: live.length };
   }
 
   /**
