@@ -42,6 +42,7 @@ import type { AgentView, Feed, Since } from "./sources/source.ts";
 import { monotonicUlid } from "./event/ulid.ts";
 import { VERSION } from "./version.ts";
 import { settleTarget } from "./notifications/target.ts";
+import { Schedule } from "./notifications/schedule.ts";
 import { renderMetrics } from "./metrics.ts";
 import { Escalator } from "./notifications/escalator.ts";
 import { ESCALATION_TOPIC } from "./notifications/escalation_marker.ts";
@@ -69,6 +70,8 @@ export class Agent {
   #store?: EventStore;
   #responder?: HistoryResponder;
   #catchUp?: CatchUp;
+  /** Scheduled events held until due. */
+  #schedule?: Schedule;
   #sources: Source[] = [];
   #membership?: Membership;
   #escalator?: Escalator;
@@ -187,6 +190,14 @@ export class Agent {
       }
     }
     router.start();
+    // After the router: what fell due while the agent was down goes to the sinks at once.
+    this.#schedule = new Schedule({
+      store,
+      // The publisher holds its own scheduled events too, for peers that catch up; its sinks get them only on its topics.
+      deliver: ({ event, seq, backfill }) =>
+        this.#topics.has(event.topic) && this.#deliverLocally(event, seq, backfill),
+    });
+    this.#schedule.start();
     const book = await PeerBook.load(stateDir, await mdnsServiceTag(network));
     this.#book = book;
     const mesh = new Mesh({
@@ -325,6 +336,8 @@ export class Agent {
     this.#mesh = undefined;
     await this.#book?.close();
     this.#book = undefined;
+    this.#schedule?.stop();
+    this.#schedule = undefined;
     await this.#router?.stop(AbortSignal.timeout(this.#init.drainMs ?? 1000));
     this.#router = undefined;
     this.#store?.close();
@@ -351,6 +364,8 @@ export class Agent {
     const seq = this.#store?.append(event, fingerprint, arrival);
     // Already stored: a copy of an event this agent had before it restarted.
     if (seq === undefined) return;
+    // Scheduled: stored now, delivered when due.
+    if (event.due !== undefined) return this.#schedule?.held(event);
     this.#store!.afterCommit(() => this.#deliverLocally(event, seq, arrival.backfill));
   }
 
@@ -468,7 +483,8 @@ export class Agent {
       return { event, recipients, local };
     }
     const seq = this.#store?.append(event, fingerprint, { data });
-    if (local && seq !== undefined) this.#store!.afterCommit(() => this.#deliverLocally(event, seq));
+    if (seq !== undefined && event.due !== undefined) this.#schedule?.held(event);
+    else if (local && seq !== undefined) this.#store!.afterCommit(() => this.#deliverLocally(event, seq));
     return { event, recipients, local };
   }
 
@@ -477,19 +493,19 @@ export class Agent {
     return {
       topics: this.#topics,
       retentionMs: this.#init.config.store.retention_ms,
-      read: (topics, since, push) => {
+      read: (topics, since, push, options) => {
         let stop = () => {};
         const follow = push && (() => stop = this.#followers.add({ topics, push }));
-        const pages = this.#storedSince(topics, since, follow);
+        const pages = this.#storedSince(topics, since, follow, options?.scheduled);
         return { pages, stop: () => stop() };
       },
     };
   }
 
-  #storedSince(topics: ReadonlySet<string>, since: Since, onCaughtUp?: () => void): HistoryPages {
+  #storedSince(topics: ReadonlySet<string>, since: Since, onCaughtUp?: () => void, scheduled = false): HistoryPages {
     const store = this.#store;
     if (!store) throw new HarkError("the agent is not running");
-    const query: HistoryQuery = { topics: [...topics] };
+    const query: HistoryQuery = { topics: [...topics], scheduled };
     if (since.kind === "time") query.sinceTime = since.ms;
     if (since.kind === "latest") query.limit = 1;
     // An id the store no longer (or never) held gets everything stored, as ntfy does: a phone whose
@@ -534,6 +550,21 @@ export class Agent {
     });
   }
 
+  /** Events held until due, for `hark status`: how many, and the soonest few. */
+  #scheduled() {
+    const pending = this.#store?.pending(3) ?? { events: [], count: 0 };
+    return {
+      pending: pending.count,
+      next: pending.events.map((event) => ({
+        due: event.due!,
+        id: event.id,
+        topic: event.topic,
+        sequence: event.sequence,
+        text: event.title || event.body,
+      })),
+    };
+  }
+
   #status(mesh: Mesh) {
     const { config, stateDir } = this.#init;
     return {
@@ -555,6 +586,7 @@ export class Agent {
       escalations: this.#escalator?.stats(),
       events: mesh.counters,
       history: this.#catchUp?.counters,
+      scheduled: this.#scheduled(),
       sinks: this.#router?.health() ?? [],
       sources: this.#sources.map((source) => ({ name: source.name, ...source.stats() })),
     };

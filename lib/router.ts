@@ -101,7 +101,9 @@ function topicMatcher(filter: RouteFilter): (topic: string) => boolean {
 export function matches(event: HarkEvent, filter: RouteFilter, now = Date.now(), backfill = false): boolean {
   if (event.priority < filter.minPriority) return false;
   // A new agent keeps old history in its store; only recent events reach its sinks.
-  if (backfill && now - Date.parse(event.time) > (filter.backfillMaxAgeMs ?? BACKFILL_MAX_AGE_MS)) return false;
+  // A scheduled event is news from when it is due.
+  const since = Date.parse(event.due ?? event.time);
+  if (backfill && now - since > (filter.backfillMaxAgeMs ?? BACKFILL_MAX_AGE_MS)) return false;
   if (filter.topics ? !topicMatcher(filter)(event.topic) : isReservedTopic(event.topic)) return false;
   if (event.expires && Date.parse(event.expires) <= now) return false;
   if (filter.when && !filter.when(event)) return false;

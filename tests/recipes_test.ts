@@ -18,7 +18,7 @@ async function recipes(): Promise<string[]> {
 
 Deno.test("every recipe in docs/recipes.md runs as written and its events arrive", async () => {
   const blocks = await recipes();
-  assert.equal(blocks.length, 5);
+  assert.equal(blocks.length, 6);
   const dir = await Deno.makeTempDir({ prefix: "hark-recipes-" });
   const fifo = `${dir}/alert`;
   await using receiver = await startAgent({
@@ -57,7 +57,7 @@ Deno.test("every recipe in docs/recipes.md runs as written and its events arrive
       const output = await new Deno.Command("sh", { args: ["-c", script], env: { ...env, ...extra }, cwd }).output();
       assert.equal(output.code, 0, `${script}\n${new TextDecoder().decode(output.stderr)}`);
     };
-    const [hook, ci, cron, follow, arpwatch] = blocks;
+    const [hook, ci, cron, follow, deadMan, arpwatch] = blocks;
 
     // The git hook: installed in a fresh repository and fired by a commit.
     await Deno.mkdir(repo);
@@ -71,6 +71,16 @@ Deno.test("every recipe in docs/recipes.md runs as written and its events arrive
     await run(cron);
     await run(follow);
     await run(arpwatch);
+    // The dead man's switch, run twice as after two good backups: the receiver holds the second, due an hour on.
+    await run(deadMan);
+    await run(deadMan);
+    await waitFor(async () => {
+      const { status } = await receiver.request({ op: "status" });
+      const scheduled = (status as { scheduled: { pending: number; next: { sequence?: string; due: string }[] } })
+        .scheduled;
+      return scheduled.pending === 1 && scheduled.next.every((event) => event.sequence === "backup-db01") &&
+        Date.parse(scheduled.next[0].due) - Date.now() > 59 * 60_000;
+    }, { message: "the receiver to hold the dead man's switch" });
 
     const events = await waitFor(async () => {
       const all = await receiver.events();

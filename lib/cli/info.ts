@@ -6,7 +6,7 @@ import { requestAgent } from "../control/client.ts";
 import { UsageError } from "../errors.ts";
 import type { MeshPeer } from "../mesh/mesh.ts";
 import type { SinkHealth } from "../router.ts";
-import { jsonForTerminal } from "../util/controls.ts";
+import { jsonForTerminal, stripControls } from "../util/controls.ts";
 
 export function noArguments(name: string, positionals: string[]): void {
   if (positionals.length > 0) throw new UsageError(`${name} takes no arguments, got "${positionals[0]}"`);
@@ -114,6 +114,7 @@ Examples:
           `history:   ${s.history.caught_up} caught up from peers in ${s.history.sessions} sessions (${s.history.failed_sessions} failed, ${s.history.refused} events refused)`,
         ]
         : []),
+      ...(s.scheduled?.pending ? [`scheduled: ${scheduledLine(s.scheduled)}`] : []),
       "sinks:",
       table([
         ["  NAME", "STATE", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "GIVEN UP", "LAST ERROR"],
@@ -168,7 +169,6 @@ Examples:
   },
 };
 
-/** The other agents this one knows are in the network, by host. */
 /** `[[escalate]]` rules at work, and which agent took the last escalation. */
 function escalationsLine(
   e: {
@@ -185,6 +185,15 @@ function escalationsLine(
   }, ${e.pending} waiting, ${e.fired_here} escalated by this agent, ${e.taken_by_others} by others${last}`;
 }
 
+/** Events held until due: how many, and the next few with their local due time. */
+function scheduledLine(scheduled: { pending: number; next: { due: string; topic: string; text: string }[] }): string {
+  const next = scheduled.next.map((event) =>
+    `${new Date(event.due).toLocaleString()} [${event.topic}] ${stripControls(event.text).slice(0, 40)}`
+  );
+  return `${scheduled.pending} held until due; next: ${next.join("; ")}`;
+}
+
+/** The other agents this one knows are in the network, by host. */
 function membersLine(members: { peer: string; host: string }[]): string {
   if (members.length === 0) return "no other agent known";
   const hosts = members.map((member) => member.host).sort();

@@ -15,6 +15,7 @@ import { requestAgent } from "../control/client.ts";
 import { sendLines } from "./send_lines.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { jsonForTerminal } from "../util/controls.ts";
+import { FUTURE_TIME_FORMS, parseDelay, parseFutureTime } from "../util/future_time.ts";
 
 export const sendOptions = {
   topic: { type: "string", short: "t" },
@@ -30,6 +31,8 @@ export const sendOptions = {
 const directOptions = {
   sequence: { type: "string" },
   dedup: { type: "string" },
+  delay: { type: "string" },
+  at: { type: "string" },
   direct: { type: "boolean" },
   timeout: { type: "string" },
   lines: { type: "boolean" },
@@ -59,6 +62,11 @@ Options:
                        ntfy's sequence id): A-Z a-z 0-9 - _, at most 64
       --dedup KEY      events with one key from several hosts make one notification on a desktop
                        that counts them ("disk full ×4: db01, db02, ..."); same alphabet as --sequence
+      --delay DURATION deliver this long from now (30m, 2h, 3 days), 10 s to 3 days: published now,
+                       every agent holds it and delivers it then, publisher online or not
+      --at TIME        deliver at TIME: RFC 3339, unix seconds, or 10am, 8:30pm, tomorrow, 10am,
+                       Tuesday, 7pm (this machine's local time); with --sequence a new one replaces the
+                       pending one, and hark ack KEY cancels it
       --json           print the whole event as JSON instead of its id
       --direct         no local agent (CI, containers): join the network with this state dir's key,
                        publish, leave; fails when no peer is reachable
@@ -72,6 +80,8 @@ Examples:
   make 2>&1 | tail -5 | hark send -t builds -
   hark send -t deploys --sequence deploy-42 "deploy 42: tests passed"   # then: hark ack deploy-42
   hark send -t alerts -p urgent --dedup disk-full --title "disk full" "/var at 99%"
+  hark send --at "tomorrow, 9am" "stand-up in the big room"
+  hark send --delay 1h --sequence backup-db01 "db01 backup missed"   # after each good backup: a dead man's switch
   hark send --direct --state-dir /ci/hark -t deploys "deployed $GIT_SHA"`,
   options: { ...sendOptions, ...directOptions },
   async run({ global, values, positionals }) {
@@ -130,6 +140,21 @@ export function draftFromOptions(values: Record<string, any>): EventDraft {
       draft.ttl = parseDuration(values.ttl);
     } catch (error) {
       throw new UsageError(`--ttl: ${(error as Error).message}`);
+    }
+  }
+  if (values.delay !== undefined) {
+    const delay = parseDelay(values.delay);
+    if (delay === undefined) {
+      throw new UsageError(`--delay: invalid duration "${values.delay}": use e.g. 30s, 10m, 2h, 3 days, or --at TIME`);
+    }
+    draft.delay = delay;
+  }
+  if (values.at !== undefined) {
+    if (values.delay !== undefined) throw new UsageError("give --delay or --at, not both");
+    try {
+      draft.at = parseFutureTime(values.at);
+    } catch {
+      throw new UsageError(`--at: cannot read "${values.at}": use ${FUTURE_TIME_FORMS}`);
     }
   }
   if (values.data !== undefined) {

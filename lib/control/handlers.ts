@@ -116,6 +116,8 @@ export class AgentControl implements ControlHandlers {
       query.afterSeq = seq;
     }
     if (request.op === "history" && request.limit !== undefined) query.limit = request.limit;
+    // History lists what is scheduled and not yet due as well (marked so); tail shows events as they are delivered.
+    if (request.op === "history") query.scheduled = true;
     return new HistoryPages({ store, budget: historyBudget, query, onCaughtUp });
   }
 }

@@ -7,6 +7,7 @@
 import { checkActions, type EventAction } from "./actions.ts";
 import { EventError } from "../errors.ts";
 import { ULID_PATTERN } from "./ulid.ts";
+import { dueOf, MAX_DELAY_MS } from "./due.ts";
 
 /** 1 min, 2 low, 3 default, 4 high, 5 urgent (ntfy's scale). */
 export type Priority = 1 | 2 | 3 | 4 | 5;
@@ -57,6 +58,8 @@ export interface HarkEvent {
    * that counts them (sinks/desktop/coalesce.ts). Other sinks get each event.
    */
   dedup?: string;
+  /** A scheduled event: when sinks and subscribers get it (RFC 3339); every agent holds it until then. */
+  due?: string;
 }
 
 /** What a publisher supplies; the agent adds id, time and source. */
@@ -77,6 +80,10 @@ export interface EventDraft {
   sequence?: string;
   kind?: EventKind;
   dedup?: string;
+  /** Deliver this many milliseconds from now (`hark send --delay`, ntfy's `Delay: 30m`). */
+  delay?: number;
+  /** Deliver at this instant, milliseconds since the epoch (`hark send --at`, ntfy's `At: 10am`). */
+  at?: number;
 }
 
 export interface EventLimits {
@@ -159,6 +166,7 @@ const EVENT_KEYS = new Set([
   "sequence",
   "kind",
   "dedup",
+  "due",
 ]);
 const SOURCE_KEYS = new Set(["host", "peer", "user"]);
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -205,11 +213,13 @@ export function createEvent(
   };
   if (draft.click !== undefined) event.click = draft.click;
   if (draft.actions !== undefined && draft.actions.length > 0) event.actions = draft.actions;
+  const due = dueOf(draft, origin.now);
   if (draft.ttl !== undefined) {
     if (!Number.isFinite(draft.ttl) || draft.ttl <= 0) {
       throw new EventError(`invalid ttl ${draft.ttl}: it must be positive`);
     }
-    const expires = new Date(origin.now + draft.ttl);
+    // A scheduled event's lifetime starts when it is due.
+    const expires = new Date((due ?? origin.now) + draft.ttl);
     if (Number.isNaN(expires.getTime())) {
       throw new EventError(`invalid ttl ${draft.ttl}: too far in the future`);
     }
@@ -221,6 +231,12 @@ export function createEvent(
   if (draft.sequence !== undefined) event.sequence = draft.sequence;
   if (draft.kind !== undefined && draft.kind !== "message") event.kind = draft.kind;
   if (draft.dedup !== undefined) event.dedup = draft.dedup;
+  if (due !== undefined) {
+    // Held by every agent until due: an event no agent stores cannot be held (ntfy refuses the same).
+    if (event.cache === false) throw new EventError("a scheduled event cannot be sent without cache: agents hold it");
+    if (event.kind !== undefined) throw new EventError(`a ${event.kind} takes effect at once: leave out the delay`);
+    event.due = new Date(due).toISOString();
+  }
   // An acknowledgement or deletion says which notification; it needs no text.
   if (event.title === "" && event.body === "" && event.kind === undefined) {
     throw new EventError(
@@ -281,6 +297,7 @@ export function validateEvent(
   if (event.data !== undefined) checkDataDepth(event.data);
   checkLifecycle(event.sequence, event.kind);
   checkDedup(event.dedup);
+  if (event.due !== undefined) checkDue(event.due, event.time as string);
   const size = encoder.encode(JSON.stringify(event)).length;
   if (size > limits.maxEventBytes) {
     throw new EventError(
@@ -395,6 +412,15 @@ function checkDedup(dedup: unknown): void {
   }
 }
 
+/** `due` is after `time` and at most the longest delay past it, so no agent holds an event for longer. */
+function checkDue(due: unknown, time: string): void {
+  checkTime(due, "due");
+  const ahead = Date.parse(due as string) - Date.parse(time);
+  if (ahead <= 0 || ahead > MAX_DELAY_MS) {
+    throw new EventError(`invalid due ${JSON.stringify(due)}: it must be after time and at most 3 days after it`);
+  }
+}
+
 function checkSource(value: unknown): void {
   const source = asObject(value, "source");
   for (const key of Object.keys(source)) {
@@ -477,6 +503,8 @@ const DRAFT_KEYS = new Set([
   "sequence",
   "kind",
   "dedup",
+  "delay",
+  "at",
 ]);
 
 /** Checks the shape of a draft that arrived as JSON (from the control socket). */
@@ -492,6 +520,12 @@ export function parseDraft(value: unknown): EventDraft {
   }
   if (draft.ttl !== undefined && typeof draft.ttl !== "number") {
     throw new EventError("ttl must be a number of milliseconds");
+  }
+  if (draft.delay !== undefined && typeof draft.delay !== "number") {
+    throw new EventError("delay must be a number of milliseconds");
+  }
+  if (draft.at !== undefined && typeof draft.at !== "number") {
+    throw new EventError("at must be milliseconds since the epoch");
   }
   if (draft.cache !== undefined && typeof draft.cache !== "boolean") {
     throw new EventError("cache must be true or false");

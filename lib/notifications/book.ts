@@ -202,6 +202,12 @@ export class NotificationBook {
     return [...found.values()];
   }
 
+  /** A stored event moved from local number `from` to `to` (a scheduled event released when due). */
+  moved(from: number, to: number): void {
+    this.#db.prepare("UPDATE notifications SET seq = ? WHERE seq = ?").run(to, from);
+    this.#db.prepare("UPDATE notifications SET message_seq = ? WHERE message_seq = ?").run(to, from);
+  }
+
   /** Forgets notifications whose last step arrived before `cutoff` (ms), with the events' retention. */
   prune(cutoff: number): void {
     this.#db.prepare("DELETE FROM notifications WHERE received < ?").run(cutoff);

@@ -9,6 +9,10 @@ import type { HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { isMessage, sequenceOf } from "./book.ts";
 
+function localTime(iso: string): string {
+  return new Date(iso).toLocaleString();
+}
+
 const STEP_WORDS = { clear: "acknowledged", delete: "deleted" } as const;
 
 function newerThan(a: HarkEvent, b: HarkEvent): boolean {
@@ -16,7 +20,7 @@ function newerThan(a: HarkEvent, b: HarkEvent): boolean {
 }
 
 /** The lines for `events` (oldest first): a notification prints where its newest step is. */
-export function historyLines(events: HarkEvent[]): string[] {
+export function historyLines(events: HarkEvent[], now = Date.now()): string[] {
   const groups = new Map<string, HarkEvent[]>();
   const keyOf = (event: HarkEvent) => `${event.topic}\n${sequenceOf(event)}`;
   for (const event of events) {
@@ -31,18 +35,20 @@ export function historyLines(events: HarkEvent[]): string[] {
   events.forEach((event, index) => {
     const key = keyOf(event);
     if (lastIndex.get(key) !== index) return;
-    lines.push(...notificationLines(groups.get(key)!));
+    lines.push(...notificationLines(groups.get(key)!, now));
   });
   return lines;
 }
 
-function notificationLines(steps: HarkEvent[]): string[] {
+function notificationLines(steps: HarkEvent[], now: number): string[] {
   const messages = steps.filter(isMessage).sort((a, b) => (newerThan(a, b) ? 1 : -1));
   const newest = steps.reduce((best, step) => (newerThan(step, best) ? step : best));
   const lines: string[] = [];
   const latest = messages.at(-1);
   if (latest) {
-    lines.push(formatEventLine(latest));
+    // Scheduled and not yet due: held by every agent, not shown anywhere yet.
+    const pending = latest.due !== undefined && Date.parse(latest.due) > now;
+    lines.push(formatEventLine(latest) + (pending ? ` (scheduled, due ${localTime(latest.due!)})` : ""));
     for (const earlier of messages.slice(0, -1).reverse()) lines.push(`    was: ${formatEventLine(earlier)}`);
   }
   if (!isMessage(newest)) {

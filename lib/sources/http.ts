@@ -21,6 +21,7 @@ import { ConfigError, EventError, HarkError } from "../errors.ts";
 import { type EventDraft, type HarkEvent, parsePriority, TOPIC_PATTERN, TOPIC_RULE } from "../event/event.ts";
 import { HeaderGuard } from "./http_header_guard.ts";
 import { lifecycleDraft, SEQUENCE_PARAMS, sequenceOf } from "./ntfy_lifecycle.ts";
+import { DELAY_PARAMS, ntfyDue } from "./ntfy_delay.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
@@ -105,17 +106,15 @@ const PARAMS = {
 
 /**
  * ntfy features hark cannot honour and whose loss would surprise the sender
- * (a delayed message sent now, an e-mail or call that never happens, an
- * attachment dropped): refused with 400 rather than silently ignored. Purely
+ * (an e-mail or call that never happens, an attachment dropped): refused with 400 rather than silently ignored. Purely
  * cosmetic ones (icon, markdown, firebase) are ignored.
  */
 const UNSUPPORTED_PARAMS: Record<string, readonly string[]> = {
-  "delay": ["x-delay", "delay", "x-at", "at", "x-in", "in"],
   "attach": ["x-attach", "attach", "a"],
   "email": ["x-email", "x-e-mail", "email", "e-mail", "mail", "e"],
   "call": ["x-call", "call"],
 };
-const UNSUPPORTED_JSON_KEYS = ["delay", "attach", "email", "call"];
+const UNSUPPORTED_JSON_KEYS = ["attach", "email", "call"];
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -582,6 +581,8 @@ export class HttpSource implements Source, AsyncDisposable {
     if (!cacheWanted(param(PARAMS.cache))) draft.cache = false;
     const sequence = param(SEQUENCE_PARAMS);
     if (sequence !== undefined) draft.sequence = sequenceOf(sequence);
+    const delay = param(DELAY_PARAMS);
+    if (delay !== undefined) draft.at = ntfyDue(delay, draft.cache !== false);
     return draft;
   }
 
@@ -631,6 +632,12 @@ export class HttpSource implements Source, AsyncDisposable {
     if (json.sequence_id !== undefined && json.sequence_id !== "") {
       if (typeof json.sequence_id !== "string") throw new HttpFailure(400, 40003, '"sequence_id" must be a string');
       draft.sequence = sequenceOf(json.sequence_id);
+    }
+    if (json.delay !== undefined && json.delay !== "") {
+      if (typeof json.delay !== "string" && typeof json.delay !== "number") {
+        throw new HttpFailure(400, 40003, '"delay" must be a string such as "30m" or "tomorrow, 10am"');
+      }
+      draft.at = ntfyDue(String(json.delay), draft.cache !== false);
     }
     return draft;
   }

@@ -265,7 +265,12 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
     { name: "bad priority", args: ["-H", "Priority: 9", "-d", "x", `${host}/mytopic`], status: 400, error: /priority/ },
     { name: "bad JSON", args: ["-d", "{nope", host], status: 400, error: /JSON object/ },
     { name: "JSON without topic", args: ["-d", '{"message":"x"}', host], status: 400, error: /topic/ },
-    { name: "delay", args: ["-H", "Delay: 30m", "-d", "x", `${host}/mytopic`], status: 400, error: /delay/ },
+    {
+      name: "delay too large",
+      args: ["-H", "Delay: 4d", "-d", "x", `${host}/mytopic`],
+      status: 400,
+      error: /too large/,
+    },
     { name: "tag with a space", args: ["-H", "Tags: a b", "-d", "x", `${host}/mytopic`], status: 400, error: /tag/ },
     { name: "subscribe to a topic the agent lacks", args: [`${host}/other/json`], status: 400, error: /agent\.topics/ },
     { name: "GET a topic", args: [`${host}/mytopic`], status: 404, error: /mytopic\/json/ },

@@ -66,6 +66,8 @@ export interface Subscription {
   topicList: string;
   poll: boolean;
   since: Since;
+  /** ntfy's `sched=1`: also the scheduled messages not yet due. */
+  scheduled: boolean;
   /** ntfy's filters: id, message, title, priority, tags. */
   passes(message: NtfyMessage): boolean;
 }
@@ -79,8 +81,7 @@ export function parseSubscription(
 ): Subscription {
   const param = (...names: string[]) => readParam(request, url, names);
   const poll = isTrue(param("x-poll", "poll", "po"));
-  // hark has no delayed messages: `scheduled` is accepted and changes nothing.
-  isTrue(param("x-scheduled", "scheduled", "sched"));
+  const scheduled = isTrue(param("x-scheduled", "scheduled", "sched"));
   const since = parseSince(param("x-since", "since", "si"), poll);
   const id = param("x-id", "id");
   const text = param("x-message", "message", "m");
@@ -98,6 +99,7 @@ export function parseSubscription(
     topicList,
     poll,
     since,
+    scheduled,
     passes(message) {
       if (message.event !== "message") return true;
       if (id !== undefined && message.id !== id) return false;
@@ -141,7 +143,8 @@ export function parseSince(value: string | undefined, poll: boolean, now = Date.
  * as ntfy sends a `Cache: no` message.
  */
 export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage {
-  const time = Date.parse(event.time);
+  // A scheduled message's time is when it is due, as ntfy's server writes it.
+  const time = Date.parse(event.due ?? event.time);
   const expires = event.expires ? Date.parse(event.expires) : event.cache === false ? undefined : time + retentionMs;
   if (event.kind === "clear" || event.kind === "delete") {
     return {
@@ -276,6 +279,7 @@ export async function streamSubscription(
     subscription.topics,
     subscription.since,
     subscription.poll ? undefined : (event) => send(ntfyMessage(event, feed.retentionMs)),
+    { scheduled: subscription.scheduled },
   );
   const untrack = options.track(() => close());
   let first: Page | undefined;
@@ -424,7 +428,9 @@ export function socketSubscription(request: Request, subscription: Subscription,
     untrack = options.track(() => finish(1001, "hark is stopping"));
     try {
       if (!subscription.poll) send(controlMessage("open", subscription.topicList, options.nextId));
-      reader = feed.read(subscription.topics, subscription.since, subscription.poll ? undefined : toMessage);
+      reader = feed.read(subscription.topics, subscription.since, subscription.poll ? undefined : toMessage, {
+        scheduled: subscription.scheduled,
+      });
       await sendHistory(reader.pages);
       if (subscription.poll) return finish();
       const live = held ?? [];

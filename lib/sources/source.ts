@@ -42,7 +42,13 @@ export interface Feed {
    * each once and none missed in between, from the moment the last page is
    * read.
    */
-  read(topics: ReadonlySet<string>, since: Since, push?: (event: HarkEvent) => void): FeedReader;
+  read(
+    topics: ReadonlySet<string>,
+    since: Since,
+    push?: (event: HarkEvent) => void,
+    /** `scheduled`: also the stored events held until due (ntfy's `sched=1`). */
+    options?: { scheduled?: boolean },
+  ): FeedReader;
   /** How long the store keeps an event (ms): when one that sets no expiry is gone. */
   readonly retentionMs: number;
 }

@@ -93,6 +93,8 @@ export interface HistoryQuery {
   topics?: string[];
   /** The newest `limit` events, returned oldest first. */
   limit?: number;
+  /** Also the scheduled events held for later (ntfy's `sched=1`, `hark history`). */
+  scheduled?: boolean;
 }
 
 const SCHEMA = `
@@ -127,7 +129,13 @@ const ADDED_COLUMNS: Record<string, string> = {
   seqno: "BLOB",
   signature: "BLOB",
   backfill: "INTEGER NOT NULL DEFAULT 0",
+  // A scheduled event: its due time (ms), and whether it is held: 1 until due, 2 for good (replaced,
+  // acknowledged or deleted before it was due). Sinks and readers see only held = 0.
+  due: "INTEGER",
+  held: "INTEGER NOT NULL DEFAULT 0",
 };
+/** Created after the columns exist, for stores made before them. */
+const HELD_INDEX = "CREATE INDEX IF NOT EXISTS events_held ON events (due) WHERE held = 1";
 
 /**
  * SQL for topic names or globs. SQLite's GLOB has the shell's `*` and `?`,
@@ -135,14 +143,15 @@ const ADDED_COLUMNS: Record<string, string> = {
  * specially, so a plain name matches only itself.
  */
 function globFilter(topics: string[] | undefined): string {
-  if (!topics) return "";
+  if (!topics) return "AND held = 0";
   if (topics.length === 0) return "AND 0";
-  return `AND (${topics.map(() => "topic GLOB ?").join(" OR ")})`;
+  return `AND held = 0 AND (${topics.map(() => "topic GLOB ?").join(" OR ")})`;
 }
 
 /** SQL (after a WHERE) for a history query's time and exact topic names; `afterSeq` and `limit` are the reader's. */
 function historyFilter(query: HistoryQuery): { filter: string; params: (string | number)[] } {
-  const parts: string[] = [];
+  // Held events: pending ones only when asked for, those held for good never.
+  const parts: string[] = [query.scheduled ? "AND held < 2" : "AND held = 0"];
   const params: (string | number)[] = [];
   if (query.sinceTime !== undefined) {
     parts.push("AND time >= ?");
@@ -216,8 +225,8 @@ export class EventStore {
       now: init.now ?? Date.now,
     };
     this.#insert = db.prepare(
-      `INSERT OR IGNORE INTO events (publisher, id, topic, time, received, fingerprint, json, data, seqno, signature, backfill)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      `INSERT OR IGNORE INTO events (publisher, id, topic, time, received, fingerprint, json, data, seqno, signature, backfill, due, held)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     );
     this.id = this.#meta("id", () => crypto.randomUUID());
     this.createdAt = Number(this.#meta("created", () => String(this.#init.now())));
@@ -242,6 +251,7 @@ export class EventStore {
       db.exec(SCHEMA);
       addMissingColumns(db, "events", ADDED_COLUMNS);
       addMissingColumns(db, "cursors", ADDED_CURSOR_COLUMNS);
+      db.exec(HELD_INDEX);
       const store = new EventStore(db, init);
       store.prune();
       return store;
@@ -269,6 +279,9 @@ export class EventStore {
       arrival?.signed?.seqno ?? null,
       arrival?.signed?.signature ?? null,
       arrival?.backfill ? 1 : 0,
+      event.due === undefined ? null : Date.parse(event.due),
+      // Held until due, whoever published it and however it arrived (live, catch-up, after a restart).
+      event.due === undefined ? 0 : 1,
     ) as { seq: number } | undefined;
     if (!row) return undefined;
     // In the same transaction as the event: a crash keeps both or neither.
@@ -326,7 +339,7 @@ export class EventStore {
    */
   query(query: HistoryQuery = {}): StoredEvent[] {
     this.commit();
-    const where: string[] = [];
+    const where: string[] = [query.scheduled ? "held < 2" : "held = 0"];
     const params: (string | number)[] = [];
     if (query.sinceTime !== undefined) {
       where.push("time >= ?");
@@ -396,12 +409,68 @@ export class EventStore {
     ).all(seq, ...(topics ?? []), limit).map(toStored);
   }
 
-  /** The stored events with these sequence numbers, oldest first; pruned ones are left out. */
+  /** The stored events with these sequence numbers, oldest first; pruned and held ones are left out. */
   at(seqs: number[]): StoredEvent[] {
     if (seqs.length === 0) return [];
     return this.#db.prepare(
-      `SELECT seq, json, backfill FROM events WHERE seq IN (${seqs.map(() => "?").join(", ")}) ORDER BY seq`,
+      `SELECT seq, json, backfill FROM events WHERE held = 0 AND seq IN (${
+        seqs.map(() => "?").join(", ")
+      }) ORDER BY seq`,
     ).all(...seqs).map(toStored);
+  }
+
+  /** The earliest due time (ms) of the events held until due, or undefined when none is. */
+  nextDue(): number | undefined {
+    const row = this.#db.prepare("SELECT min(due) AS due FROM events WHERE held = 1").get() as { due: number | null };
+    return row.due ?? undefined;
+  }
+
+  /**
+   * The events held until due that will be delivered (not replaced,
+   * acknowledged or deleted since), soonest first: the first `limit`, and
+   * how many there are. Held events are few (3 days at most, each under
+   * its publisher's rate limit), so they are read whole.
+   */
+  pending(limit: number): { events: HarkEvent[]; count: number } {
+    const rows = this.#db.prepare("SELECT json FROM events WHERE held = 1 ORDER BY due, seq").all();
+    const live = rows.map((row) => JSON.parse(row.json as string) as HarkEvent)
+      .filter((event) => !this.notifications.superseded(event));
+    return { events: live.slice(0, limit), count: live.length };
+  }
+
+  /**
+   * Releases the held events due by `now`, soonest first, in the open group
+   * transaction (act on them from `afterCommit`). One replaced, acknowledged
+   * or deleted since it was published is held for good and never delivered;
+   * any other moves to a new sequence number, after every event stored so
+   * far, so each sink's cursor and each reader meets it once, as it would
+   * a new event, and a crash before or after the commit neither loses it
+   * nor repeats it.
+   */
+  releaseDue(now: number): { released: StoredEvent[]; withdrawn: HarkEvent[] } {
+    const rows = this.#db.prepare("SELECT seq, json FROM events WHERE held = 1 AND due <= ? ORDER BY due, seq")
+      .all(now) as { seq: number; json: string }[];
+    const released: StoredEvent[] = [];
+    const withdrawn: HarkEvent[] = [];
+    if (rows.length === 0) return { released, withdrawn };
+    this.#joinGroup();
+    for (const row of rows) {
+      const event = JSON.parse(row.json) as HarkEvent;
+      if (this.notifications.superseded(event)) {
+        this.#db.prepare("UPDATE events SET held = 2 WHERE seq = ?").run(row.seq);
+        withdrawn.push(event);
+        continue;
+      }
+      const seq = this.lastSeq() + 1;
+      // Due before this store existed: history, as an event published then would be.
+      const backfill = Date.parse(event.due!) < this.createdAt;
+      this.#db.prepare("UPDATE events SET seq = ?, held = 0, received = ?, backfill = ? WHERE seq = ?")
+        .run(seq, this.#init.now(), backfill ? 1 : 0, row.seq);
+      this.#db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events' AND seq < ?").run(seq, seq);
+      this.notifications.moved(row.seq, seq);
+      released.push({ seq, event, backfill });
+    }
+    return { released, withdrawn };
   }
 
   /** Keys of the first `limit` events after `seq` on `topics`, for a peer catching up. */

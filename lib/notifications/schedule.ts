@@ -1,0 +1,112 @@
+/**
+ * Scheduled events: every agent stores one as it arrives (so catch-up
+ * spreads it and a restart keeps it) and hands it to sinks and subscribers
+ * only when it is due. One timer, to the soonest due time in the store: no
+ * polling, and an agent with nothing scheduled has no timer at all. At
+ * start the timer is armed from the store, so a due time that passed while
+ * the agent was down is delivered at once, once.
+ *
+ * The store decides, in one transaction, whether a due event is delivered
+ * (it moves after every stored event, so each sink's cursor meets it once)
+ * or withdrawn: one replaced by a newer event of its notification, or
+ * acknowledged or deleted before it was due, is never delivered. "Newer" is
+ * by publish time, as for every step of a notification, not by due time:
+ * each good backup's `--delay 1h --sequence backup-db01` replaces the
+ * pending one, which is what makes it a dead man's switch.
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { HarkEvent } from "../event/event.ts";
+import type { EventStore, StoredEvent } from "../store/store.ts";
+
+const log = getLogger(["hark", "schedule"]);
+
+/**
+ * The longest the timer sleeps before it looks at the clock again. Timers
+ * run on a monotonic clock that stops while a laptop sleeps; waking up now
+ * and then (only while something is scheduled) keeps a due time from
+ * slipping by the length of a suspend.
+ */
+const MAX_SLEEP_MS = 60_000;
+
+export interface ScheduleInit {
+  store: EventStore;
+  /** Delivers a released event (after its commit): to sinks and live subscribers. */
+  deliver: (released: StoredEvent) => void;
+  now?: () => number;
+}
+
+export class Schedule {
+  #init: ScheduleInit;
+  #timer?: ReturnType<typeof setTimeout>;
+  #armedFor?: number;
+  #running = false;
+
+  constructor(init: ScheduleInit) {
+    this.#init = init;
+  }
+
+  /** Arms the timer from the store. Idempotent. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#arm();
+  }
+
+  /** Clears the timer; what is held stays in the store for the next start. Idempotent. */
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = undefined;
+  }
+
+  /** A scheduled event was stored: it may be due sooner than the timer. */
+  held(event: HarkEvent): void {
+    if (!this.#running || event.due === undefined) return;
+    const due = Date.parse(event.due);
+    if (this.#armedFor === undefined || due < this.#armedFor) this.#arm();
+  }
+
+  #now(): number {
+    return (this.#init.now ?? Date.now)();
+  }
+
+  /** `atLeastMs`: after a failure, so a store that keeps failing is not retried in a busy loop. */
+  #arm(atLeastMs = 0): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = undefined;
+    if (!this.#running) return;
+    const due = this.#init.store.nextDue();
+    if (due === undefined) return;
+    this.#armedFor = due;
+    const wait = Math.max(atLeastMs, Math.min(Math.max(0, due - this.#now()), MAX_SLEEP_MS));
+    this.#timer = setTimeout(() => this.#fire(), wait);
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    if (!this.#running) return;
+    const { store, deliver } = this.#init;
+    let failed = false;
+    try {
+      const { released, withdrawn } = store.releaseDue(this.#now());
+      for (const event of withdrawn) {
+        log.debug("Scheduled event {id} on {topic} was replaced, acknowledged or deleted before it was due", {
+          id: event.id,
+          topic: event.topic,
+        });
+      }
+      store.afterCommit(() => {
+        for (const stored of released) deliver(stored);
+      });
+    } catch (error) {
+      failed = true;
+      log.error("Cannot release scheduled events: {error}; trying again in a minute", {
+        error: (error as Error).message,
+      });
+    }
+    this.#arm(failed ? MAX_SLEEP_MS : 0);
+  }
+}
