@@ -5,6 +5,7 @@
  */
 
 import { checkActions, type EventAction } from "./actions.ts";
+import { checkAttachment, checkMediaUrl, type EventAttachment } from "./attachment.ts";
 import { EventError } from "../errors.ts";
 import { ULID_PATTERN } from "./ulid.ts";
 
@@ -51,6 +52,12 @@ export interface HarkEvent {
   sequence?: string;
   /** Absent or "message": a notification; "clear" or "delete": an acknowledgement or deletion of `sequence`. */
   kind?: EventKind;
+  /** `true`: the body is Markdown (ntfy's `content_type: text/markdown`). Absent for plain text; `false` is never written. */
+  markdown?: true;
+  /** An http(s) URL of an image for the notification (ntfy's `icon`); no agent fetches it. */
+  icon?: string;
+  /** A file the notification links to, by URL (ntfy's attachment); no agent fetches it. */
+  attachment?: EventAttachment;
 }
 
 /** What a publisher supplies; the agent adds id, time and source. */
@@ -70,6 +77,10 @@ export interface EventDraft {
   user?: string;
   sequence?: string;
   kind?: EventKind;
+  /** The body is Markdown. @default false */
+  markdown?: boolean;
+  icon?: string;
+  attachment?: EventAttachment;
 }
 
 export interface EventLimits {
@@ -151,6 +162,9 @@ const EVENT_KEYS = new Set([
   "data",
   "sequence",
   "kind",
+  "markdown",
+  "icon",
+  "attachment",
 ]);
 const SOURCE_KEYS = new Set(["host", "peer", "user"]);
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -212,6 +226,9 @@ export function createEvent(
   if (draft.data !== undefined) event.data = draft.data;
   if (draft.sequence !== undefined) event.sequence = draft.sequence;
   if (draft.kind !== undefined && draft.kind !== "message") event.kind = draft.kind;
+  if (draft.markdown === true) event.markdown = true;
+  if (draft.icon !== undefined) event.icon = draft.icon;
+  if (draft.attachment !== undefined) event.attachment = draft.attachment;
   // An acknowledgement or deletion says which notification; it needs no text.
   if (event.title === "" && event.body === "" && event.kind === undefined) {
     throw new EventError(
@@ -271,6 +288,12 @@ export function validateEvent(
   // Before anything walks `data` recursively, JSON.stringify included.
   if (event.data !== undefined) checkDataDepth(event.data);
   checkLifecycle(event.sequence, event.kind);
+  // One encoding per meaning, as for `cache`: plain text has no `markdown` field.
+  if (event.markdown !== undefined && event.markdown !== true) {
+    throw new EventError(`invalid markdown ${JSON.stringify(event.markdown)}: it is true or absent`);
+  }
+  if (event.icon !== undefined) checkMediaUrl(event.icon, "icon");
+  if (event.attachment !== undefined) checkAttachment(event.attachment);
   const size = encoder.encode(JSON.stringify(event)).length;
   if (size > limits.maxEventBytes) {
     throw new EventError(
@@ -457,6 +480,9 @@ const DRAFT_KEYS = new Set([
   "user",
   "sequence",
   "kind",
+  "markdown",
+  "icon",
+  "attachment",
 ]);
 
 /** Checks the shape of a draft that arrived as JSON (from the control socket). */
@@ -465,7 +491,7 @@ export function parseDraft(value: unknown): EventDraft {
   for (const key of Object.keys(draft)) {
     if (!DRAFT_KEYS.has(key)) throw new EventError(`unknown field "${key}"`);
   }
-  for (const key of ["topic", "title", "body", "click", "user", "sequence", "kind"] as const) {
+  for (const key of ["topic", "title", "body", "click", "user", "sequence", "kind", "icon"] as const) {
     if (draft[key] !== undefined && typeof draft[key] !== "string") {
       throw new EventError(`${key} must be a string`);
     }
@@ -486,5 +512,10 @@ export function parseDraft(value: unknown): EventDraft {
   if (draft.actions !== undefined) checkActions(draft.actions);
   if (draft.data !== undefined) checkDataDepth(draft.data);
   checkLifecycle(draft.sequence, draft.kind);
+  if (draft.markdown !== undefined && typeof draft.markdown !== "boolean") {
+    throw new EventError("markdown must be true or false");
+  }
+  if (draft.icon !== undefined) checkMediaUrl(draft.icon, "icon");
+  if (draft.attachment !== undefined) checkAttachment(draft.attachment);
   return draft as EventDraft;
 }
