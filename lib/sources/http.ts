@@ -33,6 +33,7 @@ import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
 import { parseActionsHeader, parseActionsJson } from "./ntfy_actions.ts";
+import { fillTemplate, templateData } from "./ntfy_template.ts";
 import { fileMessage, type Media, MEDIA_PARAMS, readMedia, uploadRefused } from "./ntfy_media.ts";
 import type { EventAction } from "../event/actions.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
@@ -110,6 +111,7 @@ const PARAMS = {
   click: ["x-click", "click"],
   actions: ["x-actions", "actions", "action"],
   cache: ["x-cache", "cache"],
+  template: ["x-template", "template", "tpl"],
 } as const;
 
 /**
@@ -578,9 +580,13 @@ export class HttpSource implements Source, AsyncDisposable {
       attach: param(MEDIA_PARAMS.attach),
       filename: param(MEDIA_PARAMS.filename),
     });
+    // With templating the body is JSON data for the title and message; it is never a file.
+    const data = isYes(param(PARAMS.template)) ? templateData(body) : undefined;
+    const fill = (text: string | undefined) =>
+      data === undefined || text === undefined ? text : fillTemplate(text, data);
     // Over ntfy's message limit, ntfy takes the body for a file (unless an Attach URL says it is the message).
     const bodyBytes = new TextEncoder().encode(body).length;
-    if (!media.attachment && bodyBytes > BODY_MAX_BYTES) {
+    if (data === undefined && !media.attachment && bodyBytes > BODY_MAX_BYTES) {
       throw uploadRefused(
         `the body is ${bodyBytes} bytes, over the message limit of ${BODY_MAX_BYTES}, so it is a file`,
       );
@@ -588,10 +594,11 @@ export class HttpSource implements Source, AsyncDisposable {
     // ntfy trims the body and, for the message parameter only, turns a
     // literal `\n` into a newline; an empty message becomes "triggered", or
     // names the attached file.
-    const message = body.trim() || param(PARAMS.message)?.replaceAll("\\n", "\n") ||
+    const message = (data === undefined ? body.trim() : "") ||
+      fill(param(PARAMS.message)?.replaceAll("\\n", "\n")) ||
       (media.attachment ? fileMessage(media.attachment.name) : EMPTY_MESSAGE);
     const draft: EventDraft = { topic, body: message, ...mediaDraft(media) };
-    const title = param(PARAMS.title);
+    const title = fill(param(PARAMS.title));
     if (title !== undefined) draft.title = title;
     const priority = param(PARAMS.priority);
     if (priority !== undefined) draft.priority = priorityOf(priority);
@@ -751,6 +758,11 @@ function publishReply(event: HarkEvent, retentionMs: number) {
  */
 function cacheWanted(value: string | undefined): boolean {
   return value === undefined || value.trim() === "" || ["1", "yes", "true"].includes(value.trim().toLowerCase());
+}
+
+/** ntfy's true for a boolean parameter: 1, yes or true. */
+function isYes(value: string | undefined): boolean {
+  return value !== undefined && ["1", "yes", "true"].includes(value.trim().toLowerCase());
 }
 
 /** Whether the request itself names a token (checked by `#authorize`), as a header or ntfy's `?auth=`. */
