@@ -81,8 +81,8 @@ Deno.test({
   assert.equal(message.icon, "https://icons.example/bell.png");
   assert.deepEqual(message.attachment, { name: "cam.jpg", url: "https://cam.example/snap/cam.jpg" });
   assert.deepEqual(message.actions, [
-    { id: `${reply.id}-0`, action: "broadcast", label: "Take picture", extras: { cmd: "pic" } },
-    { id: `${reply.id}-1`, action: "view", label: "Open docs", url: "https://docs.example/" },
+    { id: `${reply.id}-0`, action: "broadcast", label: "Take picture", extras: { cmd: "pic" }, clear: false },
+    { id: `${reply.id}-1`, action: "view", label: "Open docs", url: "https://docs.example/", clear: false },
   ]);
 
   // The receiver's desktop: plain text, the attachment as a line and a button, no broadcast.

@@ -89,7 +89,13 @@ function assertNtfyReply(reply: string, draft: EventDraft): void {
     priority: draft.priority ?? 3,
     ...(draft.click ? { click: draft.click } : {}),
     ...(draft.actions?.length
-      ? { actions: draft.actions.map((action, index) => ({ id: `${message.id}-${index}`, ...action })) }
+      ? {
+        actions: draft.actions.map((action, index) => ({
+          id: `${message.id}-${index}`,
+          ...action,
+          clear: action.clear ?? false,
+        })),
+      }
       : {}),
     ...(draft.markdown ? { content_type: "text/markdown" } : {}),
     ...(draft.icon ? { icon: draft.icon } : {}),
@@ -280,6 +286,16 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
         icon: "https://f.example/i.png",
         attachment: { name: "b.jpg", url: "https://f.example/a.jpg" },
       },
+    },
+    {
+      name: "?tpl=yes fills the title and message from the JSON body",
+      args: [
+        "--globoff",
+        "-d",
+        '{"h":"pc","e":{"d":"full"}}',
+        `${host}/mytopic?tpl=yes&t={{.h}}+alert&m=Disk+{{.e.d}}`,
+      ],
+      draft: { topic: "mytopic", body: "Disk full", title: "pc alert" },
     },
     {
       name: "a broadcast action",

@@ -182,8 +182,13 @@ export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage 
   message.priority = event.priority;
   if (event.click) message.click = event.click;
   // ntfy's apps key each button by an id; the event id and the index make one.
+  // ntfy's server always writes `clear`, false when not set.
   if (event.actions?.length) {
-    message.actions = event.actions.map((action, index) => ({ id: `${event.id}-${index}`, ...action }));
+    message.actions = event.actions.map((action, index) => ({
+      id: `${event.id}-${index}`,
+      ...action,
+      clear: action.clear ?? false,
+    }));
   }
   if (event.sequence !== undefined) message.sequence_id = event.sequence;
   if (event.markdown) message.content_type = "text/markdown";
