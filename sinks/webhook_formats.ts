@@ -99,5 +99,12 @@ export function ntfyBody(event: HarkEvent, topic: string): string {
   if (event.actions?.length) message.actions = event.actions;
   // ntfy 2.16 replaces the notification with this sequence id in its apps.
   if (event.sequence !== undefined) message.sequence_id = event.sequence;
+  // ntfy's JSON publish names these so; an attachment goes by URL, as it came.
+  if (event.markdown) message.markdown = true;
+  if (event.icon !== undefined) message.icon = event.icon;
+  if (event.attachment !== undefined) {
+    message.attach = event.attachment.url;
+    message.filename = event.attachment.name;
+  }
   return JSON.stringify(message);
 }

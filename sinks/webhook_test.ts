@@ -142,6 +142,21 @@ Deno.test("WebhookSink.deliver() sends each format's body byte for byte", async 
         '"actions":[{"action":"view","label":"Open","url":"https://x.example/"}]}',
     },
     {
+      name: "ntfy passes Markdown, the icon, the attachment by URL and a broadcast on",
+      format: "ntfy",
+      path: "/alerts",
+      event: event({
+        body: "**hot**",
+        markdown: true,
+        icon: "https://x.example/i.png",
+        attachment: { name: "cam.jpg", url: "https://x.example/cam.jpg", type: "image/jpeg", size: 10 },
+        actions: [{ action: "broadcast", label: "Snap", extras: { cmd: "pic" } }],
+      }),
+      body: '{"topic":"alerts","message":"**hot**","priority":3,' +
+        '"actions":[{"action":"broadcast","label":"Snap","extras":{"cmd":"pic"}}],' +
+        '"markdown":true,"icon":"https://x.example/i.png","attach":"https://x.example/cam.jpg","filename":"cam.jpg"}',
+    },
+    {
       name: "slack with a long body of markup characters escapes every one",
       format: "slack",
       event: event({ body: "<".repeat(4096) }),

@@ -5,6 +5,7 @@
  */
 
 import { checkActions, type EventAction } from "./actions.ts";
+import { checkAttachment, checkMediaUrl, type EventAttachment } from "./attachment.ts";
 import { EventError } from "../errors.ts";
 import { ULID_PATTERN } from "./ulid.ts";
 import { dueOf, MAX_DELAY_MS } from "./due.ts";
@@ -60,6 +61,12 @@ export interface HarkEvent {
   dedup?: string;
   /** A scheduled event: when sinks and subscribers get it (RFC 3339); every agent holds it until then. */
   due?: string;
+  /** `true`: the body is Markdown (ntfy's `content_type: text/markdown`). Absent for plain text; `false` is never written. */
+  markdown?: true;
+  /** An http(s) URL of an image for the notification (ntfy's `icon`); no agent fetches it. */
+  icon?: string;
+  /** A file the notification links to, by URL (ntfy's attachment); no agent fetches it. */
+  attachment?: EventAttachment;
 }
 
 /** What a publisher supplies; the agent adds id, time and source. */
@@ -84,6 +91,10 @@ export interface EventDraft {
   delay?: number;
   /** Deliver at this instant, milliseconds since the epoch (`hark send --at`, ntfy's `At: 10am`). */
   at?: number;
+  /** The body is Markdown. @default false */
+  markdown?: boolean;
+  icon?: string;
+  attachment?: EventAttachment;
 }
 
 export interface EventLimits {
@@ -167,6 +178,9 @@ const EVENT_KEYS = new Set([
   "kind",
   "dedup",
   "due",
+  "markdown",
+  "icon",
+  "attachment",
 ]);
 const SOURCE_KEYS = new Set(["host", "peer", "user"]);
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -237,6 +251,9 @@ export function createEvent(
     if (event.kind !== undefined) throw new EventError(`a ${event.kind} takes effect at once: leave out the delay`);
     event.due = new Date(due).toISOString();
   }
+  if (draft.markdown === true) event.markdown = true;
+  if (draft.icon !== undefined) event.icon = draft.icon;
+  if (draft.attachment !== undefined) event.attachment = draft.attachment;
   // An acknowledgement or deletion says which notification; it needs no text.
   if (event.title === "" && event.body === "" && event.kind === undefined) {
     throw new EventError(
@@ -298,6 +315,12 @@ export function validateEvent(
   checkLifecycle(event.sequence, event.kind);
   checkDedup(event.dedup);
   if (event.due !== undefined) checkDue(event.due, event.time as string);
+  // One encoding per meaning, as for `cache`: plain text has no `markdown` field.
+  if (event.markdown !== undefined && event.markdown !== true) {
+    throw new EventError(`invalid markdown ${JSON.stringify(event.markdown)}: it is true or absent`);
+  }
+  if (event.icon !== undefined) checkMediaUrl(event.icon, "icon");
+  if (event.attachment !== undefined) checkAttachment(event.attachment);
   const size = encoder.encode(JSON.stringify(event)).length;
   if (size > limits.maxEventBytes) {
     throw new EventError(
@@ -505,6 +528,9 @@ const DRAFT_KEYS = new Set([
   "dedup",
   "delay",
   "at",
+  "markdown",
+  "icon",
+  "attachment",
 ]);
 
 /** Checks the shape of a draft that arrived as JSON (from the control socket). */
@@ -513,7 +539,7 @@ export function parseDraft(value: unknown): EventDraft {
   for (const key of Object.keys(draft)) {
     if (!DRAFT_KEYS.has(key)) throw new EventError(`unknown field "${key}"`);
   }
-  for (const key of ["topic", "title", "body", "click", "user", "sequence", "kind", "dedup"] as const) {
+  for (const key of ["topic", "title", "body", "click", "user", "sequence", "kind", "dedup", "icon"] as const) {
     if (draft[key] !== undefined && typeof draft[key] !== "string") {
       throw new EventError(`${key} must be a string`);
     }
@@ -541,5 +567,10 @@ export function parseDraft(value: unknown): EventDraft {
   if (draft.data !== undefined) checkDataDepth(draft.data);
   checkLifecycle(draft.sequence, draft.kind);
   checkDedup(draft.dedup);
+  if (draft.markdown !== undefined && typeof draft.markdown !== "boolean") {
+    throw new EventError("markdown must be true or false");
+  }
+  if (draft.icon !== undefined) checkMediaUrl(draft.icon, "icon");
+  if (draft.attachment !== undefined) checkAttachment(draft.attachment);
   return draft as EventDraft;
 }

@@ -589,3 +589,161 @@ Deno.test("a sequence outside ntfy's alphabet, an unknown kind and a clear witho
   assertEventError(() => parseDraft({ body: "x", sequence: 5 }), /sequence must be a string/);
   assert.deepEqual(parseDraft({ kind: "clear", sequence: "k" }), { kind: "clear", sequence: "k" });
 });
+
+Deno.test("Markdown, an icon and an attachment ride in the event and round-trip over the wire", () => {
+  const attachment = {
+    name: "cam.jpg",
+    url: "https://cam.example/cam.jpg",
+    type: "image/jpeg",
+    size: 1024,
+    expires: "2026-11-22T23:59:59.000Z",
+  };
+  const event = createEvent(
+    { body: "**door**", markdown: true, icon: "https://cam.example/icon.png", attachment },
+    ORIGIN,
+  );
+  assert.deepEqual([event.markdown, event.icon, event.attachment], [true, "https://cam.example/icon.png", attachment]);
+  assert.deepEqual(decodeEvent(encodeEvent(event), ORIGIN.peer), event);
+  // Plain text has no markdown field, and an event without them is as it was.
+  assert.equal(createEvent({ body: "x", markdown: false }, ORIGIN).markdown, undefined);
+  assert.deepEqual(Object.keys(createEvent({ body: "x" }, ORIGIN)).sort(), [
+    "body",
+    "id",
+    "priority",
+    "source",
+    "tags",
+    "time",
+    "title",
+    "topic",
+  ]);
+  assert.deepEqual(
+    parseDraft({
+      body: "x",
+      markdown: true,
+      icon: "https://i.example/a.png",
+      attachment: { name: "a", url: "http://f/a" },
+    }),
+    { body: "x", markdown: true, icon: "https://i.example/a.png", attachment: { name: "a", url: "http://f/a" } },
+  );
+});
+
+Deno.test("the event model refuses a bad markdown, icon or attachment on every receiver", async (t) => {
+  const file = { name: "a.jpg", url: "https://f.example/a.jpg" };
+  const cases: { name: string; change: Record<string, unknown>; message: RegExp }[] = [
+    { name: "markdown false is never written", change: { markdown: false }, message: /invalid markdown false/ },
+    { name: "markdown as a string", change: { markdown: "yes" }, message: /invalid markdown "yes"/ },
+    { name: "icon not a URL", change: { icon: "cat.png" }, message: /invalid icon "cat.png": use an absolute http/ },
+    { name: "icon as a file URL", change: { icon: "file:///etc/passwd" }, message: /invalid icon/ },
+    { name: "icon as a data URL", change: { icon: "data:image/png;base64,AAAA" }, message: /invalid icon/ },
+    { name: "icon too long", change: { icon: `https://x.example/${"a".repeat(2048)}` }, message: /invalid icon/ },
+    {
+      name: "attachment not an object",
+      change: { attachment: "https://f/a" },
+      message: /attachment must be an object/,
+    },
+    { name: "attachment without a url", change: { attachment: { name: "a" } }, message: /invalid attachment.url/ },
+    {
+      name: "attachment by a javascript URL",
+      change: { attachment: { ...file, url: "javascript:alert(1)" } },
+      message: /invalid attachment.url/,
+    },
+    {
+      name: "attachment without a name",
+      change: { attachment: { url: file.url } },
+      message: /attachment.name must be/,
+    },
+    {
+      name: "attachment name with a slash",
+      change: { attachment: { ...file, name: "../../.bashrc" } },
+      message: /attachment.name must be/,
+    },
+    {
+      name: "attachment name with a newline",
+      change: { attachment: { ...file, name: "a\nb" } },
+      message: /attachment.name must be/,
+    },
+    {
+      name: "attachment name with a bidi override",
+      change: { attachment: { ...file, name: "cod\u202Egpj.exe" } },
+      message: /attachment.name must be/,
+    },
+    {
+      name: "attachment name too long",
+      change: { attachment: { ...file, name: "a".repeat(256) } },
+      message: /attachment.name must be 1-255/,
+    },
+    {
+      name: "attachment type not a MIME type",
+      change: { attachment: { ...file, type: "image jpeg" } },
+      message: /invalid attachment.type/,
+    },
+    {
+      name: "attachment size negative",
+      change: { attachment: { ...file, size: -1 } },
+      message: /invalid attachment.size -1/,
+    },
+    {
+      name: "attachment size as a string",
+      change: { attachment: { ...file, size: "10" } },
+      message: /invalid attachment.size "10"/,
+    },
+    {
+      name: "attachment expires in unix seconds",
+      change: { attachment: { ...file, expires: 1700000000 } },
+      message: /invalid attachment.expires 1700000000/,
+    },
+    {
+      name: "attachment with an unknown field",
+      change: { attachment: { ...file, owner: "x" } },
+      message: /unknown field "attachment.owner"/,
+    },
+  ];
+  for (const { name, change, message } of cases) {
+    await t.step(name, () => {
+      assertEventError(() => validateEvent({ ...validEvent(), ...change }), message);
+      // The same check where it arrives from the mesh.
+      const { peer: _peer, ...source } = validEvent().source as Record<string, unknown>;
+      const bytes = encoder.encode(JSON.stringify({ ...validEvent(), ...change, source }));
+      assertEventError(() => decodeEvent(bytes, "12D3KooWPublisher"), message);
+    });
+  }
+  assertEventError(() => parseDraft({ body: "x", markdown: "yes" }), /markdown must be true or false/);
+  assertEventError(() => parseDraft({ body: "x", icon: "ftp://x/a.png" }), /invalid icon/);
+  assertEventError(() => parseDraft({ body: "x", attachment: { name: "a" } }), /invalid attachment.url/);
+});
+
+Deno.test("a broadcast action is an intent and extras, bounded and without control characters", async (t) => {
+  const ok = createEvent(
+    {
+      body: "x",
+      actions: [{
+        action: "broadcast",
+        label: "Take picture",
+        intent: "io.heckel.ntfy.USER_ACTION",
+        extras: { cmd: "pic" },
+      }],
+    },
+    ORIGIN,
+  );
+  assert.equal(ok.actions?.[0].action, "broadcast");
+  const bad: { name: string; action: Record<string, unknown>; message: RegExp }[] = [
+    { name: "a URL", action: { url: "https://x.example/" }, message: /unknown field "actions\[0\].url"/ },
+    { name: "an intent with a space", action: { intent: "do it" }, message: /intent must be an Android action name/ },
+    { name: "extras as a list", action: { extras: ["a"] }, message: /extras must be an object/ },
+    { name: "an extra that is a number", action: { extras: { n: 1 } }, message: /extras.n must be a string/ },
+    { name: "an extra with a newline", action: { extras: { n: "a\nb" } }, message: /without control characters/ },
+    {
+      name: "nine extras",
+      action: { extras: Object.fromEntries([..."abcdefghi"].map((k) => [k, "v"])) },
+      message: /at most 8 extras/,
+    },
+  ];
+  for (const { name, action, message } of bad) {
+    await t.step(name, () => {
+      assertEventError(
+        () => validateEvent({ ...validEvent(), actions: [{ action: "broadcast", label: "L", ...action }] }),
+        message,
+      );
+    });
+  }
+});

@@ -6,7 +6,8 @@
  * Accepted requests (see README of issue #7 and ntfy's "Publishing" docs):
  * - `PUT`/`POST /<topic>` with the message as the body;
  * - `GET`/`PUT`/`POST /<topic>/publish|send|trigger`, the message in `?message=`;
- * - `PUT`/`POST /` with a JSON body `{"topic","message","title","priority","tags","click","sequence_id"}`;
+ * - `PUT`/`POST /` with a JSON body `{"topic","message","title","priority","tags","click","actions","icon",
+ *   "attach","filename","markdown","cache","sequence_id"}`;
  * - ntfy 2.16's notification updates: `PUT`/`POST /<topic>/<sequence_id>` (or the
  *   `X-Sequence-ID` header) replaces, `PUT /<topic>/<sequence_id>/clear` (or `/read`)
  *   acknowledges and `DELETE /<topic>/<sequence_id>` deletes (./ntfy_lifecycle.ts).
@@ -18,7 +19,14 @@
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, EventError, HarkError } from "../errors.ts";
-import { type EventDraft, type HarkEvent, parsePriority, TOPIC_PATTERN, TOPIC_RULE } from "../event/event.ts";
+import {
+  BODY_MAX_BYTES,
+  type EventDraft,
+  type HarkEvent,
+  parsePriority,
+  TOPIC_PATTERN,
+  TOPIC_RULE,
+} from "../event/event.ts";
 import { HeaderGuard } from "./http_header_guard.ts";
 import { lifecycleDraft, SEQUENCE_PARAMS, sequenceOf } from "./ntfy_lifecycle.ts";
 import { DELAY_PARAMS, ntfyDue } from "./ntfy_delay.ts";
@@ -26,6 +34,8 @@ import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
 import { readParam } from "./ntfy_params.ts";
 import { parseActionsHeader, parseActionsJson } from "./ntfy_actions.ts";
+import { fillTemplate, templateData } from "./ntfy_template.ts";
+import { fileMessage, type Media, MEDIA_PARAMS, readMedia, uploadRefused } from "./ntfy_media.ts";
 import type { EventAction } from "../event/actions.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import { APP_CSS, APP_JS, FAVICON_SVG, INDEX_HTML } from "../web/assets.ts";
@@ -102,19 +112,21 @@ const PARAMS = {
   click: ["x-click", "click"],
   actions: ["x-actions", "actions", "action"],
   cache: ["x-cache", "cache"],
+  template: ["x-template", "template", "tpl"],
 } as const;
 
 /**
  * ntfy features hark cannot honour and whose loss would surprise the sender
- * (an e-mail or call that never happens, an attachment dropped): refused with 400 rather than silently ignored. Purely
- * cosmetic ones (icon, markdown, firebase) are ignored.
+ * (an e-mail or call that never happens): refused with 400 rather than
+ * silently ignored. Firebase is ignored: hark has none to skip. An uploaded
+ * file is refused as ntfy refuses it without an attachment cache
+ * (./ntfy_media.ts).
  */
 const UNSUPPORTED_PARAMS: Record<string, readonly string[]> = {
-  "attach": ["x-attach", "attach", "a"],
   "email": ["x-email", "x-e-mail", "email", "e-mail", "mail", "e"],
   "call": ["x-call", "call"],
 };
-const UNSUPPORTED_JSON_KEYS = ["attach", "email", "call"];
+const UNSUPPORTED_JSON_KEYS = ["email", "call"];
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -561,11 +573,32 @@ export class HttpSource implements Source, AsyncDisposable {
     for (const [feature, names] of Object.entries(UNSUPPORTED_PARAMS)) {
       if (param(names) !== undefined) throw unsupported(feature);
     }
+    const media = readMedia({
+      markdown: param(MEDIA_PARAMS.markdown),
+      contentType: param(MEDIA_PARAMS.contentType),
+      icon: param(MEDIA_PARAMS.icon),
+      attach: param(MEDIA_PARAMS.attach),
+      filename: param(MEDIA_PARAMS.filename),
+    });
+    // With templating the body is JSON data for the title and message; it is never a file.
+    const data = isYes(param(PARAMS.template)) ? templateData(body) : undefined;
+    const fill = (text: string | undefined) =>
+      data === undefined || text === undefined ? text : fillTemplate(text, data);
+    // Over ntfy's message limit, ntfy takes the body for a file (unless an Attach URL says it is the message).
+    const bodyBytes = new TextEncoder().encode(body).length;
+    if (data === undefined && !media.attachment && bodyBytes > BODY_MAX_BYTES) {
+      throw uploadRefused(
+        `the body is ${bodyBytes} bytes, over the message limit of ${BODY_MAX_BYTES}, so it is a file`,
+      );
+    }
     // ntfy trims the body and, for the message parameter only, turns a
-    // literal `\n` into a newline; an empty message becomes "triggered".
-    const message = body.trim() || param(PARAMS.message)?.replaceAll("\\n", "\n") || EMPTY_MESSAGE;
-    const draft: EventDraft = { topic, body: message };
-    const title = param(PARAMS.title);
+    // literal `\n` into a newline; an empty message becomes "triggered", or
+    // names the attached file.
+    const message = (data === undefined ? body.trim() : "") ||
+      fill(param(PARAMS.message)?.replaceAll("\\n", "\n")) ||
+      (media.attachment ? fileMessage(media.attachment.name) : EMPTY_MESSAGE);
+    const draft: EventDraft = { topic, body: message, ...mediaDraft(media) };
+    const title = fill(param(PARAMS.title));
     if (title !== undefined) draft.title = title;
     const priority = param(PARAMS.priority);
     if (priority !== undefined) draft.priority = priorityOf(priority);
@@ -603,7 +636,7 @@ export class HttpSource implements Source, AsyncDisposable {
     }
     if (typeof json.topic !== "string") throw new HttpFailure(400, 40001, 'the JSON body needs a "topic" string');
     const draft: EventDraft = { topic: this.#topic(json.topic), body: EMPTY_MESSAGE };
-    for (const key of ["message", "title", "click"] as const) {
+    for (const key of ["message", "title", "click", "icon", "attach", "filename"] as const) {
       if (json[key] !== undefined && typeof json[key] !== "string") {
         throw new HttpFailure(400, 40003, `"${key}" must be a string`);
       }
@@ -639,6 +672,19 @@ export class HttpSource implements Source, AsyncDisposable {
       }
       draft.at = ntfyDue(String(json.delay), draft.cache !== false);
     }
+    if (json.markdown !== undefined && typeof json.markdown !== "boolean") {
+      throw new HttpFailure(400, 40003, '"markdown" must be true or false');
+    }
+    // ntfy's JSON publish says "triggered" for an empty message even with an attachment.
+    Object.assign(
+      draft,
+      mediaDraft(readMedia({
+        markdown: json.markdown as boolean | undefined,
+        icon: json.icon as string | undefined,
+        attach: json.attach as string | undefined,
+        filename: json.filename as string | undefined,
+      })),
+    );
     return draft;
   }
 
@@ -690,7 +736,7 @@ export class HttpSource implements Source, AsyncDisposable {
     try {
       return utf8.decode(bytes);
     } catch {
-      throw new HttpFailure(400, 40006, "the body is not UTF-8 text (hark has no attachments)");
+      throw uploadRefused("the body is not UTF-8 text, so it is a file");
     }
   }
 
@@ -722,6 +768,11 @@ function cacheWanted(value: string | undefined): boolean {
   return value === undefined || value.trim() === "" || ["1", "yes", "true"].includes(value.trim().toLowerCase());
 }
 
+/** ntfy's true for a boolean parameter: 1, yes or true. */
+function isYes(value: string | undefined): boolean {
+  return value !== undefined && ["1", "yes", "true"].includes(value.trim().toLowerCase());
+}
+
 /** Whether the request itself names a token (checked by `#authorize`), as a header or ntfy's `?auth=`. */
 function carriesToken(request: Request, url: URL): boolean {
   return request.headers.has("authorization") || url.searchParams.has("auth");
@@ -747,6 +798,15 @@ function refusal(error: unknown): HttpFailure {
   }
   if (/not running/i.test(message)) return new HttpFailure(503, 50301, message, { cause: error });
   return new HttpFailure(400, 40011, message, { cause: error });
+}
+
+/** Only what is set, so a plain message's draft has no media fields at all. */
+function mediaDraft(media: Media): Partial<EventDraft> {
+  const draft: Partial<EventDraft> = {};
+  if (media.markdown) draft.markdown = true;
+  if (media.icon !== undefined) draft.icon = media.icon;
+  if (media.attachment !== undefined) draft.attachment = media.attachment;
+  return draft;
 }
 
 function actionsOf(parse: () => EventAction[]): EventAction[] {

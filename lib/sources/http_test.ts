@@ -89,8 +89,17 @@ function assertNtfyReply(reply: string, draft: EventDraft): void {
     priority: draft.priority ?? 3,
     ...(draft.click ? { click: draft.click } : {}),
     ...(draft.actions?.length
-      ? { actions: draft.actions.map((action, index) => ({ id: `${message.id}-${index}`, ...action })) }
+      ? {
+        actions: draft.actions.map((action, index) => ({
+          id: `${message.id}-${index}`,
+          ...action,
+          clear: action.clear ?? false,
+        })),
+      }
       : {}),
+    ...(draft.markdown ? { content_type: "text/markdown" } : {}),
+    ...(draft.icon ? { icon: draft.icon } : {}),
+    ...(draft.attachment ? { attachment: draft.attachment } : {}),
     source: { host: "test", peer: "12D3KooWtest" },
   });
 }
@@ -211,6 +220,97 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
       name: 'JSON "cache": "no"',
       args: ["-d", '{"topic":"mytopic","message":"x","cache":"no"}', host],
       draft: { topic: "mytopic", body: "x", cache: false },
+    },
+    {
+      name: "Markdown: yes",
+      args: ["-d", "Look ma, **bold text**, *italics*, ...", "-H", "Markdown: yes", `${host}/mytopic`],
+      draft: { topic: "mytopic", body: "Look ma, **bold text**, *italics*, ...", markdown: true },
+    },
+    {
+      name: "Content-Type: text/markdown, and ?md=1",
+      args: ["-H", "Content-Type: text/markdown", "-d", "# hi", `${host}/mytopic?md=0`],
+      draft: { topic: "mytopic", body: "# hi", markdown: true },
+    },
+    {
+      name: "X-Markdown: no is plain text",
+      args: ["-H", "X-Markdown: no", "-d", "*x*", `${host}/mytopic`],
+      draft: { topic: "mytopic", body: "*x*" },
+    },
+    {
+      name: "Icon",
+      args: ["-H", "Icon: https://styles.example/icon.png", "-d", "The Wire, S01E01", `${host}/mytopic`],
+      draft: { topic: "mytopic", body: "The Wire, S01E01", icon: "https://styles.example/icon.png" },
+    },
+    {
+      name: "Attach with Filename keeps the message",
+      args: [
+        "-H",
+        "Attach: https://filesrv.lan/space.jpg",
+        "-H",
+        "Filename: diskspace.jpg",
+        "-d",
+        "low",
+        `${host}/mytopic`,
+      ],
+      draft: {
+        topic: "mytopic",
+        body: "low",
+        attachment: { name: "diskspace.jpg", url: "https://filesrv.lan/space.jpg" },
+      },
+    },
+    {
+      name: "Attach alone is named after the URL, and the message names the file",
+      args: ["-X", "POST", "-H", "Attach: https://f-droid.org/F-Droid.apk", `${host}/mytopic`],
+      draft: {
+        topic: "mytopic",
+        body: "You received a file: F-Droid.apk",
+        attachment: { name: "F-Droid.apk", url: "https://f-droid.org/F-Droid.apk" },
+      },
+    },
+    {
+      name: "?attach= with a URL without a file name",
+      args: ["-d", "x", `${host}/mytopic?attach=https://f.example/`],
+      draft: { topic: "mytopic", body: "x", attachment: { name: "attachment", url: "https://f.example/" } },
+    },
+    {
+      name: "JSON attach, filename, icon and markdown",
+      args: [
+        "-d",
+        '{"topic":"mytopic","message":"m","attach":"https://f.example/a.jpg","filename":"b.jpg","icon":"https://f.example/i.png","markdown":true}',
+        host,
+      ],
+      draft: {
+        topic: "mytopic",
+        body: "m",
+        markdown: true,
+        icon: "https://f.example/i.png",
+        attachment: { name: "b.jpg", url: "https://f.example/a.jpg" },
+      },
+    },
+    {
+      name: "?tpl=yes fills the title and message from the JSON body",
+      args: [
+        "--globoff",
+        "-d",
+        '{"h":"pc","e":{"d":"full"}}',
+        `${host}/mytopic?tpl=yes&t={{.h}}+alert&m=Disk+{{.e.d}}`,
+      ],
+      draft: { topic: "mytopic", body: "Disk full", title: "pc alert" },
+    },
+    {
+      name: "a broadcast action",
+      args: [
+        "-H",
+        "Actions: broadcast, Take picture, extras.cmd=pic, extras.camera=front",
+        "-d",
+        "x",
+        `${host}/mytopic`,
+      ],
+      draft: {
+        topic: "mytopic",
+        body: "x",
+        actions: [{ action: "broadcast", label: "Take picture", extras: { cmd: "pic", camera: "front" } }],
+      },
     },
     {
       name: "upper-case topic keeps its case, as ntfy's",
@@ -526,5 +626,69 @@ Deno.test("parseListen() and isLoopback() read listen addresses", async (t) => {
   }
   for (const bad of ["8089", "127.0.0.1", "127.0.0.1:70000", "::1:8089", "host:port"]) {
     await t.step(`rejects ${bad}`, () => assert.throws(() => parseListen(bad), /invalid listen/));
+  }
+});
+
+Deno.test("HttpSource refuses uploads and bad media URLs with ntfy's codes", async (t) => {
+  await using ctx = await startSource();
+  const host = `127.0.0.1:${ctx.port}`;
+  const file = await Deno.makeTempFile({ suffix: ".jpg" });
+  try {
+    await Deno.writeFile(file, Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46]));
+    const cases: { name: string; args: string[]; code: number; error: RegExp }[] = [
+      {
+        name: "a file with Filename (ntfy's upload)",
+        args: ["-T", file, "-H", "Filename: flower.jpg", `${host}/mytopic`],
+        code: 40014,
+        error: /attachments not allowed: .*Attach: <url>/,
+      },
+      {
+        name: "a body that is not UTF-8",
+        args: ["--data-binary", `@${file}`, `${host}/mytopic`],
+        code: 40014,
+        error: /attachments not allowed: the body is not UTF-8/,
+      },
+      {
+        name: "a body over the message limit",
+        args: ["-d", "x".repeat(5000), `${host}/mytopic`],
+        code: 40014,
+        error: /the body is 5000 bytes, over the message limit of 4096/,
+      },
+      {
+        name: "JSON with a filename and no attach",
+        args: ["-d", '{"topic":"mytopic","message":"x","filename":"a.txt"}', host],
+        code: 40014,
+        error: /attachments not allowed/,
+      },
+      {
+        name: "an attachment URL that is not http(s)",
+        args: ["-H", "Attach: file:///etc/passwd", "-d", "x", `${host}/mytopic`],
+        code: 40013,
+        error: /attachment URL is invalid/,
+      },
+      {
+        name: "an icon that is not a URL",
+        args: ["-H", "Icon: cat.png", "-d", "x", `${host}/mytopic`],
+        code: 40021,
+        error: /icon URL is invalid/,
+      },
+      {
+        name: "a filename with a slash",
+        args: ["-H", "Attach: https://f.example/a", "-H", "Filename: ../a", "-d", "x", `${host}/mytopic`],
+        code: 40013,
+        error: /attachment.name must be/,
+      },
+    ];
+    for (const { name, args, code, error } of cases) {
+      await t.step(name, async () => {
+        const reply = await curlStatus(...args);
+        assert.equal(reply.status, 400);
+        assert.deepEqual([reply.json.code, reply.json.http], [code, 400]);
+        assert.match(reply.json.error as string, error);
+      });
+    }
+    assert.equal(ctx.drafts.length, 0, "nothing was published");
+  } finally {
+    await Deno.remove(file);
   }
 });

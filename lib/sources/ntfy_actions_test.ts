@@ -34,7 +34,10 @@ Deno.test("parseActionsHeader refuses what hark cannot do, naming it", () => {
       () => parseActionsHeader(text),
       (error: Error) => error instanceof EventError && message.test(error.message),
     );
-  refuses("broadcast, Take picture, extras.cmd=pic", /"broadcast" is not supported/);
+  refuses("dial, Call, tel:123", /"dial" is not supported: use "view".*"broadcast"/);
+  refuses("broadcast, Take picture, https://x/", /unexpected "https:\/\/x\/"/);
+  refuses("broadcast, Go, intent=not an intent", /intent must be an Android action name/);
+  refuses("[{nope", /not a JSON list/);
   refuses("view, Open, javascript:alert(1)", /url must be an absolute http, https or mailto URL/);
   refuses("http, Go, file:///etc/passwd", /url must be an absolute http or https URL/);
   refuses("view, a, https://x/; view, b, https://x/; view, c, https://x/; view, d, https://x/", /4 actions/);
@@ -58,4 +61,26 @@ Deno.test("parseActionsJson takes ntfy's JSON list", () => {
   );
   assert.throws(() => parseActionsJson("view, x, y"), EventError);
   assert.throws(() => parseActionsJson([{ action: "view", label: "", url: "https://x/" }]), /label/);
+});
+
+Deno.test("parseActionsHeader reads ntfy's broadcast with extras, yes/no for clear, and a JSON list", () => {
+  assert.deepEqual(parseActionsHeader("broadcast, Take picture, extras.cmd=pic, extras.camera=front"), [
+    { action: "broadcast", label: "Take picture", extras: { cmd: "pic", camera: "front" } },
+  ]);
+  assert.deepEqual(
+    parseActionsHeader(
+      "action=broadcast, label=Go, intent=io.heckel.ntfy.USER_ACTION, clear=yes; view, V, https://v/, clear=0",
+    ),
+    [
+      { action: "broadcast", label: "Go", intent: "io.heckel.ntfy.USER_ACTION", clear: true },
+      { action: "view", label: "V", url: "https://v/", clear: false },
+    ],
+  );
+  // As ntfy's server, a header that starts with [ is the JSON form; ids and empty fields a JSON encoder writes go.
+  assert.deepEqual(
+    parseActionsHeader(
+      '[{"id":"abc","action":"broadcast","label":"Snap","url":"","intent":"","extras":{"cmd":"pic"},"headers":{}}]',
+    ),
+    [{ action: "broadcast", label: "Snap", extras: { cmd: "pic" } }],
+  );
 });

@@ -14,6 +14,7 @@
 
 import type { HarkEvent } from "../event/event.ts";
 import type { EventAction } from "../event/actions.ts";
+import type { EventAttachment } from "../event/attachment.ts";
 import { parsePriority } from "../event/event.ts";
 import { parseDuration } from "../util/duration.ts";
 import { ULID_PATTERN } from "../event/ulid.ts";
@@ -57,6 +58,21 @@ export interface NtfyMessage {
   actions?: (EventAction & { id: string })[];
   /** The notification a message updates, or a clear or delete closes (ntfy 2.16). */
   sequence_id?: string;
+  /** `text/markdown` for a Markdown body; absent for plain text, as in ntfy. */
+  content_type?: "text/markdown";
+  icon?: string;
+  /** ntfy's attachment object; `expires` in unix seconds. */
+  attachment?: NtfyAttachment;
+}
+
+/** ntfy's attachment object as its server writes it. */
+export interface NtfyAttachment {
+  name: string;
+  type?: string;
+  size?: number;
+  /** Unix seconds. */
+  expires?: number;
+  url: string;
 }
 
 /** What a subscribe request asks for. */
@@ -169,11 +185,31 @@ export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage 
   message.priority = event.priority;
   if (event.click) message.click = event.click;
   // ntfy's apps key each button by an id; the event id and the index make one.
+  // ntfy's server always writes `clear`, false when not set.
   if (event.actions?.length) {
-    message.actions = event.actions.map((action, index) => ({ id: `${event.id}-${index}`, ...action }));
+    message.actions = event.actions.map((action, index) => ({
+      id: `${event.id}-${index}`,
+      ...action,
+      clear: action.clear ?? false,
+    }));
   }
   if (event.sequence !== undefined) message.sequence_id = event.sequence;
+  if (event.markdown) message.content_type = "text/markdown";
+  if (event.icon !== undefined) message.icon = event.icon;
+  if (event.attachment !== undefined) message.attachment = ntfyAttachment(event.attachment);
   return message;
+}
+
+/** The event's attachment in ntfy's field order, with `expires` in unix seconds. */
+function ntfyAttachment(attachment: EventAttachment): NtfyAttachment {
+  const { name, type, size, expires, url } = attachment;
+  return {
+    name,
+    ...(type === undefined ? {} : { type }),
+    ...(size === undefined ? {} : { size }),
+    ...(expires === undefined ? {} : { expires: Math.floor(Date.parse(expires) / 1000) }),
+    url,
+  };
 }
 
 /** A message that carries an event (a message, a clear or a delete), not an open or a keepalive. */

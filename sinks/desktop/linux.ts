@@ -39,7 +39,8 @@ import dbusNative from "@homebridge/dbus-native";
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../../lib/event/event.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
-import type { EventAction } from "../../lib/event/actions.ts";
+import type { DesktopAction } from "../../lib/event/actions.ts";
+import { desktopBody, desktopButtons } from "./event_content.ts";
 import { runHttpAction } from "./action_request.ts";
 import type { PopupMemory } from "../../lib/notifications/popups.ts";
 
@@ -92,12 +93,13 @@ export interface LinuxDesktopInit {
 export function notificationFromEvent(event: HarkEvent): Notification {
   const notification: Notification = {
     summary: event.title || event.topic,
-    body: event.body,
+    body: desktopBody(event),
     urgency: urgencyOf(event.priority),
   };
   if (event.tags.length > 0) notification.category = event.tags[0];
   if (event.click) notification.click = event.click;
-  if (event.actions?.length) notification.actions = event.actions;
+  const buttons = desktopButtons(event);
+  if (buttons.length > 0) notification.actions = buttons;
   const data = event.data as Record<string, unknown> | undefined;
   if (data && typeof data === "object" && typeof data.replaces === "string" && data.replaces !== "") {
     // Scoped by topic and host, so a publisher cannot replace another's popups by guessing keys.
@@ -111,7 +113,7 @@ export function notificationFromEvent(event: HarkEvent): Notification {
  * first, then the event's buttons, then "Acknowledge" when the popup can be
  * acknowledged.
  */
-export function actionList(click: string | undefined, actions: EventAction[] = [], acknowledge = false): string[] {
+export function actionList(click: string | undefined, actions: DesktopAction[] = [], acknowledge = false): string[] {
   const list = click ? [CLICK_ACTION, "Open"] : [];
   actions.forEach((action, index) => {
     if (action.action === "http" || isOpenable(action.url)) {
@@ -180,7 +182,7 @@ interface Connection {
 interface Tracked {
   key?: string;
   click?: string;
-  actions?: EventAction[];
+  actions?: DesktopAction[];
   acknowledge?: () => void;
 }
 
@@ -408,7 +410,7 @@ export class LinuxDesktop implements AsyncDisposable {
   }
 
   /** A button was clicked: open its URL or make its request, then close the popup if it asks to. */
-  #runAction(id: number, action: EventAction): void {
+  #runAction(id: number, action: DesktopAction): void {
     if (this.#closed) return;
     if (action.action === "view") this.#openUrl(action.url);
     else {

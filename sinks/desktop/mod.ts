@@ -22,6 +22,7 @@ import { Coalescer, type Group, groupPopupKey, groupText } from "./coalesce.ts";
 import { AwayGate } from "../away.ts";
 import { PopupLimit } from "./popup_limit.ts";
 import { type Notification, urgencyOf } from "./notification.ts";
+import { desktopBody, desktopButtons } from "./event_content.ts";
 import { LinuxDesktop } from "./linux.ts";
 import { MacDesktop } from "./macos.ts";
 import { WindowsDesktop } from "./windows.ts";
@@ -69,16 +70,20 @@ export function notificationKey(event: HarkEvent): string {
   return `seq:${event.topic}/${sequenceOf(event)}`;
 }
 
-/** The event as a notification: priority to urgency, first tag to category, data.replaces to a replace key. */
+/**
+ * The event as a notification: priority to urgency, first tag to category,
+ * data.replaces to a replace key, Markdown and the attachment as text (./event_content.ts).
+ */
 export function notificationOf(event: HarkEvent): Notification {
   const notification: Notification = {
     summary: event.title || event.topic,
-    body: event.body ?? "",
+    body: desktopBody(event),
     urgency: urgencyOf(event.priority),
   };
   if (event.tags?.length) notification.category = event.tags[0];
   if (event.click) notification.click = event.click;
-  if (event.actions?.length) notification.actions = event.actions;
+  const buttons = desktopButtons(event);
+  if (buttons.length > 0) notification.actions = buttons;
   const replaces = (event.data as Record<string, unknown> | undefined)?.replaces;
   if (typeof replaces === "string" && replaces !== "") {
     // Scoped by the verified publisher: nobody can replace another agent's popups by guessing keys.

@@ -4,7 +4,7 @@
  * so tests can check the exact argv, env and stdin without a desktop.
  */
 
-import type { EventAction } from "../../lib/event/actions.ts";
+import type { DesktopAction } from "../../lib/event/actions.ts";
 import { stripControlsKeepingLines } from "../../lib/util/controls.ts";
 
 export type Urgency = "low" | "normal" | "critical";
@@ -17,8 +17,11 @@ export interface Notification {
   category?: string;
   /** An http, https or mailto URL, already validated by the event model. */
   click?: string;
-  /** Buttons (ntfy's actions), already validated by the event model; backends without buttons leave them out. */
-  actions?: EventAction[];
+  /**
+   * Buttons (ntfy's view and http actions), already validated by the event
+   * model; backends without buttons leave them out. A broadcast never gets here.
+   */
+  actions?: DesktopAction[];
   /**
    * From the event's sequence (its notification, per topic) or `data.replaces`:
    * a later notification with the same key replaces this one, and a clear
