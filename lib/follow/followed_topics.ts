@@ -106,6 +106,11 @@ export class FollowedTopics {
     return this.#topics.has(topic);
   }
 
+  /** The topics followed on the fly now. */
+  topics(): string[] {
+    return [...this.#topics.keys()];
+  }
+
   /**
    * Follows each topic not followed yet; one without subscribers counts as
    * used now, so its time starts again. Throws FollowLimitError, following

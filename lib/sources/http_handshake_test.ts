@@ -18,8 +18,8 @@ async function startSource(headTimeoutMs?: number) {
     feed: {
       topics: new Set(["mytopic"]),
       retentionMs: 86_400_000,
-      follow: () => () => {},
-      history: () => [],
+      follow: () => Promise.resolve(),
+      read: () => ({ pages: { next: () => Promise.resolve({ events: [], last: true, release() {} }) }, stop() {} }),
       has: () => false,
     },
   });

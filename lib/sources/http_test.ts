@@ -24,9 +24,15 @@ function fakePublish() {
 
 /** A feed with no events, for publish tests: subscriptions are tested against real agents (tests/ntfy_test.ts). */
 export function emptyFeed(topics: string[] = ["mytopic", "default", "alerts"]): Feed {
+  const followed = new Set(topics);
   return {
-    topics: new Set(topics),
+    topics: followed,
     retentionMs: 86_400_000,
+    // As the agent does: a topic followed is one more the feed has.
+    follow: (more) => {
+      for (const topic of more) followed.add(topic);
+      return Promise.resolve();
+    },
     read: () => ({ pages: { next: () => Promise.resolve({ events: [], last: true, release() {} }) }, stop() {} }),
     has: () => false,
   };
@@ -198,7 +204,7 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
 });
 
 Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (t) => {
-  await using ctx = await startSource({ maxBodyBytes: 100 });
+  await using ctx = await startSource({ maxBodyBytes: 100, follow: ["phone-*"] });
   const host = `127.0.0.1:${ctx.port}`;
   const cases: { name: string; args: string[]; status: number; error: RegExp }[] = [
     { name: "bad topic", args: ["-d", "x", `${host}/bad%20topic!`], status: 400, error: /invalid topic/ },
@@ -234,7 +240,13 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
     { name: "JSON without topic", args: ["-d", '{"message":"x"}', host], status: 400, error: /topic/ },
     { name: "delay", args: ["-H", "Delay: 30m", "-d", "x", `${host}/mytopic`], status: 400, error: /delay/ },
     { name: "tag with a space", args: ["-H", "Tags: a b", "-d", "x", `${host}/mytopic`], status: 400, error: /tag/ },
-    { name: "subscribe to a topic the agent lacks", args: [`${host}/other/json`], status: 400, error: /agent\.topics/ },
+    {
+      name: "subscribe to a topic outside follow",
+      args: [`${host}/other/json`],
+      status: 403,
+      error: /follow = \["phone-\*"\].*agent\.topics/,
+    },
+    { name: "subscribe to an agents' own topic", args: [`${host}/hark.custom/json`], status: 403, error: /hark\.\*/ },
     { name: "GET a topic", args: [`${host}/mytopic`], status: 404, error: /mytopic\/json/ },
     { name: "DELETE", args: ["-X", "DELETE", `${host}/mytopic`], status: 405, error: /not allowed/ },
     {
@@ -261,7 +273,7 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
   }
   const stats = ctx.source.stats();
   assert.equal(stats.accepted, 0);
-  assert.deepEqual(stats.rejected, { 400: 12, 403: 2, 404: 1, 405: 1, 413: 2 });
+  assert.deepEqual(stats.rejected, { 400: 11, 403: 4, 404: 1, 405: 1, 413: 2 });
   assert.match(stats.last_error as string, /^403 /);
 });
 
