@@ -23,8 +23,14 @@ const log = getLogger(["hark", "history"]);
 /** The most topics one request may name (wire.ts). */
 const MAX_REQUEST_TOPICS = 256;
 
-/** The responder's words for "all session slots are taken" (responder.ts). */
-const BUSY = /\bbusy\b/;
+/**
+ * The responder's words for "all session slots are taken" and "too many
+ * sessions from you" (responder.ts): both pass in seconds (a session token
+ * comes back every 2 s), so the peer is asked again soon, not after
+ * `refusedMs`. A catch-up round takes a session per group of topics, and a
+ * topic followed just after a restart must not wait half a minute.
+ */
+const BUSY = /\bbusy\b|\bslow down\b/;
 
 /** What catching up needs of the mesh: who speaks history, a stream to them, and the network's rules. */
 export type HistoryMesh = Pick<
