@@ -24,6 +24,7 @@ import { createSinks } from "../sinks/mod.ts";
 import { ControlServer, refuseIfRunning } from "./control/server.ts";
 import { AgentControl, type Published } from "./control/handlers.ts";
 import { Followers } from "./followers.ts";
+import { FollowedTopics } from "./follow/followed_topics.ts";
 import { HarkError } from "./errors.ts";
 import { loadIdentity } from "./mesh/identity.ts";
 import { prepareStateDir } from "./store/state_dir.ts";
@@ -50,6 +51,8 @@ import { ESCALATION_TOPIC } from "./notifications/escalation_marker.ts";
 const log = getLogger(["hark", "agent"]);
 /** Longest a send waits for the rate limit before it is refused. */
 const SEND_WAIT_MS = 10_000;
+/** Longest the first subscriber of a topic just followed waits for peers' history of it. */
+const FIRST_CATCH_UP_MS = 3000;
 
 export interface AgentInit {
   config: HarkConfig;
@@ -83,14 +86,19 @@ export class Agent {
   #historyBudget = new HistoryBudget();
   /** What de-duplicates the events the store does not keep (`cache: false`). */
   #unstored = new RecentIds();
+  /** agent.topics and the membership topics: followed whatever happens. */
+  readonly #fixedTopics: ReadonlySet<string>;
+  /** Every topic subscribed to now: the fixed ones and those followed on the fly. */
   #topics: Set<string>;
+  #followed?: FollowedTopics;
   #startedAt = 0;
   #state: "stopped" | "starting" | "running" | "stopping" = "stopped";
 
   constructor(init: AgentInit) {
     this.#init = init;
     // Every agent follows the membership topics and escalation markers, whatever agent.topics says.
-    this.#topics = new Set([...init.config.agent.topics, ...MEMBERSHIP_TOPICS, ESCALATION_TOPIC]);
+    this.#fixedTopics = new Set([...init.config.agent.topics, ...MEMBERSHIP_TOPICS, ESCALATION_TOPIC]);
+    this.#topics = new Set(this.#fixedTopics);
   }
 
   get peerId(): string {
@@ -141,6 +149,8 @@ export class Agent {
       maxEventsPerPublisher: config.store.max_events_per_publisher,
     });
     this.#store = store;
+    this.#topics = new Set(this.#fixedTopics);
+    this.#followed = this.#followTopics(store);
     this.#hostNames = new HostNames({
       book: store,
       self: { peer: peerIdFromPrivateKey(privateKey).toString(), host: config.agent.host },
@@ -157,8 +167,10 @@ export class Agent {
       isOpen: (event: HarkEvent) => !store.notifications.superseded(event),
     };
     for (const [index, sink] of config.sinks.entries()) {
-      // A plugin sees every topic it registers for, hark.* too; it picks its own in its Worker.
-      const topics = sink.topics ?? (sink.type === "plugin" ? ["*"] : undefined);
+      // Without topics, agent.topics: a topic followed for a phone's subscription does
+      // not pop up on the desktop. A plugin sees hark.* too; it picks its own in its Worker.
+      const topics = sink.topics ??
+        (sink.type === "plugin" ? [...config.agent.topics, "hark.*"] : [...config.agent.topics]);
       const created = createSinks(sink, context);
       if (created.length === 0) {
         log.warn("Plugin directory {dir} holds no .ts, .js or .mjs file; add one and restart the agent", {
@@ -229,7 +241,7 @@ export class Agent {
       storedNear: (publisher, fromMs, toMs) => store.countByPublisher(publisher, fromMs, toMs),
       // Served from the first connection on, so every peer's identify lists it.
       beforeStart: async (node) => {
-        this.#responder = new HistoryResponder({ node, store, privateKey, topics: [...this.#topics] });
+        this.#responder = new HistoryResponder({ node, store, privateKey });
         await this.#responder.start();
         await serveHas(node, store);
       },
@@ -240,7 +252,8 @@ export class Agent {
     this.#catchUp = new CatchUp({
       mesh,
       store,
-      topics: [...this.#topics],
+      topics: [...this.#fixedTopics],
+      followed: () => this.#followed?.topics() ?? [],
       // Catch-up is a replay, which the publisher of a `cache: false` event asked to be spared.
       onEvent: (event, fingerprint, record) =>
         event.cache !== false && this.#receive(event, fingerprint, {
@@ -328,6 +341,8 @@ export class Agent {
     await this.#control?.stop();
     this.#control = undefined;
     this.#followers.clear();
+    this.#followed?.stop();
+    this.#followed = undefined;
     await this.#catchUp?.stop();
     this.#catchUp = undefined;
     await this.#responder?.stop();
@@ -350,6 +365,30 @@ export class Agent {
   #requireMesh(): Mesh {
     if (!this.#mesh) throw new HarkError("the agent is not running");
     return this.#mesh;
+  }
+
+  /**
+   * The topics the http source's subscribers make this agent follow, as
+   * they were when it stopped: subscribed to on the mesh from the start.
+   */
+  #followTopics(store: EventStore): FollowedTopics {
+    const followed = new FollowedTopics({
+      store,
+      keepMs: this.#init.config.store.retention_ms,
+      fixed: this.#fixedTopics,
+      onFollow: (topic) => {
+        this.#topics.add(topic);
+        this.#mesh?.follow(topic);
+        log.info("Following topic {topic} for subscribers", { topic });
+      },
+      onUnfollow: (topic) => {
+        this.#topics.delete(topic);
+        this.#mesh?.unfollow(topic);
+        log.info("No longer following topic {topic}: unused for the store's retention", { topic });
+      },
+    });
+    for (const topic of followed.restore()) this.#topics.add(topic);
+    return followed;
   }
 
   /** An event from another agent, validated by the mesh or by catch-up. */
@@ -493,11 +532,30 @@ export class Agent {
     return {
       topics: this.#topics,
       retentionMs: this.#init.config.store.retention_ms,
+      follow: async (topics, max) => {
+        const followed = this.#followed;
+        if (!followed) throw new HarkError("the agent is not running");
+        // A topic new to this agent: its first subscriber finds what peers hold of it.
+        if (followed.follow(topics, max).length > 0) await this.#catchUp?.refresh(FIRST_CATCH_UP_MS);
+      },
       read: (topics, since, push, options) => {
         let stop = () => {};
+        // A live subscriber keeps the topics it reads followed while it stays.
+        const release = push ? this.#followed?.hold(topics) ?? (() => {}) : () => {};
         const follow = push && (() => stop = this.#followers.add({ topics, push }));
-        const pages = this.#storedSince(topics, since, follow, options?.scheduled);
-        return { pages, stop: () => stop() };
+        try {
+          const pages = this.#storedSince(topics, since, follow, options?.scheduled);
+          return {
+            pages,
+            stop: () => {
+              stop();
+              release();
+            },
+          };
+        } catch (error) {
+          release();
+          throw error;
+        }
       },
     };
   }
@@ -580,6 +638,7 @@ export class Agent {
       remembered_peers: this.#book?.peers.length ?? 0,
       key_mismatches: mesh.keyMismatches,
       topics: config.agent.topics,
+      followed: this.#followed?.list() ?? [],
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       memory: memoryMegabytes(),
       members: this.#membership?.members ?? [],

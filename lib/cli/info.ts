@@ -75,7 +75,8 @@ function shortAddress(address: string): string {
 export const statusCommand: Command = {
   name: "status",
   usage: "hark status [--json]",
-  help: `Shows network, peer id, listen addresses, topics, event counts and each sink's health.
+  help: `Shows network, peer id, listen addresses, topics (and those followed for ntfy subscribers), event counts
+and each sink's health.
 
 Examples:
   hark status
@@ -101,6 +102,7 @@ Examples:
       `listen:    ${s.listen.join(" ")}`,
       `reach:     ${reachLine(s)}`,
       `topics:    ${s.topics.join(", ")}`,
+      ...(s.followed?.length ? [`followed:  ${followedLine(s.followed)}`] : []),
       `events:    ${events.published} published, ${events.accepted} received, ${events.duplicates} duplicates`,
       `members:   ${membersLine(s.members ?? [])}; ${events.membership_published ?? 0} membership events sent, ${
         events.membership_received ?? 0
@@ -191,6 +193,15 @@ function scheduledLine(scheduled: { pending: number; next: { due: string; topic:
     `${new Date(event.due).toLocaleString()} [${event.topic}] ${stripControls(event.text).slice(0, 40)}`
   );
   return `${scheduled.pending} held until due; next: ${next.join("; ")}`;
+}
+
+/** Topics followed for the http source's subscribers: who is connected, or until when it is kept. */
+function followedLine(followed: { topic: string; subscribers: number; expires_at: string | null }[]): string {
+  return followed.map(({ topic, subscribers, expires_at }) =>
+    subscribers > 0
+      ? `${topic} (${subscribers} subscriber${subscribers === 1 ? "" : "s"})`
+      : `${topic} (until ${expires_at?.slice(0, 16).replace("T", " ")} UTC)`
+  ).join(", ");
 }
 
 /** The other agents this one knows are in the network, by host. */

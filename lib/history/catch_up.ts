@@ -20,8 +20,17 @@ import { HISTORY_PROTOCOL, PeerRefusedError, ProtocolError } from "./wire.ts";
 
 const log = getLogger(["hark", "history"]);
 
-/** The responder's words for "all session slots are taken" (responder.ts). */
-const BUSY = /\bbusy\b/;
+/** The most topics one request may name (wire.ts). */
+const MAX_REQUEST_TOPICS = 256;
+
+/**
+ * The responder's words for "all session slots are taken" and "too many
+ * sessions from you" (responder.ts): both pass in seconds (a session token
+ * comes back every 2 s), so the peer is asked again soon, not after
+ * `refusedMs`. A catch-up round takes a session per group of topics, and a
+ * topic followed just after a restart must not wait half a minute.
+ */
+const BUSY = /\bbusy\b|\bslow down\b/;
 
 /** What catching up needs of the mesh: who speaks history, a stream to them, and the network's rules. */
 export type HistoryMesh = Pick<
@@ -32,7 +41,10 @@ export type HistoryMesh = Pick<
 export interface CatchUpInit {
   mesh: HistoryMesh;
   store: EventStore;
+  /** The topics the agent started with (agent.topics and its own). */
   topics: string[];
+  /** Topics followed since (lib/follow/), asked for in requests of their own, read at each session. */
+  followed?: () => string[];
   onEvent: (event: HarkEvent, fingerprint: number, record: SignedRecord) => void;
   /** Anti-entropy: how often the next peer in turn is asked. @default 60000 */
   intervalMs?: number;
@@ -97,6 +109,28 @@ export class CatchUp {
     await this.#draining;
   }
 
+  /**
+   * Asks every peer now, for a topic just followed, so that its first
+   * subscriber finds the mesh's history; resolves once those sessions are
+   * done, or after `timeoutMs` (they carry on).
+   */
+  async refresh(timeoutMs: number): Promise<void> {
+    if (!this.#running) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+    try {
+      await Promise.race([
+        (async () => {
+          await this.#everyone();
+          await this.#draining;
+        })(),
+        deadline,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Asks `peer` for what this agent missed, soon. Repeated calls for one peer queue it once. */
   request(peer: PeerId): void {
     const id = peer.toString();
@@ -137,21 +171,25 @@ export class CatchUp {
     const id = peer.toString();
     this.counters.sessions++;
     try {
-      const result = await pullHistory(peer, { ...this.#init, signal: this.#abort.signal });
-      this.counters.caught_up += result.accepted;
-      // Keys left unasked because their publisher was over its rate limit are refused events too.
-      this.counters.refused += result.refused + result.over_limit;
-      if (result.accepted > 0) {
-        log.info("Caught up {count} events from {peer}", { count: result.accepted, peer: id });
-      }
-      if (result.over_limit > 0) {
-        log.info("Left out {count} events {peer} offered: their publishers were over the rate limit then", {
-          count: result.over_limit,
-          peer: id,
-        });
+      let more = false;
+      for (const topics of this.#groups()) {
+        const result = await pullHistory(peer, { ...this.#init, topics, signal: this.#abort.signal });
+        this.counters.caught_up += result.accepted;
+        // Keys left unasked because their publisher was over its rate limit are refused events too.
+        this.counters.refused += result.refused + result.over_limit;
+        if (result.accepted > 0) {
+          log.info("Caught up {count} events from {peer}", { count: result.accepted, peer: id });
+        }
+        if (result.over_limit > 0) {
+          log.info("Left out {count} events {peer} offered: their publishers were over the rate limit then", {
+            count: result.over_limit,
+            peer: id,
+          });
+        }
+        if (!result.complete && result.accepted > 0) more = true;
       }
       // The peer has more than one session takes; carry on after the others.
-      if (!result.complete && result.accepted > 0) this.request(peer);
+      if (more) this.request(peer);
     } catch (error) {
       if (!this.#running) return;
       this.counters.failed_sessions++;
@@ -175,6 +213,21 @@ export class CatchUp {
       log.debug("Catching up from {peer} failed: {message}", { peer: id, message });
       this.#retryLater(peer);
     }
+  }
+
+  /**
+   * The topics asked for, one request each: the agent's own, then those
+   * followed since, so that following a new topic (which starts its
+   * request's point with each peer again, as for any new set of topics)
+   * leaves the point of the agent's own topics where it was.
+   */
+  #groups(): string[][] {
+    const followed = (this.#init.followed?.() ?? []).toSorted();
+    const groups = [this.#init.topics];
+    for (let i = 0; i < followed.length; i += MAX_REQUEST_TOPICS) {
+      groups.push(followed.slice(i, i + MAX_REQUEST_TOPICS));
+    }
+    return groups;
   }
 
   /** A busy or unreachable peer is asked again after a pause, while it stays connected. */

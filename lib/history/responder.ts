@@ -1,8 +1,9 @@
 /**
  * Serves `/hark/history/1.0.0`: tells a peer catching up which events this
  * agent holds after the point it names, and sends the ones it lacks, each
- * with its publisher's signature. Only topics both agents subscribe to are
- * served; sessions are rate-limited per peer and few run at once, so a peer
+ * with its publisher's signature. Only topics the peer subscribes to are
+ * served (whatever this agent holds on them: events it published itself on
+ * topics it does not follow too); sessions are rate-limited per peer and few run at once, so a peer
  * cannot turn history into a way to load this agent.
  */
 
@@ -34,8 +35,6 @@ export interface ResponderInit {
   node: Libp2p<{ pubsub: GossipSub }>;
   store: EventStore;
   privateKey: PrivateKey;
-  /** Topics this agent subscribes to, and so holds events on. */
-  topics: string[];
   /** Sessions one peer may start per second, on average. @default 0.5 */
   sessionRate?: number;
   /** Sessions one peer may start at once after a quiet spell. @default 5 */
@@ -99,7 +98,7 @@ export class HistoryResponder {
       const topics = await this.#servableTopics(peer, request.topics, deadline);
       if (topics.length === 0) {
         throw new ProtocolError(
-          `none of ${request.topics.join(", ") || "(no topics)"} is a topic both agents subscribe to`,
+          `none of ${request.topics.join(", ") || "(no topics)"} is a topic the asking agent subscribes to`,
         );
       }
       await this.#offer(lp, read, step, topics, request.store === this.#init.store.id ? request.after : 0);
@@ -187,17 +186,17 @@ export class HistoryResponder {
   }
 
   /**
-   * The requested topics this agent holds and the peer subscribes to. A
-   * peer that has just connected may ask before its subscriptions arrive;
-   * wait a little for them.
+   * The requested topics the peer subscribes to. Not only those this agent
+   * subscribes to: a peer that follows a topic (on the fly, for a phone)
+   * finds there what this agent published on it while the peer was away.
+   * Nothing is given away by this: any member can subscribe to any topic.
+   * A peer that has just connected, or just followed a topic, may ask
+   * before its subscription arrives; wait a little for it.
    */
   async #servableTopics(peer: PeerId, requested: string[], signal: AbortSignal): Promise<string[]> {
     const pubsub = this.#init.node.services.pubsub;
-    const own = new Set(this.#init.topics);
     const servable = () =>
-      requested.filter((topic) =>
-        own.has(topic) && pubsub.getSubscribers(TOPIC_PREFIX + topic).some((id) => id.equals(peer))
-      );
+      requested.filter((topic) => pubsub.getSubscribers(TOPIC_PREFIX + topic).some((id) => id.equals(peer)));
     let topics = servable();
     if (topics.length > 0) return topics;
     const grace = AbortSignal.any([signal, AbortSignal.timeout(this.#init.subscriptionGraceMs ?? 5000)]);

@@ -143,6 +143,8 @@ export class Mesh {
   /** Peers mDNS reported and this agent has not yet dialed. */
   #foundOnLan = new Set<string>();
   #peerTopics = new Map<string, Set<string>>();
+  /** The topics this agent subscribes to: those it started with, and those followed since. */
+  #topics: Set<string>;
   /** Validated events keyed by message, so the message handler need not decode twice. */
   #validated = new WeakMap<Message, AcceptedEvent[]>();
   #validator: EventValidator;
@@ -159,6 +161,7 @@ export class Mesh {
 
   constructor(init: MeshInit) {
     this.#init = init;
+    this.#topics = new Set(init.topics);
     this.#validator = new EventValidator({
       limits: init.limits,
       publishers: init.publishers,
@@ -284,7 +287,7 @@ export class Mesh {
         // Loaded only when used: multicast DNS brings its own dependencies.
         peerDiscovery: this.#init.mdns ? [await this.#mdns()] : [],
         relay: this.#init.relay ?? false,
-        topics: this.#init.topics,
+        topics: [...this.#topics],
         maxEventBytes: this.#init.limits.maxEventBytes,
         onKeyMismatch: (mismatch) => this.#keyMismatches.report(mismatch),
       })) as unknown as Libp2p<Services>;
@@ -308,10 +311,7 @@ export class Mesh {
     node.addEventListener("peer:discovery", this.#onDiscovery);
     node.addEventListener("peer:disconnect", this.#onDisconnect);
     node.addEventListener("peer:connect", this.#onConnect);
-    for (const topic of this.#init.topics) {
-      pubsub.topicValidators.set(TOPIC_PREFIX + topic, this.#validate);
-      pubsub.subscribe(TOPIC_PREFIX + topic);
-    }
+    for (const topic of this.#topics) this.#subscribe(node, topic);
     node.addEventListener("peer:identify", this.#onIdentify);
     const book = this.#init.book;
     const remembered = book?.peers ?? [];
@@ -355,6 +355,31 @@ export class Mesh {
     this.#peerTopics.clear();
     this.#origins.clear();
     this.#foundOnLan.clear();
+  }
+
+  /**
+   * Subscribes to `topic` while running (a topic followed on the fly); its
+   * events are validated like those of the topics the agent started with.
+   * Idempotent.
+   */
+  follow(topic: string): void {
+    if (this.#topics.has(topic)) return;
+    this.#topics.add(topic);
+    if (this.#node) this.#subscribe(this.#node, topic);
+  }
+
+  /** Unsubscribes from a topic `follow` added. Idempotent. */
+  unfollow(topic: string): void {
+    if (!this.#topics.delete(topic)) return;
+    const pubsub = this.#node?.services.pubsub;
+    pubsub?.unsubscribe(TOPIC_PREFIX + topic);
+    pubsub?.topicValidators.delete(TOPIC_PREFIX + topic);
+  }
+
+  #subscribe(node: Libp2p<Services>, topic: string): void {
+    // The validator first: no message on the topic is taken unchecked.
+    node.services.pubsub.topicValidators.set(TOPIC_PREFIX + topic, this.#validate);
+    node.services.pubsub.subscribe(TOPIC_PREFIX + topic);
   }
 
   /** Clock readings from up to `max` connected peers, those that answered. */
@@ -518,7 +543,7 @@ export class Mesh {
   #topicsOf(peer: string): string[] {
     const pubsub = this.#requireNode().services.pubsub;
     const topics = new Set(this.#peerTopics.get(peer));
-    for (const topic of this.#init.topics) {
+    for (const topic of this.#topics) {
       const subscribed = pubsub.getSubscribers(TOPIC_PREFIX + topic).some((id) => id.toString() === peer);
       if (subscribed) topics.add(topic);
       else topics.delete(topic);

@@ -23,10 +23,13 @@ import {
   BODY_MAX_BYTES,
   type EventDraft,
   type HarkEvent,
+  isReservedTopic,
   parsePriority,
   TOPIC_PATTERN,
   TOPIC_RULE,
 } from "../event/event.ts";
+import { compileTopicPattern } from "../filter.ts";
+import { FollowLimitError } from "../follow/followed_topics.ts";
 import { HeaderGuard } from "./http_header_guard.ts";
 import { lifecycleDraft, SEQUENCE_PARAMS, sequenceOf } from "./ntfy_lifecycle.ts";
 import { DELAY_PARAMS, ntfyDue } from "./ntfy_delay.ts";
@@ -74,7 +77,16 @@ export interface HttpSourceInit {
   keepaliveMs?: number;
   /** How long a client has to send a request head (ms), see http_header_guard.ts. @default 10 s */
   headTimeoutMs?: number;
+  /**
+   * Which topics outside the agent's own a subscriber (or a publish) makes
+   * the agent follow: globs, or false for none. @default any topic, as ntfy
+   */
+  follow?: false | readonly string[];
+  /** The most topics the agent follows on the fly; the next one is refused with 429. @default 1000 */
+  followMax?: number;
 }
+
+export const DEFAULT_FOLLOW_MAX = 1000;
 
 const PUBLISH_ACTIONS = new Set(["publish", "send", "trigger"]);
 const SUBSCRIBE_ACTIONS: ReadonlySet<string> = new Set(SUBSCRIBE_FORMATS);
@@ -154,6 +166,8 @@ export class HttpSource implements Source, AsyncDisposable {
   #subscriptions = 0;
   #nextControlId = 0;
   #lastError?: string;
+  /** Which new topics this source may make the agent follow. */
+  readonly #mayFollow: (topic: string) => boolean;
 
   constructor(init: HttpSourceInit) {
     this.#init = init;
@@ -169,6 +183,10 @@ export class HttpSource implements Source, AsyncDisposable {
     if (!Number.isFinite(this.#keepaliveMs) || this.#keepaliveMs < MIN_KEEPALIVE_MS) {
       throw new ConfigError(`the http source's keepalive must be at least 1s, not ${this.#keepaliveMs} ms`);
     }
+    const follow = init.follow === false ? undefined : init.follow?.map(compileTopicPattern);
+    this.#mayFollow = init.follow === false
+      ? () => false
+      : (topic) => !isReservedTopic(topic) && (follow?.some((matches) => matches(topic)) ?? true);
     if (init.token !== undefined) {
       if (init.token.length === 0) throw new ConfigError("the http source's token is empty");
       this.#tokenDigest = digest(init.token);
@@ -303,6 +321,7 @@ export class HttpSource implements Source, AsyncDisposable {
       if (target) return await this.#subscribe(request, url, target);
       const draft = await this.#draft(request, url);
       const event = await this.#publish(draft);
+      this.#followPublished(event.topic);
       this.#accepted++;
       log.debug("published {id} on {topic} from http", { id: event.id, topic: event.topic });
       return reply(200, publishReply(event, this.#init.feed.retentionMs));
@@ -396,38 +415,34 @@ export class HttpSource implements Source, AsyncDisposable {
   /**
    * `GET /<topics>/auth`, which the ntfy app sends before it adds a
    * subscription: 200 `{"success":true}` once `#authorize` let the request
-   * through (401 otherwise, which makes the app ask for a login), 400 for
-   * topics this agent does not subscribe to, so the app shows the reason
-   * instead of adding a subscription that can never receive anything.
+   * through (401 otherwise, which makes the app ask for a login), 403 for
+   * topics this agent may not follow, so the app shows the reason instead of
+   * adding a subscription that can never receive anything.
    */
   #authCheck(url: URL): Response {
-    this.#readableTopics(url.pathname.slice(1).split("/")[0]);
+    const { topics } = this.#readableTopics(url.pathname.slice(1).split("/")[0]);
+    this.#refuseUnfollowable([...topics].filter((topic) => !this.#init.feed.topics.has(topic)));
     return reply(200, { success: true });
   }
 
-  /** A path's comma-separated topics, each one this agent subscribes to; HttpFailure 400 otherwise. */
+  /** A path's comma-separated topics, each checked against the grammar; HttpFailure 400 otherwise. */
   #readableTopics(segment: string): { topics: Set<string>; list: string } {
     const names = segment.split(",").filter((name) => name !== "");
     if (names.length === 0) throw new HttpFailure(400, 40001, "invalid topic: name one or more, comma-separated");
     const topics = new Set(names.map((name) => this.#topic(name)));
-    const unknown = [...topics].filter((topic) => !this.#init.feed.topics.has(topic));
-    if (unknown.length > 0) {
-      throw new HttpFailure(
-        400,
-        40009,
-        `this agent does not subscribe to ${unknown.map((topic) => `"${topic}"`).join(", ")}: add ${
-          unknown.length === 1 ? "it" : "them"
-        } to agent.topics in its config`,
-      );
-    }
     return { topics, list: [...topics].join(",") };
   }
 
-  #subscribe(request: Request, url: URL, target: { format: SubscribeFormat; topics: Set<string>; list: string }) {
+  async #subscribe(
+    request: Request,
+    url: URL,
+    target: { format: SubscribeFormat; topics: Set<string>; list: string },
+  ): Promise<Response> {
     const subscription = parseSubscription(request, url, target.topics, target.list);
     if (this.#subscribers.size >= MAX_SUBSCRIBERS) {
       throw new HttpFailure(429, 42903, `too many subscribers (${MAX_SUBSCRIBERS}); close some and try again`);
     }
+    await this.#follow(target.topics);
     this.#subscriptions++;
     const options = {
       feed: this.#init.feed,
@@ -442,6 +457,53 @@ export class HttpSource implements Source, AsyncDisposable {
     return target.format === "ws"
       ? socketSubscription(request, subscription, options)
       : streamSubscription(target.format, subscription, options);
+  }
+
+  /**
+   * ntfy creates a topic when it is first used: a subscription (or poll)
+   * makes the agent follow each topic it does not, where `follow` allows,
+   * up to `followMax` topics.
+   */
+  async #follow(topics: ReadonlySet<string>): Promise<void> {
+    const fresh = [...topics].filter((topic) => !this.#init.feed.topics.has(topic));
+    if (fresh.length === 0) return;
+    this.#refuseUnfollowable(fresh);
+    try {
+      await this.#init.feed.follow(new Set(fresh), this.#init.followMax ?? DEFAULT_FOLLOW_MAX);
+    } catch (error) {
+      if (error instanceof FollowLimitError) throw new HttpFailure(429, 42904, error.message, { cause: error });
+      throw error;
+    }
+  }
+
+  /** HttpFailure 403 naming those of `fresh` (topics not followed yet) that `follow` does not let subscribers add. */
+  #refuseUnfollowable(fresh: readonly string[]): void {
+    const refused = fresh.filter((topic) => !this.#mayFollow(topic));
+    if (refused.length > 0) {
+      const names = refused.map((topic) => `"${topic}"`).join(", ");
+      const rule = this.#init.follow === false
+        ? "follow = false"
+        : `follow = ${JSON.stringify(this.#init.follow ?? ["*"])}, and never hark.*`;
+      throw new HttpFailure(
+        403,
+        40301,
+        `forbidden: this agent does not follow ${names}, and its http source lets subscribers follow only the topics of ${rule}; add ${
+          refused.length === 1 ? "it" : "them"
+        } to agent.topics or to follow in [[source]]`,
+      );
+    }
+  }
+
+  /**
+   * ntfy keeps what is published to a topic for its later subscribers, so
+   * a publish makes the agent follow the topic too, where `follow` allows
+   * and there is room; the publish stands either way.
+   */
+  #followPublished(topic: string): void {
+    if (this.#init.feed.topics.has(topic) || !this.#mayFollow(topic)) return;
+    this.#init.feed.follow(new Set([topic]), this.#init.followMax ?? DEFAULT_FOLLOW_MAX).catch((error) => {
+      log.debug("http source: not following {topic} after a publish: {error}", { topic, error: error.message });
+    });
   }
 
   /**

@@ -18,6 +18,7 @@ async function startSource(headTimeoutMs?: number) {
     feed: {
       topics: new Set(["mytopic"]),
       retentionMs: 86_400_000,
+      follow: () => Promise.resolve(),
       // Nothing stored; live events are not needed here.
       read: () => ({
         pages: { next: () => Promise.resolve({ events: [], last: true, release: () => {} }) },

@@ -24,9 +24,15 @@ function fakePublish() {
 
 /** A feed with no events, for publish tests: subscriptions are tested against real agents (tests/ntfy_test.ts). */
 export function emptyFeed(topics: string[] = ["mytopic", "default", "alerts"]): Feed {
+  const followed = new Set(topics);
   return {
-    topics: new Set(topics),
+    topics: followed,
     retentionMs: 86_400_000,
+    // As the agent does: a topic followed is one more the feed has.
+    follow: (more) => {
+      for (const topic of more) followed.add(topic);
+      return Promise.resolve();
+    },
     read: () => ({ pages: { next: () => Promise.resolve({ events: [], last: true, release() {} }) }, stop() {} }),
   };
 }
@@ -331,7 +337,7 @@ Deno.test("HttpSource accepts ntfy's curl examples as written in its docs", asyn
 });
 
 Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (t) => {
-  await using ctx = await startSource({ maxBodyBytes: 100 });
+  await using ctx = await startSource({ maxBodyBytes: 100, follow: ["phone-*"] });
   const host = `127.0.0.1:${ctx.port}`;
   const cases: { name: string; args: string[]; status: number; error: RegExp }[] = [
     { name: "bad topic", args: ["-d", "x", `${host}/bad%20topic!`], status: 400, error: /invalid topic/ },
@@ -372,7 +378,13 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
       error: /too large/,
     },
     { name: "tag with a space", args: ["-H", "Tags: a b", "-d", "x", `${host}/mytopic`], status: 400, error: /tag/ },
-    { name: "subscribe to a topic the agent lacks", args: [`${host}/other/json`], status: 400, error: /agent\.topics/ },
+    {
+      name: "subscribe to a topic outside follow",
+      args: [`${host}/other/json`],
+      status: 403,
+      error: /follow = \["phone-\*"\].*agent\.topics/,
+    },
+    { name: "subscribe to an agents' own topic", args: [`${host}/hark.custom/json`], status: 403, error: /hark\.\*/ },
     { name: "GET a topic", args: [`${host}/mytopic`], status: 404, error: /mytopic\/json/ },
     { name: "DELETE", args: ["-X", "DELETE", `${host}/mytopic`], status: 405, error: /not allowed/ },
     {
@@ -399,7 +411,7 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
   }
   const stats = ctx.source.stats();
   assert.equal(stats.accepted, 0);
-  assert.deepEqual(stats.rejected, { 400: 12, 403: 2, 404: 1, 405: 1, 413: 2 });
+  assert.deepEqual(stats.rejected, { 400: 11, 403: 4, 404: 1, 405: 1, 413: 2 });
   assert.match(stats.last_error as string, /^403 /);
 });
 
@@ -473,10 +485,14 @@ Deno.test("HttpSource answers ntfy's GET /<topics>/auth, the app's login check",
     const reply = await curlStatus(`127.0.0.1:${open.port}/mytopic,alerts/auth`);
     assert.deepEqual([reply.status, reply.json], [200, { success: true }]);
   });
-  await t.step("a topic the agent does not subscribe to says so", async () => {
+  await t.step("a topic the agent would follow on the fly logs in too, as on ntfy", async () => {
     const reply = await curlStatus("-H", login("tk_secret"), `127.0.0.1:${guarded.port}/elsewhere/auth`);
-    assert.equal(reply.status, 400);
-    assert.match(reply.json.error as string, /does not subscribe to "elsewhere".*agent\.topics/);
+    assert.deepEqual([reply.status, reply.json], [200, { success: true }]);
+  });
+  await t.step("a topic the source may not follow says so, before the app adds it", async () => {
+    const reply = await curlStatus("-H", login("tk_secret"), `127.0.0.1:${guarded.port}/hark.secret/auth`);
+    assert.equal(reply.status, 403);
+    assert.match(reply.json.error as string, /does not follow "hark\.secret".*follow/);
   });
   assert.equal(open.drafts.length + guarded.drafts.length, 0, "a login check publishes nothing");
 });

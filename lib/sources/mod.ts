@@ -52,6 +52,8 @@ export function createSource(config: SourceConfig, context: SourceContext): Sour
         listen: config.listen,
         token: config.token,
         keepaliveMs: config.keepalive,
+        follow: config.follow,
+        followMax: config.follow_max,
         feed: context.feed,
         metrics: context.metrics,
         view: context.view,

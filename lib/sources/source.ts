@@ -34,7 +34,7 @@ export interface FeedReader {
  * subscribers (the http source's ntfy subscribe API).
  */
 export interface Feed {
-  /** The topics this agent subscribes to: the only ones a follower can get. */
+  /** The topics this agent subscribes to now (`follow` adds to them): the only ones a follower can get. */
   readonly topics: ReadonlySet<string>;
   /**
    * Stored events on `topics` since `since`, oldest first, read a page at a
@@ -49,6 +49,15 @@ export interface Feed {
     /** `scheduled`: also the stored events held until due (ntfy's `sched=1`). */
     options?: { scheduled?: boolean },
   ): FeedReader;
+  /**
+   * Makes the agent follow `topics` it does not yet (ntfy creates a topic
+   * when it is first used): it subscribes on the mesh, stores their events,
+   * and keeps them for the store's retention after their last subscriber
+   * left (a `read` with `push` is a subscriber). Resolves once peers' history of a
+   * new topic is in, or after a few seconds. Throws FollowLimitError when
+   * the agent would follow more than `max` topics on the fly.
+   */
+  follow(topics: ReadonlySet<string>, max: number): Promise<void>;
   /** How long the store keeps an event (ms): when one that sets no expiry is gone. */
   readonly retentionMs: number;
 }

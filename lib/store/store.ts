@@ -121,6 +121,7 @@ CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL,
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS syncs (peer TEXT PRIMARY KEY, store TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, peer TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS followed (topic TEXT PRIMARY KEY, left_at INTEGER);
 `;
 
 /** Columns added after the first release of the schema, for stores made before them. */
@@ -672,6 +673,31 @@ export class EventStore {
       throw error;
     }
     this.#pendingCursors.clear();
+  }
+
+  /**
+   * Topics followed on the fly (lib/follow/): when each one's last
+   * subscriber left, null while one is connected.
+   */
+  followedTopics(): { topic: string; leftAt: number | null }[] {
+    return this.#db.prepare("SELECT topic, left_at AS leftAt FROM followed ORDER BY topic").all() as {
+      topic: string;
+      leftAt: number | null;
+    }[];
+  }
+
+  saveFollowed(topic: string, leftAt: number | null): void {
+    if (this.#closed) return;
+    this.commit();
+    this.#db.prepare(
+      "INSERT INTO followed (topic, left_at) VALUES (?, ?) ON CONFLICT (topic) DO UPDATE SET left_at = excluded.left_at",
+    ).run(topic, leftAt);
+  }
+
+  forgetFollowed(topic: string): void {
+    if (this.#closed) return;
+    this.commit();
+    this.#db.prepare("DELETE FROM followed WHERE topic = ?").run(topic);
   }
 
   /** Removes events past the retention window or count, oldest first. */
