@@ -38,7 +38,7 @@ import { CatchUp } from "./history/catch_up.ts";
 import { serveHas } from "./history/has.ts";
 import { compileFilter, compileTopicPattern } from "./filter.ts";
 import { createSource, type Source } from "./sources/mod.ts";
-import type { AgentView, Feed, Since } from "./sources/source.ts";
+import type { AgentView, Feed, Since, StoredFilter } from "./sources/source.ts";
 import { monotonicUlid } from "./event/ulid.ts";
 import { VERSION } from "./version.ts";
 import { settleTarget } from "./notifications/target.ts";
@@ -450,16 +450,21 @@ export class Agent {
     return {
       topics: this.#topics,
       retentionMs: this.#init.config.store.retention_ms,
-      read: (topics, since, push) => {
+      read: (topics, since, push, filter) => {
         let stop = () => {};
         const follow = push && (() => stop = this.#followers.add({ topics, push }));
-        const pages = this.#storedSince(topics, since, follow);
+        const pages = this.#storedSince(topics, since, follow, filter);
         return { pages, stop: () => stop() };
       },
     };
   }
 
-  #storedSince(topics: ReadonlySet<string>, since: Since, onCaughtUp?: () => void): HistoryPages {
+  #storedSince(
+    topics: ReadonlySet<string>,
+    since: Since,
+    onCaughtUp?: () => void,
+    filter: StoredFilter = {},
+  ): HistoryPages {
     const store = this.#store;
     if (!store) throw new HarkError("the agent is not running");
     const query: HistoryQuery = { topics: [...topics] };
@@ -470,6 +475,10 @@ export class Agent {
     if (since.kind === "id") query.afterSeq = store.seqOf(since.id);
     // Nothing stored is wanted: start after the newest event, so the first read finds none and follows.
     if (since.kind === "none" || topics.size === 0) query.afterSeq = store.lastSeq();
+    if (filter.text !== undefined) query.text = filter.text;
+    if (filter.limit !== undefined) query.limit = Math.min(query.limit ?? Infinity, filter.limit);
+    // An id this agent does not hold has nothing stored before it that a reader could page back to.
+    if (filter.before !== undefined) query.beforeSeq = store.seqOf(filter.before) ?? 0;
     return new HistoryPages({ store, budget: this.#historyBudget, query, onCaughtUp });
   }
 

@@ -141,6 +141,7 @@ Deno.test({
         event: "message",
         topic: "mytopic",
         message: "backup done",
+        source: sent.source,
         title: "Backup",
         tags: ["disk"],
         priority: 4,

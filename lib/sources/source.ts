@@ -30,6 +30,20 @@ export interface FeedReader {
 }
 
 /**
+ * hark's own narrowing of the stored events a subscriber gets (ntfy has no
+ * such parameters), done by the store so the web page's history and search
+ * never download the store: `q=`, `limit=` and `before=`.
+ */
+export interface StoredFilter {
+  /** Only notifications whose title or body holds this text, and their clears and deletes. */
+  text?: string;
+  /** Only the newest this many of the stored events asked for (live ones after them are not counted). */
+  limit?: number;
+  /** Only events this agent stored before the one with this id; none when it holds no such event. */
+  before?: string;
+}
+
+/**
  * The events this agent has and gets, for sources that also serve
  * subscribers (the http source's ntfy subscribe API).
  */
@@ -42,7 +56,12 @@ export interface Feed {
    * each once and none missed in between, from the moment the last page is
    * read.
    */
-  read(topics: ReadonlySet<string>, since: Since, push?: (event: HarkEvent) => void): FeedReader;
+  read(
+    topics: ReadonlySet<string>,
+    since: Since,
+    push?: (event: HarkEvent) => void,
+    filter?: StoredFilter,
+  ): FeedReader;
   /** How long the store keeps an event (ms): when one that sets no expiry is gone. */
   readonly retentionMs: number;
 }

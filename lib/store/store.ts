@@ -19,6 +19,7 @@ import { HarkError } from "../errors.ts";
 import { inDir } from "../config/paths.ts";
 import { NotificationBook } from "../notifications/book.ts";
 import { PopupBook } from "../notifications/popups.ts";
+import { textFilter } from "./text_search.ts";
 
 const log = getLogger(["hark", "store"]);
 
@@ -92,6 +93,10 @@ export interface HistoryQuery {
   topics?: string[];
   /** The newest `limit` events, returned oldest first. */
   limit?: number;
+  /** Only events before this one (by local order): the page before one already read. */
+  beforeSeq?: number;
+  /** Only notifications whose title or body holds this text, and their clears and deletes (./text_search.ts); paged readers only. */
+  text?: string;
 }
 
 const SCHEMA = `
@@ -139,7 +144,7 @@ function globFilter(topics: string[] | undefined): string {
   return `AND (${topics.map(() => "topic GLOB ?").join(" OR ")})`;
 }
 
-/** SQL (after a WHERE) for a history query's time and exact topic names; `afterSeq` and `limit` are the reader's. */
+/** SQL (after a WHERE) for a history query's time, exact topic names, upper bound and text; `afterSeq` and `limit` are the reader's. */
 function historyFilter(query: HistoryQuery): { filter: string; params: (string | number)[] } {
   const parts: string[] = [];
   const params: (string | number)[] = [];
@@ -150,6 +155,15 @@ function historyFilter(query: HistoryQuery): { filter: string; params: (string |
   if (query.topics) {
     parts.push(query.topics.length ? `AND topic IN (${query.topics.map(() => "?").join(", ")})` : "AND 0");
     params.push(...query.topics);
+  }
+  if (query.beforeSeq !== undefined) {
+    parts.push("AND seq < ?");
+    params.push(query.beforeSeq);
+  }
+  if (query.text !== undefined) {
+    const text = textFilter(query.text);
+    parts.push(text.filter);
+    params.push(...text.params);
   }
   return { filter: parts.join(" "), params };
 }
