@@ -129,7 +129,7 @@ th, td { text-align: left; padding: .2rem .3rem; border-top: 1px solid var(--lin
   #login { margin: .5rem; }
 }
 @media (max-width: 40rem), (pointer: coarse) {
-  button, input, select { min-height: 2.75rem; }
+  button, input, select { min-height: 44px; }
   .events button.ack { font-size: inherit; padding: .3rem .8rem; }
 }
 `;
