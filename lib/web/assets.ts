@@ -435,7 +435,7 @@ async function loadHistory(older) {
   more.hidden = count < PAGE;
   state.textContent = shown === 0
     ? (text ? "nothing stored matches “" + text + "”" : "nothing stored")
-    : shown + (text ? " matching" : "") + (more.hidden ? ", all there are" : ", newest first");
+    : shown + (text ? " matching “" + text + "”" : " stored") + (more.hidden ? ", all there are" : ", newest first: Older for more");
 }
 
 function search(event) {
