@@ -112,7 +112,7 @@ Deno.test({
         await state.getByText("newest first").waitFor();
         assert.equal(await history.locator("li").count(), 50);
         await page.getByTestId("history-more").click();
-        await page.waitForFunction("document.querySelectorAll('#history li').length === 100");
+        await history.locator("li").nth(99).waitFor();
         await page.getByTestId("history-more").click();
         await state.getByText("all there are").waitFor();
         const titles = await history.locator(".title").allTextContents();
@@ -130,4 +130,32 @@ Deno.test({
       await browser.close();
     }
   },
+});
+
+Deno.test("q= also filters a live subscription: only messages that hold the text come", async () => {
+  await using server = await startAgent({
+    config: loopbackConfig([], `[agent]\ntopics = ["alerts"]\n[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\n`),
+  });
+  const response = await fetch(`${await pageAddress(server)}alerts/json?q=DISK`);
+  const lines = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let text = "";
+    const next = async (): Promise<{ event: string; message?: string }> => {
+      while (!text.includes("\n")) {
+        const { done, value } = await lines.read();
+        if (done) throw new Error("the stream ended");
+        text += value;
+      }
+      const line = text.slice(0, text.indexOf("\n"));
+      text = text.slice(line.length + 1);
+      return JSON.parse(line);
+    };
+    assert.equal((await next()).event, "open");
+    await server.send(["-t", "alerts", "backup finished"]);
+    await server.send(["-t", "alerts", "--title", "Disk", "95% full on /var"]);
+    const message = await next();
+    assert.equal(message.message, "95% full on /var", "the message without the text never came");
+  } finally {
+    await lines.cancel();
+  }
 });
