@@ -39,7 +39,7 @@ import { CatchUp } from "./history/catch_up.ts";
 import { serveHas } from "./history/has.ts";
 import { compileFilter, compileTopicPattern } from "./filter.ts";
 import { createSource, type Source } from "./sources/mod.ts";
-import type { AgentView, Feed, Since } from "./sources/source.ts";
+import type { AgentView, Feed, Since, StoredFilter } from "./sources/source.ts";
 import { monotonicUlid } from "./event/ulid.ts";
 import { VERSION } from "./version.ts";
 import { settleTarget } from "./notifications/target.ts";
@@ -538,13 +538,13 @@ export class Agent {
         // A topic new to this agent: its first subscriber finds what peers hold of it.
         if (followed.follow(topics, max).length > 0) await this.#catchUp?.refresh(FIRST_CATCH_UP_MS);
       },
-      read: (topics, since, push, options) => {
+      read: (topics, since, push, filter) => {
         let stop = () => {};
         // A live subscriber keeps the topics it reads followed while it stays.
         const release = push ? this.#followed?.hold(topics) ?? (() => {}) : () => {};
         const follow = push && (() => stop = this.#followers.add({ topics, push }));
         try {
-          const pages = this.#storedSince(topics, since, follow, options?.scheduled);
+          const pages = this.#storedSince(topics, since, follow, filter);
           return {
             pages,
             stop: () => {
@@ -560,10 +560,15 @@ export class Agent {
     };
   }
 
-  #storedSince(topics: ReadonlySet<string>, since: Since, onCaughtUp?: () => void, scheduled = false): HistoryPages {
+  #storedSince(
+    topics: ReadonlySet<string>,
+    since: Since,
+    onCaughtUp?: () => void,
+    filter: StoredFilter = {},
+  ): HistoryPages {
     const store = this.#store;
     if (!store) throw new HarkError("the agent is not running");
-    const query: HistoryQuery = { topics: [...topics], scheduled };
+    const query: HistoryQuery = { topics: [...topics], scheduled: filter.scheduled ?? false };
     if (since.kind === "time") query.sinceTime = since.ms;
     if (since.kind === "latest") query.limit = 1;
     // An id the store no longer (or never) held gets everything stored, as ntfy does: a phone whose
@@ -571,6 +576,10 @@ export class Agent {
     if (since.kind === "id") query.afterSeq = store.seqOf(since.id);
     // Nothing stored is wanted: start after the newest event, so the first read finds none and follows.
     if (since.kind === "none" || topics.size === 0) query.afterSeq = store.lastSeq();
+    if (filter.text !== undefined) query.text = filter.text;
+    if (filter.limit !== undefined) query.limit = Math.min(query.limit ?? Infinity, filter.limit);
+    // An id this agent does not hold has nothing stored before it that a reader could page back to.
+    if (filter.before !== undefined) query.beforeSeq = store.seqOf(filter.before) ?? 0;
     return new HistoryPages({ store, budget: this.#historyBudget, query, onCaughtUp });
   }
 

@@ -24,6 +24,7 @@ interface NtfyLine {
   tags?: string[];
   priority?: number;
   click?: string;
+  source?: { host: string; peer: string; host_verified?: false };
 }
 
 /** The http source's address, read from `hark status`. */
@@ -141,12 +142,15 @@ Deno.test({
         event: "message",
         topic: "mytopic",
         message: "backup done",
+        // hark's own: who published it (its host as this agent judged it: both test agents are named after this machine).
+        source: message.source,
         title: "Backup",
         tags: ["disk"],
         priority: 4,
         click: "https://example.org/b",
       });
       assert.ok(message.expires! > message.time, "expires after it was sent");
+      assert.equal(message.source?.peer, sent.source.peer);
     });
 
     await t.step("keepalive messages come when nothing else does", async () => {

@@ -28,10 +28,11 @@ Deno.test({
     await using server = await startAgent({
       config: loopbackConfig(
         [],
-        TOPICS + `[[sink]]\ntype = "file"\n\n[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\n`,
+        TOPICS + `host = "laptop"\n[[sink]]\ntype = "file"\n\n[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\n`,
       ),
     });
-    await using publisher = await startAgent({ config: loopbackConfig(server.addresses, TOPICS) });
+    // Each its own host name, as two machines would have.
+    await using publisher = await startAgent({ config: loopbackConfig(server.addresses, TOPICS + `host = "ci-01"\n`) });
     await server.waitForPeers([publisher.peerId], "builds");
     await publisher.waitForPeers([server.peerId], "builds");
     const stored = await publisher.send(["-t", "builds", "--title", "Build #811 passed", "all green"]);

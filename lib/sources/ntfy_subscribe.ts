@@ -12,13 +12,14 @@
  * sent a page at a time, each after the client took the last.
  */
 
-import type { HarkEvent } from "../event/event.ts";
+import type { EventSource, HarkEvent } from "../event/event.ts";
 import type { EventAction } from "../event/actions.ts";
 import type { EventAttachment } from "../event/attachment.ts";
 import { parsePriority } from "../event/event.ts";
 import { parseDuration } from "../util/duration.ts";
 import { ULID_PATTERN } from "../event/ulid.ts";
-import type { Feed, FeedReader, Since } from "./source.ts";
+import type { Feed, FeedReader, Since, StoredFilter } from "./source.ts";
+import { holdsText, MAX_SEARCH_CHARS } from "../store/text_search.ts";
 import { HistoryBusyError } from "../store/history_budget.ts";
 import type { Page } from "../store/history_pages.ts";
 import { HttpFailure } from "./http_failure.ts";
@@ -63,6 +64,8 @@ export interface NtfyMessage {
   icon?: string;
   /** ntfy's attachment object; `expires` in unix seconds. */
   attachment?: NtfyAttachment;
+  /** hark's: who published a message (its host, `name?` with `host_verified: false` when not its signer's). */
+  source?: EventSource;
 }
 
 /** ntfy's attachment object as its server writes it. */
@@ -84,8 +87,10 @@ export interface Subscription {
   since: Since;
   /** ntfy's `sched=1`: also the scheduled messages not yet due. */
   scheduled: boolean;
-  /** ntfy's filters: id, message, title, priority, tags. */
+  /** ntfy's filters: id, message, title, priority, tags; and hark's `q=`. */
   passes(message: NtfyMessage): boolean;
+  /** hark's `q=`, `limit=` and `before=`, which the store applies to stored events. */
+  stored: StoredFilter;
 }
 
 /** Reads poll, since, scheduled and the filters, under ntfy's names. */
@@ -110,14 +115,19 @@ export function parseSubscription(
     }
   });
   const tags = listOf(param("x-tags", "tags", "tag", "ta"));
+  const stored = parseStoredFilter(url);
   return {
     topics,
     topicList,
     poll,
     since,
     scheduled,
+    stored,
     passes(message) {
       if (message.event !== "message") return true;
+      if (stored.text !== undefined && !holdsText({ title: message.title, body: message.message }, stored.text)) {
+        return false;
+      }
       if (id !== undefined && message.id !== id) return false;
       if (text !== undefined && message.message !== text) return false;
       if (title !== undefined && message.title !== title) return false;
@@ -125,6 +135,44 @@ export function parseSubscription(
       return tags.every((tag) => message.tags?.includes(tag) ?? false);
     },
   };
+}
+
+/** The most stored events one `limit=` asks for: a reader wanting more pages back with `before=`. */
+export const MAX_LIMIT = 1000;
+
+/**
+ * hark's own query parameters (ntfy has none of them): `q=` text in a
+ * title or message, `limit=` the newest that many stored events, and
+ * `before=<id>` those stored before that event, for paging back.
+ */
+export function parseStoredFilter(url: URL): StoredFilter {
+  const filter: StoredFilter = {};
+  const text = url.searchParams.get("q")?.trim();
+  if (text) {
+    if (text.length > MAX_SEARCH_CHARS) {
+      throw new HttpFailure(400, 40018, `q= is longer than ${MAX_SEARCH_CHARS} characters: search for fewer words`);
+    }
+    filter.text = text;
+  }
+  const limit = url.searchParams.get("limit");
+  if (limit !== null) {
+    if (!/^\d{1,7}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT) {
+      throw new HttpFailure(
+        400,
+        40019,
+        `invalid limit=${JSON.stringify(limit.slice(0, 20))}: use 1 to ${MAX_LIMIT}, and before=<id> for older events`,
+      );
+    }
+    filter.limit = Number(limit);
+  }
+  const before = url.searchParams.get("before");
+  if (before !== null) {
+    if (!ULID_PATTERN.test(before)) {
+      throw new HttpFailure(400, 40021, `invalid before=${JSON.stringify(before.slice(0, 40))}: use a message id`);
+    }
+    filter.before = before;
+  }
+  return filter;
 }
 
 /**
@@ -179,6 +227,8 @@ export function ntfyMessage(event: HarkEvent, retentionMs: number): NtfyMessage 
     event: "message",
     topic: event.topic,
     message: event.body,
+    // ntfy's clients skip names they do not know; the web page shows the host.
+    source: event.source,
   };
   if (event.title) message.title = event.title;
   if (event.tags.length > 0) message.tags = event.tags;
@@ -315,7 +365,7 @@ export async function streamSubscription(
     subscription.topics,
     subscription.since,
     subscription.poll ? undefined : (event) => send(ntfyMessage(event, feed.retentionMs)),
-    { scheduled: subscription.scheduled },
+    { ...subscription.stored, scheduled: subscription.scheduled },
   );
   const untrack = options.track(() => close());
   let first: Page | undefined;
@@ -464,9 +514,12 @@ export function socketSubscription(request: Request, subscription: Subscription,
     untrack = options.track(() => finish(1001, "hark is stopping"));
     try {
       if (!subscription.poll) send(controlMessage("open", subscription.topicList, options.nextId));
-      reader = feed.read(subscription.topics, subscription.since, subscription.poll ? undefined : toMessage, {
-        scheduled: subscription.scheduled,
-      });
+      reader = feed.read(
+        subscription.topics,
+        subscription.since,
+        subscription.poll ? undefined : toMessage,
+        { ...subscription.stored, scheduled: subscription.scheduled },
+      );
       await sendHistory(reader.pages);
       if (subscription.poll) return finish();
       const live = held ?? [];

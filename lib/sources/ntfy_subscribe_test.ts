@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createEvent } from "../event/event.ts";
-import { encodeMessage, type NtfyMessage, ntfyMessage, parseSince } from "./ntfy_subscribe.ts";
+import { encodeMessage, type NtfyMessage, ntfyMessage, parseSince, parseStoredFilter } from "./ntfy_subscribe.ts";
 import { HttpFailure } from "./http_failure.ts";
 
 Deno.test("parseSince reads ntfy's forms", () => {
@@ -33,6 +33,7 @@ Deno.test("ntfyMessage maps a hark event; expires is the event's own or the stor
     event: "message",
     topic: "t",
     message: "there",
+    source: { host: "h", peer: "p" },
     title: "Hi",
     tags: ["x"],
     priority: 5,
@@ -54,4 +55,18 @@ Deno.test("encodeMessage frames json, sse and raw as ntfy's server does", () => 
   assert.equal(encodeMessage("sse", message), `data: ${JSON.stringify(message)}\n\n`);
   assert.equal(encodeMessage("raw", open), "\n");
   assert.equal(encodeMessage("raw", message), "one two\n");
+});
+
+Deno.test("parseStoredFilter reads hark's q, limit and before, and refuses what it cannot use", () => {
+  const at = (query: string) => parseStoredFilter(new URL(`http://h/t/json?${query}`));
+  assert.deepEqual(at(""), {});
+  assert.deepEqual(at("q=%20disk%20full%20&limit=50&before=01ARZ3NDEKTSV4RRFFQ69G5FAV"), {
+    text: "disk full",
+    limit: 50,
+    before: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+  });
+  assert.deepEqual(at("q=%20"), {}, "blank text searches for nothing in particular");
+  for (const bad of ["limit=0", "limit=1001", "limit=-1", "limit=ten", "before=xE73Iyuabi3B", `q=${"x".repeat(201)}`]) {
+    assert.throws(() => at(bad), (error: HttpFailure) => error.status === 400 && /use|search/.test(error.message), bad);
+  }
 });

@@ -30,6 +30,22 @@ export interface FeedReader {
 }
 
 /**
+ * hark's own narrowing of the stored events a subscriber gets (ntfy has no
+ * such parameters), done by the store so the web page's history and search
+ * never download the store: `q=`, `limit=` and `before=`.
+ */
+export interface StoredFilter {
+  /** Only notifications whose title or body holds this text, and their clears and deletes. */
+  text?: string;
+  /** Only the newest this many of the stored events asked for (live ones after them are not counted). */
+  limit?: number;
+  /** Only events this agent stored before the one with this id; none when it holds no such event. */
+  before?: string;
+  /** Also the stored events held until due (ntfy's `sched=1`). */
+  scheduled?: boolean;
+}
+
+/**
  * The events this agent has and gets, for sources that also serve
  * subscribers (the http source's ntfy subscribe API).
  */
@@ -46,8 +62,7 @@ export interface Feed {
     topics: ReadonlySet<string>,
     since: Since,
     push?: (event: HarkEvent) => void,
-    /** `scheduled`: also the stored events held until due (ntfy's `sched=1`). */
-    options?: { scheduled?: boolean },
+    filter?: StoredFilter,
   ): FeedReader;
   /**
    * Makes the agent follow `topics` it does not yet (ntfy creates a topic

@@ -20,6 +20,7 @@ import { inDir } from "../config/paths.ts";
 import { NotificationBook } from "../notifications/book.ts";
 import { PopupBook } from "../notifications/popups.ts";
 import { SinkMemoryBook } from "../notifications/sink_memory.ts";
+import { textFilter } from "./text_search.ts";
 
 const log = getLogger(["hark", "store"]);
 
@@ -95,6 +96,10 @@ export interface HistoryQuery {
   limit?: number;
   /** Also the scheduled events held for later (ntfy's `sched=1`, `hark history`). */
   scheduled?: boolean;
+  /** Only events before this one (by local order): the page before one already read. */
+  beforeSeq?: number;
+  /** Only notifications whose title or body holds this text, and their clears and deletes (./text_search.ts); paged readers only. */
+  text?: string;
 }
 
 const SCHEMA = `
@@ -149,7 +154,7 @@ function globFilter(topics: string[] | undefined): string {
   return `AND held = 0 AND (${topics.map(() => "topic GLOB ?").join(" OR ")})`;
 }
 
-/** SQL (after a WHERE) for a history query's time and exact topic names; `afterSeq` and `limit` are the reader's. */
+/** SQL (after a WHERE) for a history query's time, exact topic names, upper bound and text; `afterSeq` and `limit` are the reader's. */
 function historyFilter(query: HistoryQuery): { filter: string; params: (string | number)[] } {
   // Held events: pending ones only when asked for, those held for good never.
   const parts: string[] = [query.scheduled ? "AND held < 2" : "AND held = 0"];
@@ -161,6 +166,15 @@ function historyFilter(query: HistoryQuery): { filter: string; params: (string |
   if (query.topics) {
     parts.push(query.topics.length ? `AND topic IN (${query.topics.map(() => "?").join(", ")})` : "AND 0");
     params.push(...query.topics);
+  }
+  if (query.beforeSeq !== undefined) {
+    parts.push("AND seq < ?");
+    params.push(query.beforeSeq);
+  }
+  if (query.text !== undefined) {
+    const text = textFilter(query.text);
+    parts.push(text.filter);
+    params.push(...text.params);
   }
   return { filter: parts.join(" "), params };
 }
