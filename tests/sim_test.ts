@@ -12,7 +12,21 @@ Deno.test("deno task sim --agents 5 delivers every event once and ends with its 
   for (const topology of ["lan", "subnets", "relay"]) {
     await t.step(topology, async () => {
       const output = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", SIM, "--agents", "5", "--events", "10", "--topology", topology, "--idle", "2"],
+        args: [
+          "run",
+          "--allow-all",
+          SIM,
+          "--agents",
+          "5",
+          "--events",
+          "10",
+          "--topology",
+          topology,
+          "--idle",
+          "2",
+          "--status-interval",
+          "2",
+        ],
         stdout: "piped",
         stderr: "piped",
         signal: AbortSignal.timeout(90_000),

@@ -5,7 +5,10 @@
  * random agents. Prints one table; its last line sums up delivery.
  *
  *   deno task sim [--agents N] [--events E] [--topology lan|subnets|relay] [--topics T]
- *                 [--spacing MS] [--idle S (default: twice --status-interval)] [--status-interval S] [--seed N]
+ *                 [--spacing MS] [--idle S] [--status-interval S] [--seed N]
+ *
+ * Idle figures are measured over `--idle` seconds (default: two status rounds) after one round
+ * of `--status-interval` (default 20 s) has passed.
  *
  * Every phase has a deadline and the run stops on its own.
  */
@@ -136,7 +139,9 @@ async function firstEvent() {
   return event ?? {};
 }
 
-say(`idle for ${idleMs / 1000} s`);
+// One status round first: every agent has announced itself once, so what follows is the steady rate.
+say(`idle for ${(statusIntervalMs + idleMs) / 1000} s, measuring the last ${idleMs / 1000} s`);
+await delay(statusIntervalMs);
 const idleStatus = await countersNow();
 const idleRows = meanStoreRows(fleet);
 const idleBytes = wireBytes();
