@@ -147,6 +147,8 @@ export class Agent {
       retentionMs: config.store.retention_ms,
       maxEvents: config.store.max_events,
       maxEventsPerPublisher: config.store.max_events_per_publisher,
+      // Every agent's status reaches every store; at 300 agents keeping each one fills the store within days.
+      latestOnly: [STATUS_TOPIC],
     });
     this.#store = store;
     this.#topics = new Set(this.#fixedTopics);

@@ -1,6 +1,8 @@
 /** Membership events between real agents: joins, a goodbye, and a machine killed with -9. */
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { STORE_FILE } from "../lib/store/store.ts";
 import type { HarkEvent } from "../lib/event/event.ts";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
@@ -33,6 +35,21 @@ async function seen(file: string): Promise<HarkEvent[]> {
 }
 
 const about = (event: HarkEvent) => (event.data as { peer: string }).peer;
+
+/** Status rows per publisher in an agent's store, read beside the running agent. */
+function storedStatuses(stateDir: string): { peer: string; rows: number }[] {
+  const db = new DatabaseSync(`${stateDir}/${STORE_FILE}`, { readOnly: true });
+  try {
+    return (db.prepare(
+      "SELECT publisher, COUNT(*) AS rows FROM events WHERE topic = 'hark.node.status' GROUP BY publisher ORDER BY publisher",
+    ).all() as { publisher: string; rows: number }[]).map(({ publisher, rows }) => ({
+      peer: publisher,
+      rows: Number(rows),
+    }));
+  } finally {
+    db.close();
+  }
+}
 
 Deno.test("exec sinks see agents join, say goodbye, and vanish when killed with -9", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hark-membership-" });
@@ -100,6 +117,15 @@ Deno.test("exec sinks see agents join, say goodbye, and vanish when killed with 
       event.topic === "hark.node.leave" && about(event) === ids[1]
     );
     assert.equal(leavesOfB.length, 1, "no unreachable report after a goodbye");
+
+    // Sinks saw every status; the store keeps each agent's newest only, so a fleet's statuses never crowd it.
+    const statusesOfA = (await seen(files[0])).filter((event) =>
+      event.topic === "hark.node.status" && about(event) === ids[0]
+    );
+    assert.ok(statusesOfA.length >= 2, `${statusesOfA.length} statuses of a seen`);
+    const stored = storedStatuses(a.stateDir);
+    assert.ok(stored.every(({ rows }) => rows === 1), JSON.stringify(stored));
+    assert.ok([ids[0], ids[1]].every((id) => stored.some(({ peer }) => peer === id)), JSON.stringify(stored));
 
     // A sink that names no topics gets none of it.
     const all = await seen(`${files[0]}.all`);

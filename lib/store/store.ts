@@ -38,6 +38,13 @@ export interface StoreInit {
   maxEventsPerPublisher?: number;
   /** Cursor positions reach disk at least this often. @default 200 */
   cursorFlushMs?: number;
+  /**
+   * Topics of which only each publisher's newest event (by publish time) is
+   * kept: the agents' periodic status, which every agent of a fleet sends
+   * and would otherwise fill every store at a rate that grows with the fleet
+   * (docs/scale.md). @default none
+   */
+  latestOnly?: readonly string[];
   now?: () => number;
 }
 
@@ -207,8 +214,12 @@ function parseInFlight(text: string): number[] {
 
 export class EventStore {
   #db: DatabaseSync;
-  #init: Required<Omit<StoreInit, "now">> & { now: () => number };
+  #init: Required<Omit<StoreInit, "now" | "latestOnly">> & { now: () => number };
   #insert: StatementSync;
+  #latestOnly: ReadonlySet<string>;
+  /** The newest publish time stored for a publisher on a topic. */
+  #newestOf: StatementSync;
+  #dropOlder: StatementSync;
   #fingerprint: StatementSync;
   #setCursor: StatementSync;
   #pendingCursors = new Map<string, SinkProgress>();
@@ -239,6 +250,9 @@ export class EventStore {
       cursorFlushMs: init.cursorFlushMs ?? 200,
       now: init.now ?? Date.now,
     };
+    this.#latestOnly = new Set(init.latestOnly ?? []);
+    this.#newestOf = db.prepare("SELECT MAX(time) AS time FROM events WHERE publisher = ? AND topic = ?");
+    this.#dropOlder = db.prepare("DELETE FROM events WHERE publisher = ? AND topic = ? AND seq < ?");
     this.#insert = db.prepare(
       `INSERT OR IGNORE INTO events (publisher, id, topic, time, received, fingerprint, json, data, seqno, signature, backfill, due, held)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
@@ -278,10 +292,14 @@ export class EventStore {
 
   /**
    * Stores an event; returns its sequence number, or undefined if this
-   * publisher's event with this id is already stored.
+   * publisher's event with this id is already stored, or on a `latestOnly`
+   * topic a newer one of its publisher is.
    */
   append(event: HarkEvent, fingerprint: number, arrival?: Arrival): number | undefined {
     this.#joinGroup();
+    const latestOnly = this.#latestOnly.has(event.topic);
+    // One newer than it is stored: this one says nothing that one does not.
+    if (latestOnly && this.#isSuperseded(event)) return undefined;
     const row = this.#insert.get(
       event.source.peer,
       event.id,
@@ -299,6 +317,7 @@ export class EventStore {
       event.due === undefined ? 0 : 1,
     ) as { seq: number } | undefined;
     if (!row) return undefined;
+    if (latestOnly) this.#dropOlder.run(event.source.peer, event.topic, row.seq);
     // In the same transaction as the event: a crash keeps both or neither.
     this.notifications.observe(event, row.seq, this.#init.now());
     // Prune in steps: at most a tenth of a cap over it, never a scan per insert.
@@ -308,6 +327,11 @@ export class EventStore {
     if (publisherInserts >= publisherStep) this.#prunePublisher(event.source.peer);
     if (++this.#insertsSincePrune >= Math.min(1000, Math.ceil(this.#init.maxEvents / 10))) this.prune();
     return row.seq;
+  }
+
+  #isSuperseded(event: HarkEvent): boolean {
+    const newest = (this.#newestOf.get(event.source.peer, event.topic) as { time: number | null }).time;
+    return newest !== null && newest >= Date.parse(event.time);
   }
 
   /**

@@ -434,6 +434,33 @@ Deno.test("EventStore keeps at most maxEventsPerPublisher events of one publishe
   });
 });
 
+Deno.test("EventStore keeps only each publisher's newest event on a latestOnly topic", async (t) => {
+  const STATUS = "hark.node.status";
+  await withStateDir(async (dir) => {
+    await withStore(dir, { latestOnly: [STATUS] }, async (store) => {
+      const rows = (topic: string, peer: string) =>
+        store.query({ topics: [topic] }).filter((row) => row.event.source.peer === peer);
+      await t.step("a newer status replaces the stored one", () => {
+        for (let minute = 0; minute < 5; minute++) {
+          assert.ok(store.append(makeEvent({ topic: STATUS, time: T0 + minute * 60_000 }), 0) !== undefined);
+        }
+        assert.deepEqual(rows(STATUS, PEER_A).map((row) => row.event.time), [new Date(T0 + 4 * 60_000).toISOString()]);
+      });
+      await t.step("an older one arriving late (catch-up) is not stored", () => {
+        assert.equal(store.append(makeEvent({ topic: STATUS, time: T0 + 60_000 }), 0), undefined);
+        assert.equal(rows(STATUS, PEER_A).length, 1);
+      });
+      await t.step("another publisher's status, and other topics, are kept as they come", () => {
+        store.append(makeEvent({ topic: STATUS, peer: PEER_B, time: T0 }), 0);
+        for (let i = 0; i < 3; i++) store.append(makeEvent({ topic: "builds", time: T0 + i }), 0);
+        assert.equal(rows(STATUS, PEER_B).length, 1);
+        assert.equal(rows(STATUS, PEER_A).length, 1);
+        assert.equal(rows("builds", PEER_A).length, 3);
+      });
+    });
+  });
+});
+
 Deno.test("EventStore.countByPublisher() counts one publisher's events by publish time", async () => {
   await withStateDir(async (dir) => {
     await withStore(dir, {}, (store) => {

@@ -1,0 +1,122 @@
+/**
+ * Who got which event, when: one subscription per agent over its control
+ * socket (what `hark tail` does), recording the arrival of every event.
+ * Publishing goes through a random agent's control socket, as `hark send`.
+ */
+
+import type { HarkEvent, Subscription } from "../../lib/client/mod.ts";
+import type { Fleet, SimAgent } from "./fleet.ts";
+
+export interface DeliveryResult {
+  expected: number;
+  delivered: number;
+  duplicates: number;
+  /** Publish to arrival, ms, one per delivery. */
+  latencies: number[];
+  /** Events whose publish failed (the agent refused it). */
+  failed: number;
+}
+
+/** A small seeded generator, so a run can be repeated with the same publishers. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x1_0000_0000;
+  };
+}
+
+export class Receivers {
+  /** event id → agent index → arrival times (ms since the epoch). */
+  readonly arrivals = new Map<string, Map<number, number[]>>();
+  #subscriptions: Subscription[] = [];
+  #loops: Promise<void>[] = [];
+
+  /** Subscribes every agent to its topic; resolves once each follows it. */
+  static async open(fleet: Fleet): Promise<Receivers> {
+    const receivers = new Receivers();
+    for (const agent of fleet.agents) receivers.#follow(agent);
+    await Promise.all(receivers.#subscriptions.map((subscription) => subscription.ready));
+    return receivers;
+  }
+
+  #follow(agent: SimAgent): void {
+    const subscription = agent.client.subscribe(agent.topic);
+    this.#subscriptions.push(subscription);
+    this.#loops.push((async () => {
+      try {
+        for await (const event of subscription) this.#arrived(event, agent.index);
+      } catch {
+        // The agent stopped: its subscription ends with it.
+      }
+    })());
+  }
+
+  #arrived(event: HarkEvent, index: number): void {
+    const now = Date.now();
+    let byAgent = this.arrivals.get(event.id);
+    if (!byAgent) this.arrivals.set(event.id, byAgent = new Map());
+    const times = byAgent.get(index) ?? [];
+    times.push(now);
+    byAgent.set(index, times);
+  }
+
+  /** Agents other than the publisher that hold `event`'s arrival. */
+  receivedBy(id: string, publisher: number): number {
+    const byAgent = this.arrivals.get(id);
+    if (!byAgent) return 0;
+    return [...byAgent.keys()].filter((index) => index !== publisher).length;
+  }
+
+  async close(): Promise<void> {
+    for (const subscription of this.#subscriptions) subscription.close();
+    await Promise.all(this.#loops);
+  }
+}
+
+export interface Published {
+  id: string;
+  publisher: number;
+  time: number;
+  /** Agents that follow the topic, the publisher aside. */
+  followers: number[];
+}
+
+/** Publishes one event from `agent`; undefined when the agent refused it. */
+export async function publishFrom(fleet: Fleet, agent: SimAgent, body: string): Promise<Published | undefined> {
+  try {
+    const { event } = await agent.client.send({ topic: agent.topic, body, title: "sim" });
+    return {
+      id: event.id,
+      publisher: agent.index,
+      time: Date.parse(event.time),
+      followers: fleet.agents.filter((other) => other.topic === agent.topic && other.index !== agent.index)
+        .map((other) => other.index),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether every follower of every published event has it. */
+export function allDelivered(receivers: Receivers, published: Published[]): boolean {
+  return published.every((event) => receivers.receivedBy(event.id, event.publisher) >= event.followers.length);
+}
+
+export function tally(receivers: Receivers, published: Published[], failed: number): DeliveryResult {
+  const result: DeliveryResult = { expected: 0, delivered: 0, duplicates: 0, latencies: [], failed };
+  for (const event of published) {
+    result.expected += event.followers.length;
+    const byAgent = receivers.arrivals.get(event.id) ?? new Map<number, number[]>();
+    for (const follower of event.followers) {
+      const times = byAgent.get(follower);
+      if (!times) continue;
+      result.delivered++;
+      result.duplicates += times.length - 1;
+      result.latencies.push(times[0] - event.time);
+    }
+  }
+  return result;
+}

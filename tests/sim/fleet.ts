@@ -1,0 +1,143 @@
+/**
+ * A fleet of real hark agents in this process: the `Agent` of lib/agent.ts
+ * with its own state dir, store, file sink, control socket and libp2p node
+ * on loopback TCP, joined as `topology.ts` plans. Programs reach each agent
+ * over its control socket, as `hark send` and `hark tail` do.
+ */
+
+import { Agent } from "../../lib/agent.ts";
+import { parseConfig, resolveConfig } from "../../lib/config/config.ts";
+import { newNetwork, saveNetwork } from "../../lib/mesh/network.ts";
+import { connect, type HarkClient } from "../../lib/client/mod.ts";
+import { type AgentPlan, plan, type Topology } from "./topology.ts";
+
+/** Agents started at once within a wave: more only queue on the one thread. */
+const START_CONCURRENCY = 16;
+
+export interface FleetOptions {
+  count: number;
+  topology: Topology;
+  /** Topics `sim0`…: agent i follows `sim{i mod topics}`. */
+  topics: number;
+  /** membership.status_interval, ms. */
+  statusIntervalMs: number;
+}
+
+export interface SimAgent {
+  index: number;
+  stateDir: string;
+  agent: Agent;
+  client: HarkClient;
+  topic: string;
+  peerId: string;
+  addresses: string[];
+}
+
+export function topicOf(index: number, topics: number): string {
+  return `sim${index % topics}`;
+}
+
+function configText(agent: AgentPlan, dials: string[], options: FleetOptions): string {
+  return `[network]
+listen = ["/ip4/127.0.0.1/tcp/0"]
+mdns = false
+relay = ${agent.relay}
+peers = ${JSON.stringify(dials)}
+# The simulator publishes faster than a person; the network's rate limit is not what it measures.
+publisher_rate = 1000
+publisher_burst = 1000
+
+[agent]
+host = "sim-${agent.index}"
+topics = ["${topicOf(agent.index, options.topics)}"]
+
+[membership]
+status_interval = "${options.statusIntervalMs}ms"
+
+[[sink]]
+type = "file"
+queue = 10000
+`;
+}
+
+export class Fleet implements AsyncDisposable {
+  readonly agents: SimAgent[] = [];
+  readonly options: FleetOptions;
+  #root: string;
+
+  private constructor(root: string, options: FleetOptions) {
+    this.#root = root;
+    this.options = options;
+  }
+
+  /** Starts every agent, wave by wave; `onProgress` hears how many are up. */
+  static async start(options: FleetOptions, onProgress: (up: number) => void = () => {}): Promise<Fleet> {
+    const fleet = new Fleet(await Deno.makeTempDir({ prefix: "hark-sim-" }), options);
+    const network = newNetwork("sim");
+    const byIndex = new Map<number, SimAgent>();
+    try {
+      for (const wave of plan(options.count, options.topology)) {
+        for (let from = 0; from < wave.length; from += START_CONCURRENCY) {
+          const started = await Promise.all(
+            wave.slice(from, from + START_CONCURRENCY).map(async (agentPlan) => {
+              const dials = agentPlan.dials.flatMap((index) => byIndex.get(index)!.addresses.slice(0, 1));
+              return await fleet.#startOne(agentPlan, dials, network);
+            }),
+          );
+          for (const agent of started) {
+            byIndex.set(agent.index, agent);
+            fleet.agents.push(agent);
+          }
+          onProgress(fleet.agents.length);
+        }
+      }
+      fleet.agents.sort((a, b) => a.index - b.index);
+      return fleet;
+    } catch (error) {
+      await fleet.stop();
+      throw error;
+    }
+  }
+
+  async #startOne(agentPlan: AgentPlan, dials: string[], network: ReturnType<typeof newNetwork>): Promise<SimAgent> {
+    const stateDir = `${this.#root}/agent-${agentPlan.index}`;
+    await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await saveNetwork(stateDir, network);
+    const config = resolveConfig(
+      parseConfig(configText(agentPlan, dials, this.options), `sim agent ${agentPlan.index}`),
+      {
+        host: `sim-${agentPlan.index}`,
+        stateDir,
+      },
+    );
+    const agent = new Agent({ config, stateDir, drainMs: 200 });
+    await agent.start();
+    try {
+      const client = await connect({ stateDir });
+      return {
+        index: agentPlan.index,
+        stateDir,
+        agent,
+        client,
+        topic: topicOf(agentPlan.index, this.options.topics),
+        peerId: agent.peerId,
+        addresses: agent.addresses,
+      };
+    } catch (error) {
+      await agent.stop();
+      throw error;
+    }
+  }
+
+  /** Stops every agent (they say goodbye, as on a shutdown) and removes their state dirs. Idempotent. */
+  async stop(): Promise<void> {
+    const agents = this.agents.splice(0);
+    for (const agent of agents) agent.client.close();
+    await Promise.all(agents.map((agent) => agent.agent.stop()));
+    await Deno.remove(this.#root, { recursive: true }).catch(() => {});
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * `deno task sim`: a simulated fleet of real hark agents in one process
+ * (lib/agent.ts's Agent with its store, file sink, control socket and
+ * libp2p on loopback TCP), joined as a fleet joins, publishing events from
+ * random agents. Prints one table; its last line sums up delivery.
+ *
+ *   deno task sim [--agents N] [--events E] [--topology lan|subnets|relay] [--topics T]
+ *                 [--spacing MS] [--idle S] [--status-interval S] [--seed N]
+ *
+ * Idle figures are measured over `--idle` seconds (default: two status rounds) after one round
+ * of `--status-interval` (default 20 s) has passed.
+ *
+ * Every phase has a deadline and the run stops on its own.
+ */
+
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { countWireBytes, wireBytes } from "./wire_bytes.ts";
+import { Fleet } from "./fleet.ts";
+import { allDelivered, type Published, publishFrom, Receivers, seededRandom, tally } from "./delivery.ts";
+import { connectionGraph, distances } from "./graph.ts";
+import { meanStoreRows } from "./store_rows.ts";
+import { renderTable, type Row } from "./table.ts";
+import { TOPOLOGIES, type Topology } from "./topology.ts";
+import { quantile } from "../bench/stats.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { MAX_EVENTS_DEFAULT, STATUS_INTERVAL_DEFAULT_MS } from "../../lib/config/config.ts";
+import { delay } from "../../lib/util/delay.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    agents: { type: "string", default: "30" },
+    events: { type: "string", default: "100" },
+    topology: { type: "string", default: "lan" },
+    topics: { type: "string", default: "1" },
+    spacing: { type: "string", default: "50" },
+    idle: { type: "string" },
+    "status-interval": { type: "string", default: "20" },
+    seed: { type: "string", default: "1" },
+  },
+});
+
+function count(name: string, min: number): number {
+  const value = Number(values[name as keyof typeof values]);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(
+      `sim: --${name} must be a whole number of at least ${min}, not "${values[name as keyof typeof values]}"`,
+    );
+    Deno.exit(2);
+  }
+  return value;
+}
+
+const agents = count("agents", 2);
+const events = count("events", 1);
+const topics = count("topics", 1);
+const spacingMs = count("spacing", 0);
+const statusIntervalMs = count("status-interval", 1) * 1000;
+// Two status rounds by default, so every agent's status shows in the idle figures.
+const idleMs = values.idle === undefined ? 2 * statusIntervalMs : count("idle", 1) * 1000;
+const random = seededRandom(count("seed", 0));
+const topology = values.topology as Topology;
+if (!TOPOLOGIES.includes(topology)) {
+  console.error(`sim: --topology must be one of ${TOPOLOGIES.join(", ")}, not "${topology}"`);
+  Deno.exit(2);
+}
+/** Longest wait for the first event of each topic to reach every follower. */
+const WARM_UP_MS = Math.max(60_000, agents * 300);
+/** Longest wait for the measured events after the last one left. */
+const DELIVERY_DEADLINE_MS = 30_000;
+
+const began = performance.now();
+function say(message: string): void {
+  console.error(`[sim ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+countWireBytes();
+const memoryBefore = Deno.memoryUsage();
+say(`starting ${agents} agents, topology ${topology}, ${topics} topic(s)`);
+await using fleet = await Fleet.start(
+  { count: agents, topology, topics, statusIntervalMs },
+  (up) => up % 50 === 0 || up === agents ? say(`${up} agents up`) : undefined,
+);
+const startSeconds = (performance.now() - began) / 1000;
+const receivers = await Receivers.open(fleet);
+
+// The first event of each topic, from its first agent: the mesh has formed once every follower has it.
+const warmUp: Published[] = [];
+for (let topic = 0; topic < Math.min(topics, agents); topic++) {
+  const published = await publishFrom(fleet, fleet.agents[topic], "warm-up");
+  if (published) warmUp.push(published);
+}
+const warmedUp = await waitFor(() => allDelivered(receivers, warmUp), { timeoutMs: WARM_UP_MS, intervalMs: 100 })
+  .then(() => true, () => false);
+say(warmedUp ? "mesh formed: warm-up delivered" : "warm-up not delivered everywhere; measuring anyway");
+const memoryAfter = Deno.memoryUsage();
+
+say(`publishing ${events} events, one per ${spacingMs} ms`);
+const bytesBefore = wireBytes();
+const cpuBefore = cpuMs();
+const published: Published[] = [];
+let failed = 0;
+for (let i = 0; i < events; i++) {
+  const agent = fleet.agents[Math.floor(random() * fleet.agents.length)];
+  const event = await publishFrom(fleet, agent, `event ${i}`);
+  if (event) published.push(event);
+  else failed++;
+  // Pacing, as a fleet's events come: not a wait for anything.
+  if (spacingMs > 0) await delay(spacingMs);
+}
+await waitFor(() => allDelivered(receivers, published), { timeoutMs: DELIVERY_DEADLINE_MS, intervalMs: 50 })
+  .catch(() => say(`not every event delivered within ${DELIVERY_DEADLINE_MS / 1000} s`));
+const publishBytes = wireBytes() - bytesBefore;
+const publishCpu = cpuMs() - cpuBefore;
+const delivery = tally(receivers, published, failed);
+say(`delivered ${delivery.delivered}/${delivery.expected}`);
+
+const graph = await connectionGraph(fleet);
+const connections = [...graph.values()].map((peers) => peers.size);
+const hops: number[] = [];
+for (const event of published) {
+  const away = distances(graph, event.publisher);
+  for (const follower of event.followers) hops.push(away.get(follower) ?? Infinity);
+}
+const eventBytes = new TextEncoder().encode(JSON.stringify(published.length ? await firstEvent() : {})).byteLength;
+
+async function firstEvent() {
+  const [event] = await fleet.agents[published[0].publisher].client.history([
+    fleet.agents[published[0].publisher].topic,
+  ], {
+    limit: 1,
+  });
+  return event ?? {};
+}
+
+// One status round first: every agent has announced itself once, so what follows is the steady rate.
+say(`idle for ${(statusIntervalMs + idleMs) / 1000} s, measuring the last ${idleMs / 1000} s`);
+await delay(statusIntervalMs);
+const idleStatus = await countersNow();
+const idleRows = meanStoreRows(fleet);
+const idleBytes = wireBytes();
+const idleCpu = cpuMs();
+await delay(idleMs);
+const idleMinutes = idleMs / 60_000;
+const idleBytesPerAgentMin = (wireBytes() - idleBytes) / agents / idleMinutes;
+const idleCpuPerAgentMin = (cpuMs() - idleCpu) / agents / idleMinutes;
+const afterIdle = await countersNow();
+const rows = meanStoreRows(fleet);
+await receivers.close();
+
+/** Membership events received and catch-up sessions, summed over the fleet. */
+async function countersNow(): Promise<{ membership: number; sessions: number }> {
+  type Counters = { events?: { membership_received?: number }; history?: { sessions?: number } };
+  const statuses = await Promise.all(fleet.agents.map(async (agent) => await agent.client.status() as Counters));
+  return {
+    membership: statuses.reduce((total, status) => total + (status.events?.membership_received ?? 0), 0),
+    sessions: statuses.reduce((total, status) => total + (status.history?.sessions ?? 0), 0),
+  };
+}
+
+// The fleet runs status_interval at `statusIntervalMs` to see status traffic in a short window; a
+// deployment's default is STATUS_INTERVAL_DEFAULT_MS, so per-minute membership figures scale by their ratio.
+const toDefaultInterval = statusIntervalMs / STATUS_INTERVAL_DEFAULT_MS;
+const membershipPerAgentMin = (afterIdle.membership - idleStatus.membership) / agents / idleMinutes;
+const catchUpPerAgentMin = (afterIdle.sessions - idleStatus.sessions) / agents / idleMinutes;
+const membershipRowsPerHour = (rows.membership - idleRows.membership) / idleMinutes * 60 * toDefaultInterval;
+const userRows = rows.total - rows.membership;
+const capDays = membershipRowsPerHour > 0.5 ? MAX_EVENTS_DEFAULT / (membershipRowsPerHour * 24) : Infinity;
+const mb = (bytes: number) => bytes / 1024 / 1024;
+const defaultMinutes = STATUS_INTERVAL_DEFAULT_MS / 60_000;
+
+const table: Row[] = [
+  { figure: "agents up", value: agents, unit: "agents", note: `${topology}, started in ${startSeconds.toFixed(1)} s` },
+  {
+    figure: "delivered",
+    value: `${delivery.delivered}/${delivery.expected}`,
+    unit: "deliveries",
+    note: `${failed} publishes refused`,
+  },
+  { figure: "duplicates at subscribers", value: delivery.duplicates, unit: "deliveries" },
+  {
+    figure: "latency p50",
+    value: quantile(delivery.latencies, 0.5),
+    unit: "ms",
+    note: "publish to `hark tail` on each follower",
+  },
+  { figure: "latency p99", value: quantile(delivery.latencies, 0.99), unit: "ms" },
+  { figure: "latency max", value: Math.max(...delivery.latencies), unit: "ms" },
+  {
+    figure: "hops, mean",
+    value: mean(hops.filter(Number.isFinite)),
+    unit: "hops",
+    note: "distance in the connection graph (gossip carries no hop count)",
+  },
+  { figure: "hops, max", value: Math.max(...hops), unit: "hops" },
+  {
+    figure: "gossip copies per event per agent",
+    value: publishBytes / Math.max(1, published.length) / agents / Math.max(1, eventBytes),
+    unit: "copies",
+    note: `≈ wire bytes ÷ event size (${eventBytes} B); includes IHAVE/IWANT and pings`,
+  },
+  {
+    figure: "bytes sent per agent per event",
+    value: publishBytes / Math.max(1, published.length) / agents,
+    unit: "B",
+    note: "all libp2p traffic while publishing",
+  },
+  {
+    figure: "CPU per event",
+    value: publishCpu / Math.max(1, published.length),
+    unit: "ms",
+    note: "whole process (every agent) while publishing",
+  },
+  { figure: "connections per agent, mean", value: mean(connections), unit: "connections" },
+  { figure: "connections per agent, max", value: Math.max(...connections), unit: "connections" },
+  {
+    figure: "idle traffic per agent",
+    value: idleBytesPerAgentMin,
+    unit: "B/min",
+    note: `all libp2p bytes over ${idleMs / 1000} s idle, status every ${statusIntervalMs / 1000} s`,
+  },
+  { figure: "idle CPU per agent", value: idleCpuPerAgentMin, unit: "ms/min", note: "whole process ÷ agents" },
+  {
+    figure: `membership events received per agent, status every ${defaultMinutes} min`,
+    value: membershipPerAgentMin * toDefaultInterval,
+    unit: "events/min",
+    note: `measured at ${statusIntervalMs / 1000} s, scaled by ${toDefaultInterval.toPrecision(2)}`,
+  },
+  { figure: "catch-up sessions per agent, idle", value: catchUpPerAgentMin, unit: "sessions/min" },
+  {
+    figure: "store rows per agent now",
+    value: rows.total,
+    unit: "rows",
+    note: `${userRows.toFixed(0)} user, ${rows.membership.toFixed(0)} membership`,
+  },
+  {
+    figure: `membership rows per agent per hour, status every ${defaultMinutes} min`,
+    value: membershipRowsPerHour,
+    unit: "rows/h",
+    note: "measured growth while idle, scaled (no fake clock: the Agent reads Date.now)",
+  },
+  {
+    figure: "store rows per agent after an hour",
+    value: rows.total + membershipRowsPerHour,
+    unit: "rows",
+    note: "now + an hour of that growth",
+  },
+  {
+    figure: `days until membership alone fills ${MAX_EVENTS_DEFAULT} rows`,
+    value: Number.isFinite(capDays) ? capDays : "never",
+    unit: "days",
+  },
+  {
+    figure: "memory per agent, resident",
+    value: mb(memoryAfter.rss - memoryBefore.rss) / agents,
+    unit: "MB",
+    note: "process growth ÷ agents (code shared)",
+  },
+  { figure: "memory per agent, JS heap", value: mb(memoryAfter.heapUsed - memoryBefore.heapUsed) / agents, unit: "MB" },
+];
+
+function mean(list: number[]): number {
+  return list.length === 0 ? NaN : list.reduce((sum, value) => sum + value, 0) / list.length;
+}
+
+say("stopping");
+await fleet.stop();
+const p = (q: number) => Math.round(quantile(delivery.latencies, q));
+console.log(renderTable(table));
+console.log(
+  `sim: ${agents} agents, ${events} events, delivered ${delivery.delivered}/${delivery.expected}, duplicates ${delivery.duplicates}, p50 ${
+    p(0.5)
+  } ms, p99 ${p(0.99)} ms`,
+);
