@@ -22,6 +22,8 @@ const log = getLogger(["hark", "history"]);
 
 /** The most topics one request may name (wire.ts). */
 const MAX_REQUEST_TOPICS = 256;
+/** How long after a connection the second catch-up session runs, once gossip flows both ways. */
+const SETTLE_MS = 3000;
 
 /**
  * The responder's words for "all session slots are taken" and "too many
@@ -50,6 +52,8 @@ export interface CatchUpInit {
   intervalMs?: number;
   /** A peer whose session failed (network) waits this long. @default 5000 */
   retryMs?: number;
+  /** The second session after a connection runs this long after the first. @default 3000 */
+  settleMs?: number;
   /** A peer that broke the protocol waits this long. @default 600000 */
   penaltyMs?: number;
   /** A peer that declined (rate limit, no shared topics) waits this long; a busy one, `retryMs`. @default 30000 */
@@ -88,7 +92,14 @@ export class CatchUp {
     this.#running = true;
     this.#abort = new AbortController();
     this.#stopIdentified = this.#init.mesh.onIdentified((peer, protocols) => {
-      if (protocols.includes(HISTORY_PROTOCOL)) this.request(peer);
+      if (!protocols.includes(HISTORY_PROTOCOL)) return;
+      this.request(peer);
+      // Gossip does not flow both ways until each side has opened its own
+      // stream and learned the other's subscriptions: what the peer publishes
+      // in those first moments (its join, when both start together) reaches
+      // nobody, and the session above may have run before it was stored.
+      // One more session once the link has settled picks it up.
+      this.#retryLater(peer, this.#init.settleMs ?? SETTLE_MS);
     });
     this.#timer = setInterval(() => this.#nextInTurn(), this.#init.intervalMs ?? 60_000);
     // Peers already connected (identify ran before this started).
@@ -231,11 +242,11 @@ export class CatchUp {
   }
 
   /** A busy or unreachable peer is asked again after a pause, while it stays connected. */
-  #retryLater(peer: PeerId): void {
+  #retryLater(peer: PeerId, delayMs = this.#init.retryMs ?? 5000): void {
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
       if (this.#init.mesh.isConnected(peer.toString())) this.request(peer);
-    }, this.#init.retryMs ?? 5000);
+    }, delayMs);
     this.#retryTimers.add(timer);
   }
 }
