@@ -51,7 +51,25 @@ Deno.test("[[escalate]] errors name the file, the line and what to write", async
     ],
     [
       `[[escalate]]\ntopics = ["alerts"]\nafter = "1m"\ncommand = ["x"]\npublish = { topic = "oncall" }`,
-      /needs one action/,
+      /escalate 1 has both publish and command: keep one/,
+    ],
+    [
+      `[[escalate]]\ntopics = ["alerts"]\nafter = "0s"\npublish = { topic = "oncall" }`,
+      /"escalate.after" must be more than 0s, e.g. after = "10m" at line 3/,
+    ],
+    // Would fail at every deadline: agents may not publish on hark.* topics.
+    [
+      `[[escalate]]\ntopics = ["alerts"]\nafter = "1m"\npublish = { topic = "hark.pager" }`,
+      /"escalate.publish" cannot publish on "hark.pager": hark.\* topics are the agents' own; use e.g. "oncall" at line 4/,
+    ],
+    // Would escalate its own escalation every minute until acknowledged.
+    [
+      `[[escalate]]\ntopics = ["alerts"]\nafter = "1m"\npublish = { topic = "alerts" }`,
+      /"escalate.publish" topic "alerts" is one the rule watches \(alerts\): each escalation would be escalated again/,
+    ],
+    [
+      `[[escalate]]\ntopics = ["alerts.*"]\nafter = "1m"\npublish = { topic = "alerts.oncall" }`,
+      /topic "alerts.oncall" is one the rule watches \(alerts.\*\)/,
     ],
     [`[[escalate]]\nafter = "1m"\ncommand = ["x"]`, /escalate 1 needs topics, e.g. topics = \["alerts"\]/],
     [
