@@ -9,8 +9,9 @@ import type { HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { isMessage, sequenceOf } from "./book.ts";
 
-function localTime(iso: string): string {
-  return new Date(iso).toLocaleString();
+/** As the event lines' own times (UTC), not the locale's "12/8/2026, 10:00:00 AM" beside them. */
+function utcTime(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 const STEP_WORDS = { clear: "acknowledged", delete: "deleted" } as const;
@@ -48,7 +49,7 @@ function notificationLines(steps: HarkEvent[], now: number): string[] {
   if (latest) {
     // Scheduled and not yet due: held by every agent, not shown anywhere yet.
     const pending = latest.due !== undefined && Date.parse(latest.due) > now;
-    lines.push(formatEventLine(latest) + (pending ? ` (scheduled, due ${localTime(latest.due!)})` : ""));
+    lines.push(formatEventLine(latest) + (pending ? ` (scheduled, due ${utcTime(latest.due!)})` : ""));
     for (const earlier of messages.slice(0, -1).reverse()) lines.push(`    was: ${formatEventLine(earlier)}`);
   }
   if (!isMessage(newest)) {
