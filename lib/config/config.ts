@@ -117,7 +117,7 @@ export const PUBLISHER_BURST_DEFAULT = 200;
 
 export const DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4001";
 
-const NETWORK_FIELDS: Record<string, FieldSpec> = {
+export const NETWORK_FIELDS: Record<string, FieldSpec> = {
   name: "string",
   listen: "strings",
   peers: "strings",
@@ -126,7 +126,7 @@ const NETWORK_FIELDS: Record<string, FieldSpec> = {
   publisher_rate: "rate",
   publisher_burst: "count",
 };
-const AGENT_FIELDS: Record<string, FieldSpec> = {
+export const AGENT_FIELDS: Record<string, FieldSpec> = {
   topics: "topics",
   host: "string",
   max_event_bytes: "bytes",
@@ -211,13 +211,13 @@ function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): Co
   return layer;
 }
 
-const TOPIC_FIELDS: Record<string, FieldSpec> = { publishers: "peers", description: "string", schema: "schema" };
-const STORE_FIELDS: Record<string, FieldSpec> = {
+export const TOPIC_FIELDS: Record<string, FieldSpec> = { publishers: "peers", description: "string", schema: "schema" };
+export const STORE_FIELDS: Record<string, FieldSpec> = {
   retention: "duration",
   max_events: "count",
   max_events_per_publisher: "count",
 };
-const MEMBERSHIP_FIELDS: Record<string, FieldSpec> = { status_interval: "duration", leave_after: "duration" };
+export const MEMBERSHIP_FIELDS: Record<string, FieldSpec> = { status_interval: "duration", leave_after: "duration" };
 
 function readTopicRules(value: unknown, fail: Fail, source: string): Record<string, TopicRules> {
   if (!isTable(value)) fail(["topic"], `"topic" must hold [topic.NAME] tables`);

@@ -29,7 +29,7 @@ export const ESCALATE_MIN_PRIORITY_DEFAULT: Priority = 5;
 
 const PUBLISH_FIELDS: Record<string, FieldSpec> = { topic: "topic" };
 
-const ESCALATE_FIELDS: Record<string, FieldSpec> = {
+export const ESCALATE_FIELDS: Record<string, FieldSpec> = {
   name: "string",
   topics: "patterns",
   min_priority: "priority",
