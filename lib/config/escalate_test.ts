@@ -94,6 +94,11 @@ Deno.test("[[escalate]] errors name the file, the line and what to write", async
       /"sink.repeat" must be a table such as \{ priority = 5, every = "5m" \}/,
     ],
     [`[[sink]]\ntype = "desktop"\ncoalesce = 30`, /"sink.coalesce" must be a duration/],
+    [
+      `[[sink]]\ntype = "desktop"\nrepeat = { every = 300 }`,
+      /"sink.repeat" has every as number 300: write a duration such as every = "5m" at line 3/,
+    ],
+    [`[[sink]]\ntype = "desktop"\nrepeat = { priority = 5 }`, /"sink.repeat" needs every, a duration/],
   ];
   for (const [text, message] of cases) {
     await t.step(text.replaceAll("\n", " | "), () => {
