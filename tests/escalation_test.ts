@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
 import type { HarkEvent } from "../lib/event/event.ts";
+import { MIN_DELAY_ENV } from "../lib/event/due.ts";
 
 const AFTER_MS = 5_000;
 
@@ -152,4 +153,28 @@ Deno.test("the would-be firer killed (kill -9) just before its deadline: another
     assert.notEqual(data.taken_by.peer, lowest.peerId);
     assert.ok(rest.some((other) => other.peerId === data.taken_by.peer));
   }
+});
+
+Deno.test("a scheduled urgent event is escalated `after` its due time, not `after` it was published", async () => {
+  // The test-only lower bound lets a 5 s delay stand in for one over the 10 s minimum.
+  const env = { [MIN_DELAY_ENV]: "1000" };
+  const rule = `[agent]\ntopics = ["alerts", "oncall"]\n\n[[escalate]]\ntopics = ["alerts"]\nafter = "2s"\n` +
+    `publish = { topic = "oncall" }\n`;
+  await using a = await startAgent({ config: loopbackConfig([], rule), env });
+  // Due 5 s from now: counted from its publish time, its 2 s deadline would be 3 s past when it is delivered.
+  const sent = await a.cli(["send", "-t", "alerts", "-p", "urgent", "--delay", "5s", "--title", "disk full", "x"], {
+    env,
+  });
+  assert.equal(sent.code, 0, sent.stderr);
+  const id = sent.stdout.trim();
+  const [escalated] = await waitFor(async () => {
+    const found = await oncall(a);
+    return found.length > 0 && found;
+  }, { timeoutMs: 20_000, message: "the scheduled event to be escalated" });
+  const original = (await a.events()).find((event) => event.id === id)!;
+  assert.equal((escalated.data as { escalated: { id: string } }).escalated.id, id);
+  assert.ok(
+    Date.parse(escalated.time) >= Date.parse(original.due!) + 2_000,
+    `escalated at ${escalated.time}, before its due time ${original.due} plus after`,
+  );
 });

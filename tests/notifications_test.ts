@@ -140,3 +140,27 @@ Deno.test({
   assert.equal(ack.code, 0, ack.stderr);
   await waitFor(async () => (await openPopups(screenB)) === 0, { message: "B's popup to close after its restart" });
 });
+
+Deno.test({
+  name:
+    "an agent that catches up a notification's versions and its ack shows none of them: no popup flashes and closes",
+  ignore: !desktop,
+}, async () => {
+  await using screenB = await startDesktopSession();
+  await using a = await startAgent({ config: loopbackConfig([], `[agent]\ntopics = ["deploys"]\n`) });
+  const steps = [];
+  for (const body of ["started", "tests passed", "live"]) {
+    steps.push(await a.send(["-t", "deploys", "--sequence", "deploy-9", "--title", "Deploy 9", body]));
+  }
+  const ack = await a.cli(["ack", "deploy-9"]);
+  assert.equal(ack.code, 0, ack.stderr);
+
+  // B joins afterwards and catches all four up in one session, well within its sinks' max_age.
+  await using b = await startAgent({ config: config("host-b", a.addresses), env: screenB.env });
+  await b.waitForEvents([...steps, ack.stdout.trim()]);
+  // A later event proves the desktop went past the caught-up ones: none of them reached dunst, not even for a moment.
+  const later = await a.send(["-t", "deploys", "--title", "Later", "after the catch-up"]);
+  await b.waitForEvents([later]);
+  await screenB.waitForNotification((n) => n.body === "after the catch-up");
+  assert.deepEqual(screenB.notifications().map((n) => n.body), ["after the catch-up"]);
+});

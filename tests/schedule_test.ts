@@ -176,3 +176,22 @@ Deno.test("an agent offline when a scheduled event was published catches it up: 
   assert.equal(copiesOf(events, after), 1, "once");
   assert.equal(copiesOf(events, before), 1, "the earlier one was not delivered again");
 });
+
+Deno.test("hark status and hark history write a pending event's due time as their other times are written, in UTC, whatever the locale", async () => {
+  await using a = await startAgent({ config: loopbackConfig() });
+  const id = await a.send(["--delay", "1h", "--title", "db01 backup missed", "no good backup for an hour"]);
+  await waitFor(async () => (await pendingIds(a)).includes(id), { message: "the agent to hold the event" });
+  const { status } = await a.request({ op: "status" });
+  const due = (status as { scheduled: { next: { due: string }[] } }).scheduled.next[0].due;
+  const minute = new Date(due).toISOString().slice(0, 16).replace("T", " ");
+  const second = new Date(due).toISOString().slice(0, 19).replace("T", " ");
+  // A locale other than the machine's own would read "12/8/2026, 10:00:00 AM" or "8.12.2026, 10:00:00".
+  const env = { LANG: "de_DE.UTF-8", LC_ALL: "de_DE.UTF-8" };
+  const text = await a.cli(["status"], { env });
+  assert.ok(
+    text.stdout.includes(`scheduled: 1 held until due; next: ${minute} UTC [default] db01 backup missed`),
+    text.stdout,
+  );
+  const history = await a.cli(["history"], { env });
+  assert.ok(history.stdout.includes(`(scheduled, due ${second} UTC)`), history.stdout);
+});

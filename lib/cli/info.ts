@@ -187,10 +187,12 @@ function escalationsLine(
   }, ${e.pending} waiting, ${e.fired_here} escalated by this agent, ${e.taken_by_others} by others${last}`;
 }
 
-/** Events held until due: how many, and the next few with their local due time. */
+/** Events held until due: how many, and the next few with their due time, in UTC as `followed:` writes it. */
 function scheduledLine(scheduled: { pending: number; next: { due: string; topic: string; text: string }[] }): string {
   const next = scheduled.next.map((event) =>
-    `${new Date(event.due).toLocaleString()} [${event.topic}] ${stripControls(event.text).slice(0, 40)}`
+    `${new Date(event.due).toISOString().slice(0, 16).replace("T", " ")} UTC [${event.topic}] ${
+      stripControls(event.text).slice(0, 40)
+    }`
   );
   return `${scheduled.pending} held until due; next: ${next.join("; ")}`;
 }

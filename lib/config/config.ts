@@ -117,7 +117,7 @@ export const PUBLISHER_BURST_DEFAULT = 200;
 
 export const DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4001";
 
-const NETWORK_FIELDS: Record<string, FieldSpec> = {
+export const NETWORK_FIELDS: Record<string, FieldSpec> = {
   name: "string",
   listen: "strings",
   peers: "strings",
@@ -126,7 +126,7 @@ const NETWORK_FIELDS: Record<string, FieldSpec> = {
   publisher_rate: "rate",
   publisher_burst: "count",
 };
-const AGENT_FIELDS: Record<string, FieldSpec> = {
+export const AGENT_FIELDS: Record<string, FieldSpec> = {
   topics: "topics",
   host: "string",
   max_event_bytes: "bytes",
@@ -211,13 +211,13 @@ function readLayer(raw: Record<string, unknown>, fail: Fail, source: string): Co
   return layer;
 }
 
-const TOPIC_FIELDS: Record<string, FieldSpec> = { publishers: "peers", description: "string", schema: "schema" };
-const STORE_FIELDS: Record<string, FieldSpec> = {
+export const TOPIC_FIELDS: Record<string, FieldSpec> = { publishers: "peers", description: "string", schema: "schema" };
+export const STORE_FIELDS: Record<string, FieldSpec> = {
   retention: "duration",
   max_events: "count",
   max_events_per_publisher: "count",
 };
-const MEMBERSHIP_FIELDS: Record<string, FieldSpec> = { status_interval: "duration", leave_after: "duration" };
+export const MEMBERSHIP_FIELDS: Record<string, FieldSpec> = { status_interval: "duration", leave_after: "duration" };
 
 function readTopicRules(value: unknown, fail: Fail, source: string): Record<string, TopicRules> {
   if (!isTable(value)) fail(["topic"], `"topic" must hold [topic.NAME] tables`);
@@ -268,11 +268,41 @@ function readSink(entry: unknown, index: number, fail: Fail, source: string): Pa
     fail([...path, "type"], `unknown sink type "${type}" (use ${SINK_TYPES.join(", ")})`);
   }
   const article = /^[aeiou]/.test(type as string) ? "an" : "a";
+  refuseOtherKindsKeys(table, { ...SINK_COMMON_FIELDS, ...SINK_SCHEMAS[type as SinkType].fields }, SINK_SCHEMAS, {
+    family: "sink",
+    what: `${article} ${type} sink`,
+    path,
+    fail,
+  });
   return readEntry(table, SINK_COMMON_FIELDS, SINK_SCHEMAS[type as SinkType], `${article} ${type} sink`, {
     path,
     fail,
     source,
   });
+}
+
+/**
+ * A key that another type of the family reads (`repeat` on a file sink) was
+ * most likely copied from the docs into the wrong entry: say which types
+ * read it, rather than call a documented key unknown.
+ */
+function refuseOtherKindsKeys(
+  table: Record<string, unknown>,
+  own: Record<string, FieldSpec>,
+  kinds: Record<string, KindSchema<unknown>>,
+  { family, what, path, fail }: { family: string; what: string; path: KeyPath; fail: Fail },
+): void {
+  for (const key of Object.keys(table)) {
+    if (key in own) continue;
+    const readers = Object.entries(kinds).filter(([, schema]) => key in schema.fields).map(([kind]) => kind);
+    if (readers.length === 0) continue;
+    fail(
+      [...path, key],
+      `unknown key "${family}.${key}" for ${what}: only ${
+        readers.join(" and ")
+      } ${family}s read it; remove it, or move it to a [[${family}]] with type = "${readers[0]}"`,
+    );
+  }
 }
 
 /** An entry's keys, read by its kind's schema: what it needs, what each key holds, what else it checks. */
@@ -299,6 +329,12 @@ function readSource(entry: unknown, index: number, fail: Fail, source: string): 
   if (!(SOURCE_TYPES as readonly unknown[]).includes(type)) {
     fail([...path, "type"], `source ${index + 1} needs a type (${SOURCE_TYPES.join(", ")}), not ${describe(type)}`);
   }
+  refuseOtherKindsKeys(
+    table,
+    { ...SOURCE_COMMON_FIELDS, ...SOURCE_SCHEMAS[type as SourceType].fields },
+    SOURCE_SCHEMAS,
+    { family: "source", what: `a ${type} source`, path, fail },
+  );
   return readEntry(table, SOURCE_COMMON_FIELDS, SOURCE_SCHEMAS[type as SourceType], `a ${type} source`, {
     path,
     fail,

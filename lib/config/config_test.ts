@@ -113,7 +113,8 @@ Deno.test("parseConfig() names file, line and key of an unknown key", async (t) 
     {
       name: "a file key in a stdout sink",
       text: `[[sink]]\ntype = "stdout"\npath = "/x"\n`,
-      message: `Cannot read config "a.toml": unknown key "sink.path" at line 3`,
+      message:
+        `Cannot read config "a.toml": unknown key "sink.path" for a stdout sink: only file and plugin sinks read it; remove it, or move it to a [[sink]] with type = "file" at line 3`,
     },
   ];
   for (const { name, text, message } of cases) {
@@ -300,7 +301,20 @@ Deno.test("parseConfig() rejects bad [[sink]] entries at their line", async (t) 
     {
       name: "a desktop key on a file sink",
       text: `[[sink]]\ntype = "file"\nmax_popups = 3\n`,
-      message: `Cannot read config "a.toml": unknown key "sink.max_popups" at line 3`,
+      message:
+        `Cannot read config "a.toml": unknown key "sink.max_popups" for a file sink: only desktop sinks read it; remove it, or move it to a [[sink]] with type = "desktop" at line 3`,
+    },
+    {
+      name: "a desktop sink's repeat on a file sink",
+      text: `[[sink]]\ntype = "file"\nrepeat = { every = "5m" }\n`,
+      message:
+        `Cannot read config "a.toml": unknown key "sink.repeat" for a file sink: only desktop sinks read it; remove it, or move it to a [[sink]] with type = "desktop" at line 3`,
+    },
+    {
+      name: "an http source's token on a fifo source",
+      text: `[[source]]\ntype = "fifo"\npath = "/tmp/x"\ntoken = "t"\n`,
+      message:
+        `Cannot read config "a.toml": unknown key "source.token" for a fifo source: only http sources read it; remove it, or move it to a [[source]] with type = "http" at line 4`,
     },
     {
       name: "no type",
@@ -381,7 +395,7 @@ Deno.test("parseConfig() rejects bad [[source]] entries at their line", async (t
     {
       name: "an http key on a fifo",
       text: `[[source]]\ntype = "fifo"\npath = "/x"\ntoken = "t"\n`,
-      message: /unknown key "source\.token" at line 4/,
+      message: /unknown key "source\.token" for a fifo source: only http sources read it.* at line 4/,
     },
   ];
   for (const { name, text, message } of cases) await t.step(name, () => assert.match(parseError(text), message));
@@ -841,7 +855,7 @@ Deno.test("parseConfig() reads a stdout sink's max_age and summarize_after", () 
   assert.deepEqual(file.sink, [{ type: "file", max_age: 7_200_000 }]);
   assert.throws(
     () => parseConfig(`[[sink]]\ntype = "file"\nsummarize_after = 3\n`, "a.toml"),
-    /unknown key "sink.summarize_after" at line 3/,
+    /unknown key "sink.summarize_after" for a file sink: only stdout and desktop sinks read it/,
   );
 });
 

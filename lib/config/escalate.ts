@@ -4,7 +4,8 @@
  * carried out by lib/notifications/escalator.ts.
  */
 
-import type { Priority } from "../event/event.ts";
+import { isReservedTopic, type Priority } from "../event/event.ts";
+import { compileTopicPattern } from "../filter.ts";
 import type { KeyPath } from "./locate.ts";
 import { type Fail, type FieldSpec, isTable, readTable } from "./fields.ts";
 
@@ -28,7 +29,7 @@ export const ESCALATE_MIN_PRIORITY_DEFAULT: Priority = 5;
 
 const PUBLISH_FIELDS: Record<string, FieldSpec> = { topic: "topic" };
 
-const ESCALATE_FIELDS: Record<string, FieldSpec> = {
+export const ESCALATE_FIELDS: Record<string, FieldSpec> = {
   name: "string",
   topics: "patterns",
   min_priority: "priority",
@@ -56,13 +57,18 @@ export function readEscalateRule(entry: unknown, index: number, fail: Fail): Esc
   if (rule.topics === undefined || rule.topics.length === 0) {
     fail(path, `${what} needs topics, e.g. topics = ["alerts"]`);
   }
-  if (rule.after === undefined || rule.after <= 0) fail(path, `${what} needs after, e.g. after = "10m"`);
-  if ((rule.publish === undefined) === (rule.command === undefined)) {
+  if (rule.after === undefined) fail(path, `${what} needs after, e.g. after = "10m"`);
+  if (rule.after! <= 0) fail([...path, "after"], `"escalate.after" must be more than 0s, e.g. after = "10m"`);
+  if (rule.publish !== undefined && rule.command !== undefined) {
+    fail(path, `${what} has both publish and command: keep one (two rules do both)`);
+  }
+  if (rule.publish === undefined && rule.command === undefined) {
     fail(
       path,
       `${what} needs one action: publish = { topic = "oncall" } or command = ["/usr/local/bin/page", "--team", "ops"]`,
     );
   }
+  if (rule.publish) checkPublishTopic(rule.publish.topic, rule.topics!, [...path, "publish"], fail);
   return {
     name: rule.name ?? defaultName(rule),
     topics: rule.topics!,
@@ -71,6 +77,25 @@ export function readEscalateRule(entry: unknown, index: number, fail: Fail): Esc
     ...(rule.publish ? { publish: rule.publish } : {}),
     ...(rule.command ? { command: rule.command } : {}),
   };
+}
+
+/**
+ * Refused at load, since the rule would fail or loop only once an alert is
+ * already unacknowledged: agents may not publish on `hark.*`, and an
+ * escalation on a topic the rule watches carries the same priority, so it
+ * would be escalated again every `after`, for as long as nobody acknowledges.
+ */
+function checkPublishTopic(topic: string, watched: string[], path: KeyPath, fail: Fail): void {
+  if (isReservedTopic(topic)) {
+    fail(path, `"escalate.publish" cannot publish on "${topic}": hark.* topics are the agents' own; use e.g. "oncall"`);
+  }
+  const pattern = watched.find((glob) => compileTopicPattern(glob)(topic));
+  if (pattern !== undefined) {
+    fail(
+      path,
+      `"escalate.publish" topic "${topic}" is one the rule watches (${pattern}): each escalation would be escalated again; publish on a topic outside topics, e.g. "oncall"`,
+    );
+  }
 }
 
 /** The same on every agent that has the same rule: its topics, deadline and action. */

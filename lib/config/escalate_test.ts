@@ -51,7 +51,25 @@ Deno.test("[[escalate]] errors name the file, the line and what to write", async
     ],
     [
       `[[escalate]]\ntopics = ["alerts"]\nafter = "1m"\ncommand = ["x"]\npublish = { topic = "oncall" }`,
-      /needs one action/,
+      /escalate 1 has both publish and command: keep one/,
+    ],
+    [
+      `[[escalate]]\ntopics = ["alerts"]\nafter = "0s"\npublish = { topic = "oncall" }`,
+      /"escalate.after" must be more than 0s, e.g. after = "10m" at line 3/,
+    ],
+    // Would fail at every deadline: agents may not publish on hark.* topics.
+    [
+      `[[escalate]]\ntopics = ["alerts"]\nafter = "1m"\npublish = { topic = "hark.pager" }`,
+      /"escalate.publish" cannot publish on "hark.pager": hark.\* topics are the agents' own; use e.g. "oncall" at line 4/,
+    ],
+    // Would escalate its own escalation every minute until acknowledged.
+    [
+      `[[escalate]]\ntopics = ["alerts"]\nafter = "1m"\npublish = { topic = "alerts" }`,
+      /"escalate.publish" topic "alerts" is one the rule watches \(alerts\): each escalation would be escalated again/,
+    ],
+    [
+      `[[escalate]]\ntopics = ["alerts.*"]\nafter = "1m"\npublish = { topic = "alerts.oncall" }`,
+      /topic "alerts.oncall" is one the rule watches \(alerts.\*\)/,
     ],
     [`[[escalate]]\nafter = "1m"\ncommand = ["x"]`, /escalate 1 needs topics, e.g. topics = \["alerts"\]/],
     [
@@ -76,6 +94,11 @@ Deno.test("[[escalate]] errors name the file, the line and what to write", async
       /"sink.repeat" must be a table such as \{ priority = 5, every = "5m" \}/,
     ],
     [`[[sink]]\ntype = "desktop"\ncoalesce = 30`, /"sink.coalesce" must be a duration/],
+    [
+      `[[sink]]\ntype = "desktop"\nrepeat = { every = 300 }`,
+      /"sink.repeat" has every as number 300: write a duration such as every = "5m" at line 3/,
+    ],
+    [`[[sink]]\ntype = "desktop"\nrepeat = { priority = 5 }`, /"sink.repeat" needs every, a duration/],
   ];
   for (const [text, message] of cases) {
     await t.step(text.replaceAll("\n", " | "), () => {

@@ -162,6 +162,11 @@ async function receive(
       if (!(await verifyRecord(record))) {
         throw new ProtocolError(`sent an event whose signature is not its publisher's (${record.publisher})`);
       }
+    }
+    // Taken without an await between them, so the store commits the frame as one group before any sink
+    // gets a turn: a notification's versions and its ack caught up together leave a desktop nothing to
+    // show, where taking each after its own signature check let the first version pop up, then close.
+    for (const record of frame.events) {
       const verdict = init.mesh.validateRecord(record);
       if ("event" in verdict) {
         // Each wanted key is taken once; a second copy, or one never asked for, breaks the protocol.

@@ -105,7 +105,8 @@ export class Escalator {
       const key = escalationKey(rule.name, event.id);
       if (this.#fired.has(key) || this.#timers.has(key)) continue;
       const now = (this.#init.now ?? Date.now)();
-      const deadline = Date.parse(event.time) + rule.after;
+      // A scheduled event is news from its due time: counted from `time` it would escalate at once, or never.
+      const deadline = Date.parse(event.due ?? event.time) + rule.after;
       // Due more than `after` ago: the whole mesh was away; an escalation that late helps nobody.
       if (now - deadline > rule.after) continue;
       // Already due on arrival (caught up, or read at start): a marker may be on its way too.

@@ -9,8 +9,9 @@ import type { HarkEvent } from "../event/event.ts";
 import { formatEventLine } from "../../sinks/format.ts";
 import { isMessage, sequenceOf } from "./book.ts";
 
-function localTime(iso: string): string {
-  return new Date(iso).toLocaleString();
+/** As the event lines' own times (UTC), not the locale's "12/8/2026, 10:00:00 AM" beside them. */
+function utcTime(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 const STEP_WORDS = { clear: "acknowledged", delete: "deleted" } as const;
@@ -42,20 +43,23 @@ export function historyLines(events: HarkEvent[], now = Date.now()): string[] {
 
 function notificationLines(steps: HarkEvent[], now: number): string[] {
   const messages = steps.filter(isMessage).sort((a, b) => (newerThan(a, b) ? 1 : -1));
-  const newest = steps.reduce((best, step) => (newerThan(step, best) ? step : best));
   const lines: string[] = [];
   const latest = messages.at(-1);
   if (latest) {
     // Scheduled and not yet due: held by every agent, not shown anywhere yet.
     const pending = latest.due !== undefined && Date.parse(latest.due) > now;
-    lines.push(formatEventLine(latest) + (pending ? ` (scheduled, due ${localTime(latest.due!)})` : ""));
+    lines.push(formatEventLine(latest) + (pending ? ` (scheduled, due ${utcTime(latest.due!)})` : ""));
     for (const earlier of messages.slice(0, -1).reverse()) lines.push(`    was: ${formatEventLine(earlier)}`);
   }
-  if (!isMessage(newest)) {
-    const who = newest.source.user ? `${newest.source.user}@${newest.source.host}` : newest.source.host;
-    const when = newest.time.slice(0, 19).replace("T", " ");
-    const what = `${STEP_WORDS[newest.kind as "clear" | "delete"]} by ${who} at ${when}`;
-    lines.push(latest ? `    ${what}` : `${when} [${newest.topic}] ${sequenceOf(newest)} ${what}`);
+  // Every acknowledgement and deletion since the latest version, oldest first: an ack followed by a
+  // delete says who did each, not only who deleted it.
+  const closes = steps.filter((step) => !isMessage(step) && (!latest || newerThan(step, latest)))
+    .sort((a, b) => (newerThan(a, b) ? 1 : -1));
+  for (const close of closes) {
+    const who = close.source.user ? `${close.source.user}@${close.source.host}` : close.source.host;
+    const when = close.time.slice(0, 19).replace("T", " ");
+    const what = `${STEP_WORDS[close.kind as "clear" | "delete"]} by ${who} at ${when}`;
+    lines.push(latest ? `    ${what}` : `${when} [${close.topic}] ${sequenceOf(close)} ${what}`);
   }
   return lines;
 }

@@ -35,3 +35,28 @@ Deno.test("historyLines() shows a deletion whose notification is outside the lis
     "2026-12-07 09:00:05 [deploys] old-1 deleted by desk at 2026-12-07 09:00:05",
   ]);
 });
+
+Deno.test("historyLines() names who acknowledged and who then deleted a notification, not only the last", () => {
+  const lines = historyLines([
+    step({ body: "live", sequence: "d43" }, 0),
+    step({ kind: "clear", sequence: "d43" }, 1, "laptop"),
+    step({ kind: "delete", sequence: "d43" }, 2, "build-01"),
+  ]);
+  assert.deepEqual(lines, [
+    "2026-12-07 09:00:00 [deploys] live (ci)",
+    "    acknowledged by laptop at 2026-12-07 09:00:01",
+    "    deleted by build-01 at 2026-12-07 09:00:02",
+  ]);
+});
+
+Deno.test("historyLines() leaves out an acknowledgement older than the version that reopened the notification", () => {
+  const lines = historyLines([
+    step({ body: "started", sequence: "d44" }, 0),
+    step({ kind: "clear", sequence: "d44" }, 1, "laptop"),
+    step({ body: "failed", sequence: "d44" }, 2),
+  ]);
+  assert.deepEqual(lines, [
+    "2026-12-07 09:00:02 [deploys] failed (ci)",
+    "    was: 2026-12-07 09:00:00 [deploys] started (ci)",
+  ]);
+});

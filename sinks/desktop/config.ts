@@ -36,7 +36,10 @@ const readRepeat: FieldReader = (raw, fail) => {
   for (const key of Object.keys(table)) {
     if (key !== "priority" && key !== "every") fail(`has an unknown key "${key}": it must be ${example}`);
   }
-  if (typeof table.every !== "string") fail(`needs every, a duration: it must be ${example}`);
+  if (table.every === undefined) fail(`needs every, a duration: it must be ${example}`);
+  if (typeof table.every !== "string") {
+    fail(`has every as ${describe(table.every)}: write a duration such as every = "5m"`);
+  }
   const every = rethrow(() => parseDuration(table.every as string), fail);
   if (every < REPEAT_MIN_MS) fail(`has every = "${table.every}"; use at least 1s`);
   const priority = table.priority === undefined ? 5 : rethrow(() => parsePriority(table.priority as number), fail);
