@@ -450,6 +450,7 @@ export class Agent {
         catalog: this.#catalog?.announcement(),
       }),
       connected: (peer) => mesh.isConnected(peer),
+      connectedPeers: () => mesh.connectedPeers,
       statusIntervalMs: config.membership.status_interval_ms,
       leaveAfterMs: config.membership.leave_after_ms,
     });
