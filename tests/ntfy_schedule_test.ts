@@ -2,7 +2,8 @@
  * ntfy's scheduled delivery against a real agent, with the curl lines of
  * ntfy's docs: `Delay`, `X-Delay`, `At`, `In`, the query parameter and JSON
  * `delay`; the reply's `time` is the due time; a subscriber gets the message
- * only when it is due; `poll=1&sched=1` lists what is pending; ntfy's errors
+ * only when it is due; `poll=1&sched=1` lists what is pending (and a stream
+ * with `sched=1` gets it again when due, as ntfy's does); ntfy's errors
  * for what cannot be scheduled.
  */
 
@@ -101,6 +102,34 @@ Deno.test({
         await reading.catch(() => {});
       }
     });
+
+    await t.step(
+      "as ntfy's server, a stream with since= and sched=1 gets a pending message now and when due",
+      async () => {
+        const [reply] = await curl("-H", "Delay: 2s", "-d", "twice", `${base}/reminder`);
+        const child = new Deno.Command("curl", {
+          args: ["-s", "-N", `${base}/reminder/json?since=all&sched=1`],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        const lines: { event: string; id?: string; message?: string }[] = [];
+        const reading = (async () => {
+          for await (const line of readLines(child.stdout, 1024 * 1024)) lines.push(JSON.parse(line));
+        })();
+        try {
+          // ntfy sends the stored (and, with sched=1, pending) messages, then each message published or
+          // due on the topic, so a pending one comes twice, with the same id.
+          const twice = () => lines.filter((line) => line.message === "twice");
+          await waitFor(() => twice().length === 2, { timeoutMs: 15_000, message: "the pending message, then due" });
+          assert.deepEqual(twice().map((line) => line.id), [reply.id, reply.id]);
+        } finally {
+          child.kill("SIGTERM");
+          await child.status;
+          await reading.catch(() => {});
+        }
+      },
+    );
 
     await t.step("what cannot be scheduled is refused with ntfy's codes", async () => {
       const cases: [string[], number, RegExp][] = [
