@@ -264,6 +264,8 @@ export class Agent {
           // Published before this agent's store existed: history, not news.
           backfill: Date.parse(event.time) < store.createdAt,
         }),
+      // A past-due version caught up waits for the rest of the session: its replacement may come later in it.
+      onSession: () => this.#schedule?.hold() ?? (() => {}),
     });
     this.#catchUp.start();
     this.#control = new ControlServer({

@@ -13,6 +13,10 @@
  * by publish time, as for every step of a notification, not by due time:
  * each good backup's `--delay 1h --sequence backup-db01` replaces the
  * pending one, which is what makes it a dead man's switch.
+ *
+ * Nothing is released while a catch-up session is storing events (`hold`):
+ * a session may bring a past-due version long before its replacement (a
+ * frame of keys apart), and released at once it would be delivered.
  */
 
 import { getLogger } from "@logtape/logtape";
@@ -41,6 +45,7 @@ export class Schedule {
   #timer?: ReturnType<typeof setTimeout>;
   #armedFor?: number;
   #running = false;
+  #holds = 0;
 
   constructor(init: ScheduleInit) {
     this.#init = init;
@@ -68,6 +73,24 @@ export class Schedule {
     if (this.#armedFor === undefined || due < this.#armedFor) this.#arm();
   }
 
+  /**
+   * Holds every release until the returned function is called (once per
+   * hold; holds nest): for a catch-up session, whose later events may
+   * replace, acknowledge or delete the ones it brought first.
+   */
+  hold(): () => void {
+    this.#holds++;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = undefined;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0) this.#arm();
+    };
+  }
+
   #now(): number {
     return (this.#init.now ?? Date.now)();
   }
@@ -77,7 +100,7 @@ export class Schedule {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedFor = undefined;
-    if (!this.#running) return;
+    if (!this.#running || this.#holds > 0) return;
     const due = this.#init.store.nextDue();
     if (due === undefined) return;
     this.#armedFor = due;
