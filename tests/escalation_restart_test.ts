@@ -9,48 +9,15 @@
  */
 
 import assert from "node:assert/strict";
-import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { type AgentProcess, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
-import type { HarkEvent } from "../lib/event/event.ts";
+import { byPeerId, escalationConfig, escalations, type EscalationStats, oncall } from "./helpers/escalation.ts";
 
 /** Long enough for a restart on a busy machine to finish before the deadline. */
 const AFTER_MS = 20_000;
 
 function config(host: string, peers: string[] = []): string {
-  return loopbackConfig(
-    peers,
-    `[agent]
-host = "${host}"
-topics = ["alerts", "oncall"]
-
-[[sink]]
-type = "file"
-
-[[escalate]]
-topics = ["alerts"]
-after = "${AFTER_MS / 1000}s"
-publish = { topic = "oncall" }
-`,
-  );
-}
-
-interface EscalationStats {
-  pending: number;
-  fired_here: number;
-  taken_by_others: number;
-}
-
-async function escalations(agent: AgentProcess): Promise<EscalationStats> {
-  const { status } = await agent.request({ op: "status" });
-  return (status as { escalations: EscalationStats }).escalations;
-}
-
-async function oncall(agent: AgentProcess): Promise<HarkEvent[]> {
-  return (await agent.events()).filter((event) => event.topic === "oncall");
-}
-
-function byPeerId(agents: AgentProcess[]): AgentProcess[] {
-  return [...agents].sort((x, y) => (x.peerId < y.peerId ? -1 : 1));
+  return escalationConfig(host, peers, AFTER_MS);
 }
 
 /** Three agents in a full mesh, each seeing the other two on `alerts`. */
