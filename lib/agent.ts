@@ -265,7 +265,13 @@ export class Agent {
           backfill: Date.parse(event.time) < store.createdAt,
         }),
       // A past-due version caught up waits for the rest of the session: its replacement may come later in it.
-      onSession: () => this.#schedule?.hold() ?? (() => {}),
+      onSession: () => {
+        const release = this.#schedule?.hold();
+        return () => {
+          release?.();
+          this.#schedule?.caughtUp();
+        };
+      },
     });
     this.#catchUp.start();
     this.#control = new ControlServer({

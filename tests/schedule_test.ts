@@ -205,3 +205,24 @@ Deno.test("catch-up brings several past-due versions of one key: only the newest
   assert.equal(copiesOf(events, newest), 1, "the newest version, once");
   assert.equal(copiesOf(events, first), 0, "the replaced version never");
 });
+
+Deno.test("dead man's switch: an agent back after the due time of a switch re-armed while it was away does not fire it", async () => {
+  await using a = await startAgent({ config: loopbackConfig() });
+  await using b = await startAgent({ config: loopbackConfig(a.addresses) });
+  await b.waitForPeers([a.peerId]);
+  const missed = ["--sequence", "backup-db11", "db11 backup missed"];
+  const armed = await a.send(["--delay", "2s", ...missed]);
+  await waitFor(async () => (await pendingIds(b)).includes(armed), { message: "B to hold it" });
+  assert.equal((await b.stop("SIGKILL")).signal, "SIGKILL");
+
+  // A good backup while B is down re-arms the switch; the old due time passes.
+  const rearmed = await a.send(["--delay", "1m", ...missed]);
+  const [onA] = (await a.cli(["history", "--json"])).stdout.split("\n").filter(Boolean)
+    .map((line) => JSON.parse(line) as HarkEvent).filter((event) => event.id === armed);
+  await waitFor(() => Date.now() > Date.parse(onA.due!) + 500, { message: "the old due time to pass" });
+
+  await using back = await startAgent({ stateDir: b.stateDir, config: loopbackConfig(a.addresses) });
+  await waitFor(async () => (await pendingIds(back)).includes(rearmed), { message: "B to catch up the new one" });
+  await waitFor(async () => !(await pendingIds(back)).includes(armed), { message: "the old one withdrawn" });
+  assert.equal(copiesOf(await back.events(), armed), 0, "a machine that merely restarted never fires the switch");
+});
