@@ -264,6 +264,14 @@ export class Agent {
           // Published before this agent's store existed: history, not news.
           backfill: Date.parse(event.time) < store.createdAt,
         }),
+      // A past-due version caught up waits for the rest of the session: its replacement may come later in it.
+      onSession: () => {
+        const release = this.#schedule?.hold();
+        return () => {
+          release?.();
+          this.#schedule?.caughtUp();
+        };
+      },
     });
     this.#catchUp.start();
     this.#control = new ControlServer({
@@ -450,6 +458,7 @@ export class Agent {
         catalog: this.#catalog?.announcement(),
       }),
       connected: (peer) => mesh.isConnected(peer),
+      connectedPeers: () => mesh.connectedPeers,
       statusIntervalMs: config.membership.status_interval_ms,
       leaveAfterMs: config.membership.leave_after_ms,
     });

@@ -9,48 +9,22 @@
 import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
-import type { HarkEvent } from "../lib/event/event.ts";
 import { MIN_DELAY_ENV } from "../lib/event/due.ts";
+import { byPeerId, escalationConfig, escalations, type EscalationStats, oncall } from "./helpers/escalation.ts";
 
 const AFTER_MS = 5_000;
 
 function config(host: string, peers: string[] = []): string {
-  return loopbackConfig(
-    peers,
-    `[agent]
-host = "${host}"
-topics = ["alerts", "oncall"]
-
-[[sink]]
-type = "file"
-
-[[escalate]]
-topics = ["alerts"]
-after = "${AFTER_MS / 1000}s"
-publish = { topic = "oncall" }
-`,
-    // Members learn of each other within a second, whichever joined first.
-  ).replace("[network]", `[membership]\nstatus_interval = "1s"\n\n[network]`);
-}
-
-interface EscalationStats {
-  pending: number;
-  fired_here: number;
-  taken_by_others: number;
-}
-
-async function escalations(agent: AgentProcess): Promise<EscalationStats> {
-  const { status } = await agent.request({ op: "status" });
-  return (status as { escalations: EscalationStats }).escalations;
+  // Members learn of each other within a second, whichever joined first.
+  return escalationConfig(host, peers, AFTER_MS).replace(
+    "[network]",
+    `[membership]\nstatus_interval = "1s"\n\n[network]`,
+  );
 }
 
 async function members(agent: AgentProcess): Promise<number> {
   const { status } = await agent.request({ op: "status" });
   return (status as { members: unknown[] }).members.length;
-}
-
-async function oncall(agent: AgentProcess): Promise<HarkEvent[]> {
-  return (await agent.events()).filter((event) => event.topic === "oncall");
 }
 
 /** Three agents in a full mesh, each knowing the other two as members. */
@@ -90,7 +64,7 @@ Deno.test("an unacknowledged urgent event is escalated exactly once among three 
   }
   const stats = await settled(agents);
   assert.equal(stats.reduce((sum, s) => sum + s.fired_here, 0), 1, JSON.stringify(stats));
-  const lowest = [...agents].sort((x, y) => (x.peerId < y.peerId ? -1 : 1))[0];
+  const lowest = byPeerId(agents)[0];
   for (const agent of agents) {
     const escalated = await oncall(agent);
     assert.equal(escalated.length, 1, "one escalated event on every agent");
@@ -131,7 +105,7 @@ Deno.test("the would-be firer killed (kill -9) just before its deadline: another
   await using _a = agents[0];
   await using _b = agents[1];
   await using _c = agents[2];
-  const [lowest, ...rest] = [...agents].sort((x, y) => (x.peerId < y.peerId ? -1 : 1));
+  const [lowest, ...rest] = byPeerId(agents);
   const id = await rest[0].send(["-t", "alerts", "-p", "urgent", "--title", "disk full", "db03 at 99%"]);
   const [sent] = (await rest[0].waitForEvents([id])).filter((event) => event.id === id);
   await lowest.waitForEvents([id]);

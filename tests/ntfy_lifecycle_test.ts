@@ -8,9 +8,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { readLines } from "../lib/util/lines.ts";
+import { curl, CurlStream, httpAddress } from "./helpers/ntfy.ts";
 import { WebhookSink } from "../sinks/webhook.ts";
 import { createEvent } from "../lib/event/event.ts";
 import { monotonicUlid } from "../lib/event/ulid.ts";
@@ -18,31 +18,11 @@ import { monotonicUlid } from "../lib/event/ulid.ts";
 const TOPICS = `[agent]\ntopics = ["mytopic"]\n`;
 const HTTP = `[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\nkeepalive = "1s"\n`;
 
-async function httpAddress(agent: AgentProcess): Promise<string> {
-  const reply = await agent.request({ op: "status" });
-  const sources = (reply.status as { sources: { name: string; listen: string }[] }).sources;
-  return `http://${sources.find((source) => source.name === "http")!.listen}`;
-}
-
 /** `curl ARGS` to completion: exit code, HTTP status and body. */
-async function curl(...args: string[]): Promise<{ code: number; status: number; body: string }> {
-  const output = await new Deno.Command("curl", {
-    args: ["-s", "-w", "\n%{http_code}", ...args],
-    clearEnv: true,
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout);
-  const cut = text.lastIndexOf("\n");
-  return { code: output.code, status: Number(text.slice(cut + 1)), body: text.slice(0, cut) };
-}
-
-/** The JSON lines of a subscription, as they come. */
-async function* stream(url: string, signal: AbortSignal): AsyncGenerator<Record<string, unknown>> {
-  const response = await fetch(url, { signal });
-  for await (const line of readLines(response.body!, 1024 * 1024)) yield JSON.parse(line);
+async function curlStatus(...args: string[]): Promise<{ code: number; status: number; body: string }> {
+  const { code, stdout } = await curl("-s", "-w", "\n%{http_code}", ...args);
+  const cut = stdout.lastIndexOf("\n");
+  return { code, status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
 }
 
 Deno.test("ntfy's sequence id publishes, clear and delete requests reach a subscriber as ntfy sends them", async () => {
@@ -52,60 +32,52 @@ Deno.test("ntfy's sequence id publishes, clear and delete requests reach a subsc
   await other.waitForPeers([server.peerId], "mytopic");
   const base = await httpAddress(server);
 
-  const abort = new AbortController();
-  const seen: Record<string, unknown>[] = [];
-  const reading = (async () => {
-    for await (const message of stream(`${base}/mytopic/json`, abort.signal)) seen.push(message);
-  })().catch(() => {});
-  await waitFor(() => seen.some((message) => message.event === "open"), { message: "the stream to open" });
-  try {
-    // ntfy's docs: publish to /<topic>/<sequence_id>, then update with the header, then JSON.
-    const first = await curl("-d", "Downloading file...", `${base}/mytopic/download-123`);
-    assert.equal(first.status, 200, first.body);
-    assert.equal(JSON.parse(first.body).sequence_id, "download-123");
-    assert.equal(
-      (await curl("-H", "X-Sequence-ID: download-123", "-d", "Download 50%", `${base}/mytopic`)).status,
-      200,
-    );
-    const json = JSON.stringify({ topic: "mytopic", message: "Download complete", sequence_id: "download-123" });
-    assert.equal((await curl("-d", json, `${base}/`)).status, 200);
-    // Cleared (read and dismissed) by another agent's user; deleted over ntfy's API.
-    const ack = await other.cli(["ack", "-t", "mytopic", "download-123"]);
-    assert.equal(ack.code, 0, ack.stderr);
-    const deleted = await curl("-X", "DELETE", `${base}/mytopic/download-123`);
-    assert.equal(deleted.status, 200, deleted.body);
-    assert.equal(JSON.parse(deleted.body).event, "message_delete");
-    await waitFor(() => seen.some((message) => message.event === "message_delete"), { message: "message_delete" });
+  await using subscription = new CurlStream(`${base}/mytopic/json`);
+  const seen = () => subscription.json();
+  await waitFor(() => seen().some((message) => message.event === "open"), { message: "the stream to open" });
+  // ntfy's docs: publish to /<topic>/<sequence_id>, then update with the header, then JSON.
+  const first = await curlStatus("-d", "Downloading file...", `${base}/mytopic/download-123`);
+  assert.equal(first.status, 200, first.body);
+  assert.equal(JSON.parse(first.body).sequence_id, "download-123");
+  assert.equal(
+    (await curlStatus("-H", "X-Sequence-ID: download-123", "-d", "Download 50%", `${base}/mytopic`)).status,
+    200,
+  );
+  const json = JSON.stringify({ topic: "mytopic", message: "Download complete", sequence_id: "download-123" });
+  assert.equal((await curlStatus("-d", json, `${base}/`)).status, 200);
+  // Cleared (read and dismissed) by another agent's user; deleted over ntfy's API.
+  const ack = await other.cli(["ack", "-t", "mytopic", "download-123"]);
+  assert.equal(ack.code, 0, ack.stderr);
+  const deleted = await curlStatus("-X", "DELETE", `${base}/mytopic/download-123`);
+  assert.equal(deleted.status, 200, deleted.body);
+  assert.equal(JSON.parse(deleted.body).event, "message_delete");
+  await waitFor(() => seen().some((message) => message.event === "message_delete"), { message: "message_delete" });
 
-    const events = seen.filter((message) => message.event !== "open" && message.event !== "keepalive");
-    assert.deepEqual(
-      events.map(({ event, message, sequence_id, topic }) => ({ event, message, sequence_id, topic })),
-      [
-        { event: "message", message: "Downloading file...", sequence_id: "download-123", topic: "mytopic" },
-        { event: "message", message: "Download 50%", sequence_id: "download-123", topic: "mytopic" },
-        { event: "message", message: "Download complete", sequence_id: "download-123", topic: "mytopic" },
-        { event: "message_clear", message: undefined, sequence_id: "download-123", topic: "mytopic" },
-        { event: "message_delete", message: undefined, sequence_id: "download-123", topic: "mytopic" },
-      ],
-    );
-    const clear = events[3];
-    assert.deepEqual(Object.keys(clear).sort(), ["event", "expires", "id", "sequence_id", "time", "topic"]);
-    assert.equal(clear.id, ack.stdout.trim());
+  const events = seen().filter((message) => message.event !== "open" && message.event !== "keepalive");
+  assert.deepEqual(
+    events.map(({ event, message, sequence_id, topic }) => ({ event, message, sequence_id, topic })),
+    [
+      { event: "message", message: "Downloading file...", sequence_id: "download-123", topic: "mytopic" },
+      { event: "message", message: "Download 50%", sequence_id: "download-123", topic: "mytopic" },
+      { event: "message", message: "Download complete", sequence_id: "download-123", topic: "mytopic" },
+      { event: "message_clear", message: undefined, sequence_id: "download-123", topic: "mytopic" },
+      { event: "message_delete", message: undefined, sequence_id: "download-123", topic: "mytopic" },
+    ],
+  );
+  const clear = events[3];
+  assert.deepEqual(Object.keys(clear).sort(), ["event", "expires", "id", "sequence_id", "time", "topic"]);
+  assert.equal(clear.id, ack.stdout.trim());
 
-    // PUT …/read is ntfy's other name for clear; a stored poll replays the whole life.
-    assert.equal((await curl("-X", "PUT", `${base}/mytopic/download-123/read`)).status, 200);
-    const poll = await curl(`${base}/mytopic/json?poll=1`);
-    assert.deepEqual(
-      poll.body.trim().split("\n").map((line) => JSON.parse(line).event),
-      ["message", "message", "message", "message_clear", "message_delete", "message_clear"],
-    );
-    const bad = await curl("-X", "PUT", `${base}/mytopic/not%20a%20key/clear`);
-    assert.equal(bad.status, 400);
-    assert.match(JSON.parse(bad.body).error, /invalid sequence id/);
-  } finally {
-    abort.abort();
-    await reading;
-  }
+  // PUT …/read is ntfy's other name for clear; a stored poll replays the whole life.
+  assert.equal((await curlStatus("-X", "PUT", `${base}/mytopic/download-123/read`)).status, 200);
+  const poll = await curlStatus(`${base}/mytopic/json?poll=1`);
+  assert.deepEqual(
+    poll.body.trim().split("\n").map((line) => JSON.parse(line).event),
+    ["message", "message", "message", "message_clear", "message_delete", "message_clear"],
+  );
+  const bad = await curlStatus("-X", "PUT", `${base}/mytopic/not%20a%20key/clear`);
+  assert.equal(bad.status, 400);
+  assert.match(JSON.parse(bad.body).error, /invalid sequence id/);
 });
 
 Deno.test("a webhook sink in ntfy format updates, clears and deletes on an ntfy server (here another agent's http source)", async () => {

@@ -8,31 +8,19 @@
  */
 
 import assert from "node:assert/strict";
-import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { haveDesktop, startDesktopSession } from "./helpers/desktop_session.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { curl, httpAddress } from "./helpers/ntfy.ts";
 
 const desktop = haveDesktop("ntfy_media_test: Markdown, icon, attachment and broadcast from ntfy to a desktop");
 
 const CONFIG = `[agent]\ntopics = ["mytopic"]\n\n[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\n`;
 
-async function httpBase(agent: AgentProcess): Promise<string> {
-  const reply = await agent.request({ op: "status" });
-  const sources = (reply.status as { sources: { name: string; listen: string }[] }).sources;
-  return `http://${sources.find((source) => source.name === "http")!.listen}`;
-}
-
-async function curl(...args: string[]): Promise<string> {
-  const output = await new Deno.Command("curl", {
-    args: ["-s", "--fail-with-body", ...args],
-    clearEnv: true,
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  assert.equal(output.code, 0, `curl ${args.join(" ")}: ${stdout}`);
+/** `curl` that must succeed: its stdout. */
+async function curlOk(...args: string[]): Promise<string> {
+  const { code, stdout } = await curl("-s", "--fail-with-body", ...args);
+  assert.equal(code, 0, `curl ${args.join(" ")}: ${stdout}`);
   return stdout;
 }
 
@@ -50,7 +38,7 @@ Deno.test({
   await receiver.waitForPeers([publisher.peerId], "mytopic");
 
   const reply = JSON.parse(
-    await curl(
+    await curlOk(
       "-H",
       "Markdown: yes",
       "-H",
@@ -63,7 +51,7 @@ Deno.test({
       "Actions: broadcast, Take picture, extras.cmd=pic; view, Open docs, https://docs.example/",
       "-d",
       "Someone is **at the door**, see [the camera](https://cam.example/)",
-      `${await httpBase(publisher)}/mytopic`,
+      `${await httpAddress(publisher)}/mytopic`,
     ),
   );
   assert.equal(reply.content_type, "text/markdown");
@@ -71,9 +59,9 @@ Deno.test({
   assert.deepEqual(reply.attachment, { name: "cam.jpg", url: "https://cam.example/snap/cam.jpg" });
 
   // The receiver's ntfy subscribers: ntfy's message object, as the ntfy app's NotificationParser reads it.
-  const base = await httpBase(receiver);
+  const base = await httpAddress(receiver);
   const message = await waitFor(async () => {
-    const lines = (await curl(`${base}/mytopic/json?poll=1`)).split("\n").filter((line) => line !== "");
+    const lines = (await curlOk(`${base}/mytopic/json?poll=1`)).split("\n").filter((line) => line !== "");
     return lines.map((line) => JSON.parse(line)).find((line) => line.id === reply.id);
   }, { message: "the event in the receiver's store" });
   assert.equal(message.content_type, "text/markdown");

@@ -5,10 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { haveTools } from "./helpers/tools.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { readLines } from "../lib/util/lines.ts";
+import { curl, CurlStream, httpAddress } from "./helpers/ntfy.ts";
 
 const TOPICS = `[agent]\ntopics = ["default", "mytopic", "alerts"]\n`;
 const HTTP = (extra = "") => `[[source]]\ntype = "http"\nlisten = "127.0.0.1:0"\nkeepalive = "1s"\n${extra}`;
@@ -27,13 +27,6 @@ interface NtfyLine {
   source?: { host: string; peer: string; host_verified?: false };
 }
 
-/** The http source's address, read from `hark status`. */
-async function httpAddress(agent: AgentProcess): Promise<string> {
-  const reply = await agent.request({ op: "status" });
-  const sources = (reply.status as { sources: { name: string; listen: string }[] }).sources;
-  return `http://${sources.find((source) => source.name === "http")!.listen}`;
-}
-
 /** A pair of agents: `server` serves subscriptions, `publisher` publishes over the mesh. */
 async function pair(extraHttp = "") {
   const server = await startAgent({ config: loopbackConfig([], TOPICS + HTTP(extraHttp)) });
@@ -50,60 +43,6 @@ async function pair(extraHttp = "") {
       await server[Symbol.asyncDispose]();
     },
   };
-}
-
-/** `curl` run to completion, its stdout. */
-async function curl(...args: string[]): Promise<{ code: number; stdout: string }> {
-  const output = await new Deno.Command("curl", {
-    args,
-    clearEnv: true,
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return { code: output.code, stdout: new TextDecoder().decode(output.stdout) };
-}
-
-/** A `curl -s …` that keeps streaming: its lines as they come, until closed. */
-class CurlStream implements AsyncDisposable {
-  readonly lines: string[] = [];
-  readonly #child: Deno.ChildProcess;
-  readonly #reading: Promise<void>;
-
-  constructor(...args: string[]) {
-    const child = new Deno.Command("curl", {
-      args: ["-s", "-N", ...args],
-      clearEnv: true,
-      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    this.#child = child;
-    this.#reading = (async () => {
-      for await (const line of readLines(child.stdout, 1024 * 1024)) this.lines.push(line);
-    })();
-  }
-
-  /** Waits until some line satisfies `match`; returns it. */
-  async until(match: (line: string) => boolean, what: string): Promise<string> {
-    return await waitFor(() => this.lines.find(match), { message: what, timeoutMs: 15_000 });
-  }
-
-  json(): NtfyLine[] {
-    return this.lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await this.#child.status;
-    await this.#reading.catch(() => {});
-  }
 }
 
 const isMessage = (body: string) => (line: string) => line.includes(`"message":${JSON.stringify(body)}`);

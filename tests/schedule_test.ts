@@ -12,6 +12,8 @@
 import assert from "node:assert/strict";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { burst } from "./helpers/burst.ts";
+import { KEYS_PER_FRAME } from "../lib/history/wire.ts";
 import { MIN_DELAY_ENV } from "../lib/event/due.ts";
 import type { HarkEvent } from "../lib/event/event.ts";
 
@@ -194,4 +196,52 @@ Deno.test("hark status and hark history write a pending event's due time as thei
   );
   const history = await a.cli(["history"], { env });
   assert.ok(history.stdout.includes(`(scheduled, due ${second} UTC)`), history.stdout);
+});
+
+Deno.test("catch-up brings several past-due versions of one key: only the newest is delivered, once", async () => {
+  // Room for a burst that fills more than one catch-up frame of keys.
+  const fast = "publisher_rate = 1000\npublisher_burst = 2000";
+  await using a = await startAgent({ config: loopbackConfig([], "", fast) });
+  await using b = await startAgent({ config: loopbackConfig(a.addresses, "", fast) });
+  await b.waitForPeers([a.peerId]);
+  const hello = await a.send(["hello"]);
+  await b.waitForEvents([hello]);
+  await b.stop();
+
+  // While B is away: a version, more events than a frame of keys holds (so the session
+  // goes back and forth between them), then its replacement; both fall due.
+  const first = await a.send(["--delay", "1s", "--sequence", "backup-db09", "first version"]);
+  const between = await burst(a, { count: KEYS_PER_FRAME + 20, body: (i) => `between ${i}` });
+  const newest = await a.send(["--delay", "1s", "--sequence", "backup-db09", "newest version"]);
+  const [onA] = await firstSeen(a, newest);
+  await waitFor(() => Date.now() > Date.parse(onA.due!) + 500, { message: "the due time to pass" });
+
+  // One catch-up session brings them in A's order: the first version long before its replacement.
+  await using back = await startAgent({ stateDir: b.stateDir, config: loopbackConfig(a.addresses, "", fast) });
+  await back.waitForEvents([...between, newest], 30_000);
+  await waitFor(async () => (await pendingCount(back)) === 0, { message: "nothing pending" });
+  const events = await back.events();
+  assert.equal(copiesOf(events, newest), 1, "the newest version, once");
+  assert.equal(copiesOf(events, first), 0, "the replaced version never");
+});
+
+Deno.test("dead man's switch: an agent back after the due time of a switch re-armed while it was away does not fire it", async () => {
+  await using a = await startAgent({ config: loopbackConfig() });
+  await using b = await startAgent({ config: loopbackConfig(a.addresses) });
+  await b.waitForPeers([a.peerId]);
+  const missed = ["--sequence", "backup-db11", "db11 backup missed"];
+  const armed = await a.send(["--delay", "2s", ...missed]);
+  await waitFor(async () => (await pendingIds(b)).includes(armed), { message: "B to hold it" });
+  assert.equal((await b.stop("SIGKILL")).signal, "SIGKILL");
+
+  // A good backup while B is down re-arms the switch; the old due time passes.
+  const rearmed = await a.send(["--delay", "1m", ...missed]);
+  const [onA] = (await a.cli(["history", "--json"])).stdout.split("\n").filter(Boolean)
+    .map((line) => JSON.parse(line) as HarkEvent).filter((event) => event.id === armed);
+  await waitFor(() => Date.now() > Date.parse(onA.due!) + 500, { message: "the old due time to pass" });
+
+  await using back = await startAgent({ stateDir: b.stateDir, config: loopbackConfig(a.addresses) });
+  await waitFor(async () => (await pendingIds(back)).includes(rearmed), { message: "B to catch up the new one" });
+  await waitFor(async () => !(await pendingIds(back)).includes(armed), { message: "the old one withdrawn" });
+  assert.equal(copiesOf(await back.events(), armed), 0, "a machine that merely restarted never fires the switch");
 });

@@ -48,6 +48,8 @@ export interface CatchUpInit {
   /** Topics followed since (lib/follow/), asked for in requests of their own, read at each session. */
   followed?: () => string[];
   onEvent: (event: HarkEvent, fingerprint: number, record: SignedRecord) => void;
+  /** Called as a session starts; what it returns, as the session ends (its events all stored). */
+  onSession?: () => () => void;
   /** Anti-entropy: how often the next peer in turn is asked. @default 60000 */
   intervalMs?: number;
   /** A peer whose session failed (network) waits this long. @default 5000 */
@@ -181,6 +183,7 @@ export class CatchUp {
   async #session(peer: PeerId): Promise<void> {
     const id = peer.toString();
     this.counters.sessions++;
+    const ended = this.#init.onSession?.();
     try {
       let more = false;
       for (const topics of this.#groups()) {
@@ -223,6 +226,8 @@ export class CatchUp {
       }
       log.debug("Catching up from {peer} failed: {message}", { peer: id, message });
       this.#retryLater(peer);
+    } finally {
+      ended?.();
     }
   }
 

@@ -98,6 +98,12 @@ export interface MembershipInit {
   facts: () => MemberFacts;
   /** Whether this agent has a connection to `peer` now. */
   connected: (peer: string) => boolean;
+  /**
+   * The agents this one has a connection to now. Known at once, unlike
+   * members, which an agent learns from joins and statuses (a restarted
+   * agent may wait a whole `status_interval` for them).
+   */
+  connectedPeers?: () => string[];
   statusIntervalMs?: number;
   leaveAfterMs?: number;
   /** Wait per agent ranked before this one, before reporting a departure. @default 1000 */
@@ -167,13 +173,15 @@ export class Membership {
   }
 
   /**
-   * Live members ranked before this agent: those with a lower peer id it is
-   * connected to. The agent ranked first (none before it) acts for the mesh
-   * where one must act alone, as for a departure here, or an escalation
-   * (lib/notifications/escalator.ts).
+   * Live agents ranked before this one: those with a lower peer id it is
+   * connected to, whether or not they have announced themselves to it yet.
+   * The agent ranked first (none before it) acts for the mesh where one
+   * must act alone, as for an escalation (lib/notifications/escalator.ts).
    */
   rankedBefore(): number {
-    return [...this.#members.keys()].filter((other) => other < this.#init.self && this.#init.connected(other)).length;
+    const live = new Set(this.#init.connectedPeers?.() ?? []);
+    for (const member of this.#members.keys()) if (this.#init.connected(member)) live.add(member);
+    return [...live].filter((other) => other < this.#init.self).length;
   }
 
   start(): void {

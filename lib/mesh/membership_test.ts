@@ -22,6 +22,7 @@ function harness(self: string, options: { statusIntervalMs?: number; now?: () =>
     },
     facts: () => ({ peer: self, host: `host-${self}`, version: "0.1.0", topics: ["default"], peers: connected.size }),
     connected: (peer) => connected.has(peer),
+    connectedPeers: () => [...connected],
     statusIntervalMs: options.statusIntervalMs ?? 0,
     leaveAfterMs: 30_000,
     staggerMs: 1_000,
@@ -260,4 +261,18 @@ Deno.test("a report that another agent is unreachable is believed only when this
     assert.equal(membership.checkReport(stopped), undefined);
     assert.equal(membership.checkReport(membershipEvent(STATUS_TOPIC, "x", { peer: "x" })), undefined);
   });
+});
+
+Deno.test("rankedBefore() counts connected agents with a lower peer id, announced or not", async () => {
+  const { membership, connected } = harness("c");
+  membership.start();
+  // b announced itself and is connected; a is connected but its join has not come
+  // (a restarted agent waits a status_interval for it); z ranks after; y is gone.
+  membership.observe(membershipEvent(JOIN_TOPIC, "b", { peer: "b" }));
+  membership.observe(membershipEvent(JOIN_TOPIC, "y", { peer: "y" }));
+  for (const peer of ["a", "b", "z"]) connected.add(peer);
+  assert.equal(membership.rankedBefore(), 2);
+  connected.delete("a");
+  assert.equal(membership.rankedBefore(), 1);
+  await membership.stop();
 });

@@ -456,6 +456,11 @@ export class Mesh {
     return this.#node?.getPeers().length ?? 0;
   }
 
+  /** The peer ids this agent has a connection to now. */
+  get connectedPeers(): string[] {
+    return [...new Set(this.#node?.getConnections().map((c) => c.remotePeer.toString()) ?? [])];
+  }
+
   /** Whether this agent has a connection to `peer` now. */
   isConnected(peer: string): boolean {
     return (this.#node?.getConnections(peerIdFromString(peer)).length ?? 0) > 0;

@@ -152,6 +152,8 @@ export class Escalator {
   #due(rule: CompiledRule, event: HarkEvent, key: string, waited: boolean): void {
     this.#timers.delete(key);
     if (!this.#running || this.#fired.has(key) || !this.#init.isOpen(event)) return;
+    // As at arrival: an escalation more than `after` late (retried that long) helps nobody.
+    if ((this.#init.now ?? Date.now)() - (Date.parse(event.due ?? event.time) + rule.after) > rule.after) return;
     const rank = this.#init.rankedBefore();
     if (!waited && rank > 0) {
       // An agent ranked before this one goes first; its marker ends this wait.
@@ -189,12 +191,21 @@ export class Escalator {
       rule: rule.name,
     });
     // The marker first: the others stand down as soon as it arrives, whatever the action takes.
-    await this.#init.publish({
-      topic: ESCALATION_TOPIC,
-      title: `${host} escalated "${label}" from ${event.topic}`,
-      priority: 2,
-      data: facts,
-    }, true);
+    try {
+      await this.#init.publish({
+        topic: ESCALATION_TOPIC,
+        title: `${host} escalated "${label}" from ${event.topic}`,
+        priority: 2,
+        data: facts,
+      }, true);
+    } catch (error) {
+      // No marker went out (this agent over its rate limit, say): not taken after all, so no other agent
+      // stood down for this one. It tries again after a stagger, unless a marker or an ack comes first.
+      this.#fired.delete(key);
+      this.#firedHere--;
+      if (this.#running) this.#timers.set(key, setTimeout(() => this.#due(rule, event, key, true), this.#stagger()));
+      throw error;
+    }
     if (rule.command) {
       await runEscalationCommand(rule.command, event, facts);
       return;

@@ -13,6 +13,15 @@
  * by publish time, as for every step of a notification, not by due time:
  * each good backup's `--delay 1h --sequence backup-db01` replaces the
  * pending one, which is what makes it a dead man's switch.
+ *
+ * Nothing is released while a catch-up session is storing events (`hold`):
+ * a session may bring a past-due version long before its replacement (a
+ * frame of keys apart), and released at once it would be delivered. For
+ * the same reason, at start what fell due while the agent was down waits
+ * until the first catch-up session is over (`caughtUp`), or `startHoldMs`
+ * has passed without one: a newer version may have been published in the
+ * meantime, and a machine that merely restarted must not fire a dead man's
+ * switch. What falls due after the start is delivered on time.
  */
 
 import { getLogger } from "@logtape/logtape";
@@ -29,10 +38,15 @@ const log = getLogger(["hark", "schedule"]);
  */
 const MAX_SLEEP_MS = 60_000;
 
+/** How long what fell due while the agent was down waits at start for a catch-up session. */
+export const START_HOLD_MS = 10_000;
+
 export interface ScheduleInit {
   store: EventStore;
   /** Delivers a released event (after its commit): to sinks and live subscribers. */
   deliver: (released: StoredEvent) => void;
+  /** @default START_HOLD_MS */
+  startHoldMs?: number;
   now?: () => number;
 }
 
@@ -41,21 +55,36 @@ export class Schedule {
   #timer?: ReturnType<typeof setTimeout>;
   #armedFor?: number;
   #running = false;
+  #holds = 0;
+  /** While set: what was due by this time (the start) waits for `caughtUp`. */
+  #startHold?: { dueBy: number; timer: ReturnType<typeof setTimeout> };
 
   constructor(init: ScheduleInit) {
     this.#init = init;
   }
 
-  /** Arms the timer from the store. Idempotent. */
+  /** Arms the timer from the store, once caught up (or after `startHoldMs`). Idempotent. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    const timer = setTimeout(() => this.caughtUp(), this.#init.startHoldMs ?? START_HOLD_MS);
+    this.#startHold = { dueBy: this.#now(), timer };
+    this.#arm();
+  }
+
+  /** A catch-up session is over: what fell due while the agent was down may go now. */
+  caughtUp(): void {
+    if (!this.#startHold) return;
+    clearTimeout(this.#startHold.timer);
+    this.#startHold = undefined;
     this.#arm();
   }
 
   /** Clears the timer; what is held stays in the store for the next start. Idempotent. */
   stop(): void {
     this.#running = false;
+    clearTimeout(this.#startHold?.timer);
+    this.#startHold = undefined;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedFor = undefined;
@@ -68,6 +97,24 @@ export class Schedule {
     if (this.#armedFor === undefined || due < this.#armedFor) this.#arm();
   }
 
+  /**
+   * Holds every release until the returned function is called (once per
+   * hold; holds nest): for a catch-up session, whose later events may
+   * replace, acknowledge or delete the ones it brought first.
+   */
+  hold(): () => void {
+    this.#holds++;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = undefined;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0) this.#arm();
+    };
+  }
+
   #now(): number {
     return (this.#init.now ?? Date.now)();
   }
@@ -77,8 +124,8 @@ export class Schedule {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedFor = undefined;
-    if (!this.#running) return;
-    const due = this.#init.store.nextDue();
+    if (!this.#running || this.#holds > 0) return;
+    const due = this.#init.store.nextDue(this.#startHold?.dueBy);
     if (due === undefined) return;
     this.#armedFor = due;
     const wait = Math.max(atLeastMs, Math.min(Math.max(0, due - this.#now()), MAX_SLEEP_MS));
@@ -91,7 +138,7 @@ export class Schedule {
     const { store, deliver } = this.#init;
     let failed = false;
     try {
-      const { released, withdrawn } = store.releaseDue(this.#now());
+      const { released, withdrawn } = store.releaseDue(this.#now(), this.#startHold?.dueBy);
       for (const event of withdrawn) {
         log.debug("Scheduled event {id} on {topic} was replaced, acknowledged or deleted before it was due", {
           id: event.id,

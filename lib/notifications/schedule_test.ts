@@ -4,6 +4,7 @@ import { EventStore } from "../store/store.ts";
 import { monotonicUlid } from "../event/ulid.ts";
 import { Schedule } from "./schedule.ts";
 import { MIN_DELAY_ENV } from "../event/due.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
 
 const T0 = Date.parse("2025-01-01T00:00:00.000Z");
 const MINUTE = 60_000;
@@ -108,7 +109,7 @@ Deno.test("EventStore withdraws a pending event replaced, acknowledged or delete
   });
 });
 
-Deno.test("Schedule delivers what fell due while stopped at start, once, and arms no timer when nothing waits", async () => {
+Deno.test("Schedule delivers what fell due while stopped once caught up after start, once, and arms no timer when nothing waits", async () => {
   await withStore(async (store, clock) => {
     const delivered: string[] = [];
     const schedule = new Schedule({ store, now: () => clock.now, deliver: ({ event }) => delivered.push(event.body) });
@@ -118,12 +119,39 @@ Deno.test("Schedule delivers what fell due while stopped at start, once, and arm
     schedule.start();
     schedule.start();
     await new Promise((resolve) => setTimeout(resolve, 0));
+    // A newer version may have been published while the agent was down: first a catch-up session.
+    assert.deepEqual(delivered, [], "held until caught up");
+    schedule.caughtUp();
+    await new Promise((resolve) => setTimeout(resolve, 0));
     assert.deepEqual(delivered, ["overdue"]);
     schedule.stop();
     schedule.start();
+    schedule.caughtUp();
     await new Promise((resolve) => setTimeout(resolve, 0));
     assert.deepEqual(delivered, ["overdue"], "not twice");
     schedule.stop();
+    schedule.stop();
+  });
+});
+
+Deno.test("Schedule holds at start only what was already due; what falls due after the start goes on time", async () => {
+  await withStore(async (store, clock) => {
+    const delivered: string[] = [];
+    const schedule = new Schedule({ store, now: () => clock.now, deliver: ({ event }) => delivered.push(event.body) });
+    store.append(make({ body: "overdue", delay: MINUTE }, T0), 1);
+    store.commit();
+    clock.now = T0 + 2 * MINUTE;
+    schedule.start();
+    const onTime = make({ body: "on time", delay: MINUTE }, clock.now);
+    store.append(onTime, 2);
+    store.commit();
+    clock.now = T0 + 3 * MINUTE;
+    schedule.held(onTime);
+    await waitFor(() => delivered.length > 0, { message: "the event due after the start" });
+    assert.deepEqual(delivered, ["on time"], "the overdue one waits for a catch-up session");
+    schedule.caughtUp();
+    await waitFor(() => delivered.length > 1, { message: "the overdue event once caught up" });
+    assert.deepEqual(delivered, ["on time", "overdue"]);
     schedule.stop();
   });
 });

@@ -458,9 +458,11 @@ export class EventStore {
     ).all(...seqs).map(toStored);
   }
 
-  /** The earliest due time (ms) of the events held until due, or undefined when none is. */
-  nextDue(): number | undefined {
-    const row = this.#db.prepare("SELECT min(due) AS due FROM events WHERE held = 1").get() as { due: number | null };
+  /** The earliest due time (ms) after `after` of the events held until due, or undefined when none is. */
+  nextDue(after = -Infinity): number | undefined {
+    const row = this.#db.prepare("SELECT min(due) AS due FROM events WHERE held = 1 AND due > ?").get(after) as {
+      due: number | null;
+    };
     return row.due ?? undefined;
   }
 
@@ -478,7 +480,7 @@ export class EventStore {
   }
 
   /**
-   * Releases the held events due by `now`, soonest first, in the open group
+   * Releases the held events due by `now` (and after `after`), soonest first, in the open group
    * transaction (act on them from `afterCommit`). One replaced, acknowledged
    * or deleted since it was published is held for good and never delivered;
    * any other moves to a new sequence number, after every event stored so
@@ -486,9 +488,10 @@ export class EventStore {
    * a new event, and a crash before or after the commit neither loses it
    * nor repeats it.
    */
-  releaseDue(now: number): { released: StoredEvent[]; withdrawn: HarkEvent[] } {
-    const rows = this.#db.prepare("SELECT seq, json FROM events WHERE held = 1 AND due <= ? ORDER BY due, seq")
-      .all(now) as { seq: number; json: string }[];
+  releaseDue(now: number, after = -Infinity): { released: StoredEvent[]; withdrawn: HarkEvent[] } {
+    const rows = this.#db.prepare(
+      "SELECT seq, json FROM events WHERE held = 1 AND due <= ? AND due > ? ORDER BY due, seq",
+    ).all(now, after) as { seq: number; json: string }[];
     const released: StoredEvent[] = [];
     const withdrawn: HarkEvent[] = [];
     if (rows.length === 0) return { released, withdrawn };

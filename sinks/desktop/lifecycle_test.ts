@@ -11,6 +11,7 @@ import { createEvent, type EventDraft, type HarkEvent } from "../../lib/event/ev
 import { monotonicUlid } from "../../lib/event/ulid.ts";
 import { type DesktopSession, haveDesktop, startDesktopSession } from "../../tests/helpers/desktop_session.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
+import { EventStore } from "../../lib/store/store.ts";
 
 const nextId = monotonicUlid();
 const haveSession = haveDesktop("the desktop sink's notifications with a life against dunst");
@@ -82,4 +83,78 @@ sinkTest("the Acknowledge button publishes a clear of the popup's notification",
   await session.clickButton("Acknowledge");
   await waitFor(() => acks.length === 1, { message: "the button published no clear" });
   assert.deepEqual(acks, [["deploys", "disk-db-1"]]);
+});
+
+Deno.test({
+  name: "an event held by the 'while you were away' gate and acknowledged meanwhile never pops up",
+  ignore: !haveSession,
+}, async () => {
+  await using session = await startDesktopSession();
+  const dir = await Deno.makeTempDir({ prefix: "hark_desktop_lifecycle_" });
+  const store = EventStore.open(dir, { cursorFlushMs: 60_000 });
+  // As the agent stores an event before any sink sees it.
+  const stored = (e: HarkEvent) => store.append(e, 0, { data: new TextEncoder().encode(JSON.stringify(e)) });
+  const sink = new DesktopSink({
+    maxAgeMs: 60_000,
+    summarizeAfter: 10,
+    maxPopups: 100,
+    popupWindowMs: 60_000,
+    backend: linuxBackend(new LinuxDesktop({ address: session.address, warn: () => {} })),
+    isOpen: (e) => !store.notifications.superseded(e),
+  });
+  try {
+    // An hour old, caught up after an absence: the gate holds it for a moment.
+    const stale = createEvent({ topic: "deploys", body: "stale and acknowledged", sequence: "deploy-7" }, {
+      id: nextId(),
+      now: Date.now() - 3_600_000,
+      host: "ci",
+      peer: "12D3KooWt",
+    });
+    stored(stale);
+    await sink.deliver(stale);
+    // Its acknowledgement arrives within the gate's moment.
+    const ack = event({ kind: "clear", sequence: "deploy-7" });
+    stored(ack);
+    await sink.deliver(ack);
+    // A fresh event lets the gate go: what it held is shown (or not) before it.
+    const fresh = event({ body: "fresh" });
+    stored(fresh);
+    await sink.deliver(fresh);
+    await session.waitForNotification((n) => n.body === "fresh");
+    assert.deepEqual(session.notifications().map((n) => n.body), ["fresh"]);
+  } finally {
+    await sink.close();
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "a new version of a popup on screen replaces it in place, past the popup limit",
+  ignore: !haveSession,
+}, async () => {
+  await using session = await startDesktopSession();
+  const sink = new DesktopSink({
+    maxAgeMs: 60_000,
+    summarizeAfter: 10,
+    maxPopups: 1,
+    popupWindowMs: 60_000,
+    backend: linuxBackend(new LinuxDesktop({ address: session.address, warn: () => {} })),
+  });
+  try {
+    await sink.deliver(event({ title: "deploy 9", body: "started", sequence: "deploy-9" }));
+    const first = await session.waitForNotification((n) => n.body === "started");
+    // The limit (one popup a minute) is spent: a version of the popup on screen still shows.
+    await sink.deliver(event({ title: "deploy 9", body: "live", sequence: "deploy-9" }));
+    const second = await session.waitForNotification((n) => n.body === "live");
+    assert.equal(second.id, first.id, "replaced in place");
+    // Another notification is still held back by the limit.
+    await sink.deliver(event({ title: "deploy 10", body: "started", sequence: "deploy-10" }));
+    assert.equal((sink.stats() as { collapsed: number }).collapsed, 1);
+  } finally {
+    await sink.close();
+  }
+  // Closing shows the summary of what the limit held back.
+  await session.waitForNotification((n) => n.body.startsWith("1 more event"));
+  assert.deepEqual(session.notifications().map((n) => n.body), ["started", "live", "1 more event: deploys 1"]);
 });

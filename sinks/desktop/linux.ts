@@ -277,6 +277,11 @@ export class LinuxDesktop implements AsyncDisposable {
     }
   }
 
+  /** Whether a popup shown under `key` is open, so that a new version replaces it in place. */
+  showing(key: string): boolean {
+    return this.#popupOf(key) !== undefined;
+  }
+
   /**
    * Closes the popup shown under `key` (CloseNotification), when it is
    * still open; resolves whether there was one. Never throws.

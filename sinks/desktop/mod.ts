@@ -38,6 +38,8 @@ export interface DesktopBackend {
   show(notification: Notification): Promise<void>;
   /** Closes the notification shown under this replace key, where the platform can. */
   withdraw?(key: string): Promise<void>;
+  /** Whether a notification shown under this replace key is still open, where the platform knows. */
+  showing?(key: string): boolean;
   close(): Promise<void>;
 }
 
@@ -109,15 +111,17 @@ export class DesktopSink implements Sink {
   #closed = false;
   #coalescer: Coalescer;
   #repeats?: RepeatSchedule;
+  #isOpen: (event: HarkEvent) => boolean;
 
   constructor(init: DesktopSinkInit) {
     this.#backend = init.backend ?? platformBackend(init.popups);
     this.#acknowledge = init.acknowledge;
+    this.#isOpen = init.isOpen ?? (() => true);
     this.#coalescer = new Coalescer({ windowMs: init.coalesceMs, memory: init.memory });
     if (init.repeat) {
       this.#repeats = new RepeatSchedule({
         ...init.repeat,
-        isOpen: init.isOpen ?? (() => true),
+        isOpen: this.#isOpen,
         show: (event) => this.#remind(event),
         memory: init.memory,
       });
@@ -216,12 +220,17 @@ export class DesktopSink implements Sink {
 
   async #popUp(event: HarkEvent): Promise<void> {
     await this.#showDueSummary();
+    // Asked again here: the "while you were away" gate may have held the event
+    // while its acknowledgement or a newer version arrived (the router asked before).
+    if (!this.#isOpen(event)) return;
     const group = this.#coalescer.offer(event, notificationKey(event), [event.topic, sequenceOf(event)]);
     // Another host reporting the same problem updates the counting popup in place: no new popup to limit.
     if (group && group.count > 1) return await this.#showTracked(event, this.#notificationFor(event, group), group);
-    if (this.#limit.offer(event.topic)) {
-      return await this.#showTracked(event, this.#notificationFor(event, group), group);
-    }
+    const notification = this.#notificationFor(event, group);
+    // A new version of a popup still on screen changes it in place: no new popup to limit, and
+    // folding it into the summary would leave the old version showing.
+    const inPlace = notification.replacesKey !== undefined && this.#backend.showing?.(notification.replacesKey);
+    if (inPlace || this.#limit.offer(event.topic)) return await this.#showTracked(event, notification, group);
     this.#collapsed++;
     // The summary pops up when the window ends, even if no further event comes.
     const due = this.#limit.dueAt();
@@ -268,6 +277,7 @@ export function linuxBackend(desktop = new LinuxDesktop()): DesktopBackend {
     withdraw: async (key) => {
       await desktop.withdraw(key);
     },
+    showing: (key) => desktop.showing(key),
     close: () => desktop.close(),
   };
 }
