@@ -173,7 +173,7 @@ export class Agent {
       // not pop up on the desktop. A plugin sees hark.* too; it picks its own in its Worker.
       const topics = sink.topics ??
         (sink.type === "plugin" ? [...config.agent.topics, "hark.*"] : [...config.agent.topics]);
-      const created = createSinks(sink, context);
+      const created = await createSinks(sink, context);
       if (created.length === 0) {
         log.warn("Plugin directory {dir} holds no .ts, .js or .mjs file; add one and restart the agent", {
           dir: sink.plugins,
@@ -291,7 +291,7 @@ export class Agent {
     });
     await this.#control.start();
     for (const source of config.sources) {
-      const created = createSource(source, {
+      const created = await createSource(source, {
         publish: async (draft) => (await this.#publish(mesh, draft)).event,
         feed: this.#feed(),
         metrics: () => this.#metrics(mesh),

@@ -1,13 +1,15 @@
-/** Makes sinks from their config: the one place that knows every kind (./sink.ts says what a sink is). */
+/**
+ * Makes sinks from their config: the one place that knows every kind (./sink.ts says what a sink is).
+ * Kinds beyond stdout and file load when a config uses them: the desktop sink brings a D-Bus client,
+ * plugins a Worker host, and an idle agent should not hold code it never runs (docs/scale.md).
+ * Each import names its module literally, so `deno compile` still embeds it.
+ */
 
 import { join } from "node:path";
 import { PLUGIN_FILE, type SinkConfig } from "../lib/config/config.ts";
 import { StdoutSink } from "./stdout.ts";
 import { FileSink } from "./file.ts";
-import { ExecSink } from "./exec.ts";
-import { WebhookSink } from "./webhook.ts";
-import { DesktopSink } from "./desktop/mod.ts";
-import { PluginSink } from "./plugin/mod.ts";
+import type { PluginSink } from "./plugin/mod.ts";
 import type { Sink, SinkContext } from "./sink.ts";
 
 export type { Sink, SinkContext };
@@ -16,16 +18,17 @@ export type { Sink, SinkContext };
  * Makes the sinks a config entry describes: one, or for a plugin directory
  * one per file in it (sorted, so that each keeps its cursor across restarts).
  */
-export function createSinks(config: SinkConfig, context: SinkContext): Sink[] {
-  if (config.type !== "plugin" || config.plugins === undefined) return [createSink(config, context)];
-  return [...Deno.readDirSync(config.plugins)]
+export async function createSinks(config: SinkConfig, context: SinkContext): Promise<Sink[]> {
+  if (config.type !== "plugin" || config.plugins === undefined) return [await createSink(config, context)];
+  const paths = [...Deno.readDirSync(config.plugins)]
     .filter((entry) => entry.isFile && PLUGIN_FILE.test(entry.name))
     .map((entry) => join(config.plugins!, entry.name))
-    .sort()
-    .map((path) => pluginSink(config, path, context));
+    .sort();
+  return await Promise.all(paths.map((path) => pluginSink(config, path, context)));
 }
 
-function pluginSink(config: SinkConfig, path: string, context: SinkContext): PluginSink {
+async function pluginSink(config: SinkConfig, path: string, context: SinkContext): Promise<PluginSink> {
+  const { PluginSink } = await import("./plugin/mod.ts");
   return new PluginSink({
     path,
     timeoutMs: config.timeout,
@@ -41,13 +44,14 @@ function pluginSink(config: SinkConfig, path: string, context: SinkContext): Plu
 }
 
 /** Makes the sink a config entry describes; a plugin sink names one file (`path`). */
-export function createSink(config: SinkConfig, context: SinkContext): Sink {
+export async function createSink(config: SinkConfig, context: SinkContext): Promise<Sink> {
   switch (config.type) {
     case "stdout":
       return new StdoutSink({ maxAgeMs: config.max_age, summarizeAfter: config.summarize_after });
     case "file":
       return new FileSink({ path: config.path!, maxBytes: config.max_size, keep: config.keep });
-    case "desktop":
+    case "desktop": {
+      const { DesktopSink } = await import("./desktop/mod.ts");
       return new DesktopSink({
         maxAgeMs: config.max_age,
         summarizeAfter: config.summarize_after,
@@ -60,14 +64,18 @@ export function createSink(config: SinkConfig, context: SinkContext): Sink {
         memory: context.memory,
         isOpen: context.isOpen,
       });
-    case "exec":
+    }
+    case "exec": {
+      const { ExecSink } = await import("./exec.ts");
       return new ExecSink({
         command: config.command!,
         timeoutMs: config.timeout,
         concurrency: config.concurrency,
         slowMs: config.slow_after,
       });
-    case "webhook":
+    }
+    case "webhook": {
+      const { WebhookSink } = await import("./webhook.ts");
       return new WebhookSink({
         url: config.url!,
         format: config.format,
@@ -76,7 +84,8 @@ export function createSink(config: SinkConfig, context: SinkContext): Sink {
         timeoutMs: config.timeout,
         retries: config.retries,
       });
+    }
     case "plugin":
-      return pluginSink(config, config.path!, context);
+      return await pluginSink(config, config.path!, context);
   }
 }

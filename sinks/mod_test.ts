@@ -10,7 +10,7 @@ Deno.test("createSinks() makes one plugin per .ts, .js or .mjs file of a plugins
     await Deno.mkdir(`${dir}/plugins/lib.ts`);
     const layer = parseConfig(`[[sink]]\ntype = "plugin"\nplugins = "plugins"\n`, `${dir}/hark.toml`);
     const [config] = resolveConfig(layer, { host: "h", stateDir: "/state" }).sinks;
-    const sinks = createSinks(config, { publish: () => Promise.reject(new Error("not in this test")) });
+    const sinks = await createSinks(config, { publish: () => Promise.reject(new Error("not in this test")) });
     assert.deepEqual(sinks.map((sink) => sink.name), [
       `plugin:${dir}/plugins/a.ts`,
       `plugin:${dir}/plugins/b.js`,

@@ -66,7 +66,7 @@ Deno.test("the example plugin of docs/plugins.md runs: an urgent build becomes a
     const [sinkConfig] =
       resolveConfig(parseConfig(config, `${dir}/hark.toml`), { host: "h", stateDir: "/state" }).sinks;
     const sent: EventDraft[] = [];
-    const [sink] = createSinks(sinkConfig, {
+    const [sink] = await createSinks(sinkConfig, {
       publish: (draft) => {
         sent.push(draft);
         return Promise.resolve({ ...build, id: "01JDQ8ZC5V8Q0W3Z7M9N4T9999", topic: draft.topic! });

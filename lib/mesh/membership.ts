@@ -5,7 +5,9 @@
  *
  * - `hark.node.join`: an agent announces itself once it has a peer to tell.
  * - `hark.node.status`: the same facts again every `status_interval`, so an
- *   agent that came later learns who is there.
+ *   agent that came later learns who is there. Past `STATUS_MEMBERS` members
+ *   the interval grows with them (`statusDelayMs`), so what each agent
+ *   receives stays the same however large the network.
  * - `hark.node.leave`: an agent says goodbye when it stops. One that
  *   vanishes without a word (killed, crashed, unplugged) is reported by the
  *   agents that were connected to it, once it has been gone `leave_after`
@@ -51,6 +53,27 @@ const LONELY_JOIN_MS = 10_000;
 const REPORT_ALLOWANCE_MS = 2_000;
 /** Publishers whose last event's arrival is remembered; the oldest are forgotten beyond this. */
 const HEARD_CAPACITY = 10_000;
+
+/**
+ * Members whose statuses fit in one `status_interval`. Every agent receives
+ * every status, so with a fixed interval each one's share grows with the
+ * network: at 1,000 agents and 5 minutes, 200 a minute into every agent and
+ * store. Beyond this many, the interval grows in step: by default 5 min up to
+ * 300 members, then 1 s per member, about 60 statuses a minute into each.
+ */
+export const STATUS_MEMBERS = 300;
+/** Each status waits this share of the interval more or less, at random, so agents started together drift apart. */
+const STATUS_JITTER = 0.1;
+
+/**
+ * How long until this agent's next status: `baseMs`, stretched in proportion
+ * once the network has more than `STATUS_MEMBERS` members, spread by ±10%.
+ * `random` is in [0, 1).
+ */
+export function statusDelayMs(baseMs: number, members: number, random: number): number {
+  const interval = baseMs * Math.max(1, members / STATUS_MEMBERS);
+  return Math.round(interval * (1 - STATUS_JITTER + 2 * STATUS_JITTER * random));
+}
 
 export type LeaveReason = "stopped" | "unreachable";
 
@@ -104,8 +127,11 @@ export interface MembershipInit {
    * agent may wait a whole `status_interval` for them).
    */
   connectedPeers?: () => string[];
+  /** Between statuses while the network has up to `STATUS_MEMBERS` members; 0 for none. */
   statusIntervalMs?: number;
   leaveAfterMs?: number;
+  /** For the spread of status times. @default Math.random */
+  random?: () => number;
   /** Wait per agent ranked before this one, before reporting a departure. @default 1000 */
   staggerMs?: number;
   now?: () => number;
@@ -123,7 +149,7 @@ export class Membership {
   #joined = false;
   #running = false;
   #lonelyJoin?: ReturnType<typeof setTimeout>;
-  #statusTimer?: ReturnType<typeof setInterval>;
+  #statusTimer?: ReturnType<typeof setTimeout>;
   /** When a live event signed by each agent last arrived; insertion order is age. */
   #heard = new Map<string, number>();
 
@@ -188,10 +214,19 @@ export class Membership {
     if (this.#running) return;
     this.#running = true;
     this.#lonelyJoin = setTimeout(() => this.#join(), LONELY_JOIN_MS);
+    this.#scheduleStatus();
+  }
+
+  /** One timer at a time, set again after each status: the member count may have changed since. */
+  #scheduleStatus(): void {
     const interval = this.#init.statusIntervalMs ?? STATUS_INTERVAL_DEFAULT_MS;
-    if (interval > 0) {
-      this.#statusTimer = setInterval(() => this.#announce(STATUS_TOPIC, 2, "is up"), interval);
-    }
+    if (interval <= 0 || !this.#running) return;
+    // This agent and the others it knows of.
+    const members = this.#members.size + 1;
+    this.#statusTimer = setTimeout(() => {
+      this.#announce(STATUS_TOPIC, 2, "is up");
+      this.#scheduleStatus();
+    }, statusDelayMs(interval, members, (this.#init.random ?? Math.random)()));
   }
 
   /** Says goodbye (when it has joined) and releases every timer. Idempotent. */
@@ -199,7 +234,7 @@ export class Membership {
     if (!this.#running) return;
     this.#running = false;
     clearTimeout(this.#lonelyJoin);
-    clearInterval(this.#statusTimer);
+    clearTimeout(this.#statusTimer);
     for (const member of this.#members.values()) clearTimeout(member.timer);
     this.#members.clear();
     if (!this.#joined) return;

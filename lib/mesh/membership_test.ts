@@ -7,7 +7,9 @@ import {
   LEAVE_TOPIC,
   type MemberFacts,
   Membership,
+  STATUS_MEMBERS,
   STATUS_TOPIC,
+  statusDelayMs,
 } from "./membership.ts";
 
 /** A Membership for agent `self`, its publications, and who it is connected to. */
@@ -27,6 +29,8 @@ function harness(self: string, options: { statusIntervalMs?: number; now?: () =>
     leaveAfterMs: 30_000,
     staggerMs: 1_000,
     now: options.now,
+    // The middle of the spread: statuses exactly on the interval.
+    random: () => 0.5,
   });
   const leaves = () => published.filter((draft) => draft.topic === LEAVE_TOPIC).map((draft) => draft.data);
   return { membership, published, connected, leaves };
@@ -78,6 +82,50 @@ Deno.test(
     });
     await clock.tickAsync(600_000);
     assert.equal(published.length, 4, "nothing after stop");
+  }),
+);
+
+Deno.test("statusDelayMs() keeps the interval up to STATUS_MEMBERS members, then grows it with them, spread ±10%", async (t) => {
+  const FIVE_MIN = 5 * 60_000;
+  const cases: [string, number, number, number][] = [
+    ["3 members", 3, 0.5, FIVE_MIN],
+    ["300 members", STATUS_MEMBERS, 0.5, FIVE_MIN],
+    ["1,000 members: 1 s each", 1_000, 0.5, 1_000_000],
+    ["10,000 members", 10_000, 0.5, 10_000_000],
+    ["earliest", 3, 0, 0.9 * FIVE_MIN],
+    ["latest", 3, 0.999_999, 1.1 * FIVE_MIN],
+  ];
+  for (const [name, members, random, expected] of cases) {
+    await t.step(name, () => assert.ok(Math.abs(statusDelayMs(FIVE_MIN, members, random) - expected) <= 1));
+  }
+  await t.step("statuses each agent receives a minute stay bounded as the network grows", () => {
+    const perMinute = (members: number) => members * 60_000 / statusDelayMs(FIVE_MIN, members, 0.5);
+    assert.equal(perMinute(300), 60);
+    assert.equal(perMinute(1_000), 60);
+    assert.equal(perMinute(10_000), 60);
+  });
+});
+
+Deno.test(
+  "an agent's status interval grows once it knows more than STATUS_MEMBERS members",
+  withClock(async (clock) => {
+    const { membership, published } = harness("a", { statusIntervalMs: 60_000 });
+    membership.start();
+    const statuses = () => published.filter((draft) => draft.topic === STATUS_TOPIC).length;
+    await clock.tickAsync(60_000);
+    assert.equal(statuses(), 1);
+    // 599 others: 600 members, twice STATUS_MEMBERS, so the next status waits twice the interval.
+    for (let i = 0; i < 2 * STATUS_MEMBERS - 1; i++) {
+      const peer = `p${String(i).padStart(4, "0")}`;
+      membership.observe(membershipEvent(STATUS_TOPIC, peer, { peer }));
+    }
+    await clock.tickAsync(60_000);
+    assert.equal(statuses(), 2, "the status already due goes out on the old interval");
+    await clock.tickAsync(119_999);
+    assert.equal(statuses(), 2);
+    await clock.tickAsync(1);
+    assert.equal(statuses(), 3);
+    await membership.stop();
   }),
 );
 

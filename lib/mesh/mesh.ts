@@ -21,6 +21,7 @@ import { type KeptOrigin, PeerKeeper } from "../connect/peer_keeper.ts";
 import { LinkMonitor } from "../connect/link_monitor.ts";
 import type { PeerBook } from "../connect/peer_book.ts";
 import { PeerExchange } from "../connect/peer_exchange.ts";
+import { LanDial } from "../connect/lan_dial.ts";
 import { serveReach } from "../connect/reach.ts";
 import { type ClockReading, readClock, serveClock } from "../connect/clock.ts";
 import { type Reachability, RelayUse } from "../connect/relay_use.ts";
@@ -142,6 +143,7 @@ export class Mesh {
   #origins = new Map<string, PeerOrigin>();
   /** Peers mDNS reported and this agent has not yet dialed. */
   #foundOnLan = new Set<string>();
+  #lanDial?: LanDial;
   #peerTopics = new Map<string, Set<string>>();
   /** The topics this agent subscribes to: those it started with, and those followed since. */
   #topics: Set<string>;
@@ -355,6 +357,7 @@ export class Mesh {
     this.#peerTopics.clear();
     this.#origins.clear();
     this.#foundOnLan.clear();
+    this.#lanDial = undefined;
   }
 
   /**
@@ -689,13 +692,12 @@ export class Mesh {
     const node = this.#node;
     const peer = evt.detail;
     if (!this.#foundOnLan.delete(peer.id.toString())) return;
-    if (!node || node.getConnections(peer.id).length > 0) return;
-    // libp2p 3 does not dial what discovery finds; without this, mDNS is inert.
-    node.dial(peer.id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).then((connection) => {
-      this.#origins.set(connection.remotePeer.toString(), "mdns");
-    }).catch((error) => {
-      log.debug("Cannot dial discovered peer {peer}: {error}", { peer: peer.id.toString(), error: error.message });
+    if (!node) return;
+    this.#lanDial ??= new LanDial(node, {
+      dialTimeoutMs: DIAL_TIMEOUT_MS,
+      onConnected: (connected) => this.#origins.set(connected, "mdns"),
     });
+    this.#lanDial.found(peer.id);
   };
 }
 

@@ -7,9 +7,6 @@
 
 import type { SourceConfig } from "../config/config.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
-import { FifoSource } from "./fifo.ts";
-import { HttpSource } from "./http.ts";
-import { WatchSource } from "./watch.ts";
 
 export type { AgentView, Feed, Publish, Source };
 
@@ -29,13 +26,18 @@ export interface SourceContext {
 /** An HTTP body may hold a whole event's worth of text, and some headroom for JSON. */
 const HTTP_BODY_BYTES = 64 * 1024;
 
-/** Makes the source a config entry describes; events without a topic get the entry's `topic`. */
-export function createSource(config: SourceConfig, context: SourceContext): Source {
+/**
+ * Makes the source a config entry describes; events without a topic get the entry's `topic`.
+ * Each kind loads when a config uses it (the http source carries the ntfy server and the web
+ * page), by a literal import that `deno compile` still embeds.
+ */
+export async function createSource(config: SourceConfig, context: SourceContext): Promise<Source> {
   const publish: Publish = config.topic
     ? (draft) => context.publish({ ...draft, topic: draft.topic ?? config.topic })
     : context.publish;
   switch (config.type) {
-    case "fifo":
+    case "fifo": {
+      const { FifoSource } = await import("./fifo.ts");
       return new FifoSource({
         path: config.path!,
         mode: config.mode,
@@ -47,7 +49,9 @@ export function createSource(config: SourceConfig, context: SourceContext): Sour
         maxLineBytes: context.maxEventBytes,
         publish,
       });
-    case "http":
+    }
+    case "http": {
+      const { HttpSource } = await import("./http.ts");
       return new HttpSource({
         listen: config.listen,
         token: config.token,
@@ -60,7 +64,9 @@ export function createSource(config: SourceConfig, context: SourceContext): Sour
         maxBodyBytes: Math.max(HTTP_BODY_BYTES, context.maxEventBytes),
         publish,
       });
-    case "watch":
+    }
+    case "watch": {
+      const { WatchSource } = await import("./watch.ts");
       return new WatchSource({
         path: config.path!,
         rules: config.rules!,
@@ -69,5 +75,6 @@ export function createSource(config: SourceConfig, context: SourceContext): Sour
         ratePerMinute: config.rate,
         publish,
       });
+    }
   }
 }

@@ -129,12 +129,18 @@ CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
 CREATE INDEX IF NOT EXISTS events_received ON events (received);
 CREATE INDEX IF NOT EXISTS events_publisher_time ON events (publisher, time);
+-- A latestOnly topic's newest row per publisher in one lookup; by (publisher, time) alone it was a scan of every row
+-- a busy publisher has stored, on each status that arrives.
+CREATE INDEX IF NOT EXISTS events_publisher_topic_time ON events (publisher, topic, time);
 CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL, in_flight TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS syncs (peer TEXT PRIMARY KEY, store TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, peer TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS followed (topic TEXT PRIMARY KEY, left_at INTEGER);
 `;
+
+/** A publisher's newest publish time on a topic (for latestOnly topics). */
+export const NEWEST_ON_TOPIC = "SELECT MAX(time) AS time FROM events WHERE publisher = ? AND topic = ?";
 
 /** Columns added after the first release of the schema, for stores made before them. */
 const ADDED_COLUMNS: Record<string, string> = {
@@ -251,7 +257,7 @@ export class EventStore {
       now: init.now ?? Date.now,
     };
     this.#latestOnly = new Set(init.latestOnly ?? []);
-    this.#newestOf = db.prepare("SELECT MAX(time) AS time FROM events WHERE publisher = ? AND topic = ?");
+    this.#newestOf = db.prepare(NEWEST_ON_TOPIC);
     this.#dropOlder = db.prepare("DELETE FROM events WHERE publisher = ? AND topic = ? AND seq < ?");
     this.#insert = db.prepare(
       `INSERT OR IGNORE INTO events (publisher, id, topic, time, received, fingerprint, json, data, seqno, signature, backfill, due, held)

@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { createEvent, type HarkEvent } from "../event/event.ts";
 import { HarkError } from "../errors.ts";
 import { inDir } from "../config/paths.ts";
-import { type Arrival, EventStore, STORE_FILE, type StoreInit } from "./store.ts";
+import { type Arrival, EventStore, NEWEST_ON_TOPIC, STORE_FILE, type StoreInit } from "./store.ts";
 import { monotonicUlid } from "../event/ulid.ts";
 
 const PEER_A = "12D3KooWPeerA";
@@ -458,6 +458,26 @@ Deno.test("EventStore keeps only each publisher's newest event on a latestOnly t
         assert.equal(rows("builds", PEER_A).length, 3);
       });
     });
+  });
+});
+
+Deno.test("EventStore finds a publisher's newest row on a latestOnly topic by index, not by scanning its rows", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, { latestOnly: ["hark.node.status"] }, () => {});
+    // Each step of the plan: SCAN reads every row of the publisher, SEARCH on (publisher, topic) goes straight there.
+    const plan = (() => {
+      const db = new DatabaseSync(inDir(dir, STORE_FILE));
+      try {
+        return (db.prepare(`EXPLAIN QUERY PLAN ${NEWEST_ON_TOPIC}`).all(PEER_A, "hark.node.status") as {
+          detail: string;
+        }[])
+          .map((step) => step.detail);
+      } finally {
+        db.close();
+      }
+    })();
+    assert.equal(plan.length, 1, plan.join("\n"));
+    assert.match(plan[0], /^SEARCH events USING COVERING INDEX \w+ \(publisher=\? AND topic=\?\)$/);
   });
 });
 

@@ -18,20 +18,21 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return user + system;
 }
 
-async function rssMb(pid: number): Promise<number> {
+export async function rssMb(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
 /**
- * The process's anonymous memory (smaps_rollup): heap, stacks and other
- * memory it allocated, without pages mapped from files. For a Deno agent
- * about half of its RSS is the deno executable's own code, clean pages the
- * kernel shares between processes and can drop and read back at will.
+ * The process's anonymous resident memory (RssAnon in /proc/PID/status):
+ * heap, stacks and other memory it allocated, without pages mapped from
+ * files. For a Deno agent about half of its RSS is the deno executable's own
+ * code, clean pages the kernel shares between processes and can drop and
+ * read back at will; this is the part the agent itself holds.
  */
-async function anonymousMb(pid: number): Promise<number> {
-  const rollup = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`);
-  return Number(/^Anonymous:\s+(\d+) kB/m.exec(rollup)![1]) / 1024;
+export async function anonymousMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/RssAnon:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
 export interface Footprint {

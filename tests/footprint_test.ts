@@ -1,0 +1,68 @@
+/**
+ * An idle agent holds only the code its config uses (issue 32, part 4).
+ * Under `deno compile`, and under `deno run` with lazy dynamic imports as
+ * hark always runs, a module behind a string-literal `import()` is loaded
+ * when that line runs; what the agent loads at start is the graph of its
+ * static imports. These optional parts must stay out of it: together they
+ * are about 4 MB of anonymous memory on every agent (tests/bench/README.md).
+ */
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** Loaded only when a config uses them, and the config option that does. */
+const OPTIONAL: [module: string, usedBy: string][] = [
+  ["npm:@homebridge/dbus-native", "a desktop sink"],
+  ["npm:@libp2p/mdns", "network.mdns"],
+  ["sinks/desktop/mod.ts", "a desktop sink"],
+  ["sinks/plugin/mod.ts", "a plugin sink"],
+  ["sinks/webhook.ts", "a webhook sink"],
+  ["sinks/exec.ts", "an exec sink"],
+  ["lib/sources/http.ts", "an http source"],
+  ["lib/web/assets.ts", "an http source (the web page)"],
+  ["lib/sources/watch.ts", "a watch source"],
+  ["lib/sources/fifo.ts", "a fifo source"],
+];
+
+interface InfoModule {
+  specifier: string;
+  dependencies?: { isDynamic?: boolean; code?: { specifier?: string } }[];
+}
+
+/** Every module `entry` loads by static import, directly or not, as `deno info` resolves them. */
+async function staticGraph(entry: string): Promise<Set<string>> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: new URL(".", ROOT),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  const info = JSON.parse(new TextDecoder().decode(output.stdout)) as { roots: string[]; modules: InfoModule[] };
+  const modules = new Map(info.modules.map((module) => [module.specifier, module]));
+  const reached = new Set<string>();
+  const pending = [...info.roots];
+  while (pending.length > 0) {
+    const specifier = pending.pop()!;
+    if (reached.has(specifier)) continue;
+    reached.add(specifier);
+    for (const dependency of modules.get(specifier)?.dependencies ?? []) {
+      if (!dependency.isDynamic && dependency.code?.specifier) pending.push(dependency.code.specifier);
+    }
+  }
+  return new Set([...reached].map((specifier) => specifier.replace(ROOT.href, "")));
+}
+
+Deno.test("the agent loads desktop backends, plugins, mDNS and sources only when its config uses them", async () => {
+  const graph = await staticGraph("lib/agent.ts");
+  assert.ok(graph.has("lib/mesh/mesh.ts") && graph.has("sinks/mod.ts"), "the graph is the agent's");
+  const loaded = OPTIONAL.filter(([module]) =>
+    [...graph].some((specifier) => specifier === module || specifier.startsWith(`${module}@`))
+  );
+  assert.deepEqual(
+    loaded.map(([module, usedBy]) => `${module} (needed only by ${usedBy})`),
+    [],
+    "loaded at start by every agent; import it with a string-literal `await import()` where it is used",
+  );
+});
