@@ -437,7 +437,7 @@ export class Agent {
       this.#membership?.observe(event);
       this.#catalog?.observe(event);
     }
-    this.#escalator?.observe(event);
+    this.#escalator?.observe(event, seq);
     // Followers see news; history from before this agent joined is for `hark history`.
     if (!backfill) this.#followers.deliver(event, reserved);
   }
@@ -483,12 +483,13 @@ export class Agent {
       host: config.agent.host,
       rankedBefore: () => this.#membership?.rankedBefore() ?? 0,
       isOpen: (event) => !store.notifications.superseded(event),
+      load: (seq) => store.at([seq])[0]?.event,
       publish: async (draft, reserved) => (await this.#publish(mesh, draft, { reserved })).event,
     });
     this.#escalator = escalator;
     // Twice the longest deadline back: events still due, and markers of those done.
     const since = Date.now() - 2 * escalator.horizonMs;
-    escalator.start(store.query({ sinceTime: since, limit: 20_000 }).map((stored) => stored.event));
+    escalator.start(store.query({ sinceTime: since, limit: 20_000 }));
   }
 
   /**

@@ -3,8 +3,12 @@
  * (published on another topic, or handed to a command) once mesh-wide, not
  * once per agent.
  *
- * Every agent with the rule keeps a timer per event it matches. At the
- * deadline, if the notification is still open (no ack, no delete, no newer
+ * Every agent with the rule keeps, per event it matches, only the deadline,
+ * the rule and the event's number in the store, and one timer to the
+ * nearest deadline: at the rate limit, with large events, a copy of each
+ * event until its deadline would be hundreds of MB. The event is read again
+ * from the store when it is due (an event no store keeps, `Cache: no`, is
+ * held as it is: there is no other copy). At the deadline, if the notification is still open (no ack, no delete, no newer
  * version: the book decides, lib/notifications/book.ts), the agent ranks
  * itself as membership does for a departure: the lowest live peer id goes at
  * once, each other agent waits a stagger per live agent ranked before it.
@@ -16,7 +20,7 @@
  * and desktop still show one notification.
  *
  * Markers and events are stored and caught up like any event: after a
- * restart the timers come back from the store, and an agent that comes back
+ * restart the waits come back from the store, and an agent that comes back
  * after a deadline waits a stagger for a marker caught up from the others.
  */
 
@@ -28,6 +32,7 @@ import { compileTopicPattern } from "../filter.ts";
 import { isMessage, sequenceOf } from "./book.ts";
 import { ESCALATION_TOPIC, type EscalationFacts, escalationKey } from "./escalation_marker.ts";
 import { runEscalationCommand } from "./escalation_command.ts";
+import { MinHeap } from "../util/min_heap.ts";
 
 const log = getLogger(["hark", "escalate"]);
 
@@ -45,6 +50,8 @@ export interface EscalatorInit {
   rankedBefore: () => number;
   /** Whether the event is still the newest step of an open notification. */
   isOpen: (event: HarkEvent) => boolean;
+  /** The stored event with this local number, when the store still holds it. */
+  load: (seq: number) => HarkEvent | undefined;
   /** Publishes as this agent; `reserved` for the marker on hark.escalation. */
   publish: (draft: EventDraft, reserved: boolean) => Promise<HarkEvent>;
   staggerMs?: number;
@@ -55,10 +62,30 @@ interface CompiledRule extends EscalateRule {
   matches: (topic: string) => boolean;
 }
 
+/** An escalation waiting for its time: small, so that thousands cost little. */
+interface Pending {
+  key: string;
+  rule: CompiledRule;
+  /** The event's id, and its number in the store; or the event itself when no store keeps it. */
+  id: string;
+  seq?: number;
+  unstored?: HarkEvent;
+  /** The event's deadline (ms): its due time, or publish time, plus `after`. */
+  deadline: number;
+  /** When to look at it next (ms). */
+  at: number;
+  /** Whether agents ranked before this one have had their stagger. */
+  waited: boolean;
+}
+
 export class Escalator {
   #init: EscalatorInit;
   #rules: CompiledRule[];
-  #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Escalations waiting, by key; the queue orders them by `at`, for the one timer. */
+  #pending = new Map<string, Pending>();
+  #queue = new MinHeap<Pending>((a, b) => a.at < b.at);
+  #timer?: ReturnType<typeof setTimeout>;
+  #timerAt = Infinity;
   /** Escalations done, by key: who took each. Insertion order is age. */
   #fired = new Map<string, EscalationFacts>();
   #running = false;
@@ -83,35 +110,43 @@ export class Escalator {
    * Starts with what the store holds, oldest first: markers of escalations
    * done, and events whose deadline may still be ahead (or just passed).
    */
-  start(stored: Iterable<HarkEvent>): void {
+  start(stored: Iterable<{ seq: number; event: HarkEvent }>): void {
     if (this.#running || this.#rules.length === 0) return;
     this.#running = true;
-    for (const event of stored) this.observe(event);
+    for (const { seq, event } of stored) this.observe(event, seq);
   }
 
   stop(): void {
     this.#running = false;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    this.#pending.clear();
+    this.#queue.clear();
   }
 
-  /** Every event this agent stores or publishes: markers end waits, matching messages start them. */
-  observe(event: HarkEvent): void {
+  /**
+   * Every event this agent stores or publishes: markers end waits, matching
+   * messages start them. `seq` is its number in the store, undefined for an
+   * event no store keeps.
+   */
+  observe(event: HarkEvent, seq?: number): void {
     if (!this.#running) return;
     if (event.topic === ESCALATION_TOPIC) return this.#marked(event);
     if (isReservedTopic(event.topic) || !isMessage(event)) return;
     for (const rule of this.#rules) {
       if (!rule.matches(event.topic) || event.priority < rule.min_priority) continue;
       const key = escalationKey(rule.name, event.id);
-      if (this.#fired.has(key) || this.#timers.has(key)) continue;
-      const now = (this.#init.now ?? Date.now)();
+      if (this.#fired.has(key) || this.#pending.has(key)) continue;
+      const now = this.#now();
       // A scheduled event is news from its due time: counted from `time` it would escalate at once, or never.
       const deadline = Date.parse(event.due ?? event.time) + rule.after;
       // Due more than `after` ago: the whole mesh was away; an escalation that late helps nobody.
       if (now - deadline > rule.after) continue;
       // Already due on arrival (caught up, or read at start): a marker may be on its way too.
-      const wait = deadline > now ? deadline - now : this.#stagger();
-      this.#timers.set(key, setTimeout(() => this.#due(rule, event, key, false), wait));
+      const at = deadline > now ? deadline : now + this.#stagger();
+      const ref = seq === undefined ? { unstored: event } : { seq };
+      this.#wait({ key, rule, id: event.id, ...ref, deadline, at, waited: false });
     }
   }
 
@@ -119,11 +154,52 @@ export class Escalator {
   stats(): Record<string, unknown> {
     return {
       rules: this.#rules.map((rule) => rule.name),
-      pending: this.#timers.size,
+      pending: this.#pending.size,
       fired_here: this.#firedHere,
       taken_by_others: this.#takenByOthers,
       ...(this.#last ? { last: this.#last } : {}),
     };
+  }
+
+  #now(): number {
+    return (this.#init.now ?? Date.now)();
+  }
+
+  /** Queues (or queues again) an escalation, and moves the timer earlier if it is now the nearest. */
+  #wait(pending: Pending): void {
+    this.#pending.set(pending.key, pending);
+    this.#queue.push(pending);
+    this.#arm();
+  }
+
+  /** The one timer, set to the nearest time in the queue. */
+  #arm(): void {
+    // Entries dropped from #pending (a marker came) or queued again later are skipped here, not searched for.
+    while (this.#queue.size > 0 && this.#pending.get(this.#queue.peek()!.key) !== this.#queue.peek()) this.#queue.pop();
+    const next = this.#queue.peek();
+    if (!this.#running || next === undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      return;
+    }
+    if (this.#timer !== undefined && this.#timerAt <= next.at) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = next.at;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, next.at - this.#now()));
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = this.#now();
+    for (let next = this.#queue.peek(); next !== undefined && next.at <= now; next = this.#queue.peek()) {
+      this.#queue.pop();
+      if (this.#pending.get(next.key) !== next) continue;
+      this.#pending.delete(next.key);
+      this.#due(next);
+    }
+    this.#arm();
   }
 
   #stagger(): number {
@@ -135,8 +211,8 @@ export class Escalator {
     const key = escalationKey(facts.rule, facts.event);
     if (this.#fired.has(key)) return;
     this.#remember(key, facts, marker.time);
-    clearTimeout(this.#timers.get(key));
-    this.#timers.delete(key);
+    // Its queue entry is skipped when it comes up.
+    this.#pending.delete(key);
     if (facts.peer !== this.#init.self) {
       this.#takenByOthers++;
       log.info("Escalation {rule} of {event} on {topic} was taken by {host} ({peer})", { ...facts });
@@ -149,18 +225,21 @@ export class Escalator {
     if (this.#fired.size > FIRED_CAPACITY) this.#fired.delete(this.#fired.keys().next().value!);
   }
 
-  #due(rule: CompiledRule, event: HarkEvent, key: string, waited: boolean): void {
-    this.#timers.delete(key);
-    if (!this.#running || this.#fired.has(key) || !this.#init.isOpen(event)) return;
+  #due(pending: Pending): void {
+    const { rule, key } = pending;
+    if (!this.#running || this.#fired.has(key)) return;
     // As at arrival: an escalation more than `after` late (retried that long) helps nobody.
-    if ((this.#init.now ?? Date.now)() - (Date.parse(event.due ?? event.time) + rule.after) > rule.after) return;
+    if (this.#now() - pending.deadline > rule.after) return;
+    const event = pending.unstored ?? this.#load(pending);
+    // Pruned from the store meanwhile (its count cap), or no longer open: nothing to escalate.
+    if (event === undefined || !this.#init.isOpen(event)) return;
     const rank = this.#init.rankedBefore();
-    if (!waited && rank > 0) {
+    if (!pending.waited && rank > 0) {
       // An agent ranked before this one goes first; its marker ends this wait.
-      this.#timers.set(key, setTimeout(() => this.#due(rule, event, key, true), rank * this.#stagger()));
+      this.#wait({ ...pending, at: this.#now() + rank * this.#stagger(), waited: true });
       return;
     }
-    this.#fire(rule, event, key).catch((error) =>
+    this.#fire(pending, event).catch((error) =>
       log.warn("Could not escalate {event} on {topic} ({rule}): {error}", {
         event: event.id,
         topic: event.topic,
@@ -170,7 +249,13 @@ export class Escalator {
     );
   }
 
-  async #fire(rule: CompiledRule, event: HarkEvent, key: string): Promise<void> {
+  #load(pending: Pending): HarkEvent | undefined {
+    const event = this.#init.load(pending.seq!);
+    return event?.id === pending.id ? event : undefined;
+  }
+
+  async #fire(pending: Pending, event: HarkEvent): Promise<void> {
+    const { rule, key } = pending;
     const { self, host } = this.#init;
     const facts: EscalationFacts = {
       rule: rule.name,
@@ -203,7 +288,9 @@ export class Escalator {
       // stood down for this one. It tries again after a stagger, unless a marker or an ack comes first.
       this.#fired.delete(key);
       this.#firedHere--;
-      if (this.#running) this.#timers.set(key, setTimeout(() => this.#due(rule, event, key, true), this.#stagger()));
+      if (this.#running && !this.#pending.has(key)) {
+        this.#wait({ ...pending, at: this.#now() + this.#stagger(), waited: true });
+      }
       throw error;
     }
     if (rule.command) {

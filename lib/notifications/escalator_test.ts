@@ -8,7 +8,7 @@ import { ESCALATION_TOPIC } from "./escalation_marker.ts";
 const AFTER_MS = 60_000;
 
 /** An escalator whose publishing fails `failures` times first, as over this agent's rate limit. */
-function harness(failures: number, now: () => number) {
+function harness(failures: number, now: () => number, stored = new Map<number, HarkEvent>()) {
   const published: EventDraft[] = [];
   let failing = failures;
   const escalator = new Escalator({
@@ -17,6 +17,7 @@ function harness(failures: number, now: () => number) {
     host: "self",
     rankedBefore: () => 0,
     isOpen: () => true,
+    load: (seq) => stored.get(seq),
     publish: (draft) => {
       if (failing-- > 0) return Promise.reject(new Error("rate limit: the network accepts 20 events/s"));
       published.push(draft);
@@ -57,6 +58,39 @@ Deno.test("Escalator gives up retrying once the escalation would be more than `a
     await clock.tickAsync(2 * AFTER_MS + 2_000);
     assert.equal(escalator.stats().pending, 0, "no timer left");
     assert.equal(published.length, 0);
+    escalator.stop();
+  } finally {
+    clock.uninstall();
+  }
+});
+
+Deno.test("Escalator holds one timer for many pending escalations, and reads each event from the store when due", async () => {
+  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout", "Date"], now: 0 });
+  try {
+    const stored = new Map<number, HarkEvent>();
+    const { escalator, published } = harness(0, () => Date.now(), stored);
+    escalator.start([]);
+    const count = 1_000;
+    for (let seq = 1; seq <= count; seq++) {
+      const event = testEvent({ topic: "alerts", priority: 5, time: new Date(Date.now()).toISOString() });
+      stored.set(seq, event);
+      escalator.observe(event, seq);
+      await clock.tickAsync(10);
+    }
+    assert.equal(escalator.stats().pending, count);
+    assert.equal(clock.countTimers(), 1, "one timer, to the nearest deadline");
+    // The store's count cap removed the older half before their deadlines: those are not escalated.
+    for (let seq = 1; seq <= count / 2; seq++) stored.delete(seq);
+    await clock.tickAsync(AFTER_MS + count * 10);
+    const escalated = published.filter((draft) => draft.topic === "oncall");
+    assert.equal(escalated.length, count / 2);
+    assert.deepEqual(
+      escalated.map((draft) => (draft.data as { escalated: { id: string } }).escalated.id),
+      [...stored.values()].map((event) => event.id),
+      "each escalated from what the store held, in deadline order",
+    );
+    assert.equal(escalator.stats().pending, 0);
+    assert.equal(clock.countTimers(), 0, "no timer when nothing waits");
     escalator.stop();
   } finally {
     clock.uninstall();
