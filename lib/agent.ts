@@ -46,6 +46,7 @@ import { settleTarget } from "./notifications/target.ts";
 import { Schedule } from "./notifications/schedule.ts";
 import { renderMetrics } from "./metrics.ts";
 import { Escalator } from "./notifications/escalator.ts";
+import { scopesInUse } from "./notifications/sink_memory.ts";
 import { ESCALATION_TOPIC } from "./notifications/escalation_marker.ts";
 
 const log = getLogger(["hark", "agent"]);
@@ -161,6 +162,13 @@ export class Agent {
     for (const stored of store.query({ topics: [...MEMBERSHIP_TOPICS], limit: 2_000 })) catalog.observe(stored.event);
     const router = new Router({ store });
     this.#router = router;
+    // What a sink no longer in the config kept for itself would otherwise stay forever.
+    const forgotten = store.sinkMemory.keepOnly(scopesInUse(config.sinks));
+    if (forgotten > 0) {
+      log.info("Forgot {count} pending repeats and coalesced popups of sinks no longer configured", {
+        count: forgotten,
+      });
+    }
     // Plugins may act on backlog before the mesh is up; their sends wait for it.
     const context = {
       publish: async (draft: EventDraft) => (await this.#publish(await this.#meshUp.promise, draft)).event,

@@ -83,13 +83,27 @@ function newer(time: number, id: string, otherTime: number, otherId: string): bo
 }
 
 export class NotificationBook {
-  #db: DatabaseSync;
   #get: StatementSync;
   #put: StatementSync;
+  #bySequence: StatementSync;
+  #bySequenceOnTopic: StatementSync;
+  #eventsById?: StatementSync;
+  #eventsByIdOnTopic?: StatementSync;
+  #moveSeq: StatementSync;
+  #moveMessageSeq: StatementSync;
+  #pruneByAge: StatementSync;
+  #pruneOrphans?: StatementSync;
+  #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
     db.exec(SCHEMA);
+    // Prepared once: `hark ack` and every released scheduled event use them.
+    this.#bySequence = db.prepare("SELECT topic FROM notifications WHERE sequence = ?");
+    this.#bySequenceOnTopic = db.prepare("SELECT topic FROM notifications WHERE sequence = ? AND topic = ?");
+    this.#moveSeq = db.prepare("UPDATE notifications SET seq = ? WHERE seq = ?");
+    this.#moveMessageSeq = db.prepare("UPDATE notifications SET message_seq = ? WHERE message_seq = ?");
+    this.#pruneByAge = db.prepare("DELETE FROM notifications WHERE received < ?");
     this.#get = db.prepare(
       "SELECT kind, time, id, seq, source, message_seq, message_time, message_id, versions FROM notifications WHERE topic = ? AND sequence = ?",
     );
@@ -190,26 +204,38 @@ export class NotificationBook {
   locate(key: string, topic?: string): { topic: string; sequence: string }[] {
     const found = new Map<string, { topic: string; sequence: string }>();
     const add = (t: string, sequence: string) => found.set(`${t}\n${sequence}`, { topic: t, sequence });
-    const byTopic = topic === undefined ? "" : "AND topic = ?";
     const args = topic === undefined ? [key] : [key, topic];
-    for (const row of this.#db.prepare(`SELECT topic FROM notifications WHERE sequence = ? ${byTopic}`).all(...args)) {
-      add(row.topic as string, key);
-    }
-    const events = this.#db.prepare(
-      `SELECT topic, json_extract(json, '$.sequence') AS sequence FROM events WHERE id = ? ${byTopic}`,
-    ).all(...args);
-    for (const row of events) add(row.topic as string, (row.sequence as string | null) ?? key);
+    const bySequence = topic === undefined ? this.#bySequence : this.#bySequenceOnTopic;
+    for (const row of bySequence.all(...args)) add(row.topic as string, key);
+    // Prepared on first use (then kept): the events table is the store's, created after this book in some tests.
+    const eventsById = "SELECT topic, json_extract(json, '$.sequence') AS sequence FROM events WHERE id = ?";
+    const byId = topic === undefined
+      ? (this.#eventsById ??= this.#db.prepare(eventsById))
+      : (this.#eventsByIdOnTopic ??= this.#db.prepare(`${eventsById} AND topic = ?`));
+    for (const row of byId.all(...args)) add(row.topic as string, (row.sequence as string | null) ?? key);
     return [...found.values()];
   }
 
   /** A stored event moved from local number `from` to `to` (a scheduled event released when due). */
   moved(from: number, to: number): void {
-    this.#db.prepare("UPDATE notifications SET seq = ? WHERE seq = ?").run(to, from);
-    this.#db.prepare("UPDATE notifications SET message_seq = ? WHERE message_seq = ?").run(to, from);
+    this.#moveSeq.run(to, from);
+    this.#moveMessageSeq.run(to, from);
   }
 
-  /** Forgets notifications whose last step arrived before `cutoff` (ms), with the events' retention. */
-  prune(cutoff: number): void {
-    this.#db.prepare("DELETE FROM notifications WHERE received < ?").run(cutoff);
+  /**
+   * Forgets notifications whose last step arrived before `cutoff` (ms), with
+   * the events' retention, and, when the store just removed events by count
+   * or quota (`eventsRemoved`), those whose events are all gone.
+   */
+  prune(cutoff: number, eventsRemoved: boolean): void {
+    this.#pruneByAge.run(cutoff);
+    if (!eventsRemoved) return;
+    // A row names the events of its newest step and newest version; the count cap and the
+    // per-publisher quota remove oldest first, so once both are gone the rest went before them.
+    this.#pruneOrphans ??= this.#db.prepare(
+      `DELETE FROM notifications WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.seq = notifications.seq)
+         AND (message_seq IS NULL OR NOT EXISTS (SELECT 1 FROM events WHERE events.seq = notifications.message_seq))`,
+    );
+    this.#pruneOrphans.run();
   }
 }

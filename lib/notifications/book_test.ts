@@ -91,3 +91,27 @@ Deno.test("an ordinary event is acknowledged by its id, and hark ack finds it by
     assert.equal(store.notifications.status("deploys", plain.id)!.state, "deleted");
   });
 });
+
+Deno.test("a notification is forgotten with its events when the store's count cap or a publisher's quota removes them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hark_book_test_" });
+  const store = EventStore.open(dir, { maxEvents: 10, maxEventsPerPublisher: 6 });
+  try {
+    const keys = Array.from({ length: 20 }, (_, i) => `job-${i}`);
+    keys.forEach((key, i) => store.append(step({ body: "running", sequence: key }, T0 + i * 1000), i));
+    store.commit();
+    store.prune();
+    assert.equal(store.count(), 6, "the quota of the one publisher");
+    const kept = keys.filter((key) => store.notifications.status("deploys", key) !== undefined);
+    assert.deepEqual(kept, keys.slice(-6), "rows only for the events still stored");
+    // An acknowledgement keeps its row while the ack is stored, though the message it acknowledges went.
+    store.append(step({ kind: "clear", sequence: "job-14" }, T0 + 30_000, "12D3KooWBob"), 100);
+    for (let i = 0; i < 6; i++) store.append(step({ body: "later", sequence: `late-${i}` }, T0 + 40_000 + i), 200 + i);
+    store.commit();
+    store.prune();
+    assert.equal(store.notifications.status("deploys", "job-14")?.state, "cleared");
+    assert.equal(store.notifications.status("deploys", "job-15"), undefined);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,6 +7,24 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 
+/** The scopes desktop sinks keep: their pending repeats and their coalesced popups. */
+export const DESKTOP_REPEAT_SCOPE = "desktop.repeat";
+export const DESKTOP_COALESCE_SCOPE = "desktop.coalesce";
+
+/**
+ * The scopes the configured sinks read back at start: every desktop sink
+ * groups events with a dedup key, and one with `repeat` keeps its repeats.
+ */
+export function scopesInUse(sinks: { type: string; repeat?: unknown }[]): string[] {
+  const scopes = new Set<string>();
+  for (const sink of sinks) {
+    if (sink.type !== "desktop") continue;
+    scopes.add(DESKTOP_COALESCE_SCOPE);
+    if (sink.repeat !== undefined) scopes.add(DESKTOP_REPEAT_SCOPE);
+  }
+  return [...scopes];
+}
+
 export interface SinkMemory {
   /** Every value kept under `scope`, oldest first. */
   all(scope: string): [key: string, value: string][];
@@ -19,12 +37,14 @@ CREATE TABLE IF NOT EXISTS sink_memory (scope TEXT NOT NULL, key TEXT NOT NULL, 
 `;
 
 export class SinkMemoryBook implements SinkMemory {
+  #db: DatabaseSync;
   #all: StatementSync;
   #put: StatementSync;
   #drop: StatementSync;
   #order: number;
 
   constructor(db: DatabaseSync) {
+    this.#db = db;
     db.exec(SCHEMA);
     this.#all = db.prepare("SELECT key, value FROM sink_memory WHERE scope = ? ORDER BY at");
     this.#put = db.prepare(
@@ -44,5 +64,15 @@ export class SinkMemoryBook implements SinkMemory {
 
   drop(scope: string, key: string): void {
     this.#drop.run(scope, key);
+  }
+
+  /**
+   * Forgets every scope but these: what a sink since removed from the config
+   * (or its repeat or coalesce turned off) kept would otherwise stay forever,
+   * and come back if it were turned on again months later. Returns the rows removed.
+   */
+  keepOnly(scopes: string[]): number {
+    const list = scopes.map(() => "?").join(", ");
+    return Number(this.#db.prepare(`DELETE FROM sink_memory WHERE scope NOT IN (${list})`).run(...scopes).changes);
   }
 }

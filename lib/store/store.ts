@@ -233,6 +233,8 @@ export class EventStore {
   #insertsSincePrune = 0;
   /** Inserts per publisher since its quota was last checked; cleared by every prune. */
   #insertsByPublisher = new Map<string, number>();
+  /** Whether a quota step between prunes removed events, whose notifications the next prune forgets. */
+  #removedSincePrune = false;
   #closed = false;
   /** An open group transaction, and what runs once it commits. */
   #group?: (() => void)[];
@@ -755,13 +757,14 @@ export class EventStore {
     const byCount = this.#db.prepare(
       "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
     ).run(this.#init.maxEvents).changes;
-    this.notifications.prune(cutoff);
     let byPublisher = 0;
     this.#insertsByPublisher.clear();
     const crowding = this.#db.prepare("SELECT publisher FROM events GROUP BY publisher HAVING count(*) > ?")
       .all(this.#init.maxEventsPerPublisher) as { publisher: string }[];
     for (const { publisher } of crowding) byPublisher += this.#prunePublisher(publisher);
     const removed = Number(byAge) + Number(byCount) + byPublisher;
+    this.notifications.prune(cutoff, removed > 0 || this.#removedSincePrune);
+    this.#removedSincePrune = false;
     if (removed > 0) log.debug("Removed {count} events past retention", { count: removed });
     return removed;
   }
@@ -779,6 +782,7 @@ export class EventStore {
       ).run(publisher, this.#init.maxEventsPerPublisher).changes,
     );
     if (removed > 0) {
+      this.#removedSincePrune = true;
       log.debug("Removed {count} events of {publisher} over its quota", { count: removed, publisher });
     }
     return removed;

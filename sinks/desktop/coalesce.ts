@@ -12,9 +12,9 @@
  */
 
 import type { HarkEvent } from "../../lib/event/event.ts";
-import type { SinkMemory } from "../../lib/notifications/sink_memory.ts";
+import { DESKTOP_COALESCE_SCOPE, type SinkMemory } from "../../lib/notifications/sink_memory.ts";
 
-const SCOPE = "desktop.coalesce";
+const SCOPE = DESKTOP_COALESCE_SCOPE;
 /** Without a `coalesce` window, events with a dedup key are grouped for this long. */
 export const DEDUP_WINDOW_DEFAULT_MS = 10 * 60_000;
 /** Event ids and hosts kept per group; the count goes on beyond. */

@@ -13,11 +13,11 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { HarkEvent } from "../../lib/event/event.ts";
-import type { SinkMemory } from "../../lib/notifications/sink_memory.ts";
+import { DESKTOP_REPEAT_SCOPE, type SinkMemory } from "../../lib/notifications/sink_memory.ts";
 import type { RepeatOption } from "./config.ts";
 
 const log = getLogger(["hark", "sink", "desktop"]);
-const SCOPE = "desktop.repeat";
+const SCOPE = DESKTOP_REPEAT_SCOPE;
 
 export interface RepeatInit extends RepeatOption {
   /** Whether the event is still the newest step of an open notification. */
