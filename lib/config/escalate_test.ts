@@ -95,6 +95,12 @@ Deno.test("[[escalate]] errors name the file, the line and what to write", async
     ],
     [`[[sink]]\ntype = "desktop"\ncoalesce = 30`, /"sink.coalesce" must be a duration/],
     [
+      `[[sink]]\ntype = "desktop"\ncoalesce = "0s"`,
+      /"sink.coalesce" is "0s"; use 1s to 1d\. A window of 0 would group nothing; to turn coalescing off, remove coalesce/,
+    ],
+    [`[[sink]]\ntype = "desktop"\ncoalesce = "30d"`, /"sink.coalesce" is "30d"; use 1s to 1d/],
+    [`[[sink]]\ntype = "desktop"\ncoalesce = "500ms"`, /"sink.coalesce" is "500ms"; use 1s to 1d/],
+    [
       `[[sink]]\ntype = "desktop"\nrepeat = { every = 300 }`,
       /"sink.repeat" has every as number 300: write a duration such as every = "5m" at line 3/,
     ],

@@ -12,6 +12,9 @@ export const MAX_POPUPS_DEFAULT = 5;
 export const POPUP_WINDOW_DEFAULT_MS = 10_000;
 /** The shortest repeat: a popup that comes back faster is noise, not a reminder. */
 export const REPEAT_MIN_MS = 1_000;
+/** A coalesce window's bounds: shorter groups nothing a person would notice; longer hides a new problem for days. */
+export const COALESCE_MIN_MS = 1_000;
+export const COALESCE_MAX_MS = 86_400_000;
 
 /** desktop: re-show unacknowledged popups of at least `priority` every `every` (ms). */
 export interface RepeatOption {
@@ -46,13 +49,25 @@ const readRepeat: FieldReader = (raw, fail) => {
   return { priority, every } satisfies RepeatOption;
 };
 
+/** `coalesce = "30s"`: 1 s to 1 day. */
+const readCoalesce: FieldReader = (raw, fail) => {
+  if (typeof raw !== "string") fail(`must be a duration such as "30s" or "5m", not ${describe(raw)}`);
+  const window = rethrow(() => parseDuration(raw as string), fail);
+  if (window < COALESCE_MIN_MS || window > COALESCE_MAX_MS) {
+    fail(
+      `is "${raw}"; use 1s to 1d. A window of 0 would group nothing; to turn coalescing off, remove coalesce (events sent with --dedup are still counted for 10 minutes)`,
+    );
+  }
+  return window;
+};
+
 export const desktopSchema: SinkKindSchema<SinkConfig> = {
   fields: {
     summarize_after: "count",
     max_popups: "count",
     popup_window: "duration",
     repeat: readRepeat,
-    coalesce: "duration",
+    coalesce: readCoalesce,
   },
   // Stale events are summed up alike on the console and on the desktop.
   defaults: {
