@@ -64,9 +64,10 @@ Options:
                        that counts them ("disk full ×4: db01, db02, ..."); same alphabet as --sequence
       --delay DURATION deliver this long from now (30m, 2h, 3 days), 10 s to 3 days: published now,
                        every agent holds it and delivers it then, publisher online or not
-      --at TIME        deliver at TIME: RFC 3339, unix seconds, or 10am, 8:30pm, tomorrow, 10am,
-                       Tuesday, 7pm (this machine's local time); with --sequence a new one replaces the
-                       pending one, and hark ack KEY cancels it
+      --at TIME        deliver at TIME: RFC 3339 (2026-12-07T12:00:00Z), unix seconds, "2026-12-07 12:00",
+                       or 10am, 8:30pm, tomorrow, 10am, Tuesday, 7pm (the last two kinds in this machine's
+                       local time); with --sequence a new one replaces the pending one, and hark ack KEY
+                       cancels it
       --json           print the whole event as JSON instead of its id
       --direct         no local agent (CI, containers): join the network with this state dir's key,
                        publish, leave; fails when no peer is reachable

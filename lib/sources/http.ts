@@ -31,7 +31,7 @@ import {
 import { compileTopicPattern } from "../filter.ts";
 import { FollowLimitError } from "../follow/followed_topics.ts";
 import { HeaderGuard } from "./http_header_guard.ts";
-import { lifecycleDraft, SEQUENCE_PARAMS, sequenceOf } from "./ntfy_lifecycle.ts";
+import { lifecycleDraft, SEQUENCE_PARAMS, sequenceInPath, sequenceOf } from "./ntfy_lifecycle.ts";
 import { DELAY_PARAMS, ntfyDue } from "./ntfy_delay.ts";
 import type { AgentView, Feed, Publish, Source } from "./source.ts";
 import { HttpFailure } from "./http_failure.ts";
@@ -603,7 +603,7 @@ export class HttpSource implements Source, AsyncDisposable {
       // ntfy's `/<topic>/<sequence_id>`: a new version of that notification.
       const topic = this.#topic(segments[0]);
       const draft = this.#paramDraft(request, url, topic, await this.#body(request));
-      return { ...draft, sequence: sequenceOf(segments[1]) };
+      return { ...draft, sequence: sequenceInPath(segments[1]) };
     }
     if (segments.length === 1) {
       throw new HttpFailure(
@@ -729,10 +729,19 @@ export class HttpSource implements Source, AsyncDisposable {
       draft.sequence = sequenceOf(json.sequence_id);
     }
     if (json.delay !== undefined && json.delay !== "") {
-      if (typeof json.delay !== "string" && typeof json.delay !== "number") {
+      if (typeof json.delay === "number") {
+        // ntfy's JSON `delay` is a string; a number fails its JSON decoding (400). Say what to write instead
+        // of guessing: 30 may mean 30 seconds or a unix time, and read as unix time it is 1970.
+        throw new HttpFailure(
+          400,
+          40024,
+          `"delay" must be a string, as in ntfy: write "delay": "${json.delay}s" for a delay of ${json.delay} seconds, or "delay": "${json.delay}" in quotes for unix time`,
+        );
+      }
+      if (typeof json.delay !== "string") {
         throw new HttpFailure(400, 40003, '"delay" must be a string such as "30m" or "tomorrow, 10am"');
       }
-      draft.at = ntfyDue(String(json.delay), draft.cache !== false);
+      draft.at = ntfyDue(json.delay, draft.cache !== false);
     }
     if (json.markdown !== undefined && typeof json.markdown !== "boolean") {
       throw new HttpFailure(400, 40003, '"markdown" must be true or false');

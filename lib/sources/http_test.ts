@@ -377,6 +377,24 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
       status: 400,
       error: /too large/,
     },
+    {
+      name: "JSON delay as a number",
+      args: ["-d", '{"topic":"mytopic","message":"x","delay":30}', host],
+      status: 400,
+      error: /"delay" must be a string, as in ntfy: write "delay": "30s" for a delay of 30 seconds/,
+    },
+    {
+      name: "sequence id with a space in the path",
+      args: ["-d", "x", `${host}/mytopic/has%20space`],
+      status: 400,
+      error: /invalid sequence id "has space"/,
+    },
+    {
+      name: "delete by a sequence id with a space",
+      args: ["-X", "DELETE", `${host}/mytopic/has%20space`],
+      status: 400,
+      error: /invalid sequence id "has space"/,
+    },
     { name: "tag with a space", args: ["-H", "Tags: a b", "-d", "x", `${host}/mytopic`], status: 400, error: /tag/ },
     {
       name: "subscribe to a topic outside follow",
@@ -411,7 +429,7 @@ Deno.test("HttpSource refuses bad requests with ntfy-style JSON errors", async (
   }
   const stats = ctx.source.stats();
   assert.equal(stats.accepted, 0);
-  assert.deepEqual(stats.rejected, { 400: 11, 403: 4, 404: 1, 405: 1, 413: 2 });
+  assert.deepEqual(stats.rejected, { 400: 14, 403: 4, 404: 1, 405: 1, 413: 2 });
   assert.match(stats.last_error as string, /^403 /);
 });
 

@@ -28,6 +28,20 @@ export function sequenceOf(text: string): string {
   return text;
 }
 
+/**
+ * A sequence id from the URL path, percent-decoded first as ntfy's server
+ * reads its path, so `/mytopic/has%20space` is reported as "has space".
+ */
+export function sequenceInPath(segment: string): string {
+  let text = segment;
+  try {
+    text = decodeURIComponent(segment);
+  } catch {
+    // A broken escape (`%zz`) stays as written; the alphabet check refuses it.
+  }
+  return sequenceOf(text);
+}
+
 /** The draft of a clear (`PUT /<topic>/<seq>/clear`) or a delete (`DELETE /<topic>/<seq>`); undefined for other requests. */
 export function lifecycleDraft(
   method: string,
@@ -36,10 +50,10 @@ export function lifecycleDraft(
 ): EventDraft | undefined {
   const segments = path.slice(1).split("/");
   if ((method === "PUT" || method === "POST") && segments.length === 3 && CLEAR_ACTIONS.has(segments[2])) {
-    return { topic: topicOf(segments[0]), kind: "clear", sequence: sequenceOf(segments[1]) };
+    return { topic: topicOf(segments[0]), kind: "clear", sequence: sequenceInPath(segments[1]) };
   }
   if (method === "DELETE" && segments.length === 2) {
-    return { topic: topicOf(segments[0]), kind: "delete", sequence: sequenceOf(segments[1]) };
+    return { topic: topicOf(segments[0]), kind: "delete", sequence: sequenceInPath(segments[1]) };
   }
   return undefined;
 }

@@ -20,7 +20,12 @@ const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "frida
 const CLOCK = /^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$/i;
 
 export const FUTURE_TIME_FORMS =
-  "a duration (30m, 2h, 3 days), unix seconds, RFC 3339, or a time such as 10am, 8:30pm, tomorrow, 10am or Tuesday, 7pm";
+  'a duration (30m, 2h, 3 days), unix seconds, RFC 3339 (2026-12-07T12:00:00Z), a local date and time ("2026-12-07 12:00"), or a time such as 10am, 8:30pm, tomorrow, 10am or Tuesday, 7pm';
+/**
+ * `2026-12-07 12:00[:30]`, with a space and no zone: the local time of this
+ * process, as a time of day is. RFC 3339's `T` form still needs its zone.
+ */
+const LOCAL_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2}) +(\d{2}):(\d{2})(?::(\d{2}))?$/;
 
 /** A duration in milliseconds (`30m`, `1h30m`, `2 days`, `in 10 minutes`), or undefined when `text` is not one. */
 export function parseDelay(text: string): number | undefined {
@@ -49,9 +54,23 @@ export function parseFutureTime(text: string, now: number = Date.now()): number 
     const at = Date.parse(input);
     if (!Number.isNaN(at) && /(?:Z|[+-]\d{2}:\d{2})$/i.test(input)) return at;
   }
+  const local = parseLocalDateTime(input);
+  if (local !== undefined) return local;
   const natural = parseNatural(input.toLowerCase(), new Date(now));
   if (natural !== undefined) return natural;
   throw new RangeError(`cannot read the time ${JSON.stringify(text.slice(0, 80))}: use ${FUTURE_TIME_FORMS}`);
+}
+
+/** `YYYY-MM-DD HH:MM[:SS]` in local time; undefined when `input` is not that, or names no such time. */
+function parseLocalDateTime(input: string): number | undefined {
+  const match = LOCAL_DATE_TIME.exec(input);
+  if (!match) return undefined;
+  const [year, month, day, hours, minutes, seconds = 0] = match.slice(1).map((part) => Number(part ?? 0));
+  const at = new Date(year, month - 1, day, hours, minutes, seconds);
+  // new Date rolls 2026-02-30 over into March: such a date is a typo, not a time.
+  const exact = at.getFullYear() === year && at.getMonth() === month - 1 && at.getDate() === day &&
+    at.getHours() === hours && at.getMinutes() === minutes;
+  return exact && seconds < 60 ? at.getTime() : undefined;
 }
 
 /** `[day][,] [at] [time]`: a day (today, tomorrow, a weekday) and/or a time of day. */

@@ -31,6 +31,8 @@ Deno.test("parseFutureTime() reads the forms ntfy's docs show", async (t) => {
     ["1639194738", 1639194738_000],
     ["2025-12-10T12:00:00Z", Date.UTC(2025, 11, 10, 12)],
     ["2025-12-10T12:00:00+02:00", Date.UTC(2025, 11, 10, 10)],
+    ["2025-12-10 12:00", local(10, 12)],
+    ["2025-12-11 08:30:15", local(11, 8, 30) + 15_000],
   ];
   for (const [text, expected] of cases) {
     await t.step(text, () => assert.equal(parseFutureTime(text, NOW), expected));
@@ -38,9 +40,16 @@ Deno.test("parseFutureTime() reads the forms ntfy's docs show", async (t) => {
 });
 
 Deno.test("parseFutureTime() refuses what it cannot read, naming the forms", async (t) => {
-  for (const text of ["", "soon", "25:00", "13pm", "blursday, 10am", "tomorrow, later", "2025-12-10T12:00:00"]) {
+  const unreadable = [
+    ...["", "soon", "25:00", "13pm", "blursday, 10am", "tomorrow, later", "2025-12-10T12:00:00"],
+    ...["2025-02-30 12:00", "2025-12-10 24:00", "2025-12-10 12:00:61"],
+  ];
+  for (const text of unreadable) {
     await t.step(JSON.stringify(text), () => {
-      assert.throws(() => parseFutureTime(text, NOW), /cannot read the time .*use a duration/);
+      assert.throws(
+        () => parseFutureTime(text, NOW),
+        /cannot read the time .*use a duration.*RFC 3339 \(2026-12-07T12:00:00Z\), a local date and time \("2026-12-07 12:00"\)/,
+      );
     });
   }
 });
