@@ -114,11 +114,22 @@ export class Cluster implements AsyncDisposable {
     return { ...sent, publisher: index, followers };
   }
 
-  /** Whether every follower of every published event has it. */
-  async allDelivered(published: Published[]): Promise<boolean> {
+  /** Followers that have each published event so far, out of all it should reach. */
+  async reached(published: Published[]): Promise<{ delivered: number; expected: number }> {
     const events = published.map(({ id, publisher }) => ({ id, publisher }));
     const counts = await this.#all("received", events);
-    return published.every((event, at) => counts.reduce((sum, shard) => sum + shard[at], 0) >= event.followers.length);
+    let delivered = 0, expected = 0;
+    published.forEach((event, at) => {
+      expected += event.followers.length;
+      delivered += Math.min(event.followers.length, counts.reduce((sum, shard) => sum + shard[at], 0));
+    });
+    return { delivered, expected };
+  }
+
+  /** Whether every follower of every published event has it. */
+  async allDelivered(published: Published[]): Promise<boolean> {
+    const { delivered, expected } = await this.reached(published);
+    return delivered >= expected;
   }
 
   /** Every shard's arrivals of `published`, in one map. */
