@@ -1,11 +1,16 @@
 /**
  * Who got which event, when: one subscription per agent over its control
- * socket (what `hark tail` does), recording the arrival of every event.
- * Publishing goes through a random agent's control socket, as `hark send`.
+ * socket (what `hark tail` does), recording the arrival of every event in
+ * the process that runs the agent. Publishing goes through a random agent's
+ * control socket, as `hark send`. Times are `Date.now()`, one clock for
+ * every process on the machine.
  */
 
 import type { HarkEvent, Subscription } from "../../lib/client/mod.ts";
 import type { Fleet, SimAgent } from "./fleet.ts";
+
+/** event id → agent index → arrival times (ms since the epoch). */
+export type Arrivals = Map<string, Map<number, number[]>>;
 
 export interface DeliveryResult {
   expected: number;
@@ -29,8 +34,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 export class Receivers {
-  /** event id → agent index → arrival times (ms since the epoch). */
-  readonly arrivals = new Map<string, Map<number, number[]>>();
+  readonly arrivals: Arrivals = new Map();
   #subscriptions: Subscription[] = [];
   #loops: Promise<void>[] = [];
 
@@ -85,31 +89,23 @@ export interface Published {
 }
 
 /** Publishes one event from `agent`; undefined when the agent refused it. */
-export async function publishFrom(fleet: Fleet, agent: SimAgent, body: string): Promise<Published | undefined> {
+export async function publishFrom(
+  agent: SimAgent,
+  body: string,
+): Promise<{ id: string; time: number } | undefined> {
   try {
     const { event } = await agent.client.send({ topic: agent.topic, body, title: "sim" });
-    return {
-      id: event.id,
-      publisher: agent.index,
-      time: Date.parse(event.time),
-      followers: fleet.agents.filter((other) => other.topic === agent.topic && other.index !== agent.index)
-        .map((other) => other.index),
-    };
+    return { id: event.id, time: Date.parse(event.time) };
   } catch {
     return undefined;
   }
 }
 
-/** Whether every follower of every published event has it. */
-export function allDelivered(receivers: Receivers, published: Published[]): boolean {
-  return published.every((event) => receivers.receivedBy(event.id, event.publisher) >= event.followers.length);
-}
-
-export function tally(receivers: Receivers, published: Published[], failed: number): DeliveryResult {
+export function tally(arrivals: Arrivals, published: Published[], failed: number): DeliveryResult {
   const result: DeliveryResult = { expected: 0, delivered: 0, duplicates: 0, latencies: [], failed };
   for (const event of published) {
     result.expected += event.followers.length;
-    const byAgent = receivers.arrivals.get(event.id) ?? new Map<number, number[]>();
+    const byAgent = arrivals.get(event.id) ?? new Map<number, number[]>();
     for (const follower of event.followers) {
       const times = byAgent.get(follower);
       if (!times) continue;

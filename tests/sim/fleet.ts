@@ -1,15 +1,15 @@
 /**
- * A fleet of real hark agents in this process: the `Agent` of lib/agent.ts
- * with its own state dir, store, file sink, control socket and libp2p node
- * on loopback TCP, joined as `topology.ts` plans. Programs reach each agent
+ * The simulated agents this process runs: the `Agent` of lib/agent.ts with
+ * its own state dir, store, file sink, control socket and libp2p node on
+ * loopback TCP, dialing what `cluster.ts` hands it (`topology.ts`'s plans). Programs reach each agent
  * over its control socket, as `hark send` and `hark tail` do.
  */
 
 import { Agent } from "../../lib/agent.ts";
 import { parseConfig, resolveConfig } from "../../lib/config/config.ts";
-import { newNetwork, saveNetwork } from "../../lib/mesh/network.ts";
+import { type Network, saveNetwork } from "../../lib/mesh/network.ts";
 import { connect, type HarkClient } from "../../lib/client/mod.ts";
-import { type AgentPlan, plan, type Topology } from "./topology.ts";
+import type { AgentPlan, Topology } from "./topology.ts";
 
 /** Agents started at once within a wave: more only queue on the one thread. */
 const START_CONCURRENCY = 16;
@@ -70,36 +70,28 @@ export class Fleet implements AsyncDisposable {
     this.options = options;
   }
 
-  /** Starts every agent, wave by wave; `onProgress` hears how many are up. */
-  static async start(options: FleetOptions, onProgress: (up: number) => void = () => {}): Promise<Fleet> {
-    const fleet = new Fleet(await Deno.makeTempDir({ prefix: "hark-sim-" }), options);
-    const network = newNetwork("sim");
-    const byIndex = new Map<number, SimAgent>();
-    try {
-      for (const wave of plan(options.count, options.topology)) {
-        for (let from = 0; from < wave.length; from += START_CONCURRENCY) {
-          const started = await Promise.all(
-            wave.slice(from, from + START_CONCURRENCY).map(async (agentPlan) => {
-              const dials = agentPlan.dials.flatMap((index) => byIndex.get(index)!.addresses.slice(0, 1));
-              return await fleet.#startOne(agentPlan, dials, network);
-            }),
-          );
-          for (const agent of started) {
-            byIndex.set(agent.index, agent);
-            fleet.agents.push(agent);
-          }
-          onProgress(fleet.agents.length);
-        }
-      }
-      fleet.agents.sort((a, b) => a.index - b.index);
-      return fleet;
-    } catch (error) {
-      await fleet.stop();
-      throw error;
-    }
+  /** An empty fleet with its own temporary root; `add` starts agents into it. */
+  static async create(options: FleetOptions): Promise<Fleet> {
+    return new Fleet(await Deno.makeTempDir({ prefix: "hark-sim-" }), options);
   }
 
-  async #startOne(agentPlan: AgentPlan, dials: string[], network: ReturnType<typeof newNetwork>): Promise<SimAgent> {
+  /**
+   * Starts `entries` (one wave, or this process's share of one), at most
+   * START_CONCURRENCY at once; each dials the addresses it is given.
+   */
+  async add(entries: { plan: AgentPlan; dials: string[] }[], network: Network): Promise<SimAgent[]> {
+    const added: SimAgent[] = [];
+    for (let from = 0; from < entries.length; from += START_CONCURRENCY) {
+      const started = await Promise.all(
+        entries.slice(from, from + START_CONCURRENCY).map(({ plan, dials }) => this.#startOne(plan, dials, network)),
+      );
+      this.agents.push(...started);
+      added.push(...started);
+    }
+    return added;
+  }
+
+  async #startOne(agentPlan: AgentPlan, dials: string[], network: Network): Promise<SimAgent> {
     const stateDir = `${this.#root}/agent-${agentPlan.index}`;
     await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
     await saveNetwork(stateDir, network);

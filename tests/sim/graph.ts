@@ -10,15 +10,23 @@ import type { Fleet } from "./fleet.ts";
 /** Agent index → indices of the agents it is connected to. */
 export type Graph = Map<number, Set<number>>;
 
-export async function connectionGraph(fleet: Fleet): Promise<Graph> {
-  const byPeer = new Map(fleet.agents.map((agent) => [agent.peerId, agent.index]));
-  const graph: Graph = new Map();
-  await Promise.all(fleet.agents.map(async (agent) => {
+/** Each agent's connected peers, by peer id, as its `hark peers` lists them. */
+export async function peerLists(fleet: Fleet): Promise<{ index: number; peers: string[] }[]> {
+  return await Promise.all(fleet.agents.map(async (agent) => {
     const reply = await requestAgent(agent.stateDir, { op: "peers" });
-    const peers = (reply.peers as { peer: string }[]).map(({ peer }) => byPeer.get(peer))
-      .filter((index): index is number => index !== undefined);
-    graph.set(agent.index, new Set(peers));
+    return { index: agent.index, peers: (reply.peers as { peer: string }[]).map(({ peer }) => peer) };
   }));
+}
+
+/** The graph of `lists` gathered from every process; `byPeer` maps a peer id to its agent's index. */
+export function connectionGraph(lists: { index: number; peers: string[] }[], byPeer: Map<string, number>): Graph {
+  const graph: Graph = new Map();
+  for (const { index, peers } of lists) {
+    graph.set(
+      index,
+      new Set(peers.map((peer) => byPeer.get(peer)).filter((peer): peer is number => peer !== undefined)),
+    );
+  }
   return graph;
 }
 

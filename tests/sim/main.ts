@@ -1,11 +1,15 @@
 /**
- * `deno task sim`: a simulated fleet of real hark agents in one process
- * (lib/agent.ts's Agent with its store, file sink, control socket and
- * libp2p on loopback TCP), joined as a fleet joins, publishing events from
- * random agents. Prints one table; its last line sums up delivery.
+ * `deno task sim`: a simulated fleet of real hark agents (lib/agent.ts's
+ * Agent with its store, file sink, control socket and libp2p on loopback
+ * TCP), spread over `--procs` processes, joined as a fleet joins,
+ * publishing events from random agents. Prints one table; its last line
+ * sums up delivery.
  *
  *   deno task sim [--agents N] [--events E] [--topology lan|subnets|relay] [--topics T]
- *                 [--spacing MS] [--idle S] [--status-interval S] [--seed N]
+ *                 [--procs P] [--spacing MS] [--idle S] [--status-interval S] [--seed N]
+ *
+ * `--procs` defaults to the number of cores; `--procs 1` runs every agent in
+ * this process.
  *
  * Idle figures are measured over `--idle` seconds (default: two status rounds) after one round
  * of `--status-interval` (default 20 s) has passed.
@@ -14,11 +18,9 @@
  */
 
 import { parseArgs } from "node:util";
-import process from "node:process";
-import { countWireBytes, wireBytes } from "./wire_bytes.ts";
-import { Fleet } from "./fleet.ts";
-import { allDelivered, type Published, publishFrom, Receivers, seededRandom, tally } from "./delivery.ts";
-import { connectionGraph, distances } from "./graph.ts";
+import { Cluster } from "./cluster.ts";
+import { type Published, seededRandom, tally } from "./delivery.ts";
+import { distances } from "./graph.ts";
 import { meanStoreRows } from "./store_rows.ts";
 import { renderTable, type Row } from "./table.ts";
 import { TOPOLOGIES, type Topology } from "./topology.ts";
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     idle: { type: "string" },
     "status-interval": { type: "string", default: "20" },
     seed: { type: "string", default: "1" },
+    procs: { type: "string", default: String(navigator.hardwareConcurrency || 1) },
   },
 });
 
@@ -60,6 +63,7 @@ const statusIntervalMs = count("status-interval", 1) * 1000;
 // Two status rounds by default, so every agent's status shows in the idle figures.
 const idleMs = values.idle === undefined ? 2 * statusIntervalMs : count("idle", 1) * 1000;
 const random = seededRandom(count("seed", 0));
+const procs = Math.min(count("procs", 1), agents);
 const topology = values.topology as Topology;
 if (!TOPOLOGIES.includes(topology)) {
   console.error(`sim: --topology must be one of ${TOPOLOGIES.join(", ")}, not "${topology}"`);
@@ -75,94 +79,77 @@ function say(message: string): void {
   console.error(`[sim ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 }
 
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
-
-countWireBytes();
-const memoryBefore = Deno.memoryUsage();
-say(`starting ${agents} agents, topology ${topology}, ${topics} topic(s)`);
-await using fleet = await Fleet.start(
-  { count: agents, topology, topics, statusIntervalMs },
-  (up) => up % 50 === 0 || up === agents ? say(`${up} agents up`) : undefined,
+say(`starting ${agents} agents in ${procs} process(es), topology ${topology}, ${topics} topic(s)`);
+let reported = 0;
+await using fleet = await Cluster.start(
+  { count: agents, topology, topics, statusIntervalMs, procs },
+  (up) => {
+    if (up - reported < 50 && up !== agents) return;
+    reported = up;
+    say(`${up} agents up`);
+  },
 );
 const startSeconds = (performance.now() - began) / 1000;
-const receivers = await Receivers.open(fleet);
+const memoryBefore = fleet.baseline!;
+await fleet.follow();
 
 // The first event of each topic, from its first agent: the mesh has formed once every follower has it.
 const warmUp: Published[] = [];
 for (let topic = 0; topic < Math.min(topics, agents); topic++) {
-  const published = await publishFrom(fleet, fleet.agents[topic], "warm-up");
+  const published = await fleet.publish(topic, "warm-up");
   if (published) warmUp.push(published);
 }
-const warmedUp = await waitFor(() => allDelivered(receivers, warmUp), { timeoutMs: WARM_UP_MS, intervalMs: 100 })
+const warmedUp = await waitFor(() => fleet.allDelivered(warmUp), { timeoutMs: WARM_UP_MS, intervalMs: 250 })
   .then(() => true, () => false);
-say(warmedUp ? "mesh formed: warm-up delivered" : "warm-up not delivered everywhere; measuring anyway");
-const memoryAfter = Deno.memoryUsage();
+if (warmedUp) say("mesh formed: warm-up delivered");
+else {
+  const { delivered, expected } = await fleet.reached(warmUp);
+  say(`warm-up reached ${delivered}/${expected} followers in ${WARM_UP_MS / 1000} s; measuring anyway`);
+}
+const memoryAfter = await fleet.meters();
 
 say(`publishing ${events} events, one per ${spacingMs} ms`);
-const bytesBefore = wireBytes();
-const cpuBefore = cpuMs();
+const publishBefore = await fleet.meters();
 const published: Published[] = [];
 let failed = 0;
 for (let i = 0; i < events; i++) {
-  const agent = fleet.agents[Math.floor(random() * fleet.agents.length)];
-  const event = await publishFrom(fleet, agent, `event ${i}`);
+  const event = await fleet.publish(Math.floor(random() * agents), `event ${i}`);
   if (event) published.push(event);
   else failed++;
   // Pacing, as a fleet's events come: not a wait for anything.
   if (spacingMs > 0) await delay(spacingMs);
 }
-await waitFor(() => allDelivered(receivers, published), { timeoutMs: DELIVERY_DEADLINE_MS, intervalMs: 50 })
+await waitFor(() => fleet.allDelivered(published), { timeoutMs: DELIVERY_DEADLINE_MS, intervalMs: 100 })
   .catch(() => say(`not every event delivered within ${DELIVERY_DEADLINE_MS / 1000} s`));
-const publishBytes = wireBytes() - bytesBefore;
-const publishCpu = cpuMs() - cpuBefore;
-const delivery = tally(receivers, published, failed);
+const publishAfter = await fleet.meters();
+const publishBytes = publishAfter.wireBytes - publishBefore.wireBytes;
+const publishCpu = publishAfter.cpuMs - publishBefore.cpuMs;
+const delivery = tally(await fleet.arrivals(published), published, failed);
 say(`delivered ${delivery.delivered}/${delivery.expected}`);
 
-const graph = await connectionGraph(fleet);
+const graph = await fleet.graph();
 const connections = [...graph.values()].map((peers) => peers.size);
 const hops: number[] = [];
 for (const event of published) {
   const away = distances(graph, event.publisher);
   for (const follower of event.followers) hops.push(away.get(follower) ?? Infinity);
 }
-const eventBytes = new TextEncoder().encode(JSON.stringify(published.length ? await firstEvent() : {})).byteLength;
-
-async function firstEvent() {
-  const [event] = await fleet.agents[published[0].publisher].client.history([
-    fleet.agents[published[0].publisher].topic,
-  ], {
-    limit: 1,
-  });
-  return event ?? {};
-}
+const eventBytes =
+  new TextEncoder().encode(JSON.stringify(published.length ? await fleet.firstEvent(published[0]) : {})).byteLength;
 
 // One status round first: every agent has announced itself once, so what follows is the steady rate.
 say(`idle for ${(statusIntervalMs + idleMs) / 1000} s, measuring the last ${idleMs / 1000} s`);
 await delay(statusIntervalMs);
-const idleStatus = await countersNow();
-const idleRows = meanStoreRows(fleet);
-const idleBytes = wireBytes();
-const idleCpu = cpuMs();
+const idleStatus = await fleet.counters();
+const idleRows = meanStoreRows(await fleet.storeRows());
+const idleBefore = await fleet.meters();
 await delay(idleMs);
+const idleAfter = await fleet.meters();
 const idleMinutes = idleMs / 60_000;
-const idleBytesPerAgentMin = (wireBytes() - idleBytes) / agents / idleMinutes;
-const idleCpuPerAgentMin = (cpuMs() - idleCpu) / agents / idleMinutes;
-const afterIdle = await countersNow();
-const rows = meanStoreRows(fleet);
-await receivers.close();
-
-/** Membership events received and catch-up sessions, summed over the fleet. */
-async function countersNow(): Promise<{ membership: number; sessions: number }> {
-  type Counters = { events?: { membership_received?: number }; history?: { sessions?: number } };
-  const statuses = await Promise.all(fleet.agents.map(async (agent) => await agent.client.status() as Counters));
-  return {
-    membership: statuses.reduce((total, status) => total + (status.events?.membership_received ?? 0), 0),
-    sessions: statuses.reduce((total, status) => total + (status.history?.sessions ?? 0), 0),
-  };
-}
+const idleBytesPerAgentMin = (idleAfter.wireBytes - idleBefore.wireBytes) / agents / idleMinutes;
+const idleCpuPerAgentMin = (idleAfter.cpuMs - idleBefore.cpuMs) / agents / idleMinutes;
+const afterIdle = await fleet.counters();
+const rows = meanStoreRows(await fleet.storeRows());
 
 // The fleet runs status_interval at `statusIntervalMs` to see status traffic in a short window; a
 // deployment's default is STATUS_INTERVAL_DEFAULT_MS, so per-minute membership figures scale by their ratio.
@@ -176,7 +163,12 @@ const mb = (bytes: number) => bytes / 1024 / 1024;
 const defaultMinutes = STATUS_INTERVAL_DEFAULT_MS / 60_000;
 
 const table: Row[] = [
-  { figure: "agents up", value: agents, unit: "agents", note: `${topology}, started in ${startSeconds.toFixed(1)} s` },
+  {
+    figure: "agents up",
+    value: agents,
+    unit: "agents",
+    note: `${topology}, ${procs} process(es), started in ${startSeconds.toFixed(1)} s`,
+  },
   {
     figure: "delivered",
     value: `${delivery.delivered}/${delivery.expected}`,
@@ -215,7 +207,7 @@ const table: Row[] = [
     figure: "CPU per event",
     value: publishCpu / Math.max(1, published.length),
     unit: "ms",
-    note: "whole process (every agent) while publishing",
+    note: "every simulator process (every agent) while publishing",
   },
   { figure: "connections per agent, mean", value: mean(connections), unit: "connections" },
   { figure: "connections per agent, max", value: Math.max(...connections), unit: "connections" },
@@ -225,7 +217,7 @@ const table: Row[] = [
     unit: "B/min",
     note: `all libp2p bytes over ${idleMs / 1000} s idle, status every ${statusIntervalMs / 1000} s`,
   },
-  { figure: "idle CPU per agent", value: idleCpuPerAgentMin, unit: "ms/min", note: "whole process ÷ agents" },
+  { figure: "idle CPU per agent", value: idleCpuPerAgentMin, unit: "ms/min", note: "every process ÷ agents" },
   {
     figure: `membership events received per agent, status every ${defaultMinutes} min`,
     value: membershipPerAgentMin * toDefaultInterval,
@@ -260,7 +252,7 @@ const table: Row[] = [
     figure: "memory per agent, resident",
     value: mb(memoryAfter.rss - memoryBefore.rss) / agents,
     unit: "MB",
-    note: "process growth ÷ agents (code shared)",
+    note: "processes' growth ÷ agents (code shared)",
   },
   { figure: "memory per agent, JS heap", value: mb(memoryAfter.heapUsed - memoryBefore.heapUsed) / agents, unit: "MB" },
 ];

@@ -6,7 +6,6 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { STORE_FILE } from "../../lib/store/store.ts";
-import type { Fleet } from "./fleet.ts";
 
 export interface StoreRows {
   total: number;
@@ -25,9 +24,8 @@ export function storeRows(stateDir: string): StoreRows {
   }
 }
 
-/** Mean rows per agent over the fleet. */
-export function meanStoreRows(fleet: Fleet): StoreRows {
-  const rows = fleet.agents.map((agent) => storeRows(agent.stateDir));
+/** Mean rows per agent over `rows`, gathered from every process. */
+export function meanStoreRows(rows: StoreRows[]): StoreRows {
   const mean = (pick: (row: StoreRows) => number) => rows.reduce((sum, row) => sum + pick(row), 0) / rows.length;
   return { total: mean((row) => row.total), membership: mean((row) => row.membership) };
 }
