@@ -13,6 +13,7 @@
 
 import { preSharedKey, type ProtectorInit } from "@libp2p/pnet";
 import type { AbortOptions, ConnectionProtector, MessageStream } from "@libp2p/interface";
+import { type StreamCipher, updateInPieces } from "./pnet_pieces.ts";
 
 /** multistream-select's first message: its length (19) and `/multistream/1.0.0\n`. */
 const MULTISTREAM_HEADER = new TextEncoder().encode("\x13/multistream/1.0.0\n");
@@ -25,7 +26,8 @@ export interface KeyMismatch {
 
 /** The parts of pnet's protected stream the check reads (pnet 3.x; without them nothing is checked). */
 interface ProtectedStream {
-  inboundXor?: { update(data: Uint8Array): Uint8Array };
+  inboundXor?: StreamCipher;
+  outboundXor?: StreamCipher;
   readBuffer?: { subarray(): Uint8Array };
 }
 
@@ -40,7 +42,10 @@ interface RawConnection {
   abort(error: Error): void;
 }
 
-/** `preSharedKey(init)` that also calls `onMismatch` when the peer holds another key. */
+/**
+ * `preSharedKey(init)` that also calls `onMismatch` when the peer holds
+ * another key, and feeds its cipher in pieces (./pnet_pieces.ts).
+ */
 export function checkedPreSharedKey(
   init: ProtectorInit,
   onMismatch: (mismatch: KeyMismatch) => void,
@@ -51,6 +56,8 @@ export function checkedPreSharedKey(
     return {
       async protect(connection: MessageStream, options?: AbortOptions): Promise<MessageStream> {
         const stream = await protector.protect(connection, options);
+        const ciphers = stream as unknown as ProtectedStream;
+        for (const cipher of [ciphers.inboundXor, ciphers.outboundXor]) if (cipher) updateInPieces(cipher);
         watchFirstBytes(connection as unknown as RawConnection, stream as unknown as ProtectedStream, onMismatch);
         return stream;
       },
