@@ -1,20 +1,23 @@
 /**
  * Keeps known peers connected: the configured `network.peers` and the peers
  * this agent remembers from earlier connections. Each is dialed at start and
- * redialed with capped exponential backoff whenever it drops, for as long as
- * the agent runs (libp2p's own reconnect gives up after a few tries).
+ * redialed whenever it drops, for as long as the agent runs (libp2p's own
+ * reconnect gives up after a few tries), with exponential backoff and full
+ * jitter (redial_backoff.ts): a fleet that lost the same relay, or started
+ * together, spreads its redials out instead of retrying in lockstep.
  *
  * Configured peers are tagged KEEP_ALIVE, so the connection manager never
- * prunes them, and are retried often, forever. Remembered peers may be long
- * gone, so they are retried less often, and not at all after an hour of
- * failures: if one comes back it dials this agent, which it remembers too.
- * A change of this host's addresses retries them all at once (`redialNow`).
+ * prunes them, and are retried forever. Remembered peers may be long gone,
+ * so they are not retried after an hour of failures: if one comes back it
+ * dials this agent, which it remembers too. A change of this host's
+ * addresses retries them all at once (`redialNow`).
  */
 
 import { KEEP_ALIVE, type Libp2p, type PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
+import { redialDelayMs } from "./redial_backoff.ts";
 
 const log = getLogger(["hark", "peers"]);
 
@@ -23,22 +26,23 @@ export type KeptOrigin = "configured" | "remembered";
 export interface PeerKeeperInit {
   /** Give up one dial attempt after this long. @default 5000 */
   dialTimeoutMs?: number;
-  /** First retry delay. @default 500 */
+  /** The first retry waits up to this long; each failure doubles the window. @default 1000 */
   minBackoffMs?: number;
   /**
-   * Longest retry delay for configured peers. Short, so a link that comes
-   * back is used within seconds; a failed dial of a known address costs
-   * next to nothing. @default 5000
+   * The widest retry window. With the dial timeout (5 s) a peer that is down
+   * is tried at least every 30 s, as docs/networks.md promises; wider would
+   * spread a large fleet's redials further but leave a link that came back
+   * unused for longer. @default 25000
    */
   maxBackoffMs?: number;
-  /** Longest retry delay for remembered peers. @default 30000 */
-  maxRememberedBackoffMs?: number;
   /** Stop redialing a remembered peer that has failed this long. @default 3600000 */
   giveUpAfterMs?: number;
   /** Called when a dial by this keeper connected. */
   onConnected?: (peer: string, origin: KeptOrigin) => void;
   /** For tests. @default Date.now */
   now?: () => number;
+  /** For tests: the jitter's source, in [0, 1). @default Math.random */
+  random?: () => number;
 }
 
 interface Target {
@@ -51,6 +55,8 @@ interface Target {
   dialing: boolean;
   /** When the current run of failed dials began. */
   failingSince?: number;
+  /** When another peer's connection last brought this one's redial forward. */
+  hurriedAt?: number;
 }
 
 export class PeerKeeper {
@@ -76,11 +82,11 @@ export class PeerKeeper {
     for (const peer of remembered) this.#addRemembered(peer);
     this.#init = {
       dialTimeoutMs: init.dialTimeoutMs ?? 5000,
-      minBackoffMs: init.minBackoffMs ?? 500,
-      maxBackoffMs: init.maxBackoffMs ?? 5000,
-      maxRememberedBackoffMs: init.maxRememberedBackoffMs ?? 30_000,
+      minBackoffMs: init.minBackoffMs ?? 1000,
+      maxBackoffMs: init.maxBackoffMs ?? 25_000,
       giveUpAfterMs: init.giveUpAfterMs ?? 3_600_000,
       now: init.now ?? Date.now,
+      random: init.random ?? Math.random,
       onConnected: init.onConnected,
     };
   }
@@ -157,16 +163,27 @@ export class PeerKeeper {
   /**
    * A peer got through: the network may be back (a healed partition, a
    * laptop that woke up). Configured peers waiting out a backoff are dialed
-   * now; remembered ones, possibly hundreds and many gone, keep their pace.
+   * within the first, short window, at a random moment in it; remembered
+   * ones, possibly hundreds and many gone, keep their pace. Each is hurried
+   * at most once per widest window and keeps its backoff: on a relay or a
+   * busy agent, where connections arrive all the time, every one would
+   * otherwise send all its waiting redials out again.
    */
   #onConnect = (event: CustomEvent<PeerId>): void => {
     const id = event.detail.toString();
+    const now = this.#init.now();
     for (const target of this.#targets) {
       if (target.origin !== "configured" || target.timer === undefined || target.dialing) continue;
       if (target.peerId === id) continue;
+      if (target.hurriedAt !== undefined && now - target.hurriedAt < this.#init.maxBackoffMs) continue;
+      target.hurriedAt = now;
       clearTimeout(target.timer);
-      target.attempt = 0;
-      void this.#dial(target);
+      const delay = redialDelayMs(
+        0,
+        { minMs: this.#init.minBackoffMs, maxMs: this.#init.maxBackoffMs },
+        this.#init.random,
+      );
+      target.timer = setTimeout(() => void this.#dial(target), delay);
     }
   };
 
@@ -208,11 +225,11 @@ export class PeerKeeper {
       log.debug("Giving up on remembered peer {peer} until this host's addresses change", { peer: target.peerId });
       return;
     }
-    const max = target.origin === "configured" ? this.#init.maxBackoffMs : this.#init.maxRememberedBackoffMs;
-    const base = Math.min(max, this.#init.minBackoffMs * 2 ** target.attempt);
+    const delay = redialDelayMs(target.attempt, {
+      minMs: this.#init.minBackoffMs,
+      maxMs: this.#init.maxBackoffMs,
+    }, this.#init.random);
     target.attempt++;
-    // Jitter spreads the redials of many agents that lost the same peer.
-    const delay = base * (0.8 + Math.random() * 0.4);
     target.timer = setTimeout(() => void this.#dial(target), delay);
   }
 }

@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { Cluster } from "./cluster.ts";
 import { type Published, seededRandom, tally } from "./delivery.ts";
 import { distances } from "./graph.ts";
+import { relayReach } from "./relay_reach.ts";
 import { meanStoreRows } from "./store_rows.ts";
 import { renderTable, type Row } from "./table.ts";
 import { TOPOLOGIES, type Topology } from "./topology.ts";
@@ -106,6 +107,14 @@ else {
   const { delivered, expected } = await fleet.reached(warmUp);
   say(`warm-up reached ${delivered}/${expected} followers in ${WARM_UP_MS / 1000} s; measuring anyway`);
 }
+const warmReach = relayReach(await fleet.graph(), agents, topology);
+if (warmReach) {
+  say(
+    `after warm-up ${warmReach.connected}/${warmReach.agents} agents reach a relay; relays hold ${
+      warmReach.relayPeers.join(", ")
+    } peers`,
+  );
+}
 const memoryAfter = await fleet.meters();
 
 say(`publishing ${events} events, one per ${spacingMs} ms`);
@@ -129,6 +138,7 @@ say(`delivered ${delivery.delivered}/${delivery.expected}`);
 
 const graph = await fleet.graph();
 const connections = [...graph.values()].map((peers) => peers.size);
+const reach = relayReach(graph, agents, topology);
 const hops: number[] = [];
 for (const event of published) {
   const away = distances(graph, event.publisher);
@@ -211,6 +221,16 @@ const table: Row[] = [
   },
   { figure: "connections per agent, mean", value: mean(connections), unit: "connections" },
   { figure: "connections per agent, max", value: Math.max(...connections), unit: "connections" },
+  ...(reach
+    ? [{
+      figure: "agents connected to a relay",
+      value: `${reach.connected}/${reach.agents}`,
+      unit: "agents",
+      note: `after publishing (after warm-up: ${warmReach!.connected}); relays hold ${
+        reach.relayPeers.join(", ")
+      } peers`,
+    }]
+    : []),
   {
     figure: "idle traffic per agent",
     value: idleBytesPerAgentMin,
