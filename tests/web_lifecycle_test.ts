@@ -6,18 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { launchChromium, pageAddress } from "./helpers/browser.ts";
+import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { haveTools } from "./helpers/tools.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const TOPICS = `[agent]\ntopics = ["deploys"]\n`;
-
-async function pageAddress(agent: AgentProcess): Promise<string> {
-  const reply = await agent.request({ op: "status" });
-  const sources = (reply.status as { sources: { name: string; listen: string }[] }).sources;
-  return `http://${sources.find((source) => source.name === "http")!.listen}/`;
-}
 
 Deno.test({
   name: "the web page replaces a notification's item with its new version and acknowledges it on every agent",
@@ -34,7 +28,7 @@ Deno.test({
     await server.waitForPeers([publisher.peerId], "deploys");
     await publisher.waitForPeers([server.peerId], "deploys");
 
-    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const errors: string[] = [];

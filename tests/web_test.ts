@@ -6,17 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { authParam, launchChromium, pageAddress } from "./helpers/browser.ts";
+import { loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { haveTools } from "./helpers/tools.ts";
 
 const TOPICS = `[agent]\ntopics = ["default", "builds"]\n`;
-
-async function pageAddress(agent: AgentProcess): Promise<string> {
-  const reply = await agent.request({ op: "status" });
-  const sources = (reply.status as { sources: { name: string; listen: string }[] }).sources;
-  return `http://${sources.find((source) => source.name === "http")!.listen}/`;
-}
 
 Deno.test({
   name: "the web page: live feed over EventSource, history filter, send form, peers and sinks, in Chromium",
@@ -39,7 +33,7 @@ Deno.test({
     await publisher.send(["-t", "builds", "--title", "Build #812 failed", "-p", "urgent", "test_login timed out"]);
     await server.waitForEvents([stored]);
 
-    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
       const errors: string[] = [];
@@ -152,27 +146,15 @@ Deno.test({
       ),
     });
     const base = await pageAddress(server);
-    const authParam = btoa(`Bearer ${token}`).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const auth = authParam(token);
+    const browser = await launchChromium();
     try {
       await t.step("with ?auth the page is styled, follows the live feed and shows a published event", async () => {
         const page = await browser.newPage();
         const failed: string[] = [];
         page.on("response", (response) => response.status() >= 400 && failed.push(response.url()));
         page.on("pageerror", (error) => failed.push(error.message));
-        await page.goto(`${base}?auth=${authParam}`);
+        await page.goto(`${base}?auth=${auth}`);
         await page.getByTestId("live-state").getByText("following").waitFor();
         // app.css applied: the header is a flex row, which the browser's default style is not.
         const display = await page.locator("header").evaluate((header) =>
@@ -196,7 +178,7 @@ Deno.test({
         await page.getByTestId("login-token").fill(token);
         await page.getByTestId("login-button").click();
         await page.getByTestId("live-state").getByText("following").waitFor();
-        assert.equal(new URL(page.url()).searchParams.get("auth"), authParam);
+        assert.equal(new URL(page.url()).searchParams.get("auth"), auth);
         await page.close();
       });
 
