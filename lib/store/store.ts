@@ -754,9 +754,10 @@ export class EventStore {
     this.#insertsSincePrune = 0;
     const cutoff = this.#init.now() - this.#init.retentionMs;
     const byAge = this.#db.prepare("DELETE FROM events WHERE received < ?").run(cutoff).changes;
-    const byCount = this.#db.prepare(
-      "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-    ).run(this.#init.maxEvents).changes;
+    // Users' events and the agents' own (`hark.*`: membership, escalation
+    // markers) are counted apart, so a large fleet's joins and statuses never
+    // push a user's events out of the store, nor a burst of events the fleet's.
+    const byCount = this.#pruneBeyondCount(false) + this.#pruneBeyondCount(true);
     let byPublisher = 0;
     this.#insertsByPublisher.clear();
     const crowding = this.#db.prepare("SELECT publisher FROM events GROUP BY publisher HAVING count(*) > ?")
@@ -767,6 +768,17 @@ export class EventStore {
     this.#removedSincePrune = false;
     if (removed > 0) log.debug("Removed {count} events past retention", { count: removed });
     return removed;
+  }
+
+  /** Removes the oldest of users' events, or of the agents' own, beyond `maxEvents`. */
+  #pruneBeyondCount(reserved: boolean): number {
+    const kind = reserved ? "topic >= 'hark.' AND topic < 'hark/'" : "NOT (topic >= 'hark.' AND topic < 'hark/')";
+    return Number(
+      this.#db.prepare(
+        `DELETE FROM events WHERE ${kind} AND seq <= (
+           SELECT seq FROM events WHERE ${kind} ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+      ).run(this.#init.maxEvents).changes,
+    );
   }
 
   /**

@@ -415,6 +415,27 @@ Deno.test("EventStore.prune() removes the oldest events past maxEvents", async (
   });
 });
 
+Deno.test("EventStore counts the agents' own hark.* events apart from users' events", async () => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, { maxEvents: 3 }, (store) => {
+      const users = Array.from({ length: 3 }, () => store.append(makeEvent({ topic: "builds" }), 0)!);
+      // A fleet's joins from many agents: more of them than maxEvents.
+      const peers = ["A", "B", "C", "D", "E"].map((name) => `12D3KooWPeer${name}`);
+      const joins = peers.map((peer) => store.append(makeEvent({ topic: "hark.node.join", peer }), 0)!);
+      store.prune();
+      const kept = store.query().map((row) => row.seq);
+      assert.deepEqual(kept.filter((seq) => users.includes(seq)), users, "no user event is pushed out by joins");
+      assert.deepEqual(kept.filter((seq) => joins.includes(seq)), joins.slice(2), "the oldest joins go");
+      // And the other way round: a burst of user events leaves the joins alone.
+      const more = Array.from({ length: 4 }, () => store.append(makeEvent({ topic: "harkish" }), 0)!);
+      store.prune();
+      const after = store.query().map((row) => row.seq);
+      assert.deepEqual(after.filter((seq) => joins.includes(seq)), joins.slice(2));
+      assert.deepEqual(after.filter((seq) => !joins.includes(seq)), more.slice(1), "harkish is a user's topic");
+    });
+  });
+});
+
 Deno.test("EventStore keeps at most maxEventsPerPublisher events of one publisher, its oldest going first", async () => {
   await withStateDir(async (dir) => {
     await withStore(dir, { maxEventsPerPublisher: 20 }, (store) => {
