@@ -171,8 +171,10 @@ export class ConnectionTrimmer implements DialPolicy {
     this.#connects++;
     const id = event.detail.toString();
     if (this.#trimmedAt.has(id) && this.parted(id)) {
-      log.debug("Peer {peer} came back after being let go; keeping it (it names this agent in network.peers?)", {
+      const inbound = this.#node.getConnections(event.detail).some((c) => c.direction === "inbound");
+      log.debug("Peer {peer} came back ({direction}) after being let go; keeping it", {
         peer: id,
+        direction: inbound ? "it dialed: it names this agent in network.peers?" : "dialed by this agent",
       });
       this.#insisting.add(id);
     }
