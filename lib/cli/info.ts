@@ -101,6 +101,7 @@ Examples:
       `state dir: ${s.state_dir}`,
       `listen:    ${s.listen.join(" ")}`,
       `reach:     ${reachLine(s)}`,
+      ...(s.connections ? [`peers:     ${connectionsLine(s.connections)}`] : []),
       `topics:    ${s.topics.join(", ")}`,
       ...(s.followed?.length ? [`followed:  ${followedLine(s.followed)}`] : []),
       `events:    ${events.published} published, ${events.accepted} received, ${events.duplicates} duplicates`,
@@ -212,4 +213,10 @@ function membersLine(members: { peer: string; host: string }[]): string {
   const hosts = members.map((member) => member.host).sort();
   const shown = hosts.length > 8 ? [...hosts.slice(0, 8), `${hosts.length - 8} more`] : hosts;
   return `${members.length} other agent${members.length === 1 ? "" : "s"} (${shown.join(", ")})`;
+}
+
+/** Peers held against network.max_connections, and how many were let go since start. */
+function connectionsLine(c: { peers: number; max: number | null; low: number | null; trimmed: number }): string {
+  if (c.max === null) return `${c.peers} connected (no max_connections)`;
+  return `${c.peers} connected (max_connections ${c.max}, trimmed to ${c.low}; ${c.trimmed} let go since start)`;
 }

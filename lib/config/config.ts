@@ -54,6 +54,8 @@ export interface HarkConfig {
     publisher_rate: number;
     /** Events accepted at once from one publisher. */
     publisher_burst: number;
+    /** Past this many peers the agent closes connections (lib/connect/connection_trimmer.ts); 0 for no limit. */
+    max_connections: number;
   };
   agent: {
     topics: string[];
@@ -114,6 +116,15 @@ export const MAX_EVENTS_PER_PUBLISHER_DEFAULT = 25_000;
 
 export const PUBLISHER_RATE_DEFAULT = 20;
 export const PUBLISHER_BURST_DEFAULT = 200;
+/**
+ * lib/connect/connection_trimmer.ts's, here so that config loads without the
+ * agent's modules. 64 changes nothing for fleets under about 50, where every
+ * agent may hold every other; on a big LAN it bounds each agent to 48–64
+ * peers, about what mDNS dials alone left it with (32 to 64), now including
+ * those reached other ways. A relay serves many by design: no limit.
+ */
+export const MAX_CONNECTIONS_DEFAULT = 64;
+export const MAX_CONNECTIONS_MIN = 8;
 
 export const DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4001";
 
@@ -125,6 +136,7 @@ export const NETWORK_FIELDS: Record<string, FieldSpec> = {
   relay: "bool",
   publisher_rate: "rate",
   publisher_burst: "count",
+  max_connections: "count0",
 };
 export const AGENT_FIELDS: Record<string, FieldSpec> = {
   topics: "topics",
@@ -429,6 +441,13 @@ export function resolveConfig(
     leave_after_ms: layer.membership?.leave_after_ms ?? LEAVE_AFTER_DEFAULT_MS,
   };
   checkMembershipTimes(membership, publisherRate);
+  const relay = network.relay ?? false;
+  const maxConnections = network.max_connections ?? (relay ? 0 : MAX_CONNECTIONS_DEFAULT);
+  if (maxConnections > 0 && maxConnections < MAX_CONNECTIONS_MIN) {
+    throw new ConfigError(
+      `network.max_connections is ${maxConnections}; use at least ${MAX_CONNECTIONS_MIN} (gossipsub alone keeps 3 to 6 peers a topic), or 0 for no limit`,
+    );
+  }
   const sinks = (layer.sink?.length ? layer.sink : defaultSinks(defaults.stateDir))
     .map((sink) => resolveSink(sink, defaults.stateDir));
   return {
@@ -437,9 +456,10 @@ export function resolveConfig(
       listen: network.listen?.length ? network.listen : [DEFAULT_LISTEN],
       peers: network.peers ?? [],
       mdns: network.mdns ?? true,
-      relay: network.relay ?? false,
+      relay,
       publisher_rate: publisherRate,
       publisher_burst: network.publisher_burst ?? PUBLISHER_BURST_DEFAULT,
+      max_connections: maxConnections,
     },
     agent: {
       topics: agent.topics?.length ? agent.topics : [DEFAULT_TOPIC],

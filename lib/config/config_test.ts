@@ -608,6 +608,7 @@ Deno.test("resolveConfig() fills defaults", () => {
     relay: false,
     publisher_rate: 20,
     publisher_burst: 200,
+    max_connections: 64,
   });
   assert.deepEqual(config.topic, {});
   assert.deepEqual(config.store, {
@@ -680,6 +681,21 @@ Deno.test("resolveConfig() refuses what the agent would accept but cannot run wi
   });
   await t.step('leave_after = "1ms"', () => {
     refuses(`[membership]\nleave_after = "1ms"\n`, /leave_after is 1 ms; use at least 1000 ms/);
+  });
+  await t.step("max_connections below 8, which gossipsub's mesh alone would fill", () => {
+    refuses(`[network]\nmax_connections = 7\n`, /^network\.max_connections is 7; use at least 8 .*or 0 for no limit/);
+    assert.equal(runs(`[network]\nmax_connections = 8\n`).network.max_connections, 8);
+  });
+  await t.step("max_connections = 0 is no limit, and a relay's default", () => {
+    assert.equal(runs(`[network]\nmax_connections = 0\n`).network.max_connections, 0);
+    assert.equal(runs(`[network]\nrelay = true\n`).network.max_connections, 0);
+    assert.equal(runs(`[network]\nrelay = true\nmax_connections = 500\n`).network.max_connections, 500);
+  });
+  await t.step("max_connections that is not a whole number", () => {
+    assert.throws(
+      () => parseConfig(`[network]\nmax_connections = 10.5\n`, "a.toml"),
+      /max_connections.*must be a whole number of at least 0/,
+    );
   });
 });
 

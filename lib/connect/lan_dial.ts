@@ -7,11 +7,14 @@
  * an agent stops dialing what it hears; it still accepts connections, so an
  * agent that joins later finds peers, and gossipsub and peer exchange carry
  * events and addresses across. Below it again (peers left), the next mDNS
- * answer is dialed as before.
+ * answer is dialed as before. With a dial policy (connection_trimmer.ts)
+ * `maxPeers` is the low watermark of `network.max_connections`, and a peer
+ * this agent parted with lately is not dialed.
  */
 
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
+import type { DialPolicy } from "./connection_trimmer.ts";
 
 const log = getLogger(["hark", "peers"]);
 
@@ -28,6 +31,8 @@ export interface LanDialInit {
   dialTimeoutMs: number;
   /** Called when a dial connected. */
   onConnected?: (peer: string) => void;
+  /** Asked before each dial. @default every dial below maxPeers allowed */
+  policy?: DialPolicy;
 }
 
 export class LanDial {
@@ -44,6 +49,7 @@ export class LanDial {
     const node = this.#node;
     if (node.getConnections(peer).length > 0) return;
     if (node.getPeers().length >= (this.#init.maxPeers ?? LAN_DIAL_MAX_PEERS)) return;
+    if (this.#init.policy && !this.#init.policy.mayDial(peer.toString())) return;
     // libp2p 3 does not dial what discovery finds; without this, mDNS is inert.
     node.dial(peer, { signal: AbortSignal.timeout(this.#init.dialTimeoutMs) }).then((connection) => {
       this.#init.onConnected?.(connection.remotePeer.toString());

@@ -12,6 +12,12 @@
  * peers, and dials what it learns until it has `wanted`. While it still
  * has fewer it asks again now and then (members that reserved a relay slot
  * since become dialable), less often each time nothing new turns up.
+ *
+ * `/hark/peers/farewell/1.0.0`: an agent about to close a connection to stay
+ * within `network.max_connections` (connection_trimmer.ts) first sends the
+ * peer the same kind of answer unasked, and waits for its acknowledgement.
+ * The peer then does not redial it for a while, and dials some of the
+ * members named instead while it has too few, so it is not stranded.
  */
 
 import type { IdentifyResult, Libp2p, PeerId } from "@libp2p/interface";
@@ -21,10 +27,12 @@ import { lpStream } from "@libp2p/utils";
 import { readJsonFrame, writeJsonFrame } from "../mesh/json_frame.ts";
 import { getLogger } from "@logtape/logtape";
 import { TokenBuckets } from "../rate_limit.ts";
+import type { DialPolicy } from "./connection_trimmer.ts";
 
 const log = getLogger(["hark", "peers"]);
 
 export const PEER_EXCHANGE_PROTOCOL = "/hark/peers/1.0.0";
+export const PEER_FAREWELL_PROTOCOL = "/hark/peers/farewell/1.0.0";
 /**
  * Peers an agent wants before it stops asking: a little above gossipsub's
  * D (3) and Dhi (6), so the mesh has spare paths when one drops.
@@ -48,6 +56,10 @@ export interface PeerExchangeInit {
   dialTimeoutMs?: number;
   /** Called when a dial of a learned peer connected. */
   onConnected?: (peer: string) => void;
+  /** Called when `peer` said it is closing its connection to this agent (before it does). */
+  onFarewell?: (peer: string) => void;
+  /** Learned peers are dialed only while this allows (the low watermark, peers parted lately). */
+  policy?: DialPolicy;
 }
 
 export class PeerExchange {
@@ -57,6 +69,8 @@ export class PeerExchange {
   #abort = new AbortController();
   /** One answer per peer every 10 s, three at once: the answer is cheap but not free. */
   #answers = new TokenBuckets({ rate: 0.1, burst: 3 }, { capacity: 1000 });
+  /** A peer closes its connection once; more farewells from it in a row are noise. */
+  #farewells = new TokenBuckets({ rate: 0.1, burst: 3 }, { capacity: 1000 });
   #asked = new Map<string, number>();
   #dialing = new Set<string>();
   #retryMs = RETRY_MIN_MS;
@@ -85,6 +99,49 @@ export class PeerExchange {
         stream.abort(error as Error);
       }
     }, { maxInboundStreams: 2, runOnLimitedConnection: true });
+    await this.#node.handle(PEER_FAREWELL_PROTOCOL, async (stream, connection) => {
+      const peer = connection.remotePeer;
+      let records: unknown;
+      try {
+        if (!this.#farewells.take(peer.toString())) throw new Error("too many farewells");
+        const signal = AbortSignal.timeout(TIMEOUT_MS);
+        const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+        records = ((await readJsonFrame(lp, signal)) as { records?: unknown } | null)?.records;
+        // Before the acknowledgement, which the peer waits for before it hangs up.
+        this.#init.onFarewell?.(peer.toString());
+        await writeJsonFrame(lp, {}, signal);
+        await stream.close({ signal });
+      } catch (error) {
+        stream.abort(error as Error);
+        return;
+      }
+      log.debug("{peer} is closing its connection to this agent to stay within its max_connections", {
+        peer: peer.toString(),
+      });
+      if (!this.#running || !Array.isArray(records) || records.length > MAX_RECORDS) return;
+      await this.#learn(records).catch(() => 0);
+    }, { maxInboundStreams: 2, runOnLimitedConnection: true });
+  }
+
+  /**
+   * Tells `peer`, before this agent closes its connection to it, whom else it
+   * can dial; resolves once the peer has taken note.
+   */
+  async farewell(peer: PeerId): Promise<void> {
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(TIMEOUT_MS)]);
+    const stream = await this.#node.dialProtocol(peer, PEER_FAREWELL_PROTOCOL, {
+      signal,
+      runOnLimitedConnection: true,
+    });
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+      await writeJsonFrame(lp, { records: await this.#records(peer) }, signal);
+      await readJsonFrame(lp, signal);
+      await stream.close({ signal }).catch(() => {});
+    } catch (error) {
+      stream.abort(error as Error);
+      throw error;
+    }
   }
 
   start(): void {
@@ -152,6 +209,11 @@ export class PeerExchange {
     if (!Array.isArray(records) || records.length > MAX_RECORDS) {
       throw new Error(`${peer} sent a malformed peer list`);
     }
+    return await this.#learn(records);
+  }
+
+  /** Keeps the records that verify and dials some of their peers; returns how many connected. */
+  async #learn(records: unknown[]): Promise<number> {
     const learned: PeerId[] = [];
     for (const text of records) {
       const learnedPeer = await this.#consume(text);
@@ -212,11 +274,15 @@ export class PeerExchange {
 
   async #dialSome(candidates: PeerId[]): Promise<number> {
     const connected = new Set(this.#node.getConnections().map((c) => c.remotePeer.toString()));
+    const policy = this.#init.policy;
     const fresh = shuffle(candidates.filter((peer) => {
       const id = peer.toString();
-      return !connected.has(id) && !this.#dialing.has(id);
+      return !connected.has(id) && !this.#dialing.has(id) && (policy?.mayDial(id) ?? true);
     }));
-    const room = Math.max(0, this.#wanted - connected.size - this.#dialing.size);
+    const room = Math.max(
+      0,
+      Math.min(this.#wanted - connected.size, policy?.room() ?? Infinity) - this.#dialing.size,
+    );
     const chosen = fresh.slice(0, room);
     const results = await Promise.all(chosen.map(async (peer) => {
       const id = peer.toString();

@@ -11,6 +11,14 @@
  * so they are not retried after an hour of failures: if one comes back it
  * dials this agent, which it remembers too. A change of this host's
  * addresses retries them all at once (`redialNow`).
+ *
+ * Remembered peers are dialed only while the dial policy has room (below
+ * the low watermark of `network.max_connections`, connection_trimmer.ts) and
+ * not a peer parted with lately: one that this agent let go, or that let it
+ * go. Those skipped wait until a disconnect makes room. A configured peer
+ * that let this agent go is redialed all the same, but from the widest
+ * backoff window (0–25 s) rather than at once: a peer named in
+ * `network.peers` is kept, and the other side keeps it when it comes back.
  */
 
 import { KEEP_ALIVE, type Libp2p, type PeerId } from "@libp2p/interface";
@@ -18,6 +26,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
 import { redialDelayMs } from "./redial_backoff.ts";
+import type { DialPolicy } from "./connection_trimmer.ts";
 
 const log = getLogger(["hark", "peers"]);
 
@@ -43,6 +52,8 @@ export interface PeerKeeperInit {
   now?: () => number;
   /** For tests: the jitter's source, in [0, 1). @default Math.random */
   random?: () => number;
+  /** Asked before each dial of a remembered peer. @default every dial allowed */
+  policy?: DialPolicy;
 }
 
 interface Target {
@@ -57,12 +68,14 @@ interface Target {
   failingSince?: number;
   /** When another peer's connection last brought this one's redial forward. */
   hurriedAt?: number;
+  /** A remembered peer left undialed for want of room, until a disconnect makes some. */
+  skipped?: boolean;
 }
 
 export class PeerKeeper {
   #node: Libp2p;
   #targets: Target[];
-  #init: Required<Omit<PeerKeeperInit, "onConnected">> & Pick<PeerKeeperInit, "onConnected">;
+  #init: Required<Omit<PeerKeeperInit, "onConnected" | "policy">> & Pick<PeerKeeperInit, "onConnected" | "policy">;
   #running = false;
   #abort = new AbortController();
 
@@ -88,6 +101,7 @@ export class PeerKeeper {
       now: init.now ?? Date.now,
       random: init.random ?? Math.random,
       onConnected: init.onConnected,
+      policy: init.policy,
     };
   }
 
@@ -110,6 +124,11 @@ export class PeerKeeper {
       clearTimeout(target.timer);
       target.timer = undefined;
     }
+  }
+
+  /** Whether `peer` is one of the configured `network.peers` (as far as its id is known). */
+  isConfigured(peer: string): boolean {
+    return this.#targets.some((target) => target.origin === "configured" && target.peerId === peer);
   }
 
   /** Keeps a peer this agent got connected to some other way; its addresses must be in the peer store. */
@@ -150,15 +169,47 @@ export class PeerKeeper {
 
   #onDisconnect = (event: CustomEvent<PeerId>): void => {
     const id = event.detail.toString();
+    const policy = this.#init.policy;
     for (const target of this.#targets) {
       if (target.peerId === id && target.timer === undefined && !target.dialing) {
+        if (target.origin === "remembered" && policy && !policy.mayDial(id)) {
+          target.skipped = true;
+          continue;
+        }
         log.debug("Lost {origin} peer {peer}; redialing", { origin: target.origin, peer: id });
-        target.attempt = 0;
+        // A configured peer that let this agent go is not hammered: its redial starts at the widest window.
+        target.attempt = policy?.parted(id) ? Infinity : 0;
         target.failingSince = undefined;
         this.#schedule(target);
       }
     }
+    this.#wakeSkipped();
   };
+
+  /** Room below the low watermark: remembered peers skipped for want of it are dialed, as many as fit. */
+  #wakeSkipped(): void {
+    const policy = this.#init.policy;
+    if (!policy) return;
+    let room = policy.room() - this.#dialingRemembered();
+    for (const target of this.#targets) {
+      if (room <= 0) return;
+      if (!target.skipped || target.timer !== undefined || target.dialing) continue;
+      if (policy.parted(target.peerId!) || this.#connected(target.peerId!)) continue;
+      target.skipped = false;
+      target.attempt = 0;
+      target.failingSince = undefined;
+      this.#schedule(target);
+      room--;
+    }
+  }
+
+  /**
+   * Remembered peers being dialed: they count against the room before they
+   * connect. Not those waiting out a backoff, which are mostly peers gone.
+   */
+  #dialingRemembered(): number {
+    return this.#targets.filter((target) => target.origin === "remembered" && target.dialing).length;
+  }
 
   /**
    * A peer got through: the network may be back (a healed partition, a
@@ -174,7 +225,7 @@ export class PeerKeeper {
     const now = this.#init.now();
     for (const target of this.#targets) {
       if (target.origin !== "configured" || target.timer === undefined || target.dialing) continue;
-      if (target.peerId === id) continue;
+      if (target.peerId === id || (target.peerId && this.#init.policy?.parted(target.peerId))) continue;
       if (target.hurriedAt !== undefined && now - target.hurriedAt < this.#init.maxBackoffMs) continue;
       target.hurriedAt = now;
       clearTimeout(target.timer);
@@ -191,6 +242,14 @@ export class PeerKeeper {
     target.timer = undefined;
     if (!this.#running) return;
     if (target.origin === "remembered" && this.#connected(target.peerId!)) return;
+    const policy = this.#init.policy;
+    if (
+      target.origin === "remembered" && policy &&
+      (policy.room() - this.#dialingRemembered() <= 0 || policy.parted(target.peerId!))
+    ) {
+      target.skipped = true;
+      return;
+    }
     target.dialing = true;
     try {
       const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#init.dialTimeoutMs)]);

@@ -176,6 +176,10 @@ export class CatchUp {
       const peer = this.#queue.shift();
       if (!peer) return;
       this.#queued.delete(peer.toString());
+      // Queued behind others while it left (or was let go to stay within
+      // max_connections): asking would dial it again. It is asked when it
+      // comes back, as every identified peer is.
+      if (!this.#init.mesh.isConnected(peer.toString())) continue;
       await this.#session(peer);
     }
   }

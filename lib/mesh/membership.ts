@@ -139,6 +139,8 @@ export interface MembershipInit {
 
 interface Member {
   host: string;
+  /** How many peers it said it had, in its last join or status. */
+  peers?: number;
   /** Set while the member is disconnected: its report is due then. */
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -194,6 +196,11 @@ export class Membership {
   }
 
   /** Agents known to be in the network now (from their join and status events), with their hosts. */
+  /** How many peers `peer` said it had in its last join or status, if it said. */
+  reportedPeers(peer: string): number | undefined {
+    return this.#members.get(peer)?.peers;
+  }
+
   get members(): { peer: string; host: string }[] {
     return [...this.#members].map(([peer, member]) => ({ peer, host: member.host }));
   }
@@ -285,8 +292,9 @@ export class Membership {
     const member = this.#members.get(facts.peer);
     // The signer's host as this agent judged it (`name?` when the name is another's).
     const host = event.source.peer === facts.peer ? event.source.host : facts.host;
-    if (member) member.host = host;
-    else this.#members.set(facts.peer, { host });
+    const peers = typeof facts.peers === "number" ? facts.peers : undefined;
+    if (member) Object.assign(member, { host, peers: peers ?? member.peers });
+    else this.#members.set(facts.peer, { host, peers });
     // A member heard from while disconnected from this agent is alive elsewhere.
     if (member?.timer !== undefined && !this.#init.connected(facts.peer)) {
       clearTimeout(member.timer);

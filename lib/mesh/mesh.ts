@@ -21,7 +21,9 @@ import { type KeptOrigin, PeerKeeper } from "../connect/peer_keeper.ts";
 import { LinkMonitor } from "../connect/link_monitor.ts";
 import type { PeerBook } from "../connect/peer_book.ts";
 import { PeerExchange } from "../connect/peer_exchange.ts";
-import { LanDial } from "../connect/lan_dial.ts";
+import { LAN_DIAL_MAX_PEERS, LanDial } from "../connect/lan_dial.ts";
+import { type ConnectionStats, ConnectionTrimmer } from "../connect/connection_trimmer.ts";
+import { HISTORY_PROTOCOL } from "../history/wire.ts";
 import { serveReach } from "../connect/reach.ts";
 import { type ClockReading, readClock, serveClock } from "../connect/clock.ts";
 import { type Reachability, RelayUse } from "../connect/relay_use.ts";
@@ -76,6 +78,10 @@ export interface MeshInit {
   mdns: boolean;
   /** Serve as a circuit relay for agents behind NAT. */
   relay?: boolean;
+  /** Past this many peers, connections are trimmed (connection_trimmer.ts). @default Infinity, no limit */
+  maxConnections?: number;
+  /** How many peers `peer` said it had in its last membership status, if known. */
+  reportedPeers?: (peer: string) => number | undefined;
   topics: string[];
   limits: EventLimits;
   /** Announced through identify; other agents show it as this agent's host. */
@@ -144,6 +150,7 @@ export class Mesh {
   /** Peers mDNS reported and this agent has not yet dialed. */
   #foundOnLan = new Set<string>();
   #lanDial?: LanDial;
+  #trimmer?: ConnectionTrimmer;
   #peerTopics = new Map<string, Set<string>>();
   /** The topics this agent subscribes to: those it started with, and those followed since. */
   #topics: Set<string>;
@@ -289,14 +296,27 @@ export class Mesh {
         // Loaded only when used: multicast DNS brings its own dependencies.
         peerDiscovery: this.#init.mdns ? [await this.#mdns()] : [],
         relay: this.#init.relay ?? false,
+        maxConnections: this.#init.maxConnections,
         topics: [...this.#topics],
         maxEventBytes: this.#init.limits.maxEventBytes,
         onKeyMismatch: (mismatch) => this.#keyMismatches.report(mismatch),
       })) as unknown as Libp2p<Services>;
       await this.#init.beforeStart?.(node);
+      const pubsub = node.services.pubsub;
+      const trimmer = new ConnectionTrimmer(node, {
+        high: this.#init.maxConnections ?? Infinity,
+        meshPeers: () => meshPeersOf(pubsub),
+        kept: (peer) => this.#keeper?.isConfigured(peer) ?? false,
+        reportedPeers: this.#init.reportedPeers,
+        busyProtocols: [HISTORY_PROTOCOL],
+        farewell: (peer) => this.#exchange?.farewell(peer) ?? Promise.resolve(),
+      });
+      this.#trimmer = trimmer;
       this.#exchange = new PeerExchange(node, {
         dialTimeoutMs: DIAL_TIMEOUT_MS,
         onConnected: (peer) => this.#origins.set(peer, "exchange"),
+        onFarewell: (peer) => trimmer.releasedBy(peer),
+        policy: trimmer,
       });
       await this.#exchange.serve();
       await serveReach(node);
@@ -323,8 +343,10 @@ export class Mesh {
     this.#keeper = new PeerKeeper(node, this.#init.peers, remembered.map(({ peer }) => peer), {
       dialTimeoutMs: DIAL_TIMEOUT_MS,
       onConnected: (peer, origin) => this.#origins.set(peer, origin),
+      policy: this.#trimmer,
     });
     this.#keeper.start();
+    this.#trimmer!.start();
     // Every 15 s, and a dead link after 10 s without an answer: found within 25 s.
     this.#links = new LinkMonitor(node, { intervalMs: 15_000, timeoutMs: 10_000 });
     this.#links.start();
@@ -346,6 +368,7 @@ export class Mesh {
     this.#relayUse?.stop();
     this.#exchange?.stop();
     this.#links?.stop();
+    this.#trimmer?.stop();
     this.#keeper?.stop();
     node.removeEventListener("peer:identify", this.#onIdentify);
     node.removeEventListener("peer:discovery", this.#onDiscovery);
@@ -358,6 +381,7 @@ export class Mesh {
     this.#origins.clear();
     this.#foundOnLan.clear();
     this.#lanDial = undefined;
+    this.#trimmer = undefined;
   }
 
   /**
@@ -452,6 +476,11 @@ export class Mesh {
     } catch (error) {
       for (const item of group) item.reject(error);
     }
+  }
+
+  /** Peers held against `network.max_connections`, and how many were let go. */
+  get connections(): ConnectionStats | undefined {
+    return this.#trimmer?.stats;
   }
 
   /** How many agents this one is connected to now. */
@@ -693,9 +722,13 @@ export class Mesh {
     const peer = evt.detail;
     if (!this.#foundOnLan.delete(peer.id.toString())) return;
     if (!node) return;
+    const low = this.#trimmer?.low ?? Infinity;
     this.#lanDial ??= new LanDial(node, {
+      // A relay, with no low watermark, still dials no more of what mDNS finds than it used to.
+      maxPeers: Number.isFinite(low) ? low : LAN_DIAL_MAX_PEERS,
       dialTimeoutMs: DIAL_TIMEOUT_MS,
       onConnected: (connected) => this.#origins.set(connected, "mdns"),
+      policy: this.#trimmer,
     });
     this.#lanDial.found(peer.id);
   };
@@ -738,6 +771,13 @@ function batches(waiting: Outgoing[]): Outgoing[][] {
 /** The GossipSub interface leaves out the implementation's `getScore`. */
 function scoreOf(pubsub: GossipSub, peer: string): number | undefined {
   return (pubsub as unknown as { getScore?: (peer: string) => number }).getScore?.(peer);
+}
+
+/** Peers in this agent's gossipsub mesh for any topic; the GossipSub interface leaves out `getMeshPeers`. */
+function meshPeersOf(pubsub: GossipSub): string[] {
+  const impl = pubsub as unknown as { getMeshPeers?: (topic: string) => string[] };
+  if (typeof impl.getMeshPeers !== "function") throw new Error("gossipsub no longer has getMeshPeers");
+  return pubsub.getTopics().flatMap((topic) => impl.getMeshPeers!(topic));
 }
 
 /** The GossipSub interface leaves out the implementation's streams to each peer, keyed by peer id. */

@@ -78,6 +78,8 @@ export interface NodeSpec {
   maxEventBytes: number;
   /** A peer holds another network key (see key_check.ts). */
   onKeyMismatch?: (mismatch: KeyMismatch) => void;
+  /** `network.max_connections`; Infinity for none. */
+  maxConnections?: number;
 }
 
 export function libp2pOptions(spec: NodeSpec): Libp2pOptions {
@@ -109,6 +111,11 @@ export function libp2pOptions(spec: NodeSpec): Libp2pOptions {
       // connect from one address; libp2p's default of 5/s refuses them.
       inboundConnectionThreshold: 100,
       maxIncomingPendingConnections: 100,
+      // hark trims to network.max_connections itself (connection_trimmer.ts), and
+      // accepts past it until it trims; libp2p's cap of 300 must not come first.
+      ...(spec.maxConnections !== undefined && Number.isFinite(spec.maxConnections)
+        ? { maxConnections: Math.max(300, 2 * spec.maxConnections) }
+        : {}),
     },
     services: {
       identify: identify(),

@@ -17,6 +17,8 @@ export interface TestMeshOptions {
   peers?: string[];
   privateKey?: PrivateKey;
   onEvent?: MeshInit["onEvent"];
+  /** `network.max_connections`. @default Infinity */
+  maxConnections?: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function startMesh(options: TestMeshOptions = {}): Promise<TestMesh
     rate: { rate: 100, burst: 100 },
     listen: ["/ip4/127.0.0.1/tcp/0"],
     peers: options.peers ?? [],
+    maxConnections: options.maxConnections,
     mdns: false,
     topics: ["default"],
     limits: { maxEventBytes: 64 * 1024 },

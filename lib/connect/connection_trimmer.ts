@@ -1,0 +1,293 @@
+/**
+ * Keeps an agent's connections between a low and a high watermark.
+ *
+ * libp2p's own pruner never closes a connection that carries a gossipsub
+ * stream, which is every connection between agents, so on a LAN of hundreds
+ * an agent held every peer that dialed it. Past `high` peers this closes
+ * connections down to `low`; the dialers that are not told to keep a peer
+ * (mDNS finds, remembered peers, peer exchange) ask `mayDial` first and dial
+ * only below `low`, so the two agree and an agent settles instead of
+ * trimming what it dials again. Inbound connections are always accepted, so
+ * a late joiner finds someone; the excess is trimmed once things settle.
+ *
+ * Never closed: peers in this agent's gossipsub mesh for any topic (closing
+ * one makes gossipsub graft another and may drop an event in flight),
+ * configured `network.peers`, relays this agent holds a reservation on or
+ * reaches peers through, peers with a catch-up session open, and peers that
+ * came back after being trimmed (they name this agent in `network.peers`, or
+ * have nobody else: refusing them again would only make them redial).
+ *
+ * Trimming runs on `peer:connect`, coalesced over `settleMs`: an agent below
+ * `high` sets no timer, and an idle one does nothing.
+ */
+
+import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["hark", "peers"]);
+
+/**
+ * A reported peer count from which a peer counts as reachable otherwise: peer
+ * exchange stops asking at 8 peers (peer_exchange.ts), so such a peer is not
+ * stranded when this agent lets it go.
+ */
+const WELL_CONNECTED = 8;
+/** A peer this agent let go, or that let this agent go, is not redialed for this long. @default */
+const PARTED_FOR_MS = 10 * 60_000;
+
+/** The low watermark for a high one: three quarters, so a trim leaves room for a quarter of new peers. */
+export function lowWatermark(high: number): number {
+  return Number.isFinite(high) ? Math.floor(high * 3 / 4) : Infinity;
+}
+
+/** What dialers that are not told to keep a peer ask before dialing. */
+export interface DialPolicy {
+  /** Whether to dial `peer` now: below the low watermark, and not parted lately. */
+  mayDial(peer: string): boolean;
+  /** How many more peers dialers may add before reaching the low watermark. */
+  room(): number;
+  /** Whether this agent and `peer` let each other go lately. */
+  parted(peer: string): boolean;
+}
+
+export interface ConnectionTrimmerInit {
+  /** Past this many peers, connections are closed. Infinity for no limit. */
+  high: number;
+  /** Down to this many. @default lowWatermark(high) */
+  low?: number;
+  /** Peers in this agent's gossipsub mesh, for every topic it subscribes to. */
+  meshPeers: () => Iterable<string>;
+  /** Peers this agent is told to keep (`network.peers`). */
+  kept: (peer: string) => boolean;
+  /** How many peers `peer` last said it had (its membership status), if known. */
+  reportedPeers?: (peer: string) => number | undefined;
+  /** Protocols whose open streams mean a session in flight (catch-up). */
+  busyProtocols?: string[];
+  /** Tells a peer about to be let go whom else it can reach; must resolve or throw within a few seconds. */
+  farewell?: (peer: PeerId) => Promise<void>;
+  /** Connections arriving within this are trimmed together. @default 1000 */
+  settleMs?: number;
+  /** @default PARTED_FOR_MS */
+  partedForMs?: number;
+  /** For tests. @default Date.now */
+  now?: () => number;
+}
+
+export interface ConnectionStats {
+  peers: number;
+  /** The high watermark; null for no limit. */
+  max: number | null;
+  low: number | null;
+  /** Peers that connected since the agent started. */
+  connects: number;
+  /** Peers this agent let go to stay under the high watermark. */
+  trimmed: number;
+  /** Peers that let this agent go (they said farewell). */
+  released: number;
+}
+
+export class ConnectionTrimmer implements DialPolicy {
+  #node: Libp2p;
+  #init: ConnectionTrimmerInit;
+  readonly high: number;
+  readonly low: number;
+  #running = false;
+  #timer?: ReturnType<typeof setTimeout>;
+  #trimming = false;
+  /** Peers this agent let go, and when. */
+  #trimmedAt = new Map<string, number>();
+  /** Peers that let this agent go (they said farewell), and when. */
+  #releasedAt = new Map<string, number>();
+  /** Peers that came back after being trimmed: kept while connected. */
+  #insisting = new Set<string>();
+  #connects = 0;
+  #trimmed = 0;
+  #released = 0;
+
+  constructor(node: Libp2p, init: ConnectionTrimmerInit) {
+    this.#node = node;
+    this.#init = init;
+    this.high = init.high;
+    this.low = Math.min(init.low ?? lowWatermark(init.high), init.high);
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#node.addEventListener("peer:connect", this.#onConnect);
+    this.#node.addEventListener("peer:disconnect", this.#onDisconnect);
+    this.#schedule();
+  }
+
+  stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#node.removeEventListener("peer:connect", this.#onConnect);
+    this.#node.removeEventListener("peer:disconnect", this.#onDisconnect);
+  }
+
+  get stats(): ConnectionStats {
+    return {
+      peers: this.#node.getPeers().length,
+      max: Number.isFinite(this.high) ? this.high : null,
+      low: Number.isFinite(this.low) ? this.low : null,
+      connects: this.#connects,
+      trimmed: this.#trimmed,
+      released: this.#released,
+    };
+  }
+
+  room(): number {
+    return Math.max(0, this.low - this.#node.getPeers().length);
+  }
+
+  mayDial(peer: string): boolean {
+    return this.room() > 0 && !this.parted(peer);
+  }
+
+  /** Whether this agent and `peer` let each other go lately, so neither should dial the other. */
+  parted(peer: string): boolean {
+    const now = (this.#init.now ?? Date.now)();
+    const forMs = this.#init.partedForMs ?? PARTED_FOR_MS;
+    return [this.#trimmedAt, this.#releasedAt].some((parted) => {
+      const at = parted.get(peer);
+      if (at === undefined) return false;
+      if (now - at < forMs) return true;
+      parted.delete(peer);
+      return false;
+    });
+  }
+
+  /** `peer` said it is letting this agent go (farewell): it is not redialed for a while. */
+  releasedBy(peer: string): void {
+    this.#forgetOld(this.#releasedAt);
+    this.#releasedAt.set(peer, (this.#init.now ?? Date.now)());
+    this.#released++;
+  }
+
+  #onConnect = (event: CustomEvent<PeerId>): void => {
+    this.#connects++;
+    const id = event.detail.toString();
+    if (this.#trimmedAt.has(id) && this.parted(id)) {
+      const inbound = this.#node.getConnections(event.detail).some((c) => c.direction === "inbound");
+      log.debug("Peer {peer} came back ({direction}) after being let go; keeping it", {
+        peer: id,
+        direction: inbound ? "it dialed: it names this agent in network.peers?" : "dialed by this agent",
+      });
+      this.#insisting.add(id);
+    }
+    this.#schedule();
+  };
+
+  #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.#insisting.delete(event.detail.toString());
+  };
+
+  /** One trim for every connection within `settleMs`, and none while at or below `high`. */
+  #schedule(): void {
+    if (!this.#running || this.#timer !== undefined || this.#node.getPeers().length <= this.high) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#trim();
+    }, this.#init.settleMs ?? 1000);
+  }
+
+  async #trim(): Promise<void> {
+    if (!this.#running || this.#trimming) return;
+    this.#trimming = true;
+    try {
+      const connections = this.#node.getConnections();
+      const peers = new Map<string, Connection[]>();
+      for (const connection of connections) {
+        const id = connection.remotePeer.toString();
+        peers.set(id, [...(peers.get(id) ?? []), connection]);
+      }
+      if (peers.size <= this.high) return;
+      const spared = this.#spared(connections);
+      const candidates = [...peers].filter(([id]) => !spared.has(id)).map(([id, held]) => ({
+        id,
+        peer: held[0].remotePeer,
+        wellConnected: (this.#init.reportedPeers?.(id) ?? 0) >= WELL_CONNECTED,
+        inbound: held.every((connection) => connection.direction === "inbound"),
+        openedAt: Math.max(...held.map((connection) => connection.timeline.open)),
+      }));
+      // First those reachable otherwise (they said they have enough peers),
+      // then those that dialed this agent (they have dialers of their own;
+      // what this agent dialed it chose, and would dial again), then the
+      // newest (the oldest have proven themselves, and gossipsub's mesh and
+      // catch-up rest on them). The peer id settles ties, so two runs over
+      // the same connections close the same peers.
+      candidates.sort((a, b) =>
+        Number(b.wellConnected) - Number(a.wellConnected) || Number(b.inbound) - Number(a.inbound) ||
+        b.openedAt - a.openedAt || a.id.localeCompare(b.id)
+      );
+      const chosen = candidates.slice(0, peers.size - this.low);
+      if (chosen.length === 0) {
+        log.debug("{peers} peers, above network.max_connections ({high}), but every one is kept", {
+          peers: peers.size,
+          high: this.high,
+        });
+        return;
+      }
+      const now = (this.#init.now ?? Date.now)();
+      this.#forgetOld(this.#trimmedAt);
+      for (const { id } of chosen) this.#trimmedAt.set(id, now);
+      this.#trimmed += chosen.length;
+      await Promise.all(chosen.map(async ({ id, peer }) => {
+        // Before the hang-up: the peer learns whom else to dial, and not to redial this agent.
+        await this.#init.farewell?.(peer).catch((error) => {
+          log.debug("Could not say farewell to {peer}: {error}", { peer: id, error: (error as Error).message });
+        });
+        if (!this.#running) return;
+        await this.#node.hangUp(peer).catch(() => {});
+      }));
+      log.info(
+        "Closed connections to {closed} peers to stay within network.max_connections ({high}): {left} left, {spared} of them kept as mesh, configured, relay or busy peers",
+        { closed: chosen.length, high: this.high, left: this.#node.getPeers().length, spared: spared.size },
+      );
+    } catch (error) {
+      // Without knowing which peers to spare, closing none is the safe side.
+      log.warn("Cannot trim connections: {error}", { error: (error as Error).message });
+    } finally {
+      this.#trimming = false;
+      // Connections that came during the trim are looked at again.
+      this.#schedule();
+    }
+  }
+
+  /** The peers never closed, from the connections held now. */
+  #spared(connections: Connection[]): Set<string> {
+    const spared = new Set<string>([...this.#init.meshPeers(), ...this.#insisting]);
+    const busy = this.#init.busyProtocols ?? [];
+    for (const connection of connections) {
+      const id = connection.remotePeer.toString();
+      if (this.#init.kept(id)) spared.add(id);
+      // Relayed connections ride on the relay's: closing it closes them.
+      const relay = relayOf(connection.remoteAddr.toString());
+      if (relay) spared.add(relay);
+      if (connection.streams.some((stream) => busy.includes(stream.protocol ?? ""))) spared.add(id);
+    }
+    // Relays this agent holds a reservation on: its relayed addresses go through them.
+    for (const address of this.#node.getMultiaddrs()) {
+      const relay = relayOf(address.toString());
+      if (relay) spared.add(relay);
+    }
+    return spared;
+  }
+
+  #forgetOld(parted: Map<string, number>): void {
+    if (parted.size < 1000) return;
+    const now = (this.#init.now ?? Date.now)();
+    const forMs = this.#init.partedForMs ?? PARTED_FOR_MS;
+    for (const [peer, at] of parted) if (now - at >= forMs) parted.delete(peer);
+  }
+}
+
+/** The relay's peer id in a `/…/p2p/RELAY/p2p-circuit/…` address. */
+function relayOf(address: string): string | undefined {
+  const circuit = address.indexOf("/p2p-circuit");
+  if (circuit < 0) return undefined;
+  return /\/p2p\/([^/]+)$/.exec(address.slice(0, circuit))?.[1];
+}

@@ -1,0 +1,111 @@
+/**
+ * The connection trimmer on real libp2p nodes on loopback: a hub with a low
+ * `max_connections` that more peers dial than it may hold.
+ */
+
+import assert from "node:assert/strict";
+import type { Libp2p } from "@libp2p/interface";
+import { startMesh, type TestMesh } from "../../tests/helpers/mesh.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
+import { ConnectionTrimmer, lowWatermark } from "./connection_trimmer.ts";
+
+const connectedTo = (node: Libp2p) => new Set(node.getPeers().map(String));
+
+/** Fails if `check` turns false before `ms` have passed: how a test shows that nothing happens. */
+async function holds(check: () => boolean, ms: number, message: string): Promise<void> {
+  const until = Date.now() + ms;
+  let broken = false;
+  await waitFor(() => (broken = !check()) || Date.now() >= until, { timeoutMs: ms + 5000, intervalMs: 50, message });
+  if (broken) throw new Error(message);
+}
+
+/** Leaves that follow no topic, so the hub's gossipsub mesh spares none of them. */
+async function quietLeaves(count: number, meshes: TestMesh[]): Promise<TestMesh[]> {
+  const leaves: TestMesh[] = [];
+  for (let i = 0; i < count; i++) {
+    const leaf = await startMesh();
+    leaf.unfollow("default");
+    meshes.push(leaf);
+    leaves.push(leaf);
+  }
+  return leaves;
+}
+
+Deno.test("lowWatermark() is three quarters of the high one, and none without one", () => {
+  assert.equal(lowWatermark(64), 48);
+  assert.equal(lowWatermark(10), 7);
+  assert.equal(lowWatermark(Infinity), Infinity);
+});
+
+Deno.test("ConnectionTrimmer closes the newest peers down to the low watermark, keeps configured ones, and neither side redials", async () => {
+  const meshes: TestMesh[] = [];
+  try {
+    const [configured] = await quietLeaves(1, meshes);
+    const hub = await startMesh({ peers: [configured.listenAddresses()[0]], maxConnections: 8 });
+    meshes.push(hub);
+    hub.unfollow("default");
+    await waitFor(() => hub.isConnected(configured.peerId), { message: "the hub to reach its configured peer" });
+    const leaves = await quietLeaves(8, meshes);
+    // One at a time, so their connections' ages are in this order.
+    for (const leaf of leaves) {
+      await leaf.node.dial(hub.node.getMultiaddrs()[0]);
+    }
+    // 9 peers > 8: trimmed to 6, the configured peer and the five oldest leaves.
+    await waitFor(() => hub.connections!.trimmed === 3, { timeoutMs: 15_000, message: "the hub to trim 3 peers" });
+    const kept = [configured, ...leaves.slice(0, 5)].map((mesh) => mesh.peerId).sort();
+    await waitFor(() => hub.node.getPeers().length === 6, { message: "the hub to hang up" });
+    assert.deepEqual([...connectedTo(hub.node)].sort(), kept);
+    const trimmed = leaves.slice(5);
+    // Each was told before the hang-up, and counts the hub as parted with.
+    for (const leaf of trimmed) assert.equal(leaf.connections!.released, 1, `${leaf.peerId} got a farewell`);
+    // The leaves remember the hub (identify) and the hub remembers them; a
+    // redial of a remembered peer would come within 1 s. None does.
+    const connects = hub.connections!.connects;
+    await holds(
+      () => hub.connections!.connects === connects && trimmed.every((leaf) => !hub.isConnected(leaf.peerId)),
+      3000,
+      "a trimmed leaf or the hub redialed",
+    );
+  } finally {
+    await Promise.all(meshes.map((mesh) => mesh.stop()));
+  }
+});
+
+Deno.test("ConnectionTrimmer never closes a peer in the gossipsub mesh", async () => {
+  const meshes: TestMesh[] = [];
+  let trimmer: ConnectionTrimmer | undefined;
+  try {
+    const hub = await startMesh();
+    meshes.push(hub);
+    const leaves: TestMesh[] = [];
+    for (let i = 0; i < 10; i++) {
+      const leaf = await startMesh({ peers: [hub.listenAddresses()[0]] });
+      meshes.push(leaf);
+      leaves.push(leaf);
+    }
+    const pubsub = hub.node.services.pubsub as unknown as { getMeshPeers(topic: string): string[] };
+    const meshPeers = () => pubsub.getMeshPeers("hark/default");
+    await waitFor(() => hub.node.getPeers().length === 10 && meshPeers().length >= 3, {
+      timeoutMs: 15_000,
+      message: "the hub's mesh to form",
+    });
+    const before = meshPeers();
+    let seen: string[] = [];
+    // The hub's own trimmer has no limit; this one, started late, trims what is there at once.
+    trimmer = new ConnectionTrimmer(hub.node, {
+      high: 8,
+      meshPeers: () => (seen = meshPeers()),
+      kept: () => false,
+      settleMs: 10,
+    });
+    trimmer.start();
+    await waitFor(() => trimmer!.stats.trimmed > 0, { message: "a trim" });
+    const left = connectedTo(hub.node);
+    for (const peer of seen) assert.ok(left.has(peer), `mesh peer ${peer} kept`);
+    for (const peer of before) assert.ok(left.has(peer) || !seen.includes(peer), `mesh peer ${peer} kept`);
+    assert.equal(trimmer.stats.trimmed, 10 - Math.max(6, seen.length));
+  } finally {
+    trimmer?.stop();
+    await Promise.all(meshes.map((mesh) => mesh.stop()));
+  }
+});
