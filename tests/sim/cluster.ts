@@ -9,13 +9,13 @@
  */
 
 import { newNetwork } from "../../lib/mesh/network.ts";
-import type { FleetOptions } from "./fleet.ts";
+import type { FleetEntry, FleetOptions } from "./fleet.ts";
 import type { Arrivals, Published } from "./delivery.ts";
 import { connectionGraph, type Graph } from "./graph.ts";
 import { RemoteShard } from "./remote_shard.ts";
 import { type AgentInfo, type Meters, Shard, type ShardOps } from "./shard.ts";
 import type { StoreRows } from "./store_rows.ts";
-import { type AgentPlan, plan } from "./topology.ts";
+import { plan } from "./topology.ts";
 
 /** One shard, wherever it runs. */
 interface ShardHandle {
@@ -70,10 +70,12 @@ export class Cluster implements AsyncDisposable {
       });
       cluster.baseline = await cluster.meters();
       for (const wave of plan(options.count, options.topology)) {
-        const byShard = cluster.#shards.map(() => [] as { plan: AgentPlan; dials: string[] }[]);
+        const byShard = cluster.#shards.map(() => [] as FleetEntry[]);
+        const addressesOf = (indexes: number[]) =>
+          indexes.flatMap((index) => cluster.agents[index].addresses.slice(0, 1));
         for (const agentPlan of wave) {
-          const dials = agentPlan.dials.flatMap((index) => cluster.agents[index].addresses.slice(0, 1));
-          byShard[agentPlan.index % byShard.length].push({ plan: agentPlan, dials });
+          const entry = { plan: agentPlan, dials: addressesOf(agentPlan.dials), found: addressesOf(agentPlan.found) };
+          byShard[agentPlan.index % byShard.length].push(entry);
         }
         const started = await Promise.all(
           cluster.#shards.map((shard, at) => byShard[at].length ? shard.call("add", byShard[at]) : []),

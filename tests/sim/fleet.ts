@@ -7,7 +7,9 @@
 
 import { Agent } from "../../lib/agent.ts";
 import { parseConfig, resolveConfig } from "../../lib/config/config.ts";
-import { type Network, saveNetwork } from "../../lib/mesh/network.ts";
+import { mdnsServiceTag, type Network, saveNetwork } from "../../lib/mesh/network.ts";
+import { PEERS_FILE } from "../../lib/connect/peer_book.ts";
+import { fnv1a } from "../../lib/util/fnv.ts";
 import { connect, type HarkClient } from "../../lib/client/mod.ts";
 import type { AgentPlan, Topology } from "./topology.ts";
 
@@ -21,6 +23,13 @@ export interface FleetOptions {
   topics: number;
   /** membership.status_interval, ms. */
   statusIntervalMs: number;
+}
+
+/** One agent to start: its plan, the addresses it names in `network.peers`, and those it heard on its segment. */
+export interface FleetEntry {
+  plan: AgentPlan;
+  dials: string[];
+  found: string[];
 }
 
 export interface SimAgent {
@@ -79,11 +88,11 @@ export class Fleet implements AsyncDisposable {
    * Starts `entries` (one wave, or this process's share of one), at most
    * START_CONCURRENCY at once; each dials the addresses it is given.
    */
-  async add(entries: { plan: AgentPlan; dials: string[] }[], network: Network): Promise<SimAgent[]> {
+  async add(entries: FleetEntry[], network: Network): Promise<SimAgent[]> {
     const added: SimAgent[] = [];
     for (let from = 0; from < entries.length; from += START_CONCURRENCY) {
       const started = await Promise.all(
-        entries.slice(from, from + START_CONCURRENCY).map(({ plan, dials }) => this.#startOne(plan, dials, network)),
+        entries.slice(from, from + START_CONCURRENCY).map((entry) => this.#startOne(entry, network)),
       );
       this.agents.push(...started);
       added.push(...started);
@@ -91,10 +100,11 @@ export class Fleet implements AsyncDisposable {
     return added;
   }
 
-  async #startOne(agentPlan: AgentPlan, dials: string[], network: Network): Promise<SimAgent> {
+  async #startOne({ plan: agentPlan, dials, found }: FleetEntry, network: Network): Promise<SimAgent> {
     const stateDir = `${this.#root}/agent-${agentPlan.index}`;
     await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
     await saveNetwork(stateDir, network);
+    await writeFound(stateDir, found, network);
     const config = resolveConfig(
       parseConfig(configText(agentPlan, dials, this.options), `sim agent ${agentPlan.index}`),
       {
@@ -132,4 +142,27 @@ export class Fleet implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/**
+ * What mDNS would have heard on the agent's segment, handed over as the
+ * agent's remembered peers (lib/connect/peer_book.ts): the agent dials those
+ * only while it is below its low watermark of connections, as it dials mDNS
+ * finds (lib/connect/lan_dial.ts). mDNS answers arrive in no set order, so
+ * each agent's list is in an order of its own (by a hash of both ends); in
+ * index order every agent would dial the fleet's first few. Simulated agents
+ * run with mDNS off: multicast on one host would have every agent hear every
+ * other.
+ */
+async function writeFound(stateDir: string, found: string[], network: Network): Promise<void> {
+  if (found.length === 0) return;
+  const now = Date.now();
+  const encoder = new TextEncoder();
+  const peers = found.map((address) => {
+    const [transport, peer] = address.split("/p2p/");
+    // The book dials the most recently seen first.
+    return { peer, addresses: [transport], seen: now - fnv1a(encoder.encode(stateDir + peer)) % 1000 };
+  });
+  const book = { network: await mdnsServiceTag(network), peers };
+  await Deno.writeTextFile(`${stateDir}/${PEERS_FILE}`, JSON.stringify(book) + "\n", { mode: 0o600 });
 }

@@ -6,12 +6,11 @@
  */
 
 import process from "node:process";
-import { Fleet, type FleetOptions } from "./fleet.ts";
+import { Fleet, type FleetEntry, type FleetOptions } from "./fleet.ts";
 import { publishFrom, Receivers } from "./delivery.ts";
 import { peerLists } from "./graph.ts";
 import { type StoreRows, storeRows } from "./store_rows.ts";
 import { countWireBytes, wireBytes } from "./wire_bytes.ts";
-import type { AgentPlan } from "./topology.ts";
 
 /** What the coordinator knows of an agent: enough to dial it and to place its events. */
 export interface AgentInfo {
@@ -39,7 +38,7 @@ export interface ShardInit extends FleetOptions {
 /** The operations, by name, as shard_process.ts dispatches them. */
 export interface ShardOps {
   start(init: ShardInit): Promise<void>;
-  add(entries: { plan: AgentPlan; dials: string[] }[]): Promise<AgentInfo[]>;
+  add(entries: FleetEntry[]): Promise<AgentInfo[]>;
   follow(): Promise<void>;
   publish(index: number, body: string): Promise<{ id: string; time: number } | null>;
   /** For each event, how many agents of this shard besides its publisher have it. */
@@ -71,7 +70,7 @@ export class Shard implements ShardOps {
     return Fleet.create(init).then((fleet) => void (this.#fleet = fleet));
   }
 
-  async add(entries: { plan: AgentPlan; dials: string[] }[]): Promise<AgentInfo[]> {
+  async add(entries: FleetEntry[]): Promise<AgentInfo[]> {
     const added = await this.#started().add(entries, this.#network!);
     return added.map(({ index, topic, peerId, addresses }) => ({ index, topic, peerId, addresses }));
   }

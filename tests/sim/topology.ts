@@ -1,8 +1,10 @@
 /**
  * How a simulated fleet joins, as plans of who dials whom when it starts.
  * Each agent is given the addresses a real one would have at that moment:
- * what mDNS hears on its segment, its configured bootstrap peers; peer
- * exchange (lib/connect/peer_exchange.ts) does the rest at run time.
+ * what mDNS hears on its segment (`found`, dialed as mDNS finds are: only
+ * while the agent is below its low watermark of connections), its
+ * configured bootstrap peers (`dials`, always kept); peer exchange
+ * (lib/connect/peer_exchange.ts) does the rest at run time.
  */
 
 export type Topology = "lan" | "subnets" | "relay";
@@ -17,8 +19,10 @@ export interface AgentPlan {
   index: number;
   /** Started with `network.relay = true`. */
   relay: boolean;
-  /** Agents started in an earlier wave whose addresses this one dials on start. */
+  /** Agents of earlier waves this one names in `network.peers`: dialed on start and kept. */
   dials: number[];
+  /** Agents of earlier waves this one hears on its segment: dialed while it has room, as mDNS finds are. */
+  found: number[];
 }
 
 /**
@@ -32,12 +36,13 @@ export function plan(count: number, topology: Topology): AgentPlan[][] {
   return relayPlan(count);
 }
 
-/** One segment: mDNS has every agent dial every agent it hears, O(N) connections each. */
+/** One segment: every agent hears every agent before it, and dials them while it has room. */
 function lanPlan(count: number): AgentPlan[][] {
   return Array.from({ length: count }, (_, index) => [{
     index,
     relay: false,
-    dials: Array.from({ length: index }, (_, earlier) => earlier),
+    dials: [],
+    found: Array.from({ length: index }, (_, earlier) => earlier),
   }]);
 }
 
@@ -55,9 +60,9 @@ function subnetPlan(count: number): AgentPlan[][] {
       const index = subnet * SUBNET_SIZE + member;
       if (index >= count || index === 0) continue;
       const neighbours = Array.from({ length: member }, (_, earlier) => subnet * SUBNET_SIZE + earlier);
-      wave.push({ index, relay: false, dials: [...new Set([0, ...neighbours])] });
+      wave.push({ index, relay: false, dials: [0], found: neighbours.filter((neighbour) => neighbour !== 0) });
     }
-    if (member === 0) waves.push([{ index: 0, relay: false, dials: [] }]);
+    if (member === 0) waves.push([{ index: 0, relay: false, dials: [], found: [] }]);
     if (wave.length > 0) waves.push(wave);
   }
   return waves;
@@ -70,10 +75,11 @@ function relayPlan(count: number): AgentPlan[][] {
     index,
     relay: true,
     dials: Array.from({ length: index }, (_, earlier) => earlier),
+    found: [],
   }]);
   const all = Array.from({ length: relays }, (_, relay) => relay);
   const rest: AgentPlan[] = [];
-  for (let index = relays; index < count; index++) rest.push({ index, relay: false, dials: all });
+  for (let index = relays; index < count; index++) rest.push({ index, relay: false, dials: all, found: [] });
   if (rest.length > 0) waves.push(rest);
   return waves;
 }

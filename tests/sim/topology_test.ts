@@ -8,7 +8,7 @@ Deno.test("plan() starts every agent once and dials only agents of earlier waves
         const started = new Set<number>();
         for (const wave of plan(count, topology)) {
           for (const agent of wave) {
-            for (const dial of agent.dials) assert.ok(started.has(dial), `${agent.index}→${dial}`);
+            for (const dial of [...agent.dials, ...agent.found]) assert.ok(started.has(dial), `${agent.index}→${dial}`);
           }
           for (const agent of wave) {
             assert.ok(!started.has(agent.index));
@@ -21,11 +21,18 @@ Deno.test("plan() starts every agent once and dials only agents of earlier waves
   }
 });
 
-Deno.test("plan() keeps mDNS dials inside a subnet, plus the one bootstrap peer", () => {
+Deno.test("plan() keeps mDNS finds inside a subnet, and configures the one bootstrap peer", () => {
   for (const agent of plan(45, "subnets").flat()) {
     const subnet = Math.floor(agent.index / SUBNET_SIZE);
-    assert.ok(agent.dials.every((dial) => dial === 0 || Math.floor(dial / SUBNET_SIZE) === subnet));
-    if (agent.index !== 0) assert.ok(agent.dials.includes(0));
+    assert.ok(agent.found.every((found) => Math.floor(found / SUBNET_SIZE) === subnet));
+    assert.deepEqual(agent.dials, agent.index === 0 ? [] : [0]);
+  }
+});
+
+Deno.test("plan() has a LAN's agents find each other rather than configure each other", () => {
+  for (const agent of plan(60, "lan").flat()) {
+    assert.deepEqual(agent.dials, []);
+    assert.equal(agent.found.length, agent.index);
   }
 });
 
