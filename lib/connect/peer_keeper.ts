@@ -13,9 +13,9 @@
  * addresses retries them all at once (`redialNow`).
  */
 
-import { KEEP_ALIVE, type Libp2p, type PeerId } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
-import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import { KEEP_ALIVE, multiaddr, peerIdFromString } from "../mesh/libp2p.ts";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
 import { redialDelayMs } from "./redial_backoff.ts";
 
