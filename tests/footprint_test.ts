@@ -10,6 +10,8 @@
  */
 
 import assert from "node:assert/strict";
+import { loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -90,4 +92,15 @@ Deno.test("the agent loads libp2p from its bundle, not from libp2p's npm package
     return name !== undefined && [...bundled].some((entry) => entry === name || entry.startsWith(`${name}/`));
   });
   assert.deepEqual(fromNpm, [], "import these from lib/mesh/libp2p.ts, which loads the bundle");
+});
+
+Deno.test("an idle agent hands the heap its start-up grew back to the system once it has settled", async () => {
+  // lib/heap_trim.ts: about 30 s after start, then only when the heap grows again.
+  await using agent = await startAgent({ config: loopbackConfig(), args: ["--log-level", "debug"] });
+  const trimmed = await waitFor(() => /Trimmed the heap from ([\d.]+) to ([\d.]+) MB/.exec(agent.stderr), {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+    message: `the agent to trim its heap\n${agent.stderr}`,
+  });
+  assert.ok(Number(trimmed[2]) < Number(trimmed[1]), trimmed[0]);
 });
