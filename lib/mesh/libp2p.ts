@@ -5,7 +5,7 @@
  * by `deno task vendor`; types come from the packages themselves.
  *
  * Loaded as one bundle instead of about 470 npm modules, libp2p costs an idle
- * agent about 12 MB less anonymous memory (tests/bench/README.md, issue 32).
+ * agent about 10 MB less anonymous memory (tests/bench/README.md, issue 32).
  */
 
 import type { mdns } from "../../vendor/libp2p/mdns.ts";

@@ -9,7 +9,7 @@
  * Why: Deno keeps about 12 KB of its own per module loaded, besides V8's
  * copy of each source and its compiled code, and the npm graph brings whole
  * barrels (every key type, a mock muxer with a CBOR codec). Loaded as a
- * bundle, the same packages take an idle agent from 45 to 33 MB of
+ * bundle, the same packages take an idle agent from 46 to 36 MB of
  * anonymous memory (tests/bench/README.md, issue 32).
  */
 
