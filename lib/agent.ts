@@ -17,7 +17,7 @@ import {
 } from "./mesh/membership.ts";
 import { HostNames } from "./mesh/host_names.ts";
 import { Catalog } from "./event/catalog.ts";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { peerIdFromPrivateKey } from "./mesh/libp2p.ts";
 import { Mesh } from "./mesh/mesh.ts";
 import { Router } from "./router.ts";
 import { createSinks } from "../sinks/mod.ts";

@@ -5,9 +5,13 @@
  * when that line runs; what the agent loads at start is the graph of its
  * static imports. These optional parts must stay out of it: together they
  * are about 4 MB of anonymous memory on every agent (tests/bench/README.md).
+ * And libp2p comes from vendor/libp2p/bundle/, never from its npm packages:
+ * loaded as those (about 470 modules) it costs every agent 9 MB more.
  */
 
 import assert from "node:assert/strict";
+import { loopbackConfig, startAgent } from "./helpers/hark.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -15,6 +19,7 @@ const ROOT = new URL("../", import.meta.url);
 const OPTIONAL: [module: string, usedBy: string][] = [
   ["npm:@homebridge/dbus-native", "a desktop sink"],
   ["npm:@libp2p/mdns", "network.mdns"],
+  ["vendor/libp2p/bundle/mdns.js", "network.mdns"],
   ["sinks/desktop/mod.ts", "a desktop sink"],
   ["sinks/plugin/mod.ts", "a plugin sink"],
   ["sinks/webhook.ts", "a webhook sink"],
@@ -65,4 +70,37 @@ Deno.test("the agent loads desktop backends, plugins, mDNS and sources only when
     [],
     "loaded at start by every agent; import it with a string-literal `await import()` where it is used",
   );
+});
+
+/** npm packages that vendor/libp2p/bundle/ holds: the agent must load none of them itself. */
+async function bundledPackages(): Promise<Set<string>> {
+  const entries = await Promise.all(
+    ["mod.ts", "mdns.ts"].map((entry) => Deno.readTextFile(new URL(`vendor/libp2p/${entry}`, ROOT))),
+  );
+  return new Set(entries.flatMap((text) => [...text.matchAll(/from "([^"]+)"/g)].map(([, specifier]) => specifier)));
+}
+
+Deno.test("the agent loads libp2p from its bundle, not from libp2p's npm packages", async () => {
+  const graph = await staticGraph("lib/agent.ts");
+  assert.ok(graph.has("vendor/libp2p/bundle/mod.js"), "the agent loads vendor/libp2p/bundle/mod.js");
+  const bundled = await bundledPackages();
+  assert.ok(bundled.has("libp2p") && bundled.has("@libp2p/gossipsub"), "the bundle's entries are read");
+  // npm:/@libp2p/utils@7.4.1/sub/path and npm:@libp2p/utils@7.4.1 both name @libp2p/utils.
+  const packageOf = (specifier: string) => /^npm:\/?((?:@[^/]+\/)?[^@/]+)/.exec(specifier)?.[1];
+  const fromNpm = [...graph].filter((specifier) => {
+    const name = packageOf(specifier);
+    return name !== undefined && [...bundled].some((entry) => entry === name || entry.startsWith(`${name}/`));
+  });
+  assert.deepEqual(fromNpm, [], "import these from lib/mesh/libp2p.ts, which loads the bundle");
+});
+
+Deno.test("an idle agent hands the heap its start-up grew back to the system once it has settled", async () => {
+  // lib/heap_trim.ts: about 30 s after start, then only when the heap grows again.
+  await using agent = await startAgent({ config: loopbackConfig(), args: ["--log-level", "debug"] });
+  const trimmed = await waitFor(() => /Trimmed the heap from ([\d.]+) to ([\d.]+) MB/.exec(agent.stderr), {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+    message: `the agent to trim its heap\n${agent.stderr}`,
+  });
+  assert.ok(Number(trimmed[2]) < Number(trimmed[1]), trimmed[0]);
 });

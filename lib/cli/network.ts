@@ -127,7 +127,7 @@ async function dialableAddresses(global: CommandContext["global"]): Promise<stri
   }
   const config = await loadConfig({ path: global.config, stateDir: global.stateDir, flags: {} });
   const { loadIdentity } = await import("../mesh/identity.ts");
-  const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
+  const { peerIdFromPrivateKey } = await import("../mesh/libp2p.ts");
   const peer = peerIdFromPrivateKey(await loadIdentity(global.stateDir)).toString();
   const interfaces = Deno.networkInterfaces().filter((i) => i.family === "IPv4" && !i.address.startsWith("127."));
   const out: string[] = [];

@@ -5,6 +5,7 @@ import { loadConfig } from "./load_config.ts";
 import { parseLogLevel, setupLogging } from "../log.ts";
 import { checkTopic } from "../event/event.ts";
 import { HarkError, UsageError } from "../errors.ts";
+import { HeapTrim } from "../heap_trim.ts";
 
 /** A stop that takes longer than this is abandoned; SPEC promises 2 s. */
 const STOP_DEADLINE_MS = 1800;
@@ -56,7 +57,11 @@ Examples:
     const { Agent } = await import("../agent.ts");
     const agent = new Agent({ config, stateDir: global.stateDir });
     await agent.start();
+    // One per process, not per Agent: a simulator runs many agents in one heap.
+    const heapTrim = new HeapTrim();
+    heapTrim.start();
     await waitForSignal();
+    heapTrim.stop();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), STOP_DEADLINE_MS));
     const outcome = await Promise.race([agent.stop(), deadline]);

@@ -21,9 +21,7 @@
  */
 
 import type { IdentifyResult, Libp2p, PeerId } from "@libp2p/interface";
-import { peerIdFromCID } from "@libp2p/peer-id";
-import { RecordEnvelope } from "@libp2p/peer-record";
-import { lpStream } from "@libp2p/utils";
+import { lpStream, peerIdFromCID, RecordEnvelope } from "../mesh/libp2p.ts";
 import { readJsonFrame, writeJsonFrame } from "../mesh/json_frame.ts";
 import { getLogger } from "@logtape/logtape";
 import { TokenBuckets } from "../rate_limit.ts";

@@ -9,12 +9,15 @@
  */
 
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import {
+  generateKeyPair,
+  lpStream,
+  multiaddr,
+  peerIdFromPrivateKey,
+  PeerRecord,
+  RecordEnvelope,
+} from "../mesh/libp2p.ts";
 import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
-import { lpStream } from "@libp2p/utils";
-import { multiaddr } from "@multiformats/multiaddr";
 import { startMesh, type TestMesh } from "../../tests/helpers/mesh.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { PEER_EXCHANGE_PROTOCOL, PeerExchange } from "./peer_exchange.ts";

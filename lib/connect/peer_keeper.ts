@@ -21,9 +21,9 @@
  * `network.peers` is kept, and the other side keeps it when it comes back.
  */
 
-import { KEEP_ALIVE, type Libp2p, type PeerId } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
-import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import { KEEP_ALIVE, multiaddr, peerIdFromString } from "../mesh/libp2p.ts";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
 import { redialDelayMs } from "./redial_backoff.ts";
 import type { DialPolicy } from "./connection_trimmer.ts";

@@ -14,8 +14,8 @@
  */
 
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
-import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
-import { lpStream } from "@libp2p/utils";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import { lpStream, multiaddr } from "../mesh/libp2p.ts";
 import { readJsonFrame, writeJsonFrame } from "../mesh/json_frame.ts";
 import { getLogger } from "@logtape/logtape";
 import { TokenBuckets } from "../rate_limit.ts";

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { multiaddr } from "@multiformats/multiaddr";
+import { multiaddr } from "../mesh/libp2p.ts";
 import type { Connection } from "@libp2p/interface";
 import { startMesh, type TestMesh } from "../../tests/helpers/mesh.ts";
 import { askReach, dialBackAddresses, listeningPorts } from "./reach.ts";

@@ -6,7 +6,7 @@
 
 import type { Finding } from "./finding.ts";
 import { requestAgent } from "../control/client.ts";
-import { multiaddr } from "@multiformats/multiaddr";
+import { multiaddr } from "../mesh/libp2p.ts";
 import { tcpEndpoint } from "./endpoint.ts";
 import type { MeshPeer } from "../mesh/mesh.ts";
 import type { ClockReading } from "../connect/clock.ts";

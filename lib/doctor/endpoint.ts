@@ -1,4 +1,4 @@
-import { multiaddr } from "@multiformats/multiaddr";
+import { multiaddr } from "../mesh/libp2p.ts";
 
 export interface TcpEndpoint {
   /** An address or a DNS name. */

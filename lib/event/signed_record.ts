@@ -7,7 +7,7 @@
  */
 
 import type { PrivateKey } from "@libp2p/interface";
-import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
+import { peerIdFromPrivateKey, peerIdFromString } from "../mesh/libp2p.ts";
 import { TOPIC_PREFIX } from "../mesh/validator.ts";
 import { concatBytes } from "../util/bytes.ts";
 

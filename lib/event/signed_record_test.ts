@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, peerIdFromPrivateKey, peerIdFromString } from "../mesh/libp2p.ts";
 import type { Message } from "@libp2p/gossipsub";
-import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { seqnoBytes, signedBytes, type SignedRecord, signRecord, verifyRecord } from "./signed_record.ts";
 import { TOPIC_PREFIX } from "../mesh/validator.ts";
 import { Rogue } from "../../tests/helpers/rogue.ts";

@@ -7,7 +7,7 @@
  */
 
 import type { Libp2p, PeerId } from "@libp2p/interface";
-import { lpStream } from "@libp2p/utils";
+import { lpStream } from "../mesh/libp2p.ts";
 import { readJsonFrame, writeJsonFrame } from "../mesh/json_frame.ts";
 import type { EventStore } from "../store/store.ts";
 import type { Mesh } from "../mesh/mesh.ts";

@@ -9,7 +9,7 @@
  */
 
 import type { PeerId } from "@libp2p/interface";
-import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from "@libp2p/utils";
+import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from "../mesh/libp2p.ts";
 import type { EventStore } from "../store/store.ts";
 import { type SignedRecord, verifyRecord } from "../event/signed_record.ts";
 import type { Mesh } from "../mesh/mesh.ts";

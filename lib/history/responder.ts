@@ -9,7 +9,7 @@
 
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
 import type { GossipSub } from "@libp2p/gossipsub";
-import { lpStream } from "@libp2p/utils";
+import { lpStream } from "../mesh/libp2p.ts";
 import { getLogger } from "@logtape/logtape";
 import type { EventStore, ServedRow } from "../store/store.ts";
 import { type SignedRecord, signRecord, verifyRecord } from "../event/signed_record.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair } from "../mesh/libp2p.ts";
 import {
   decodeEvents,
   decodeKeys,

@@ -3,7 +3,7 @@
  * dir (mode 0600) so the peer id stays the same across restarts.
  */
 
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "./libp2p.ts";
 import type { PrivateKey } from "@libp2p/interface";
 import { StateDirError } from "../errors.ts";
 import { inDir } from "../config/paths.ts";

@@ -11,7 +11,8 @@
  *   (a peer with the key always answers with that header).
  */
 
-import { preSharedKey, type ProtectorInit } from "@libp2p/pnet";
+import type { ProtectorInit } from "@libp2p/pnet";
+import { preSharedKey } from "./libp2p.ts";
 import type { AbortOptions, ConnectionProtector, MessageStream } from "@libp2p/interface";
 import { type StreamCipher, updateInPieces } from "./pnet_pieces.ts";
 

@@ -13,8 +13,7 @@
  * expected, and a test fails when an upgrade changes it.
  */
 
-import { InvalidParametersError } from "@libp2p/interface";
-import { InvalidMessageLengthError, LengthPrefixedDecoder } from "@libp2p/utils";
+import { InvalidMessageLengthError, InvalidParametersError, LengthPrefixedDecoder } from "./libp2p.ts";
 
 /** What is used here of uint8arraylist's `Uint8ArrayList`. */
 interface ByteList {

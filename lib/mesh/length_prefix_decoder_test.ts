@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { applied } from "./length_prefix_decoder.ts";
-import { LengthPrefixedDecoder } from "@libp2p/utils";
+import { LengthPrefixedDecoder } from "./libp2p.ts";
 
 /** Noise's length decoder: two bytes, big-endian, RangeError when short. */
 function uint16(data: Uint8Array | { byteLength: number; getUint16(at: number): number }): number {

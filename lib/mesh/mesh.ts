@@ -9,12 +9,11 @@
 import "./runtime_patches.ts";
 import "./yamux_window.ts";
 import "./length_prefix_decoder.ts";
-import { createLibp2p, type Libp2p } from "libp2p";
+import type { Libp2p } from "libp2p";
 import type { GossipSub, Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { IdentifyResult, PeerId, PeerInfo, PrivateKey, Stream } from "@libp2p/interface";
-import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
-import { peerIdFromString } from "@libp2p/peer-id";
-import { isPrivate } from "@libp2p/utils";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p, isPrivate, loadMdns, multiaddr, peerIdFromString } from "./libp2p.ts";
 import { getLogger } from "@logtape/logtape";
 import { encodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "../event/event.ts";
 import { type KeptOrigin, PeerKeeper } from "../connect/peer_keeper.ts";
@@ -708,7 +707,7 @@ export class Mesh {
    * exchanged), and those have their own dialers.
    */
   async #mdns() {
-    const { mdns } = await import("@libp2p/mdns");
+    const mdns = await loadMdns();
     const create = mdns({ serviceTag: await mdnsServiceTag(this.#init.network) });
     return (components: Parameters<typeof create>[0]) => {
       const discovery = create(components);

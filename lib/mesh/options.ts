@@ -6,17 +6,23 @@
  */
 
 import type { Libp2pOptions } from "libp2p";
-import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
-import { createTopicScoreParams } from "@libp2p/gossipsub/score";
-import { tcp } from "@libp2p/tcp";
-import { identify } from "@libp2p/identify";
-import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import { dcutr } from "@libp2p/dcutr";
-import { noise } from "@libp2p/noise";
-import { yamux } from "@libp2p/yamux";
-import { type Ping, ping } from "@libp2p/ping";
+import type { GossipSub } from "@libp2p/gossipsub";
+import {
+  circuitRelayServer,
+  circuitRelayTransport,
+  createTopicScoreParams,
+  dcutr,
+  gossipsub,
+  identify,
+  multiaddr,
+  noise,
+  ping,
+  tcp,
+  yamux,
+} from "./libp2p.ts";
+import type { Ping } from "@libp2p/ping";
 import type { PrivateKey } from "@libp2p/interface";
-import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import { type Network, swarmKey } from "./network.ts";
 import { TOPIC_PREFIX } from "./validator.ts";
 import { fastMessageId } from "./fast_message_id.ts";

@@ -11,7 +11,8 @@
  * its copy is ignored instead of rejected.
  */
 
-import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
+import type { Message } from "@libp2p/gossipsub";
+import { TopicValidatorResult } from "./libp2p.ts";
 import { decodeEvent, type EventLimits, type HarkEvent, isReservedTopic } from "../event/event.ts";
 import { type RateLimit, receiverLimit, spanCapacity, TokenBuckets } from "../rate_limit.ts";
 import type { SignedRecord } from "../event/signed_record.ts";

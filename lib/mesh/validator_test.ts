@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
-import { type SignedMessage, TopicValidatorResult, type UnsignedMessage } from "@libp2p/gossipsub";
+import { generateKeyPair, peerIdFromPrivateKey, TopicValidatorResult } from "./libp2p.ts";
+import type { SignedMessage, UnsignedMessage } from "@libp2p/gossipsub";
 import type { PeerId } from "@libp2p/interface";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { createEvent, DEFAULT_LIMITS, encodeEvent, type EventDraft, type HarkEvent } from "../event/event.ts";
 import { monotonicUlid } from "../event/ulid.ts";
 import {

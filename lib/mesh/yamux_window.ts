@@ -14,7 +14,7 @@
  * class still looks as expected, and a test fails when an upgrade changes it.
  */
 
-import { StreamState, YamuxStream } from "@libp2p/yamux/stream";
+import { StreamState, YamuxStream } from "./libp2p.ts";
 
 /** The private fields read here; checked at load so a changed class is noticed, not misread. */
 interface WindowFields {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { applied } from "./yamux_window.ts";
-import { StreamState, YamuxStream } from "@libp2p/yamux/stream";
+import { StreamState, YamuxStream } from "./libp2p.ts";
 
 const WINDOW = 256 * 1024;
 const DATA = 0;

@@ -7,12 +7,14 @@ import { baseName } from "./platform_path.ts";
  * V8 flags hark runs with. V8 grows its young generation to 16 MB while the
  * agent starts and, since an idle agent runs no garbage collection, never
  * gives it back. A 2 MB cap costs about 5% of peak event throughput and saves
- * about 10 MB of resident memory on every machine. A compiled binary carries
- * these flags (`deno compile --v8-flags`); under `deno run` they must be on
- * the command line, as V8 reads them only before its heap exists.
+ * about 10 MB of resident memory on every machine. `--expose-gc` lets the
+ * agent hand the rest of its start-up heap back once it has settled
+ * (lib/heap_trim.ts, another 5 to 6 MB). A compiled binary carries these
+ * flags (`deno compile --v8-flags`); under `deno run` they must be on the
+ * command line, as V8 reads them only before its heap exists.
  * tests/compile_safety_test.ts keeps deno.json and the release build in step.
  */
-export const HARK_V8_FLAGS = "--max-semi-space-size=2";
+export const HARK_V8_FLAGS = "--max-semi-space-size=2,--expose-gc";
 
 /**
  * Plugins run in Workers with their own permissions, an unstable Deno API.

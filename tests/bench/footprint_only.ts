@@ -11,10 +11,15 @@ import { startHarkAgents } from "./clusters.ts";
 import { anonymousMb, measureIdle, rssMb, settle } from "./footprint.ts";
 
 const windowMs = Number(Deno.args[0] ?? 10) * 1000;
+/** lib/heap_trim.ts gives start-up's heap back 30 s after an agent starts: an idle agent is measured after that. */
+const TRIMMED_AFTER_MS = 32_000;
 const agents = await startHarkAgents(3);
+const lastStarted = performance.now();
 try {
   const pids = agents.map((agent) => agent.child.pid);
   const settledMs = await settle(pids, { deadlineMs: 60_000 });
+  const untilTrimmed = lastStarted + TRIMMED_AFTER_MS - performance.now();
+  if (untilTrimmed > 0) await new Promise((resolve) => setTimeout(resolve, untilTrimmed));
   const idle = await measureIdle(pids, windowMs);
   const each = await Promise.all(agents.map(async (agent) => ({
     rssMb: await rssMb(agent.child.pid),

@@ -7,31 +7,23 @@
  *   deno run -A --v8-flags=--expose-gc,--max-semi-space-size=2 tests/bench/module_share.ts [SPECIFIER...]
  *
  * Shares depend on order: a module counts what it brings that no earlier one
- * did. Paths starting with "./" are from the project root.
+ * did. Paths starting with "./" are from the project root. libp2p's npm
+ * packages can be named too (`libp2p @libp2p/gossipsub ...`), to compare
+ * them with vendor/libp2p/bundle/.
  */
 
 const DEFAULT_ORDER = [
   "node:stream",
   "node:crypto",
   "node:net",
-  "@multiformats/multiaddr",
-  "@libp2p/crypto",
-  "@libp2p/utils",
-  "libp2p",
-  "@libp2p/tcp",
-  "@libp2p/noise",
-  "@libp2p/yamux",
-  "@libp2p/gossipsub",
-  "@libp2p/identify",
-  "@libp2p/ping",
-  "@libp2p/circuit-relay-v2",
-  "@libp2p/dcutr",
   "@logtape/logtape",
   "smol-toml",
+  // libp2p with TCP, Noise, Yamux, gossipsub, identify, ping, pnet, circuit relay and DCUtR, as one bundle.
+  "./lib/mesh/libp2p.ts",
   "./lib/mesh/mesh.ts",
   "./lib/agent.ts",
   // Loaded only when a config uses them:
-  "@libp2p/mdns",
+  "./vendor/libp2p/bundle/mdns.js",
   "./sinks/desktop/mod.ts",
   "./sinks/plugin/mod.ts",
   "./lib/sources/http.ts",

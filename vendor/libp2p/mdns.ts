@@ -1,0 +1,1 @@
+export { mdns } from "@libp2p/mdns";
