@@ -3,13 +3,19 @@
  * hark runs, as `deno bundle` makes them (tree-shaken, minified, in a few
  * modules instead of about 470), at the versions deno.lock pins.
  *
- *   deno task vendor           rebuild the bundle
- *   deno task vendor --check   exit 1 if the bundle is not what a rebuild gives
+ *   deno task vendor           build the bundle, unless it is already current
+ *   deno task vendor --check   exit 1 if the bundle is missing or not current
+ *
+ * The bundle is generated, never committed: it is third-party code. Every
+ * task that runs or checks hark (start, test, check, install, compile, bench,
+ * sim) builds it first when deno.lock, the entries, this file or Deno itself
+ * changed since the last build (bundle/.stamp), which takes about a second;
+ * otherwise it does nothing.
  *
  * Why: Deno keeps about 12 KB of its own per module loaded, besides V8's
  * copy of each source and its compiled code, and the npm graph brings whole
  * barrels (every key type, a mock muxer with a CBOR codec). Loaded as a
- * bundle, the same packages take an idle agent from 46 to 36 MB of
+ * bundle, the same packages take an idle agent from 45 to 33 MB of
  * anonymous memory (tests/bench/README.md, issue 32).
  */
 
@@ -17,6 +23,8 @@ const HERE = new URL("./", import.meta.url);
 const BUNDLE = new URL("bundle/", HERE);
 /** The entries: mDNS has its own, so an agent with mDNS off does not load it. */
 const ENTRIES = ["mod.ts", "mdns.ts"];
+/** Names the sources the bundle was built from (sourceStamp). */
+const STAMP = ".stamp";
 
 /**
  * CommonJS packages in the graph (multicast-dns, under mDNS) call `require`
@@ -82,36 +90,54 @@ async function listing(dir: URL): Promise<Map<string, string>> {
   return files;
 }
 
-/** Names of files that differ between the committed bundle and a fresh build; empty when they match. */
-export async function differences(): Promise<string[]> {
-  const fresh = await build();
+/** What the bundle is built from: the lock, the entries, this builder and the Deno that bundles. */
+export async function sourceStamp(): Promise<string> {
+  const parts = await Promise.all(
+    ["../../deno.lock", ...ENTRIES, "build.ts"].map((file) => Deno.readTextFile(new URL(file, HERE))),
+  );
+  const text = [Deno.version.deno, ...parts].join("\0");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return new Uint8Array(digest).toHex();
+}
+
+/** Whether bundle/ was built from what is here now. */
+export async function isCurrent(): Promise<boolean> {
   try {
-    const [built, committed] = await Promise.all([listing(fresh), listing(BUNDLE)]);
-    const names = new Set([...built.keys(), ...committed.keys()]);
-    return [...names].filter((name) => built.get(name) !== committed.get(name)).sort();
-  } finally {
-    await Deno.remove(fresh, { recursive: true });
+    return (await Deno.readTextFile(new URL(STAMP, BUNDLE))).trim() === await sourceStamp();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
 }
 
+/** Builds bundle/ afresh and stamps it. */
+async function rebuild(): Promise<void> {
+  const stamp = await sourceStamp();
+  const fresh = await build();
+  await Deno.writeTextFile(new URL(STAMP, fresh), stamp + "\n");
+  await Deno.remove(BUNDLE, { recursive: true }).catch(() => {});
+  await Deno.chmod(fresh, 0o755);
+  await Deno.rename(fresh, BUNDLE).catch(async () => {
+    // Across file systems: copy instead.
+    await Deno.mkdir(BUNDLE, { recursive: true });
+    for (const [name, text] of await listing(fresh)) await Deno.writeTextFile(new URL(name, BUNDLE), text);
+    await Deno.remove(fresh, { recursive: true });
+  });
+}
+
 if (import.meta.main) {
+  const current = await isCurrent();
   if (Deno.args.includes("--check")) {
-    const differ = await differences();
-    if (differ.length > 0) {
-      console.error(`vendor/libp2p/bundle/ is not what deno.lock builds (${differ.join(", ")}); run: deno task vendor`);
+    if (!current) {
+      console.error("vendor/libp2p/bundle/ is missing or older than deno.lock; run: deno task vendor");
       Deno.exit(1);
     }
-    console.log("vendor/libp2p/bundle/ matches a fresh build");
-  } else {
-    const fresh = await build();
-    await Deno.remove(BUNDLE, { recursive: true }).catch(() => {});
-    await Deno.chmod(fresh, 0o755);
-    await Deno.rename(fresh, BUNDLE).catch(async () => {
-      // Across file systems: copy instead.
-      await Deno.mkdir(BUNDLE, { recursive: true });
-      for (const [name, text] of await listing(fresh)) await Deno.writeTextFile(new URL(name, BUNDLE), text);
-      await Deno.remove(fresh, { recursive: true });
-    });
-    console.log(`vendor/libp2p/bundle/: ${[...(await listing(BUNDLE)).keys()].sort().join(", ")}`);
+  } else if (!current) {
+    await rebuild();
+    console.error(
+      `Built vendor/libp2p/bundle/ (${
+        [...(await listing(BUNDLE)).keys()].filter((name) => !name.startsWith(".")).sort().join(", ")
+      })`,
+    );
   }
 }
