@@ -68,7 +68,7 @@ Deno.test({
           stateDirs.map((stateDir) => startAgent({ stateDir, removeStateDir: true, config: loopbackConfig([]) })),
         ),
       );
-      // Every leaf dialed the hub; past 10 it closed down to 7, sparing its gossipsub mesh peers.
+      // Every leaf dialed the hub; past 10 it closed the excess, sparing its gossipsub mesh peers.
       const hubView = () => connections(hub).then(({ connects, trimmed, peers }) => ({ connects, trimmed, peers }));
       const calm = await settled(hubView, 5000, 90_000, `the hub's connections to settle\n${hub.stderr}`);
       assert.ok(calm.trimmed > 0, `the hub let peers go: ${JSON.stringify(calm)}`);

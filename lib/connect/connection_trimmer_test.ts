@@ -37,7 +37,7 @@ Deno.test("lowWatermark() is three quarters of the high one, and none without on
   assert.equal(lowWatermark(Infinity), Infinity);
 });
 
-Deno.test("ConnectionTrimmer closes the newest peers down to the low watermark, keeps configured ones, and neither side redials", async () => {
+Deno.test("ConnectionTrimmer closes the newest peers past the high watermark, keeps configured ones, and neither side redials", async () => {
   const meshes: TestMesh[] = [];
   try {
     const [configured] = await quietLeaves(1, meshes);
@@ -50,12 +50,12 @@ Deno.test("ConnectionTrimmer closes the newest peers down to the low watermark, 
     for (const leaf of leaves) {
       await leaf.node.dial(hub.node.getMultiaddrs()[0]);
     }
-    // 9 peers > 8: trimmed to 6, the configured peer and the five oldest leaves.
-    await waitFor(() => hub.connections!.trimmed === 3, { timeoutMs: 15_000, message: "the hub to trim 3 peers" });
-    const kept = [configured, ...leaves.slice(0, 5)].map((mesh) => mesh.peerId).sort();
-    await waitFor(() => hub.node.getPeers().length === 6, { message: "the hub to hang up" });
+    // 9 peers > 8: the newest goes, leaving the configured peer and the seven oldest leaves.
+    await waitFor(() => hub.connections!.trimmed === 1, { timeoutMs: 15_000, message: "the hub to trim 1 peer" });
+    const kept = [configured, ...leaves.slice(0, 7)].map((mesh) => mesh.peerId).sort();
+    await waitFor(() => hub.node.getPeers().length === 8, { message: "the hub to hang up" });
     assert.deepEqual([...connectedTo(hub.node)].sort(), kept);
-    const trimmed = leaves.slice(5);
+    const trimmed = leaves.slice(7);
     // Each was told before the hang-up, and counts the hub as parted with.
     for (const leaf of trimmed) assert.equal(leaf.connections!.released, 1, `${leaf.peerId} got a farewell`);
     // The leaves remember the hub (identify) and the hub remembers them; a
@@ -103,7 +103,7 @@ Deno.test("ConnectionTrimmer never closes a peer in the gossipsub mesh", async (
     const left = connectedTo(hub.node);
     for (const peer of seen) assert.ok(left.has(peer), `mesh peer ${peer} kept`);
     for (const peer of before) assert.ok(left.has(peer) || !seen.includes(peer), `mesh peer ${peer} kept`);
-    assert.equal(trimmer.stats.trimmed, 10 - Math.max(6, seen.length));
+    assert.equal(trimmer.stats.trimmed, 10 - Math.max(8, seen.length));
   } finally {
     trimmer?.stop();
     await Promise.all(meshes.map((mesh) => mesh.stop()));

@@ -13,7 +13,7 @@ import type { FleetEntry, FleetOptions } from "./fleet.ts";
 import type { Arrivals, Published } from "./delivery.ts";
 import { connectionGraph, type Graph } from "./graph.ts";
 import { RemoteShard } from "./remote_shard.ts";
-import { type AgentInfo, type Meters, Shard, type ShardOps } from "./shard.ts";
+import { type AgentInfo, type Counters, type Meters, Shard, type ShardOps } from "./shard.ts";
 import type { StoreRows } from "./store_rows.ts";
 import { plan } from "./topology.ts";
 
@@ -152,12 +152,15 @@ export class Cluster implements AsyncDisposable {
     return connectionGraph((await this.#all("peers")).flat(), byPeer);
   }
 
-  /** Membership events received and catch-up sessions, summed over the fleet. */
-  async counters(): Promise<{ membership: number; sessions: number }> {
+  /** Membership events received, catch-up sessions, connects and trims, summed over the fleet. */
+  async counters(): Promise<Counters> {
     const all = await this.#all("counters");
+    const sum = (key: keyof Counters) => all.reduce((total, shard) => total + shard[key], 0);
     return {
-      membership: all.reduce((sum, shard) => sum + shard.membership, 0),
-      sessions: all.reduce((sum, shard) => sum + shard.sessions, 0),
+      membership: sum("membership"),
+      sessions: sum("sessions"),
+      connects: sum("connects"),
+      trimmed: sum("trimmed"),
     };
   }
 

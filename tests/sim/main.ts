@@ -166,6 +166,8 @@ const rows = meanStoreRows(await fleet.storeRows());
 const toDefaultInterval = statusIntervalMs / STATUS_INTERVAL_DEFAULT_MS;
 const membershipPerAgentMin = (afterIdle.membership - idleStatus.membership) / agents / idleMinutes;
 const catchUpPerAgentMin = (afterIdle.sessions - idleStatus.sessions) / agents / idleMinutes;
+const connectsPerAgentMin = (afterIdle.connects - idleStatus.connects) / agents / idleMinutes;
+const trimmedPerAgentMin = (afterIdle.trimmed - idleStatus.trimmed) / agents / idleMinutes;
 const membershipRowsPerHour = (rows.membership - idleRows.membership) / idleMinutes * 60 * toDefaultInterval;
 const userRows = rows.total - rows.membership;
 const capDays = membershipRowsPerHour > 0.5 ? MAX_EVENTS_DEFAULT / (membershipRowsPerHour * 24) : Infinity;
@@ -245,6 +247,12 @@ const table: Row[] = [
     note: `measured at ${statusIntervalMs / 1000} s, scaled by ${toDefaultInterval.toPrecision(2)}`,
   },
   { figure: "catch-up sessions per agent, idle", value: catchUpPerAgentMin, unit: "sessions/min" },
+  {
+    figure: "new connections per agent, idle",
+    value: connectsPerAgentMin,
+    unit: "connects/min",
+    note: `${trimmedPerAgentMin.toFixed(2)}/min closed by the connection limit`,
+  },
   {
     figure: "store rows per agent now",
     value: rows.total,

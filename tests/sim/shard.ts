@@ -20,6 +20,14 @@ export interface AgentInfo {
   addresses: string[];
 }
 
+/** Counters summed over agents: membership events received, catch-up sessions, connects and trims. */
+export interface Counters {
+  membership: number;
+  sessions: number;
+  connects: number;
+  trimmed: number;
+}
+
 /** A process's meters, read at a moment; the coordinator subtracts two readings. */
 export interface Meters {
   /** Bytes this process's agents wrote to their peers. */
@@ -47,7 +55,7 @@ export interface ShardOps {
   arrivals(ids: string[]): Promise<[string, [number, number[]][]][]>;
   peers(): Promise<{ index: number; peers: string[] }[]>;
   /** Membership events received and catch-up sessions, summed over this shard's agents. */
-  counters(): Promise<{ membership: number; sessions: number }>;
+  counters(): Promise<Counters>;
   storeRows(): Promise<StoreRows[]>;
   firstEvent(index: number, topic: string): Promise<unknown>;
   meters(): Promise<Meters>;
@@ -102,14 +110,22 @@ export class Shard implements ShardOps {
     return await peerLists(this.#started());
   }
 
-  async counters(): Promise<{ membership: number; sessions: number }> {
-    type Counters = { events?: { membership_received?: number }; history?: { sessions?: number } };
+  async counters(): Promise<Counters> {
+    type Status = {
+      events?: { membership_received?: number };
+      history?: { sessions?: number };
+      connections?: { connects?: number; trimmed?: number };
+    };
     const statuses = await Promise.all(
-      this.#started().agents.map(async (agent) => await agent.client.status() as Counters),
+      this.#started().agents.map(async (agent) => await agent.client.status() as Status),
     );
+    const sum = (read: (status: Status) => number | undefined) =>
+      statuses.reduce((total, status) => total + (read(status) ?? 0), 0);
     return {
-      membership: statuses.reduce((total, status) => total + (status.events?.membership_received ?? 0), 0),
-      sessions: statuses.reduce((total, status) => total + (status.history?.sessions ?? 0), 0),
+      membership: sum((status) => status.events?.membership_received),
+      sessions: sum((status) => status.history?.sessions),
+      connects: sum((status) => status.connections?.connects),
+      trimmed: sum((status) => status.connections?.trimmed),
     };
   }
 
