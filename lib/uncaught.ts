@@ -1,0 +1,96 @@
+/**
+ * The agent's last line of defence: a promise rejection nobody handled, or an
+ * exception thrown from a callback (a timer, an event listener) that nothing
+ * caught. Deno ends the process on either, with one line and, when the reason
+ * is not an Error, no stack at all (`error: Uncaught null`). One stray
+ * rejection deep in a library (libp2p and its stream helpers run hundreds of
+ * callbacks per connection) would take down every sink, source and peer of
+ * the agent, silently when it runs as a service.
+ *
+ * Installed by `hark run` before libp2p loads. Each occurrence is logged at
+ * error level with what there is to know (its stack, or for a value that is
+ * not an Error, its type and value), counted for `hark status` and
+ * `GET /metrics`, and the agent keeps running: the failure unwound one
+ * callback, and the parts that own connections (pings, redials, catch-up)
+ * repair what that callback left half done.
+ */
+
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["hark", "process"]);
+
+/** How many occurrences are logged in full before the log is rate-limited. */
+const LOGGED_IN_FULL = 10;
+/** After those, at most one line this often, with how many were not logged. */
+const QUIET_LOG_INTERVAL_MS = 60_000;
+
+/** Uncaught failures since the process started, by kind. */
+export interface UncaughtCounts {
+  /** Promise rejections that no handler caught. */
+  rejections: number;
+  /** Exceptions thrown out of a callback (timer, event listener). */
+  exceptions: number;
+}
+
+const counts: UncaughtCounts = { rejections: 0, exceptions: 0 };
+let installed = false;
+let unlogged = 0;
+let lastLoggedAt = 0;
+
+/** What the process has survived so far. */
+export function uncaughtCounts(): UncaughtCounts {
+  return { ...counts };
+}
+
+/**
+ * Keeps the process alive through uncaught rejections and exceptions, logging
+ * and counting each one. Idempotent.
+ */
+export function guardProcess(): void {
+  if (installed) return;
+  installed = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    survived("rejections", "A promise was rejected and nothing handled it", event.reason);
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    // event.error is what was thrown; event.message is Deno's "Uncaught …" line.
+    survived("exceptions", "An exception escaped a callback", event.error);
+  });
+}
+
+function survived(kind: keyof UncaughtCounts, what: string, reason: unknown): void {
+  counts[kind]++;
+  const total = counts.rejections + counts.exceptions;
+  const now = Date.now();
+  if (total > LOGGED_IN_FULL && now - lastLoggedAt < QUIET_LOG_INTERVAL_MS) {
+    unlogged++;
+    return;
+  }
+  lastLoggedAt = now;
+  const more = unlogged > 0 ? ` (${unlogged} more since the last one logged, not shown)` : "";
+  unlogged = 0;
+  log.error(
+    "{what}: {reason}. The agent keeps running{more}. This is a bug in hark or a library it uses: please report it " +
+      "with this line and the log lines before it. `hark status` counts these under uncaught.",
+    { what, reason: describeReason(reason), more },
+  );
+}
+
+/**
+ * An Error as its stack (which begins with its name and message); anything
+ * else as its type and value, since a thrown `null` or string carries no
+ * stack of where it came from.
+ */
+export function describeReason(reason: unknown): string {
+  if (reason instanceof Error) {
+    const stack = reason.stack ?? `${reason.name}: ${reason.message}`;
+    const cause = reason.cause === undefined ? "" : `; caused by ${describeReason(reason.cause)}`;
+    return `${stack}${cause}`;
+  }
+  const type = reason === null ? "null" : Array.isArray(reason) ? "array" : typeof reason;
+  const value = Deno.inspect(reason, { depth: 2, colors: false, strAbbreviateSize: 200 }).slice(0, 500);
+  const what = value === type ? value : `${type} ${value}`;
+  return `${what} (not an Error, so there is no stack to show where it came from)`;
+}
