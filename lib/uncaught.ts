@@ -55,8 +55,10 @@ export function guardProcess(): void {
   });
   globalThis.addEventListener("error", (event) => {
     event.preventDefault();
-    // event.error is what was thrown; event.message is Deno's "Uncaught …" line.
-    survived("exceptions", "An exception escaped a callback", event.error);
+    // event.error is what was thrown. A thrown value that is not an Error has no stack, but the
+    // event still names the script position V8 reported for it (empty when a timer threw).
+    const where = event.filename ? ` at ${event.filename}:${event.lineno}:${event.colno}` : "";
+    survived("exceptions", `An exception escaped a callback${where}`, event.error);
   });
 }
 
@@ -92,5 +94,5 @@ export function describeReason(reason: unknown): string {
   const type = reason === null ? "null" : Array.isArray(reason) ? "array" : typeof reason;
   const value = Deno.inspect(reason, { depth: 2, colors: false, strAbbreviateSize: 200 }).slice(0, 500);
   const what = value === type ? value : `${type} ${value}`;
-  return `${what} (not an Error, so there is no stack to show where it came from)`;
+  return `${what} (not an Error, so it carries no stack)`;
 }

@@ -31,7 +31,7 @@ Deno.test("hark run survives an unhandled null rejection and an uncaught null, l
   assert.equal(errors.length, 3, agent.stderr);
   assert.ok(
     errors.some((line) =>
-      line.includes("A promise was rejected and nothing handled it: null (not an Error, so there is no stack")
+      line.includes("A promise was rejected and nothing handled it: null (not an Error, so it carries no stack)")
     ),
     agent.stderr,
   );
@@ -42,7 +42,12 @@ Deno.test("hark run survives an unhandled null rejection and an uncaught null, l
     ),
     agent.stderr,
   );
-  assert.ok(errors.some((line) => line.includes("An exception escaped a callback: null (not an Error")), agent.stderr);
+  assert.ok(
+    errors.some((line) =>
+      line.includes("An exception escaped a callback: null (not an Error, so it carries no stack)")
+    ),
+    agent.stderr,
+  );
   assert.ok(errors.every((line) => line.includes("The agent keeps running") && line.includes("please report it")));
 
   // Still an agent: it takes an event and delivers it, and its metrics and status show what it survived.
