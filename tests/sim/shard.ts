@@ -12,6 +12,7 @@ import { peerLists } from "./graph.ts";
 import { type StoreRows, storeRows } from "./store_rows.ts";
 import { countWireBytes, wireBytes } from "./wire_bytes.ts";
 import type { AgentPlan } from "./topology.ts";
+import { uncaughtCounts } from "../../lib/uncaught.ts";
 
 /** What the coordinator knows of an agent: enough to dial it and to place its events. */
 export interface AgentInfo {
@@ -29,6 +30,9 @@ export interface Meters {
   cpuMs: number;
   rss: number;
   heapUsed: number;
+  /** Rejections and exceptions nothing caught, which this process survived as `hark run` does. */
+  uncaughtRejections: number;
+  uncaughtExceptions: number;
 }
 
 export interface ShardInit extends FleetOptions {
@@ -127,7 +131,15 @@ export class Shard implements ShardOps {
   meters(): Promise<Meters> {
     const { user, system } = process.cpuUsage();
     const { rss, heapUsed } = Deno.memoryUsage();
-    return Promise.resolve({ wireBytes: wireBytes(), cpuMs: (user + system) / 1000, rss, heapUsed });
+    const uncaught = uncaughtCounts();
+    return Promise.resolve({
+      wireBytes: wireBytes(),
+      cpuMs: (user + system) / 1000,
+      rss,
+      heapUsed,
+      uncaughtRejections: uncaught.rejections,
+      uncaughtExceptions: uncaught.exceptions,
+    });
   }
 
   /** Ends the subscriptions and stops every agent. Idempotent. */
