@@ -19,9 +19,12 @@ import { getLogger } from "@logtape/logtape";
 
 const log = getLogger(["hark", "process"]);
 
-/** How many occurrences are logged in full before the log is rate-limited. */
-const LOGGED_IN_FULL = 10;
-/** After those, at most one line this often, with how many were not logged. */
+/**
+ * Each different failure (kind, place and first line) is logged in full the first time; this many at most, so a
+ * bug that fails in ever new ways cannot fill the log.
+ */
+const DISTINCT_LOGGED = 100;
+/** Repeats, and failures past that many, are logged at most this often, with how many were not. */
 const QUIET_LOG_INTERVAL_MS = 60_000;
 
 /** Uncaught failures since the process started, by kind. */
@@ -34,6 +37,7 @@ export interface UncaughtCounts {
 
 const counts: UncaughtCounts = { rejections: 0, exceptions: 0 };
 let installed = false;
+const logged = new Set<string>();
 let unlogged = 0;
 let lastLoggedAt = 0;
 
@@ -64,19 +68,23 @@ export function guardProcess(): void {
 
 function survived(kind: keyof UncaughtCounts, what: string, reason: unknown): void {
   counts[kind]++;
-  const total = counts.rejections + counts.exceptions;
+  const description = describeReason(reason);
+  // A repeat of the same failure says nothing new; a different one (the rarer bug behind a flood) must show.
+  const key = `${kind} ${what} ${description.split("\n", 1)[0]}`.slice(0, 500);
   const now = Date.now();
-  if (total > LOGGED_IN_FULL && now - lastLoggedAt < QUIET_LOG_INTERVAL_MS) {
+  const fresh = !logged.has(key) && logged.size < DISTINCT_LOGGED;
+  if (!fresh && now - lastLoggedAt < QUIET_LOG_INTERVAL_MS) {
     unlogged++;
     return;
   }
+  logged.add(key);
   lastLoggedAt = now;
   const more = unlogged > 0 ? ` (${unlogged} more since the last one logged, not shown)` : "";
   unlogged = 0;
   log.error(
     "{what}: {reason}. The agent keeps running{more}. This is a bug in hark or a library it uses: please report it " +
       "with this line and the log lines before it. `hark status` counts these under uncaught.",
-    { what, reason: describeReason(reason), more },
+    { what, reason: description, more },
   );
 }
 
