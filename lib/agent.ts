@@ -45,6 +45,7 @@ import { VERSION } from "./version.ts";
 import { settleTarget } from "./notifications/target.ts";
 import { Schedule } from "./notifications/schedule.ts";
 import { renderMetrics } from "./metrics.ts";
+import { uncaughtCounts } from "./uncaught.ts";
 import { Escalator } from "./notifications/escalator.ts";
 import { scopesInUse } from "./notifications/sink_memory.ts";
 import { ESCALATION_TOPIC } from "./notifications/escalation_marker.ts";
@@ -636,6 +637,7 @@ export class Agent {
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       residentBytes: Deno.memoryUsage().rss,
       sources: this.#sources.map((source) => ({ name: source.name, ...source.stats() })),
+      uncaught: uncaughtCounts(),
     });
   }
 
@@ -673,6 +675,7 @@ export class Agent {
       followed: this.#followed?.list() ?? [],
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       memory: memoryMegabytes(),
+      uncaught: uncaughtCounts(),
       members: this.#membership?.members ?? [],
       escalations: this.#escalator?.stats(),
       events: mesh.counters,

@@ -7,6 +7,7 @@
 import type { MeshCounters } from "./mesh/mesh.ts";
 import type { CatchUpCounters } from "./history/catch_up.ts";
 import type { SinkHealth, SinkState } from "./router.ts";
+import type { UncaughtCounts } from "./uncaught.ts";
 
 export interface MetricsSnapshot {
   events: MeshCounters;
@@ -18,6 +19,8 @@ export interface MetricsSnapshot {
   residentBytes: number;
   /** Each source's name and its own counters (`accepted`, `subscribers`, …). */
   sources: { name: string; accepted?: unknown; subscribers?: unknown; subscriptions?: unknown }[];
+  /** Rejections and exceptions nothing caught, which the process survived (lib/uncaught.ts). */
+  uncaught?: UncaughtCounts;
 }
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -172,6 +175,13 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
     "Subscriptions the http source has served.",
     sources.filter(({ source }) => typeof source.subscriptions === "number")
       .map(({ source, labels }) => [labels, source.subscriptions as number]),
+  );
+  const uncaught = snapshot.uncaught ?? { rejections: 0, exceptions: 0 };
+  out.metric(
+    "hark_uncaught_errors_total",
+    "counter",
+    "Promise rejections and callback exceptions nothing caught; the agent survived each, and each is a bug to report.",
+    [[{ kind: "rejection" }, uncaught.rejections], [{ kind: "exception" }, uncaught.exceptions]],
   );
   out.metric(
     "process_resident_memory_bytes",

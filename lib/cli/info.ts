@@ -118,6 +118,12 @@ Examples:
         ]
         : []),
       ...(s.scheduled?.pending ? [`scheduled: ${scheduledLine(s.scheduled)}`] : []),
+      // Shown only when it happened: each is a bug the agent survived, and the log says what it was.
+      ...(s.uncaught?.rejections || s.uncaught?.exceptions
+        ? [
+          `uncaught:  ${s.uncaught.rejections} unhandled rejections, ${s.uncaught.exceptions} uncaught exceptions, survived; each is a bug to report, logged at error level`,
+        ]
+        : []),
       "sinks:",
       table([
         ["  NAME", "STATE", "QUEUED", "DELIVERED", "DROPPED", "FAILED", "GIVEN UP", "LAST ERROR"],

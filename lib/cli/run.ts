@@ -6,6 +6,7 @@ import { parseLogLevel, setupLogging } from "../log.ts";
 import { checkTopic } from "../event/event.ts";
 import { HarkError, UsageError } from "../errors.ts";
 import { HeapTrim } from "../heap_trim.ts";
+import { guardProcess } from "../uncaught.ts";
 
 /** A stop that takes longer than this is abandoned; SPEC promises 2 s. */
 const STOP_DEADLINE_MS = 1800;
@@ -44,6 +45,8 @@ Examples:
     const logFile = values["log-file"] ?? Deno.env.get("HARK_LOG_FILE");
     if (logFile === "") throw new UsageError("--log-file needs a file name");
     setupLogging(parseLogLevel(global.logLevel), logFile);
+    // Before libp2p loads: one stray rejection in a library must not end the agent.
+    guardProcess();
     for (const topic of values.topic ?? []) checkTopic(topic);
     const config = await loadConfig({
       path: global.config,

@@ -181,6 +181,8 @@ export class Cluster implements AsyncDisposable {
       cpuMs: sum((meters) => meters.cpuMs),
       rss: sum((meters) => meters.rss),
       heapUsed: sum((meters) => meters.heapUsed),
+      uncaughtRejections: sum((meters) => meters.uncaughtRejections),
+      uncaughtExceptions: sum((meters) => meters.uncaughtExceptions),
     };
   }
 

@@ -29,6 +29,8 @@ import { quantile } from "../bench/stats.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { MAX_EVENTS_DEFAULT, STATUS_INTERVAL_DEFAULT_MS } from "../../lib/config/config.ts";
 import { delay } from "../../lib/util/delay.ts";
+import { setupLogging } from "../../lib/log.ts";
+import { guardProcess } from "../../lib/uncaught.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -74,6 +76,10 @@ if (!TOPOLOGIES.includes(topology)) {
 const WARM_UP_MS = Math.max(60_000, agents * 300);
 /** Longest wait for the measured events after the last one left. */
 const DELIVERY_DEADLINE_MS = 30_000;
+
+// As `hark run` does, for the agents of `--procs 1` (shard_process.ts does the same in each child).
+setupLogging("error");
+guardProcess();
 
 const began = performance.now();
 function say(message: string): void {
@@ -289,6 +295,12 @@ function mean(list: number[]): number {
   return list.length === 0 ? NaN : list.reduce((sum, value) => sum + value, 0) / list.length;
 }
 
+const survived = idleAfter.uncaughtRejections + idleAfter.uncaughtExceptions;
+if (survived > 0) {
+  say(
+    `the processes survived ${idleAfter.uncaughtRejections} unhandled rejections and ${idleAfter.uncaughtExceptions} uncaught exceptions: see the errors logged above`,
+  );
+}
 say("stopping");
 await fleet.stop();
 const p = (q: number) => Math.round(quantile(delivery.latencies, q));

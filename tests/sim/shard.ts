@@ -11,6 +11,7 @@ import { publishFrom, Receivers } from "./delivery.ts";
 import { peerLists } from "./graph.ts";
 import { type StoreRows, storeRows } from "./store_rows.ts";
 import { countWireBytes, wireBytes } from "./wire_bytes.ts";
+import { uncaughtCounts } from "../../lib/uncaught.ts";
 
 /** What the coordinator knows of an agent: enough to dial it and to place its events. */
 export interface AgentInfo {
@@ -36,6 +37,9 @@ export interface Meters {
   cpuMs: number;
   rss: number;
   heapUsed: number;
+  /** Rejections and exceptions nothing caught, which this process survived as `hark run` does. */
+  uncaughtRejections: number;
+  uncaughtExceptions: number;
 }
 
 export interface ShardInit extends FleetOptions {
@@ -142,7 +146,15 @@ export class Shard implements ShardOps {
   meters(): Promise<Meters> {
     const { user, system } = process.cpuUsage();
     const { rss, heapUsed } = Deno.memoryUsage();
-    return Promise.resolve({ wireBytes: wireBytes(), cpuMs: (user + system) / 1000, rss, heapUsed });
+    const uncaught = uncaughtCounts();
+    return Promise.resolve({
+      wireBytes: wireBytes(),
+      cpuMs: (user + system) / 1000,
+      rss,
+      heapUsed,
+      uncaughtRejections: uncaught.rejections,
+      uncaughtExceptions: uncaught.exceptions,
+    });
   }
 
   /** Ends the subscriptions and stops every agent. Idempotent. */

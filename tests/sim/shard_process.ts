@@ -8,6 +8,12 @@
 
 import { lines } from "./json_lines.ts";
 import { Shard, type ShardOps } from "./shard.ts";
+import { setupLogging } from "../../lib/log.ts";
+import { guardProcess } from "../../lib/uncaught.ts";
+
+// As `hark run` does: a stray rejection or exception is logged and counted, and the agents keep running.
+setupLogging("error");
+guardProcess();
 
 const shard = new Shard();
 const encoder = new TextEncoder();
