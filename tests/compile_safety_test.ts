@@ -11,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import { HARK_LAZY_IMPORTS_FLAG, HARK_V8_FLAGS } from "../lib/service/program.ts";
+import { denoConfig } from "./helpers/deno_config.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const SHIPPED = ["main.ts", "lib", "sinks"];
@@ -85,16 +86,6 @@ async function* shippedFiles(path: string): AsyncGenerator<string> {
     if (entry.isDirectory) yield* shippedFiles(child);
     else if (entry.name.endsWith(".ts") && !entry.name.endsWith("_test.ts")) yield child;
   }
-}
-
-/** deno.json, each task as its command line (a task with dependencies is an object holding it). */
-async function denoConfig(): Promise<{ tasks: Record<string, string>; unstable?: string[] }> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const tasks: Record<string, string> = {};
-  for (const [name, task] of Object.entries(config.tasks as Record<string, string | { command: string }>)) {
-    tasks[name] = typeof task === "string" ? task : task.command;
-  }
-  return { ...config, tasks };
 }
 
 Deno.test("shipped code imports by string literal and reads no files beside its source", async () => {

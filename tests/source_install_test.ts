@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { VERSION } from "../lib/version.ts";
+import { denoConfig } from "./helpers/deno_config.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -22,7 +23,7 @@ Deno.test("deno task install puts a working hark command in DENO_INSTALL_ROOT", 
     }).output();
     assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
     const shim = await Deno.readTextFile(`${root}/bin/hark`);
-    const start = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.start as string;
+    const start = (await denoConfig()).tasks.start;
     for (const flag of start.split(" ").filter((word) => word.startsWith("--"))) {
       assert.ok(shim.includes(flag), `the installed command runs with ${flag}, as \`deno task start\` does`);
     }
@@ -44,6 +45,6 @@ Deno.test("deno task install puts a working hark command in DENO_INSTALL_ROOT", 
 Deno.test("the README's install from source is the task that exists", async () => {
   const readme = await Deno.readTextFile(`${ROOT}README.md`);
   assert.match(readme, /deno task install/);
-  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks as Record<string, string>;
+  const { tasks } = await denoConfig();
   assert.match(tasks.install, /^deno install --global .*--name hark .*main\.ts$/);
 });
