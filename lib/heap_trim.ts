@@ -20,8 +20,11 @@ const log = getLogger(["hark", "memory"]);
 /** V8's `gc()` with options (V8 reads `type`, `execution` and `flavor`). */
 export type GarbageCollector = (options: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
 
+/** When the first trim runs after start: once start-up's garbage is made. */
+export const FIRST_TRIM_MS = 30_000;
+
 export interface HeapTrimInit {
-  /** The first trim, after start-up's garbage is made. @default 30_000 */
+  /** The first trim, after start-up's garbage is made. @default FIRST_TRIM_MS */
   settleMs?: number;
   /** How often the heap is looked at after that. @default 60_000 */
   intervalMs?: number;
@@ -55,7 +58,7 @@ export class HeapTrim {
   #trims = 0;
 
   constructor(init: HeapTrimInit = {}) {
-    this.#settleMs = init.settleMs ?? 30_000;
+    this.#settleMs = init.settleMs ?? FIRST_TRIM_MS;
     this.#intervalMs = init.intervalMs ?? 60_000;
     this.#growthBytes = init.growthBytes ?? 4 * 1024 * 1024;
     this.#gc = init.gc ?? exposedGc();

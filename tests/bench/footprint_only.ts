@@ -9,10 +9,11 @@
  */
 import { startHarkAgents } from "./clusters.ts";
 import { anonymousMb, measureIdle, rssMb, settle } from "./footprint.ts";
+import { FIRST_TRIM_MS } from "../../lib/heap_trim.ts";
 
 const windowMs = Number(Deno.args[0] ?? 10) * 1000;
 /** lib/heap_trim.ts gives start-up's heap back 30 s after an agent starts: an idle agent is measured after that. */
-const TRIMMED_AFTER_MS = 32_000;
+const TRIMMED_AFTER_MS = FIRST_TRIM_MS + 2000;
 const agents = await startHarkAgents(3);
 const lastStarted = performance.now();
 try {
@@ -25,7 +26,7 @@ try {
     rssMb: await rssMb(agent.child.pid),
     anonymousMb: await anonymousMb(agent.child.pid),
     // heap_mb is V8's heap as committed; external_mb the buffers V8 tracks outside it.
-    ...(await agent.request({ op: "status" })).status.memory,
+    ...((await agent.request({ op: "status" })).status as { memory: Record<string, number> }).memory,
   })));
   console.log(JSON.stringify({ settledMs: settledMs && Math.round(settledMs), ...idle, each }));
 } finally {
