@@ -13,18 +13,13 @@ import { type AgentProcess, loopbackConfig, startAgent, TEST_NETWORK } from "./h
 import { waitFor } from "./helpers/wait.ts";
 import { PeerBook } from "../lib/connect/peer_book.ts";
 import { mdnsServiceTag, saveNetwork } from "../lib/mesh/network.ts";
+import type { ConnectionStats } from "../lib/connect/connection_trimmer.ts";
 
 const LEAVES = 12;
 const MAX = 10;
 
-interface Connections {
-  peers: number;
-  max: number | null;
-  low: number | null;
-  connects: number;
-  trimmed: number;
-  released: number;
-}
+/** `hark status --json`'s `connections`, as the agent reports them. */
+type Connections = ConnectionStats;
 
 async function connections(agent: AgentProcess): Promise<Connections> {
   const reply = await agent.request({ op: "status" });
