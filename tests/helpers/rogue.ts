@@ -74,12 +74,19 @@ export class Rogue {
     await this.node.dial(multiaddr(address), { signal: AbortSignal.timeout(timeoutMs) });
   }
 
-  /** Subscribes and waits until `peer` is known to subscribe to `topic` too. */
+  /**
+   * Subscribes and waits until `peer` is known to subscribe to `topic` too,
+   * and the rogue's own gossip stream to it is open. The peer's subscription
+   * arrives on the peer's stream; until ours opens, gossipsub drops what we
+   * publish to it without a word, and a test counting arrivals would wait.
+   */
   async join(topic: string, peer: string): Promise<void> {
-    this.node.services.pubsub.subscribe(`hark/${topic}`);
+    const pubsub = this.node.services.pubsub;
+    const outbound = (pubsub as unknown as { streamsOutbound: Map<string, unknown> }).streamsOutbound;
+    pubsub.subscribe(`hark/${topic}`);
     await waitFor(
-      () => this.node.services.pubsub.getSubscribers(`hark/${topic}`).some((id) => id.toString() === peer),
-      { message: `rogue to see ${peer} on ${topic}` },
+      () => outbound.has(peer) && pubsub.getSubscribers(`hark/${topic}`).some((id) => id.toString() === peer),
+      { message: `rogue to see ${peer} on ${topic} and hold a stream to it` },
     );
   }
 
