@@ -107,6 +107,12 @@ export class ConnectionTrimmer implements DialPolicy {
   #releasedAt = new Map<string, number>();
   /** Peers that came back after being trimmed: kept while connected. */
   #insisting = new Set<string>();
+  /**
+   * The connected peers, kept from connect and disconnect events while
+   * running: libp2p's getPeers() builds a list of every connection each time,
+   * and dialers ask for the room left once per candidate.
+   */
+  #peers = new Set<string>();
   #connects = 0;
   #trimmed = 0;
   #released = 0;
@@ -121,6 +127,7 @@ export class ConnectionTrimmer implements DialPolicy {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#peers = new Set(this.#node.getPeers().map(String));
     this.#node.addEventListener("peer:connect", this.#onConnect);
     this.#node.addEventListener("peer:disconnect", this.#onDisconnect);
     this.#schedule();
@@ -133,11 +140,17 @@ export class ConnectionTrimmer implements DialPolicy {
     this.#timer = undefined;
     this.#node.removeEventListener("peer:connect", this.#onConnect);
     this.#node.removeEventListener("peer:disconnect", this.#onDisconnect);
+    this.#peers.clear();
+  }
+
+  /** How many peers are connected. */
+  get #peerCount(): number {
+    return this.#running ? this.#peers.size : this.#node.getPeers().length;
   }
 
   get stats(): ConnectionStats {
     return {
-      peers: this.#node.getPeers().length,
+      peers: this.#peerCount,
       max: Number.isFinite(this.high) ? this.high : null,
       low: Number.isFinite(this.low) ? this.low : null,
       connects: this.#connects,
@@ -147,7 +160,7 @@ export class ConnectionTrimmer implements DialPolicy {
   }
 
   room(): number {
-    return Math.max(0, this.low - this.#node.getPeers().length);
+    return Math.max(0, this.low - this.#peerCount);
   }
 
   mayDial(peer: string): boolean {
@@ -177,6 +190,7 @@ export class ConnectionTrimmer implements DialPolicy {
   #onConnect = (event: CustomEvent<PeerId>): void => {
     this.#connects++;
     const id = event.detail.toString();
+    this.#peers.add(id);
     if (this.#trimmedAt.has(id) && this.parted(id)) {
       const inbound = this.#node.getConnections(event.detail).some((c) => c.direction === "inbound");
       log.debug("Peer {peer} came back ({direction}) after being let go; keeping it", {
@@ -189,12 +203,13 @@ export class ConnectionTrimmer implements DialPolicy {
   };
 
   #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.#peers.delete(event.detail.toString());
     this.#insisting.delete(event.detail.toString());
   };
 
   /** One trim for every connection within `settleMs`, and none while at or below `high`. */
   #schedule(): void {
-    if (!this.#running || this.#timer !== undefined || this.#node.getPeers().length <= this.high) return;
+    if (!this.#running || this.#timer !== undefined || this.#peerCount <= this.high) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#trim();
@@ -252,7 +267,7 @@ export class ConnectionTrimmer implements DialPolicy {
       }));
       log.info(
         "Closed connections to {closed} peers to stay within network.max_connections ({high}): {left} left, {spared} of them kept as mesh, configured, relay or busy peers",
-        { closed: chosen.length, high: this.high, left: this.#node.getPeers().length, spared: spared.size },
+        { closed: chosen.length, high: this.high, left: this.#peerCount, spared: spared.size },
       );
     } catch (error) {
       // Without knowing which peers to spare, closing none is the safe side.

@@ -154,6 +154,9 @@ const ADDED_COLUMNS: Record<string, string> = {
   held: "INTEGER NOT NULL DEFAULT 0",
 };
 /** Created after the columns exist, for stores made before them. */
+/** Compiled statements kept per store; queries built per call (topic lists, searches) vary. */
+const MAX_CACHED_STATEMENTS = 64;
+
 const HELD_INDEX = "CREATE INDEX IF NOT EXISTS events_held ON events (due) WHERE held = 1";
 
 /**
@@ -220,6 +223,7 @@ function parseInFlight(text: string): number[] {
 
 export class EventStore {
   #db: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
   #init: Required<Omit<StoreInit, "now" | "latestOnly">> & { now: () => number };
   #insert: StatementSync;
   #latestOnly: ReadonlySet<string>;
@@ -406,7 +410,7 @@ export class EventStore {
       ? `SELECT seq, json, backfill FROM events ${filter} ORDER BY seq`
       : `SELECT * FROM (SELECT seq, json, backfill FROM events ${filter} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
     if (query.limit !== undefined) params.push(query.limit);
-    return this.#db.prepare(sql).all(...params).map(toStored);
+    return this.#prepared(sql).all(...params).map(toStored);
   }
 
   /**
@@ -418,7 +422,7 @@ export class EventStore {
   sizesAfter(afterSeq: number, query: HistoryQuery, limit: number): { seq: number; bytes: number }[] {
     this.commit();
     const { filter, params } = historyFilter(query);
-    return this.#db.prepare(
+    return this.#prepared(
       `SELECT seq, length(CAST(json AS BLOB)) AS bytes FROM events WHERE seq > ? ${filter} ORDER BY seq LIMIT ?`,
     ).all(afterSeq, ...params, limit) as { seq: number; bytes: number }[];
   }
@@ -427,7 +431,7 @@ export class EventStore {
   between(afterSeq: number, uptoSeq: number, query: HistoryQuery): StoredEvent[] {
     this.commit();
     const { filter, params } = historyFilter(query);
-    return this.#db.prepare(
+    return this.#prepared(
       `SELECT seq, json, backfill FROM events WHERE seq > ? AND seq <= ? ${filter} ORDER BY seq`,
     ).all(afterSeq, uptoSeq, ...params).map(toStored);
   }
@@ -439,7 +443,7 @@ export class EventStore {
   seqBeforeNewest(query: HistoryQuery, limit: number): number {
     this.commit();
     const { filter, params } = historyFilter(query);
-    const row = this.#db.prepare(
+    const row = this.#prepared(
       `SELECT seq FROM events WHERE 1 ${filter} ORDER BY seq DESC LIMIT 1 OFFSET ?`,
     ).get(...params, limit) as { seq: number } | undefined;
     return row?.seq ?? 0;
@@ -451,7 +455,7 @@ export class EventStore {
    */
   after(seq: number, topics: string[] | undefined, limit: number): StoredEvent[] {
     const topicFilter = globFilter(topics);
-    return this.#db.prepare(
+    return this.#prepared(
       `SELECT seq, json, backfill FROM events WHERE seq > ? ${topicFilter} ORDER BY seq LIMIT ?`,
     ).all(seq, ...(topics ?? []), limit).map(toStored);
   }
@@ -459,7 +463,7 @@ export class EventStore {
   /** The stored events with these sequence numbers, oldest first; pruned and held ones are left out. */
   at(seqs: number[]): StoredEvent[] {
     if (seqs.length === 0) return [];
-    return this.#db.prepare(
+    return this.#prepared(
       `SELECT seq, json, backfill FROM events WHERE held = 0 AND seq IN (${
         seqs.map(() => "?").join(", ")
       }) ORDER BY seq`,
@@ -468,7 +472,7 @@ export class EventStore {
 
   /** The earliest due time (ms) after `after` of the events held until due, or undefined when none is. */
   nextDue(after = -Infinity): number | undefined {
-    const row = this.#db.prepare("SELECT min(due) AS due FROM events WHERE held = 1 AND due > ?").get(after) as {
+    const row = this.#prepared("SELECT min(due) AS due FROM events WHERE held = 1 AND due > ?").get(after) as {
       due: number | null;
     };
     return row.due ?? undefined;
@@ -481,7 +485,7 @@ export class EventStore {
    * its publisher's rate limit), so they are read whole.
    */
   pending(limit: number): { events: HarkEvent[]; count: number } {
-    const rows = this.#db.prepare("SELECT json FROM events WHERE held = 1 ORDER BY due, seq").all();
+    const rows = this.#prepared("SELECT json FROM events WHERE held = 1 ORDER BY due, seq").all();
     const live = rows.map((row) => JSON.parse(row.json as string) as HarkEvent)
       .filter((event) => !this.notifications.superseded(event));
     return { events: live.slice(0, limit), count: live.length };
@@ -497,7 +501,7 @@ export class EventStore {
    * nor repeats it.
    */
   releaseDue(now: number, after = -Infinity): { released: StoredEvent[]; withdrawn: HarkEvent[] } {
-    const rows = this.#db.prepare(
+    const rows = this.#prepared(
       "SELECT seq, json FROM events WHERE held = 1 AND due <= ? AND due > ? ORDER BY due, seq",
     ).all(now, after) as { seq: number; json: string }[];
     const released: StoredEvent[] = [];
@@ -507,16 +511,16 @@ export class EventStore {
     for (const row of rows) {
       const event = JSON.parse(row.json) as HarkEvent;
       if (this.notifications.superseded(event)) {
-        this.#db.prepare("UPDATE events SET held = 2 WHERE seq = ?").run(row.seq);
+        this.#prepared("UPDATE events SET held = 2 WHERE seq = ?").run(row.seq);
         withdrawn.push(event);
         continue;
       }
       const seq = this.lastSeq() + 1;
       // Due before this store existed: history, as an event published then would be.
       const backfill = Date.parse(event.due!) < this.createdAt;
-      this.#db.prepare("UPDATE events SET seq = ?, held = 0, received = ?, backfill = ? WHERE seq = ?")
+      this.#prepared("UPDATE events SET seq = ?, held = 0, received = ?, backfill = ? WHERE seq = ?")
         .run(seq, this.#init.now(), backfill ? 1 : 0, row.seq);
-      this.#db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events' AND seq < ?").run(seq, seq);
+      this.#prepared("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events' AND seq < ?").run(seq, seq);
       this.notifications.moved(row.seq, seq);
       released.push({ seq, event, backfill });
     }
@@ -526,7 +530,7 @@ export class EventStore {
   /** Keys of the first `limit` events after `seq` on `topics`, for a peer catching up. */
   keysAfter(seq: number, topics: string[], limit: number): { seq: number; publisher: string; id: string }[] {
     if (topics.length === 0) return [];
-    return this.#db.prepare(
+    return this.#prepared(
       `SELECT seq, publisher, id FROM events WHERE seq > ? AND topic IN (${
         topics.map(() => "?").join(", ")
       }) ORDER BY seq LIMIT ?`,
@@ -539,13 +543,13 @@ export class EventStore {
    * to a MiB each, and the responder sends each before the next is loaded.
    */
   *served(keys: { publisher: string; id: string }[]): Generator<ServedRow> {
-    const locate = this.#db.prepare("SELECT seq FROM events WHERE publisher = ? AND id = ? AND data IS NOT NULL");
+    const locate = this.#prepared("SELECT seq FROM events WHERE publisher = ? AND id = ? AND data IS NOT NULL");
     const seqs: number[] = [];
     for (const key of keys) {
       const row = locate.get(key.publisher, key.id) as { seq: number } | undefined;
       if (row) seqs.push(row.seq);
     }
-    const select = this.#db.prepare(
+    const select = this.#prepared(
       "SELECT seq, publisher, id, topic, data, seqno, signature FROM events WHERE seq = ? AND data IS NOT NULL",
     );
     for (const seq of seqs.sort((a, b) => a - b)) {
@@ -561,7 +565,7 @@ export class EventStore {
 
   /** How many events of `publisher` are stored with a publish time from `fromMs` to `toMs`, both included. */
   countByPublisher(publisher: string, fromMs: number, toMs: number): number {
-    const row = this.#db.prepare("SELECT count(*) AS n FROM events WHERE publisher = ? AND time BETWEEN ? AND ?")
+    const row = this.#prepared("SELECT count(*) AS n FROM events WHERE publisher = ? AND time BETWEEN ? AND ?")
       .get(publisher, fromMs, toMs) as { n: number };
     return row.n;
   }
@@ -573,20 +577,20 @@ export class EventStore {
 
   /** How far this agent has caught up with `peer`, or undefined if it never has. */
   syncPoint(peer: string): SyncPoint | undefined {
-    return this.#db.prepare("SELECT store, seq FROM syncs WHERE peer = ?").get(peer) as SyncPoint | undefined;
+    return this.#prepared("SELECT store, seq FROM syncs WHERE peer = ?").get(peer) as SyncPoint | undefined;
   }
 
   setSyncPoint(peer: string, point: SyncPoint): void {
     if (this.#closed) return;
     this.commit();
-    this.#db.prepare(
+    this.#prepared(
       "INSERT INTO syncs (peer, store, seq) VALUES (?, ?, ?) ON CONFLICT (peer) DO UPDATE SET store = excluded.store, seq = excluded.seq",
     ).run(peer, point.store, point.seq);
   }
 
   /** Host names and the peer each is bound to (lib/mesh/host_names.ts). */
   hostBindings(): { name: string; peer: string }[] {
-    return this.#db.prepare("SELECT name, peer FROM hosts").all() as { name: string; peer: string }[];
+    return this.#prepared("SELECT name, peer FROM hosts").all() as { name: string; peer: string }[];
   }
 
   /** Binds `name` to `peer` alone: any other name of `peer` is released. */
@@ -595,8 +599,8 @@ export class EventStore {
     this.commit();
     this.#db.exec("BEGIN");
     try {
-      this.#db.prepare("DELETE FROM hosts WHERE peer = ?").run(peer);
-      this.#db.prepare("INSERT OR REPLACE INTO hosts (name, peer) VALUES (?, ?)").run(name, peer);
+      this.#prepared("DELETE FROM hosts WHERE peer = ?").run(peer);
+      this.#prepared("INSERT OR REPLACE INTO hosts (name, peer) VALUES (?, ?)").run(name, peer);
       this.#db.exec("COMMIT");
     } catch (error) {
       this.#db.exec("ROLLBACK");
@@ -606,17 +610,17 @@ export class EventStore {
 
   /** A value from the meta table, stored from `initial()` the first time. */
   #meta(key: string, initial: () => string): string {
-    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    const row = this.#prepared("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
     if (row) return row.value;
     const value = initial();
-    this.#db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(key, value);
+    this.#prepared("INSERT INTO meta (key, value) VALUES (?, ?)").run(key, value);
     return value;
   }
 
   /** How many events after `seq` on topics matching `topics` (names or globs) are stored. */
   countAfter(seq: number, topics: string[] | undefined): number {
     const topicFilter = globFilter(topics);
-    const row = this.#db.prepare(`SELECT count(*) AS n FROM events WHERE seq > ? ${topicFilter}`)
+    const row = this.#prepared(`SELECT count(*) AS n FROM events WHERE seq > ? ${topicFilter}`)
       .get(seq, ...(topics ?? [])) as { n: number };
     return row.n;
   }
@@ -624,7 +628,7 @@ export class EventStore {
   /** Per topic and publisher: the stored events, the newest one's time (ms) and its publisher's host. */
   topicStats(): { topic: string; peer: string; host?: string; events: number; last: number }[] {
     this.commit();
-    const rows = this.#db.prepare(
+    const rows = this.#prepared(
       // json_valid first: json_extract throws "malformed JSON" on a row nested
       // past SQLite's depth limit (stored before the event model bounded it),
       // and one such row would break the listing for the whole retention.
@@ -643,7 +647,7 @@ export class EventStore {
 
   /** The local sequence number of the event with this id, from any publisher. */
   seqOf(id: string): number | undefined {
-    const row = this.#db.prepare("SELECT seq FROM events WHERE id = ? ORDER BY seq LIMIT 1").get(id) as
+    const row = this.#prepared("SELECT seq FROM events WHERE id = ? ORDER BY seq LIMIT 1").get(id) as
       | { seq: number }
       | undefined;
     return row?.seq;
@@ -655,16 +659,16 @@ export class EventStore {
    * their order matters.
    */
   lastSeq(): number {
-    const row = this.#db.prepare("SELECT max(seq) AS seq FROM events").get() as { seq: number | null };
+    const row = this.#prepared("SELECT max(seq) AS seq FROM events").get() as { seq: number | null };
     // The autoincrement counter survives pruning; fall back to it so sequence numbers never go back.
-    const counter = this.#db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").get() as
+    const counter = this.#prepared("SELECT seq FROM sqlite_sequence WHERE name = 'events'").get() as
       | { seq: number }
       | undefined;
     return Math.max(row.seq ?? 0, counter?.seq ?? 0);
   }
 
   count(): number {
-    return (this.#db.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+    return (this.#prepared("SELECT count(*) AS n FROM events").get() as { n: number }).n;
   }
 
   /** Where a sink stopped, or undefined for a sink the store has not seen. */
@@ -676,7 +680,7 @@ export class EventStore {
   progress(sink: string): SinkProgress | undefined {
     const pending = this.#pendingCursors.get(sink);
     if (pending) return { seq: pending.seq, inFlight: [...pending.inFlight] };
-    const row = this.#db.prepare("SELECT seq, in_flight FROM cursors WHERE sink = ?").get(sink) as
+    const row = this.#prepared("SELECT seq, in_flight FROM cursors WHERE sink = ?").get(sink) as
       | { seq: number; in_flight: string }
       | undefined;
     if (!row) return undefined;
@@ -729,7 +733,7 @@ export class EventStore {
    * subscriber left, null while one is connected.
    */
   followedTopics(): { topic: string; leftAt: number | null }[] {
-    return this.#db.prepare("SELECT topic, left_at AS leftAt FROM followed ORDER BY topic").all() as {
+    return this.#prepared("SELECT topic, left_at AS leftAt FROM followed ORDER BY topic").all() as {
       topic: string;
       leftAt: number | null;
     }[];
@@ -738,7 +742,7 @@ export class EventStore {
   saveFollowed(topic: string, leftAt: number | null): void {
     if (this.#closed) return;
     this.commit();
-    this.#db.prepare(
+    this.#prepared(
       "INSERT INTO followed (topic, left_at) VALUES (?, ?) ON CONFLICT (topic) DO UPDATE SET left_at = excluded.left_at",
     ).run(topic, leftAt);
   }
@@ -746,21 +750,21 @@ export class EventStore {
   forgetFollowed(topic: string): void {
     if (this.#closed) return;
     this.commit();
-    this.#db.prepare("DELETE FROM followed WHERE topic = ?").run(topic);
+    this.#prepared("DELETE FROM followed WHERE topic = ?").run(topic);
   }
 
   /** Removes events past the retention window or count, oldest first. */
   prune(): number {
     this.#insertsSincePrune = 0;
     const cutoff = this.#init.now() - this.#init.retentionMs;
-    const byAge = this.#db.prepare("DELETE FROM events WHERE received < ?").run(cutoff).changes;
+    const byAge = this.#prepared("DELETE FROM events WHERE received < ?").run(cutoff).changes;
     // Users' events and the agents' own (`hark.*`: membership, escalation
     // markers) are counted apart, so a large fleet's joins and statuses never
     // push a user's events out of the store, nor a burst of events the fleet's.
     const byCount = this.#pruneBeyondCount(false) + this.#pruneBeyondCount(true);
     let byPublisher = 0;
     this.#insertsByPublisher.clear();
-    const crowding = this.#db.prepare("SELECT publisher FROM events GROUP BY publisher HAVING count(*) > ?")
+    const crowding = this.#prepared("SELECT publisher FROM events GROUP BY publisher HAVING count(*) > ?")
       .all(this.#init.maxEventsPerPublisher) as { publisher: string }[];
     for (const { publisher } of crowding) byPublisher += this.#prunePublisher(publisher);
     const removed = Number(byAge) + Number(byCount) + byPublisher;
@@ -774,7 +778,7 @@ export class EventStore {
   #pruneBeyondCount(reserved: boolean): number {
     const kind = reserved ? "topic >= 'hark.' AND topic < 'hark/'" : "NOT (topic >= 'hark.' AND topic < 'hark/')";
     return Number(
-      this.#db.prepare(
+      this.#prepared(
         `DELETE FROM events WHERE ${kind} AND seq <= (
            SELECT seq FROM events WHERE ${kind} ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
       ).run(this.#init.maxEvents).changes,
@@ -788,7 +792,7 @@ export class EventStore {
   #prunePublisher(publisher: string): number {
     this.#insertsByPublisher.delete(publisher);
     const removed = Number(
-      this.#db.prepare(
+      this.#prepared(
         `DELETE FROM events WHERE seq IN (
            SELECT seq FROM events WHERE publisher = ? ORDER BY time DESC, seq DESC LIMIT -1 OFFSET ?)`,
       ).run(publisher, this.#init.maxEventsPerPublisher).changes,
@@ -798,6 +802,22 @@ export class EventStore {
       log.debug("Removed {count} events of {publisher} over its quota", { count: removed, publisher });
     }
     return removed;
+  }
+
+  /**
+   * A statement for `sql`, compiled once: an agent serving catch-up runs the
+   * same few queries for every session, and compiling them each time was
+   * the store's largest cost in an idle fleet. Queries built per call (a
+   * list of topics) are cached too, up to a bound.
+   */
+  #prepared(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      if (this.#statements.size >= MAX_CACHED_STATEMENTS) this.#statements.clear();
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** Flushes cursors and closes the database. Idempotent. */
