@@ -58,6 +58,8 @@ export interface PeerExchangeInit {
   onFarewell?: (peer: string) => void;
   /** Learned peers are dialed only while this allows (the low watermark, peers parted lately). */
   policy?: DialPolicy;
+  /** Records in one answer, at most MAX_RECORDS; smaller in tests, to see the sample change. @default MAX_RECORDS */
+  answerSize?: number;
 }
 
 export class PeerExchange {
@@ -82,6 +84,10 @@ export class PeerExchange {
 
   get #wanted(): number {
     return this.#init.wanted ?? WANTED_PEERS;
+  }
+
+  get #answerSize(): number {
+    return Math.min(this.#init.answerSize ?? MAX_RECORDS, MAX_RECORDS);
   }
 
   /** Registers the protocol; call before the node starts, so identify announces it. */
@@ -190,6 +196,14 @@ export class PeerExchange {
 
   /** Asks `peer` whom it knows and dials them while this agent has too few peers; returns how many connected. */
   async exchange(peer: PeerId): Promise<number> {
+    return await this.#dialSome(await this.ask(peer));
+  }
+
+  /**
+   * Asks `peer` whom it is connected to; returns the members named whose
+   * records verify (now in the peer store), without dialing any of them.
+   */
+  async ask(peer: PeerId): Promise<PeerId[]> {
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(TIMEOUT_MS)]);
     const stream = await this.#node.dialProtocol(peer, PEER_EXCHANGE_PROTOCOL, {
       signal,
@@ -207,17 +221,22 @@ export class PeerExchange {
     if (!Array.isArray(records) || records.length > MAX_RECORDS) {
       throw new Error(`${peer} sent a malformed peer list`);
     }
-    return await this.#learn(records);
+    return await this.#verified(records);
   }
 
   /** Keeps the records that verify and dials some of their peers; returns how many connected. */
   async #learn(records: unknown[]): Promise<number> {
+    return await this.#dialSome(await this.#verified(records));
+  }
+
+  /** The peers of the records that verify, which are now in the peer store. */
+  async #verified(records: unknown[]): Promise<PeerId[]> {
     const learned: PeerId[] = [];
     for (const text of records) {
       const learnedPeer = await this.#consume(text);
       if (learnedPeer) learned.push(learnedPeer);
     }
-    return await this.#dialSome(learned);
+    return learned;
   }
 
   #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
@@ -233,16 +252,20 @@ export class PeerExchange {
     });
   };
 
-  /** Signed records of connected peers other than `asker`, base64. */
+  /**
+   * Signed records of up to `answerSize` connected peers other than `asker`,
+   * base64, drawn at random: taking them in connection order, a hub with a
+   * hundred peers named the same oldest 32 to every asker, so those who asked
+   * it for members outside their own segment all dialed the same few.
+   */
   async #records(asker: PeerId): Promise<string[]> {
-    const seen = new Set<string>([asker.toString()]);
+    const peers = new Map(this.#node.getConnections().map((c) => [c.remotePeer.toString(), c.remotePeer]));
+    peers.delete(asker.toString());
     const records: string[] = [];
-    for (const connection of this.#node.getConnections()) {
-      const id = connection.remotePeer.toString();
-      if (seen.has(id) || records.length >= MAX_RECORDS) continue;
-      seen.add(id);
+    for (const remotePeer of shuffle([...peers.values()])) {
+      if (records.length >= this.#answerSize) break;
       try {
-        const peer = await this.#node.peerStore.get(connection.remotePeer);
+        const peer = await this.#node.peerStore.get(remotePeer);
         if (peer.peerRecordEnvelope) records.push(peer.peerRecordEnvelope.toBase64());
       } catch {
         // Not identified yet; it will be in the next answer.
@@ -311,7 +334,8 @@ export class PeerExchange {
   }
 }
 
-function shuffle<T>(items: T[]): T[] {
+/** Shuffles `items` in place (Fisher–Yates) and returns them. */
+export function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [items[i], items[j]] = [items[j], items[i]];

@@ -20,6 +20,7 @@ import {
 import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import { startMesh, type TestMesh } from "../../tests/helpers/mesh.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
+import { type ExchangeNode, link, startExchangeNode } from "../../tests/helpers/exchange_node.ts";
 import { PEER_EXCHANGE_PROTOCOL, PeerExchange } from "./peer_exchange.ts";
 
 function mesh(peers: string[] = [], privateKey?: PrivateKey): Promise<TestMesh> {
@@ -175,5 +176,34 @@ Deno.test("an answer with too many records or not JSON is refused, and the asker
     await asker.node.services.ping.ping(o.node.peerId, { signal: AbortSignal.timeout(5000) });
   } finally {
     for (const m of meshes.reverse()) await m.stop();
+  }
+});
+
+Deno.test("a hub answers each asker with a random sample of its peers, not always the same ones", async () => {
+  const nodes: ExchangeNode[] = [];
+  try {
+    // Answers of 4 records from a hub with 12 other peers: three answers naming
+    // the same 4 each time would be one chance in 495² if drawn at random.
+    const hub = await startExchangeNode({ answerSize: 4 });
+    nodes.push(hub);
+    for (let i = 0; i < 12; i++) {
+      const member = await startExchangeNode();
+      nodes.push(member);
+      await link(member, hub);
+    }
+    const asker = await startExchangeNode();
+    nodes.push(asker);
+    await link(asker, hub);
+
+    const named = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const answer = await asker.exchange.ask(hub.node.peerId);
+      assert.equal(answer.length, 4);
+      assert.ok(answer.every((peer) => !peer.equals(asker.node.peerId)), "the asker is never named to itself");
+      for (const peer of answer) named.add(peer.toString());
+    }
+    assert.ok(named.size > 4, `three answers named ${named.size} members`);
+  } finally {
+    for (const node of nodes.reverse()) await node[Symbol.asyncDispose]();
   }
 });
