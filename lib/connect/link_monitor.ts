@@ -11,16 +11,15 @@
  * way on the connection itself. Connections without a muxer that can ping
  * fall back to a ping stream.
  *
- * Each connection is looked at once per interval, counted from when it was
- * opened, so the pings of many connections spread over the interval
- * instead of leaving together. Anything received proves a link alive as
- * well as a ping answer does, so a connection heard from since it was last
- * looked at is not pinged: of the two ends, the one whose turn comes first
- * pings, and its ping is what the other end hears. That halves an idle
- * fleet's pings (a third of an idle agent's CPU at 50 connections went to
- * them), and a busy connection is never pinged at all. A ping that goes
- * unanswered while other data arrives does not drop the link either: on a
- * saturated host the answer waits behind that data.
+ * A connection is pinged once nothing has arrived on it for an interval
+ * (a little less, at random, so the two ends of a link do not keep pinging
+ * together). Anything received proves a link alive as well as a ping answer
+ * does, so a busy connection is never pinged, and of a quiet link's two ends
+ * only the one whose silence runs out first pings: its ping is what the
+ * other end hears. That halves an idle fleet's pings (a third of an idle
+ * agent's CPU at 50 connections went to them). A ping that goes unanswered
+ * while other data arrives does not drop the link either: on a saturated
+ * host the answer waits behind that data.
  */
 
 import type { Connection, Libp2p } from "@libp2p/interface";
@@ -29,7 +28,7 @@ import { getLogger } from "@logtape/logtape";
 const log = getLogger(["hark", "peers"]);
 
 export interface LinkMonitorInit {
-  /** How often each connection is pinged. @default 15000 */
+  /** A connection nothing arrived on for this long is pinged. @default 15000 */
   intervalMs?: number;
   /**
    * A ping unanswered this long counts as a dead link. Long, because on a
@@ -53,10 +52,10 @@ interface HearingMuxer {
 
 /** What the monitor keeps of one open connection. */
 interface Link {
-  /** When the connection is next looked at. */
-  due: number;
-  /** Something arrived since it was last looked at (or since its ping went out). */
-  heard: boolean;
+  /** When anything last arrived on it (ms since the epoch); its opening until then. */
+  heardAt: number;
+  /** The silence after which it is pinged next: the interval, less up to a tenth at random. */
+  quietMs: number;
   pinging: boolean;
   /** Stops listening for arrivals; undefined when the connection offers no way to listen. */
   unlisten?: () => void;
@@ -144,21 +143,22 @@ export class LinkMonitor {
       if (connection.status !== "open") continue;
       let link = this.#links.get(connection);
       if (!link) {
-        link = { due: connection.timeline.open + this.#intervalMs, heard: false, pinging: false };
+        link = { heardAt: connection.timeline.open, quietMs: this.#quietMs(), pinging: false };
         link.unlisten = listenForArrivals(connection, link);
         this.#links.set(connection, link);
       }
-      if (link.pinging || now < link.due) continue;
-      // ±10%: two ends that looked at the same moment, and so both pinged, do not stay in step.
-      link.due = now + this.#intervalMs * (0.9 + 0.2 * Math.random());
-      // Heard from lately: alive, unless its round-trip time was never measured.
-      if (link.heard && connection.rtt !== undefined) {
-        link.heard = false;
-        continue;
-      }
+      if (link.pinging) continue;
+      // Until a ping has measured its round-trip time, the link is pinged whatever arrives.
+      const since = connection.rtt === undefined ? connection.timeline.open : link.heardAt;
+      if (now - since < link.quietMs) continue;
+      link.quietMs = this.#quietMs();
       void this.#ping(connection, link);
     }
     if (this.#links.size > connections.length) this.#forgetClosed();
+  }
+
+  #quietMs(): number {
+    return this.#intervalMs * (0.9 + 0.1 * Math.random());
   }
 
   #forgetClosed(): void {
@@ -172,20 +172,19 @@ export class LinkMonitor {
   async #ping(connection: Connection, link: Link): Promise<void> {
     const stopped = this.#abort!.signal;
     const signal = AbortSignal.any([stopped, AbortSignal.timeout(this.#timeoutMs)]);
+    const sentAt = Date.now();
     link.pinging = true;
-    link.heard = false;
     try {
       connection.rtt = await pingConnection(connection, signal);
-      // The answer is what was heard; the next look needs something newer.
-      link.heard = false;
+      // The answer itself was heard, also where nothing listens for arrivals.
+      link.heardAt = Math.max(link.heardAt, Date.now());
     } catch (error) {
       if (stopped.aborted || connection.status !== "open") return;
-      if (link.heard) {
+      if (link.heardAt > sentAt) {
         log.debug("No answer from {peer} to a ping within {timeoutMs} ms, but data arrived meanwhile; keeping it", {
           peer: connection.remotePeer.toString(),
           timeoutMs: this.#timeoutMs,
         });
-        link.heard = false;
         return;
       }
       log.debug("No answer from {peer} to a ping within {timeoutMs} ms; dropping the connection: {error}", {
@@ -201,14 +200,14 @@ export class LinkMonitor {
 }
 
 /**
- * Marks `link` heard whenever the connection receives anything. The muxer
- * reads the connection through its `maConn`; a connection without one is
- * pinged every interval, as before.
+ * Notes when the connection last received anything. The muxer reads the
+ * connection through its `maConn`; a connection without one is pinged after
+ * every interval of silence between its pings.
  */
 function listenForArrivals(connection: Connection, link: Link): (() => void) | undefined {
   const target = (connection as unknown as { muxer?: Partial<HearingMuxer> }).muxer?.maConn;
   if (typeof target?.addEventListener !== "function") return undefined;
-  const heard = () => link.heard = true;
+  const heard = () => link.heardAt = Date.now();
   target.addEventListener("message", heard);
   return () => target.removeEventListener("message", heard);
 }
