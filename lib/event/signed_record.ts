@@ -6,6 +6,8 @@
  * history can therefore withhold events, but never forge or alter one.
  */
 
+import { Buffer } from "node:buffer";
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey, peerIdFromString } from "../mesh/libp2p.ts";
 import { TOPIC_PREFIX } from "../mesh/validator.ts";
@@ -74,12 +76,51 @@ export async function signRecord(privateKey: PrivateKey, topic: string, data: Ui
 export async function verifyRecord(record: SignedRecord): Promise<boolean> {
   if (record.seqno.length !== 8) return false;
   try {
-    const publisher = peerIdFromString(record.publisher);
-    // Ed25519 peer ids carry their public key; others (RSA) cannot be checked offline.
-    if (!publisher.publicKey) return false;
-    const bytes = signedBytes(publisher.toMultihash().bytes, record.data, record.seqno, record.topic);
-    return await publisher.publicKey.verify(bytes, record.signature);
+    const signer = signerOf(record.publisher);
+    if (!signer) return false;
+    return await signer.verify(
+      signedBytes(signer.multihash, record.data, record.seqno, record.topic),
+      record.signature,
+    );
   } catch {
     return false;
   }
+}
+
+/** A publisher's peer id as signed over, and a check of its signatures. */
+interface Signer {
+  multihash: Uint8Array;
+  verify(bytes: Uint8Array, signature: Uint8Array): boolean | Promise<boolean>;
+}
+
+/**
+ * Decoding a peer id and importing its key cost a third as much as the
+ * check itself, for every event caught up; a fleet has a bounded number of
+ * publishers, so each is decoded once.
+ */
+const signers = new Map<string, Signer | null>();
+const MAX_SIGNERS = 10_000;
+/** DER of an Ed25519 SubjectPublicKeyInfo up to the 32 key bytes (RFC 8410). */
+const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+/**
+ * Null for a peer id without its public key inside (RSA ids cannot be
+ * checked offline). Ed25519 keys, every agent's, are imported once into
+ * node:crypto; others (secp256k1) are checked by libp2p's key.
+ */
+function signerOf(publisher: string): Signer | null {
+  let signer = signers.get(publisher);
+  if (signer !== undefined) return signer;
+  const peer = peerIdFromString(publisher);
+  const publicKey = peer.publicKey;
+  const multihash = peer.toMultihash().bytes;
+  if (!publicKey) signer = null;
+  else if (publicKey.type === "Ed25519") {
+    const spki = Buffer.from(concatBytes([ED25519_SPKI_PREFIX, publicKey.raw]));
+    const key: KeyObject = createPublicKey({ key: spki, format: "der", type: "spki" });
+    signer = { multihash, verify: (bytes, signature) => verify(null, bytes, key, signature) };
+  } else signer = { multihash, verify: (bytes, signature) => publicKey.verify(bytes, signature) };
+  if (signers.size >= MAX_SIGNERS) signers.delete(signers.keys().next().value!);
+  signers.set(publisher, signer);
+  return signer;
 }

@@ -31,6 +31,9 @@ import {
 
 const log = getLogger(["hark", "history"]);
 
+/** Rows remembered as checked: a store's default cap, at 8 bytes or so each. */
+const CHECKED_ROWS = 100_000;
+
 export interface ResponderInit {
   node: Libp2p<{ pubsub: GossipSub }>;
   store: EventStore;
@@ -54,6 +57,13 @@ export class HistoryResponder {
   #buckets: TokenBuckets;
   #active = new Set<AbortController>();
   #running = false;
+  /**
+   * Stored rows (by sequence number, which the store never gives to another
+   * event) whose publisher's signature was checked once already: a fleet's
+   * agents ask each one for the same events, and checking again each time
+   * was the responder's largest cost when many agents met at once.
+   */
+  #checked = new Set<number>();
 
   constructor(init: ResponderInit) {
     this.#init = init;
@@ -177,7 +187,13 @@ export class HistoryResponder {
   async #record(row: ServedRow): Promise<SignedRecord | undefined> {
     if (!row.signed) return await signRecord(this.#init.privateKey, row.topic, row.data);
     const record = { publisher: row.publisher, topic: row.topic, data: row.data, ...row.signed };
-    if (await verifyRecord(record)) return record;
+    if (this.#checked.has(row.seq)) return record;
+    if (await verifyRecord(record)) {
+      // Oldest first out: a Set iterates in insertion order.
+      if (this.#checked.size >= CHECKED_ROWS) this.#checked.delete(this.#checked.values().next().value!);
+      this.#checked.add(row.seq);
+      return record;
+    }
     log.warn("Not serving stored event {id} from {publisher}: its signature does not check", {
       id: row.id,
       publisher: row.publisher,
