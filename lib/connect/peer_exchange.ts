@@ -26,6 +26,7 @@ import { readJsonFrame, writeJsonFrame } from "../mesh/json_frame.ts";
 import { getLogger } from "@logtape/logtape";
 import { TokenBuckets } from "../rate_limit.ts";
 import type { DialPolicy } from "./connection_trimmer.ts";
+import { shuffle } from "../util/shuffle.ts";
 
 const log = getLogger(["hark", "peers"]);
 
@@ -332,13 +333,4 @@ export class PeerExchange {
   #peerCount(): number {
     return new Set(this.#node.getConnections().map((c) => c.remotePeer.toString())).size;
   }
-}
-
-/** Shuffles `items` in place (Fisher–Yates) and returns them. */
-export function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
 }

@@ -27,6 +27,7 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import { getLogger } from "@logtape/logtape";
 import { redialDelayMs } from "./redial_backoff.ts";
 import type { DialPolicy } from "./connection_trimmer.ts";
+import { shuffle } from "../util/shuffle.ts";
 
 const log = getLogger(["hark", "peers"]);
 
@@ -92,7 +93,12 @@ export class PeerKeeper {
         dialing: false,
       };
     });
-    for (const peer of remembered) this.#addRemembered(peer);
+    // In a random order: remembered peers are listed as first met, and a
+    // fleet restarting together would otherwise dial its oldest members
+    // first, every agent the same ones, which then close dozens each to stay
+    // within max_connections. (300 agents on one LAN in the simulator.)
+    const random = init.random ?? Math.random;
+    for (const peer of shuffle([...remembered], random)) this.#addRemembered(peer);
     this.#init = {
       dialTimeoutMs: init.dialTimeoutMs ?? 5000,
       minBackoffMs: init.minBackoffMs ?? 1000,

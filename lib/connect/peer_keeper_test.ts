@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
 import type { Libp2p } from "@libp2p/interface";
 import { PeerKeeper } from "./peer_keeper.ts";
+import { generateKeyPair, peerIdFromPrivateKey } from "../mesh/libp2p.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { seededRandom } from "../../tests/sim/delivery.ts";
 
@@ -187,3 +188,25 @@ Deno.test(
     }
   }),
 );
+
+Deno.test("agents that remember the same peers in the same order do not all dial the same ones first", async () => {
+  const members = await Promise.all(
+    Array.from({ length: 20 }, async () => peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString()),
+  );
+  const random = seededRandom(11);
+  // Room for 4: each agent dials 4 of the 20 it remembers and skips the rest.
+  const policy = { room: () => 4, mayDial: () => true, parted: () => false };
+  const fleet = Array.from({ length: 50 }, () => unreachableNode());
+  const keepers = fleet.map(({ node }) => new PeerKeeper(node, [], members, { random, policy }));
+  for (const keeper of keepers) keeper.start();
+  for (const keeper of keepers) keeper.stop();
+  const firstDials = new Map<string, number>();
+  for (const { dials } of fleet) {
+    assert.equal(dials.length, 4);
+    for (const dial of dials) firstDials.set(dial, (firstDials.get(dial) ?? 0) + 1);
+  }
+  // In the order remembered, the first 4 members would take all 50 agents' dials; spread, about 10 each.
+  const busiest = Math.max(...firstDials.values());
+  assert.ok(busiest <= 25, `one member was dialed first by ${busiest} of 50 agents`);
+  assert.ok(firstDials.size >= 15, `only ${firstDials.size} of 20 members were dialed`);
+});
