@@ -203,8 +203,9 @@ export class ConnectionTrimmer implements DialPolicy {
   };
 
   #onDisconnect = (event: CustomEvent<PeerId>): void => {
-    this.#peers.delete(event.detail.toString());
-    this.#insisting.delete(event.detail.toString());
+    const id = event.detail.toString();
+    this.#peers.delete(id);
+    this.#insisting.delete(id);
   };
 
   /** One trim for every connection within `settleMs`, and none while at or below `high`. */

@@ -93,12 +93,6 @@ export class PeerKeeper {
         dialing: false,
       };
     });
-    // In a random order: remembered peers are listed as first met, and a
-    // fleet restarting together would otherwise dial its oldest members
-    // first, every agent the same ones, which then close dozens each to stay
-    // within max_connections. (300 agents on one LAN in the simulator.)
-    const random = init.random ?? Math.random;
-    for (const peer of shuffle([...remembered], random)) this.#addRemembered(peer);
     this.#init = {
       dialTimeoutMs: init.dialTimeoutMs ?? 5000,
       minBackoffMs: init.minBackoffMs ?? 1000,
@@ -109,6 +103,11 @@ export class PeerKeeper {
       onConnected: init.onConnected,
       policy: init.policy,
     };
+    // In a random order: remembered peers are listed as first met, and a
+    // fleet restarting together would otherwise dial its oldest members
+    // first, every agent the same ones, which then close dozens each to stay
+    // within max_connections. (300 agents on one LAN in the simulator.)
+    for (const peer of shuffle([...remembered], this.#init.random)) this.#addRemembered(peer);
   }
 
   start(): void {
