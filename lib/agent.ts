@@ -61,6 +61,8 @@ export interface AgentInit {
   stateDir: string;
   /** How long `stop` waits for sinks to drain. @default 1000 */
   drainMs?: number;
+  /** How long a ping may go unanswered before a link counts as dead (MeshInit). @default 10000 */
+  linkTimeoutMs?: number;
 }
 
 export class Agent {
@@ -236,6 +238,7 @@ export class Agent {
       book,
       mdns: config.network.mdns,
       relay: config.network.relay,
+      linkTimeoutMs: this.#init.linkTimeoutMs,
       maxConnections: config.network.max_connections === 0 ? Infinity : config.network.max_connections,
       reportedPeers: (peer) => this.#membership?.reportedPeers(peer),
       topics: [...this.#topics],

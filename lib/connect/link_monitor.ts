@@ -107,6 +107,7 @@ export class LinkMonitor {
   #timer?: ReturnType<typeof setInterval>;
   #abort?: AbortController;
   #links = new Map<Connection, Link>();
+  #dropped = 0;
 
   constructor(node: Libp2p, init: LinkMonitorInit = {}) {
     this.#node = node;
@@ -129,6 +130,11 @@ export class LinkMonitor {
     this.#abort = undefined;
     for (const link of this.#links.values()) link.unlisten?.();
     this.#links.clear();
+  }
+
+  /** Connections this monitor closed because a ping went unanswered, since it was made. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** How many connections are being watched (for tests: closed ones are let go). */
@@ -192,6 +198,7 @@ export class LinkMonitor {
         timeoutMs: this.#timeoutMs,
         error: (error as Error).message,
       });
+      this.#dropped++;
       connection.abort(new Error(`no answer to a ping within ${this.#timeoutMs} ms`));
     } finally {
       link.pinging = false;

@@ -170,8 +170,10 @@ Deno.test("an unanswered ping does not drop a link that other data arrives on", 
     await chatter(pair.atB, 30, 50);
     assert.ok(pings.sent >= 2, `a pinged ${pings.sent} times`);
     assert.equal(pair.atA.status, "open", "dropped a link that data kept arriving on");
+    assert.equal(monitor.dropped, 0);
     // Nothing arrives any more: the next unanswered ping drops it.
     await waitFor(() => pair.atA.status !== "open", { message: "the silent link to be dropped" });
+    assert.equal(monitor.dropped, 1, "the drop is counted");
   } finally {
     monitor.stop();
   }

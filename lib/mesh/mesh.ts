@@ -77,6 +77,12 @@ export interface MeshInit {
   mdns: boolean;
   /** Serve as a circuit relay for agents behind NAT. */
   relay?: boolean;
+  /**
+   * How long a ping may go unanswered before its link counts as dead.
+   * @default 10000. The fleet simulator (tests/sim/) raises it: its agents
+   * share a thread that stalls for longer than a host of their own would.
+   */
+  linkTimeoutMs?: number;
   /** Past this many peers, connections are trimmed (connection_trimmer.ts). @default Infinity, no limit */
   maxConnections?: number;
   /** How many peers `peer` said it had in its last membership status, if known. */
@@ -98,6 +104,17 @@ export interface MeshInit {
   lookup?: (publisher: string, id: string) => number | undefined;
   /** A publisher's stored events by publish time, so history keeps to the rate limit too. */
   storedNear?: (publisher: string, fromMs: number, toMs: number) => number;
+}
+
+export interface MeshConnectionStats extends ConnectionStats {
+  /** Connections dropped because a ping went unanswered (connect/link_monitor.ts). */
+  unanswered: number;
+  /**
+   * Connections closed since start, by either end and for any reason (a
+   * connection this agent trimmed or dropped counts here too, and at its
+   * peer's end).
+   */
+  closed: number;
 }
 
 export interface PeerChangeListener {
@@ -165,6 +182,8 @@ export class Mesh {
   #warned = new Map<string, number>();
   #pinged = new Map<string, { rtt: number; at: number }>();
   #peerListener?: PeerChangeListener;
+  /** Connections closed since start, by either end and for any reason. */
+  #closed = 0;
   readonly #keyMismatches = new KeyMismatches();
 
   constructor(init: MeshInit) {
@@ -332,6 +351,7 @@ export class Mesh {
     node.addEventListener("peer:discovery", this.#onDiscovery);
     node.addEventListener("peer:disconnect", this.#onDisconnect);
     node.addEventListener("peer:connect", this.#onConnect);
+    node.addEventListener("connection:close", this.#onConnectionClose);
     for (const topic of this.#topics) this.#subscribe(node, topic);
     node.addEventListener("peer:identify", this.#onIdentify);
     const book = this.#init.book;
@@ -347,7 +367,7 @@ export class Mesh {
     this.#keeper.start();
     this.#trimmer!.start();
     // Every 15 s, and a dead link after 10 s without an answer: found within 25 s.
-    this.#links = new LinkMonitor(node, { intervalMs: 15_000, timeoutMs: 10_000 });
+    this.#links = new LinkMonitor(node, { intervalMs: 15_000, timeoutMs: this.#init.linkTimeoutMs ?? 10_000 });
     this.#links.start();
     this.#exchange!.start();
     this.#relayUse = new RelayUse(node, { reserve: () => node.services.circuitListen.listen() });
@@ -373,6 +393,7 @@ export class Mesh {
     node.removeEventListener("peer:discovery", this.#onDiscovery);
     node.removeEventListener("peer:disconnect", this.#onDisconnect);
     node.removeEventListener("peer:connect", this.#onConnect);
+    node.removeEventListener("connection:close", this.#onConnectionClose);
     node.services.pubsub.removeEventListener("message", this.#onMessage);
     node.services.pubsub.removeEventListener("subscription-change", this.#onSubscriptionChange);
     await node.stop();
@@ -477,9 +498,14 @@ export class Mesh {
     }
   }
 
-  /** Peers held against `network.max_connections`, and how many were let go. */
-  get connections(): ConnectionStats | undefined {
-    return this.#trimmer?.stats;
+  /**
+   * Peers held against `network.max_connections`, how many were let go, and
+   * how many connections closed: the trimmer's, the link monitor's, and all.
+   */
+  get connections(): MeshConnectionStats | undefined {
+    const stats = this.#trimmer?.stats;
+    if (!stats) return undefined;
+    return { ...stats, unanswered: this.#links?.dropped ?? 0, closed: this.#closed };
   }
 
   /** How many agents this one is connected to now. */
@@ -661,6 +687,10 @@ export class Mesh {
 
   #onConnect = (evt: CustomEvent<PeerId>): void => {
     this.#peerListener?.connected(evt.detail.toString());
+  };
+
+  #onConnectionClose = (): void => {
+    this.#closed++;
   };
 
   #onDisconnect = (evt: CustomEvent<PeerId>): void => {

@@ -60,12 +60,13 @@ export class Cluster implements AsyncDisposable {
     try {
       const network = newNetwork("sim");
       const secret = Array.from(network.secret, (byte) => byte.toString(16).padStart(2, "0")).join("");
-      const { count, topology, topics, statusIntervalMs } = options;
+      const { count, topology, topics, statusIntervalMs, linkTimeoutMs } = options;
       await cluster.#all("start", {
         count,
         topology,
         topics,
         statusIntervalMs,
+        linkTimeoutMs,
         network: { name: network.name, secret },
       });
       cluster.baseline = await cluster.meters();
@@ -152,7 +153,7 @@ export class Cluster implements AsyncDisposable {
     return connectionGraph((await this.#all("peers")).flat(), byPeer);
   }
 
-  /** Membership events received, catch-up sessions, connects and trims, summed over the fleet. */
+  /** Membership events received, catch-up sessions, connects and closes, summed over the fleet. */
   async counters(): Promise<Counters> {
     const all = await this.#all("counters");
     const sum = (key: keyof Counters) => all.reduce((total, shard) => total + shard[key], 0);
@@ -161,6 +162,8 @@ export class Cluster implements AsyncDisposable {
       sessions: sum("sessions"),
       connects: sum("connects"),
       trimmed: sum("trimmed"),
+      unanswered: sum("unanswered"),
+      closed: sum("closed"),
     };
   }
 

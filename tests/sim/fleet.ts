@@ -23,6 +23,12 @@ export interface FleetOptions {
   topics: number;
   /** membership.status_interval, ms. */
   statusIntervalMs: number;
+  /**
+   * How long a ping may go unanswered before a link counts as dead. An agent
+   * on a host of its own waits 10 s; a simulator process runs many agents on
+   * one thread and stalls for longer than any one of them would.
+   */
+  linkTimeoutMs: number;
 }
 
 /** One agent to start: its plan, the addresses it names in `network.peers`, and those it heard on its segment. */
@@ -112,7 +118,7 @@ export class Fleet implements AsyncDisposable {
         stateDir,
       },
     );
-    const agent = new Agent({ config, stateDir, drainMs: 200 });
+    const agent = new Agent({ config, stateDir, drainMs: 200, linkTimeoutMs: this.options.linkTimeoutMs });
     await agent.start();
     try {
       const client = await connect({ stateDir });

@@ -7,12 +7,19 @@
  *
  *   deno task sim [--agents N] [--events E] [--topology lan|subnets|relay] [--topics T]
  *                 [--procs P] [--spacing MS] [--idle S] [--status-interval S] [--seed N]
+ *                 [--ping-timeout S]
  *
  * `--procs` defaults to the number of cores; `--procs 1` runs every agent in
  * this process.
  *
  * Idle figures are measured over `--idle` seconds (default: two status rounds) after one round
  * of `--status-interval` (default 20 s) has passed.
+ *
+ * `--ping-timeout` (default 60 s) is how long an agent's ping may go
+ * unanswered before it drops the link. An agent on a host of its own waits
+ * 10 s; here one thread runs a process's share of the fleet, and under load it
+ * stalls for longer than one agent's host would, so with 10 s the agents drop
+ * live links because the simulator is slow, not the network.
  *
  * Every phase has a deadline and the run stops on its own.
  */
@@ -44,6 +51,7 @@ const { values } = parseArgs({
     "status-interval": { type: "string", default: "20" },
     seed: { type: "string", default: "1" },
     procs: { type: "string", default: String(navigator.hardwareConcurrency || 1) },
+    "ping-timeout": { type: "string", default: "60" },
   },
 });
 
@@ -67,6 +75,7 @@ const statusIntervalMs = count("status-interval", 1) * 1000;
 const idleMs = values.idle === undefined ? 2 * statusIntervalMs : count("idle", 1) * 1000;
 const random = seededRandom(count("seed", 0));
 const procs = Math.min(count("procs", 1), agents);
+const linkTimeoutMs = count("ping-timeout", 1) * 1000;
 const topology = values.topology as Topology;
 if (!TOPOLOGIES.includes(topology)) {
   console.error(`sim: --topology must be one of ${TOPOLOGIES.join(", ")}, not "${topology}"`);
@@ -89,7 +98,7 @@ function say(message: string): void {
 say(`starting ${agents} agents in ${procs} process(es), topology ${topology}, ${topics} topic(s)`);
 let reported = 0;
 await using fleet = await Cluster.start(
-  { count: agents, topology, topics, statusIntervalMs, procs },
+  { count: agents, topology, topics, statusIntervalMs, linkTimeoutMs, procs },
   (up) => {
     if (up - reported < 50 && up !== agents) return;
     reported = up;
@@ -125,6 +134,7 @@ const memoryAfter = await fleet.meters();
 
 say(`publishing ${events} events, one per ${spacingMs} ms`);
 const publishBefore = await fleet.meters();
+const countersBefore = await fleet.counters();
 const published: Published[] = [];
 let failed = 0;
 for (let i = 0; i < events; i++) {
@@ -137,6 +147,8 @@ for (let i = 0; i < events; i++) {
 await waitFor(() => fleet.allDelivered(published), { timeoutMs: DELIVERY_DEADLINE_MS, intervalMs: 100 })
   .catch(() => say(`not every event delivered within ${DELIVERY_DEADLINE_MS / 1000} s`));
 const publishAfter = await fleet.meters();
+const countersAfter = await fleet.counters();
+const closedWhilePublishing = (key: "closed" | "unanswered" | "trimmed") => countersAfter[key] - countersBefore[key];
 const publishBytes = publishAfter.wireBytes - publishBefore.wireBytes;
 const publishCpu = publishAfter.cpuMs - publishBefore.cpuMs;
 const delivery = tally(await fleet.arrivals(published), published, failed);
@@ -229,6 +241,16 @@ const table: Row[] = [
   },
   { figure: "connections per agent, mean", value: mean(connections), unit: "connections" },
   { figure: "connections per agent, max", value: Math.max(...connections), unit: "connections" },
+  {
+    figure: "connections closed per agent while publishing",
+    value: closedWhilePublishing("closed") / agents,
+    unit: "closes",
+    note: `each counted at both ends; of the fleet's ${closedWhilePublishing("closed")}, ${
+      closedWhilePublishing("unanswered")
+    } dropped for a ping unanswered in ${linkTimeoutMs / 1000} s and ${
+      closedWhilePublishing("trimmed")
+    } trimmed, at the end that closed them`,
+  },
   ...(reach
     ? [{
       figure: "agents connected to a relay",

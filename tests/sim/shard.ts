@@ -21,12 +21,16 @@ export interface AgentInfo {
   addresses: string[];
 }
 
-/** Counters summed over agents: membership events received, catch-up sessions, connects and trims. */
+/** Counters summed over agents: membership events received, catch-up sessions, connects and closes. */
 export interface Counters {
   membership: number;
   sessions: number;
   connects: number;
   trimmed: number;
+  /** Connections dropped for an unanswered ping. */
+  unanswered: number;
+  /** Connections closed for any reason, counted at each end. */
+  closed: number;
 }
 
 /** A process's meters, read at a moment; the coordinator subtracts two readings. */
@@ -118,7 +122,7 @@ export class Shard implements ShardOps {
     type Status = {
       events?: { membership_received?: number };
       history?: { sessions?: number };
-      connections?: { connects?: number; trimmed?: number };
+      connections?: { connects?: number; trimmed?: number; unanswered?: number; closed?: number };
     };
     const statuses = await Promise.all(
       this.#started().agents.map(async (agent) => await agent.client.status() as Status),
@@ -130,6 +134,8 @@ export class Shard implements ShardOps {
       sessions: sum((status) => status.history?.sessions),
       connects: sum((status) => status.connections?.connects),
       trimmed: sum((status) => status.connections?.trimmed),
+      unanswered: sum((status) => status.connections?.unanswered),
+      closed: sum((status) => status.connections?.closed),
     };
   }
 
