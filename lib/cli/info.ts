@@ -221,8 +221,15 @@ function membersLine(members: { peer: string; host: string }[]): string {
   return `${members.length} other agent${members.length === 1 ? "" : "s"} (${shown.join(", ")})`;
 }
 
-/** Peers held against network.max_connections, and how many were let go since start. */
-function connectionsLine(c: { peers: number; max: number | null; low: number | null; trimmed: number }): string {
-  if (c.max === null) return `${c.peers} connected (no max_connections)`;
-  return `${c.peers} connected (max_connections ${c.max}, trimmed to ${c.low}; ${c.trimmed} let go since start)`;
+/**
+ * Peers held against network.max_connections, how many were let go since
+ * start, and how many links were dropped for an unanswered ping (a flaky
+ * network, or peers too busy to answer).
+ */
+export function connectionsLine(
+  c: { peers: number; max: number | null; low: number | null; trimmed: number; unanswered?: number },
+): string {
+  const dropped = c.unanswered ? `; ${c.unanswered} dropped for an unanswered ping` : "";
+  if (c.max === null) return `${c.peers} connected (no max_connections${dropped})`;
+  return `${c.peers} connected (max_connections ${c.max}, trimmed to ${c.low}; ${c.trimmed} let go since start${dropped})`;
 }
