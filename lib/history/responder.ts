@@ -153,8 +153,9 @@ export class HistoryResponder {
       // `upto` still means "every key up to here was offered or is held alike", and only the last frame is empty.
       const rows = store.keysAfter(after, topics, KEYS_PER_FRAME, skip);
       const end = rows.length < KEYS_PER_FRAME;
-      // With nothing left, the peer's point moves to the newest event (other topics included).
-      const upto = rows.at(-1)?.seq ?? Math.max(after, store.lastSeq());
+      // With nothing left, the peer's point moves to the newest event (other topics included); so it does
+      // after a last frame with pairs left out, whose last key may lie far before the newest row.
+      const upto = rows.length === 0 || (end && skip) ? Math.max(after, store.lastSeq()) : rows.at(-1)!.seq;
       const keys = rows.map(({ publisher, id }) => ({ publisher, id }));
       await lp.write(encodeKeys({ keys, upto, store: store.id, end }), { signal: step() });
       if (keys.length === 0) return;
