@@ -5,7 +5,7 @@
  *
  * A session, opened by the agent catching up (the requester):
  *
- *   requester → { topics, after, store }     what it wants, from where
+ *   requester → { topics, after, store, have? }   what it wants, from where (have: below)
  *   responder → { keys, publishers, upto, store, end }
  *   requester → { want }                     the keys it lacks
  *   responder → { events, last } …           those events, signed by their publishers
@@ -14,6 +14,20 @@
  * `after` counts in the responder's own sequence numbers, so neither side's
  * clock, nor any publisher's, decides what is missed. Keys (publisher, id)
  * are the compact summary; only events the requester lacks cross the wire.
+ *
+ * From the start (`after` 0: a peer never asked for these topics) the
+ * responder would offer every key it holds on them. So such a request
+ * carries `have`: per (topic, publisher) the requester holds rows of, how
+ * many and the sum of their fingerprints (FNV-1a of the event's bytes as
+ * published, the same in every store however the event arrived), the largest
+ * counts first, at most MAX_SUMMARY_PAIRS. The responder leaves out the keys
+ * of pairs where both agree and offers the rest as before; `upto` still
+ * means that every key up to it was offered or held alike. A sum can be made
+ * to collide, but only by the publisher whose events it sums, and only to
+ * hide its own events from a first session: later sessions offer every key
+ * after the point reached. Agents before `have` ignore it (requests are read
+ * field by field), and a request without it is served as before, so the
+ * protocol id stays.
  */
 
 import { TOPIC_PATTERN } from "../event/event.ts";
