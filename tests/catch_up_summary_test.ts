@@ -14,6 +14,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { type AgentProcess, loopbackConfig, startAgent } from "./helpers/hark.ts";
 import { Rogue } from "./helpers/rogue.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { burst } from "./helpers/burst.ts";
 import { makePublishers, type SignedEvent, signedEvents, stateDirHolding } from "./helpers/signed_history.ts";
 import type { CatchUpCounters } from "../lib/history/catch_up.ts";
 import {
@@ -213,4 +214,40 @@ Deno.test({
       assert.deepEqual(idsOf(frames), everything[1].keys.map((key) => key.id));
     });
   },
+});
+
+/** Each stored event's fingerprint by key, read beside the running agent as another process would. */
+function fingerprints(agent: AgentProcess, publisher: string): Map<string, number> {
+  const db = new DatabaseSync(`${agent.stateDir}/${STORE_FILE}`, { readOnly: true });
+  try {
+    const rows = db.prepare("SELECT id, fingerprint FROM events WHERE publisher = ?").all(publisher) as {
+      id: string;
+      fingerprint: number;
+    }[];
+    return new Map(rows.map(({ id, fingerprint }) => [id, fingerprint]));
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("an event has the same fingerprint in every store, published, live, in a batch or caught up", async () => {
+  await using a = await startAgent({ config: loopbackConfig([], "", FAST) });
+  await using b = await startAgent({ config: loopbackConfig(a.addresses, "", FAST) });
+  await b.waitForPeers([a.peerId]);
+  // A burst leaves in batches; one event on its own leaves as a message of its own.
+  const sent = [...await burst(a, { count: 100, body: (i) => `burst ${i}` }), await a.send(["alone"])];
+  await b.waitForEvents(sent);
+  const published = fingerprints(a, a.peerId);
+  assert.ok(sent.every((id) => published.has(id)), "the publisher stored what it sent");
+  // The publisher is gone: the newcomer can only catch up from b's store.
+  await a.stop();
+  await using d = await startAgent({ config: loopbackConfig(b.addresses, "", FAST) });
+  await waitFor(() => sent.every((id) => fingerprints(d, a.peerId).has(id)), {
+    timeoutMs: 20_000,
+    message: "the newcomer to catch up",
+  });
+  for (const [name, agent] of [["live and batched", b], ["caught up", d]] as const) {
+    const stored = fingerprints(agent, a.peerId);
+    assert.deepEqual(sent.map((id) => stored.get(id)), sent.map((id) => published.get(id)), name);
+  }
 });
