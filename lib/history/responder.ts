@@ -120,7 +120,7 @@ export class HistoryResponder {
       }
       const after = request.store === this.#init.store.id ? request.after : 0;
       // A summary speaks for the whole of the peer's store: it is of use only to a session from the start.
-      const skip = after === 0 && request.have ? this.#heldAlike(request.have, topics) : undefined;
+      const skip = after === 0 && request.have?.length ? this.#heldAlike(request.have, topics) : undefined;
       await this.#offer(lp, read, step, topics, after, skip);
       await stream.close({ signal: step() });
     } catch (error) {
