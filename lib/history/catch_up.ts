@@ -69,10 +69,12 @@ export interface CatchUpCounters {
   /** Events refused: invalid, not allowed, conflicting, or over their publisher's rate limit by publish time. */
   refused: number;
   failed_sessions: number;
+  /** Keys peers offered this agent: about the events they hold that it may lack (a first session's summary keeps it low). */
+  keys_offered: number;
 }
 
 export class CatchUp {
-  readonly counters: CatchUpCounters = { sessions: 0, caught_up: 0, refused: 0, failed_sessions: 0 };
+  readonly counters: CatchUpCounters = { sessions: 0, caught_up: 0, refused: 0, failed_sessions: 0, keys_offered: 0 };
   #init: CatchUpInit;
   #queue: PeerId[] = [];
   #queued = new Set<string>();
@@ -193,6 +195,7 @@ export class CatchUp {
       for (const topics of this.#groups()) {
         const result = await pullHistory(peer, { ...this.#init, topics, signal: this.#abort.signal });
         this.counters.caught_up += result.accepted;
+        this.counters.keys_offered += result.offered;
         // Keys left unasked because their publisher was over its rate limit are refused events too.
         this.counters.refused += result.refused + result.over_limit;
         if (result.accepted > 0) {

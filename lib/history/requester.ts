@@ -23,6 +23,7 @@ import {
   HISTORY_PROTOCOL,
   type Key,
   MAX_FRAME_BYTES,
+  MAX_SUMMARY_PAIRS,
   ProtocolError,
 } from "./wire.ts";
 
@@ -51,6 +52,8 @@ export interface PullResult {
   refused: number;
   /** Keys not asked for: their publisher had published more around then than its rate limit allows. */
   over_limit: number;
+  /** Keys the peer offered. */
+  offered: number;
   /** The peer said it had nothing more. */
   complete: boolean;
 }
@@ -81,9 +84,12 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
       throw error;
     }
   };
-  const result: PullResult = { accepted: 0, refused: 0, over_limit: 0, complete: false };
+  const result: PullResult = { accepted: 0, refused: 0, over_limit: 0, offered: 0, complete: false };
   try {
-    await lp.write(encodeRequest({ topics: init.topics, after: point?.seq ?? 0, store: point?.store }), {
+    // From the start, the peer would offer every key it holds; a summary of what this agent holds lets it
+    // leave out the (topic, publisher) pairs both hold alike.
+    const have = (point?.seq ?? 0) === 0 ? store.pairSummaries(init.topics, MAX_SUMMARY_PAIRS) : undefined;
+    await lp.write(encodeRequest({ topics: init.topics, after: point?.seq ?? 0, store: point?.store, have }), {
       signal: step(),
     });
     let after = point?.seq ?? 0;
@@ -94,6 +100,7 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
       if (keys.store === pointStore && keys.upto < after) {
         throw new ProtocolError("offered keys before the point asked for");
       }
+      result.offered += keys.keys.length;
       if (keys.keys.length > 0) {
         const lacking = wanted(keys.keys, init, result);
         await lp.write(encodeWant([...lacking.values()]), { signal: step() });

@@ -11,7 +11,7 @@ import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/int
 import type { GossipSub } from "@libp2p/gossipsub";
 import { lpStream } from "../mesh/libp2p.ts";
 import { getLogger } from "@logtape/logtape";
-import type { EventStore, ServedRow } from "../store/store.ts";
+import type { EventStore, PairKey, ServedRow } from "../store/store.ts";
 import { type SignedRecord, signRecord, verifyRecord } from "../event/signed_record.ts";
 import { TokenBuckets } from "../rate_limit.ts";
 import { TOPIC_PREFIX } from "../mesh/validator.ts";
@@ -25,6 +25,7 @@ import {
   type Key,
   KEYS_PER_FRAME,
   MAX_FRAME_BYTES,
+  type PairSummary,
   ProtocolError,
   recordFrameBytes,
 } from "./wire.ts";
@@ -33,6 +34,12 @@ const log = getLogger(["hark", "history"]);
 
 /** Rows remembered as checked: a store's default cap, at 8 bytes or so each. */
 const CHECKED_ROWS = 100_000;
+
+/** Pairs whose rows up to `upto` the asking peer holds already. */
+interface HeldAlike {
+  pairs: PairKey[];
+  upto: number;
+}
 
 export interface ResponderInit {
   node: Libp2p<{ pubsub: GossipSub }>;
@@ -111,7 +118,10 @@ export class HistoryResponder {
           `none of ${request.topics.join(", ") || "(no topics)"} is a topic the asking agent subscribes to`,
         );
       }
-      await this.#offer(lp, read, step, topics, request.store === this.#init.store.id ? request.after : 0);
+      const after = request.store === this.#init.store.id ? request.after : 0;
+      // A summary speaks for the whole of the peer's store: it is of use only to a session from the start.
+      const skip = after === 0 && request.have?.length ? this.#heldAlike(request.have, topics) : undefined;
+      await this.#offer(lp, read, step, topics, after, skip);
       await stream.close({ signal: step() });
     } catch (error) {
       const message = (error as Error).message;
@@ -135,13 +145,17 @@ export class HistoryResponder {
     step: () => AbortSignal,
     topics: string[],
     after: number,
+    skip?: HeldAlike,
   ): Promise<void> {
     const store = this.#init.store;
     for (;;) {
-      const rows = store.keysAfter(after, topics, KEYS_PER_FRAME);
+      // The pairs the peer holds alike are left out by the query itself, so a full page is full of keys to offer,
+      // `upto` still means "every key up to here was offered or is held alike", and only the last frame is empty.
+      const rows = store.keysAfter(after, topics, KEYS_PER_FRAME, skip);
       const end = rows.length < KEYS_PER_FRAME;
-      // With nothing left, the peer's point moves to the newest event (other topics included).
-      const upto = rows.at(-1)?.seq ?? Math.max(after, store.lastSeq());
+      // With nothing left, the peer's point moves to the newest event (other topics included); so it does
+      // after a last frame with pairs left out, whose last key may lie far before the newest row.
+      const upto = rows.length === 0 || (end && skip) ? Math.max(after, store.lastSeq()) : rows.at(-1)!.seq;
       const keys = rows.map(({ publisher, id }) => ({ publisher, id }));
       await lp.write(encodeKeys({ keys, upto, store: store.id, end }), { signal: step() });
       if (keys.length === 0) return;
@@ -155,6 +169,23 @@ export class HistoryResponder {
       if (end) return;
       after = upto;
     }
+  }
+
+  /**
+   * The (topic, publisher) pairs of which the peer holds as many events as
+   * this agent, with the same fingerprints' sum: their keys need not cross.
+   * Only rows stored now: an event of such a pair that arrives during the
+   * session is offered like any other.
+   */
+  #heldAlike(have: PairSummary[], topics: string[]): HeldAlike {
+    const store = this.#init.store;
+    const upto = store.lastSeq();
+    const theirs = new Map(have.map((pair) => [`${pair.topic} ${pair.publisher}`, pair]));
+    const pairs = store.pairSummaries(topics).filter((ours) => {
+      const peer = theirs.get(`${ours.topic} ${ours.publisher}`);
+      return peer !== undefined && peer.count === ours.count && peer.sum === ours.sum;
+    });
+    return { pairs, upto };
   }
 
   async #sendEvents(lp: ReturnType<typeof lpStream>, want: Key[], step: () => AbortSignal): Promise<void> {

@@ -5,7 +5,7 @@
  *
  * A session, opened by the agent catching up (the requester):
  *
- *   requester → { topics, after, store }     what it wants, from where
+ *   requester → { topics, after, store, have? }   what it wants, from where (have: below)
  *   responder → { keys, publishers, upto, store, end }
  *   requester → { want }                     the keys it lacks
  *   responder → { events, last } …           those events, signed by their publishers
@@ -14,6 +14,20 @@
  * `after` counts in the responder's own sequence numbers, so neither side's
  * clock, nor any publisher's, decides what is missed. Keys (publisher, id)
  * are the compact summary; only events the requester lacks cross the wire.
+ *
+ * From the start (`after` 0: a peer never asked for these topics) the
+ * responder would offer every key it holds on them. So such a request
+ * carries `have`: per (topic, publisher) the requester holds rows of, how
+ * many and the sum of their fingerprints (FNV-1a of the event's bytes as
+ * published, the same in every store however the event arrived), the largest
+ * counts first, at most MAX_SUMMARY_PAIRS. The responder leaves out the keys
+ * of pairs where both agree and offers the rest as before; `upto` still
+ * means that every key up to it was offered or held alike. A sum can be made
+ * to collide, but only by the publisher whose events it sums, and only to
+ * hide its own events from a first session: later sessions offer every key
+ * after the point reached. Agents before `have` ignore it (requests are read
+ * field by field), and a request without it is served as before, so the
+ * protocol id stays.
  */
 
 import { TOPIC_PATTERN } from "../event/event.ts";
@@ -38,12 +52,29 @@ export class PeerRefusedError extends Error {
   override name = "PeerRefusedError";
 }
 
+/** Pairs a request's summary may list: about 1 MB of JSON with real peer ids, half the frame limit. */
+export const MAX_SUMMARY_PAIRS = 10_000;
+
 export interface Request {
   topics: string[];
   /** The responder's sequence number the requester has everything up to. */
   after: number;
   /** The responder's store id `after` belongs to, if known. */
   store?: string;
+  /**
+   * What the requester holds per (topic, publisher) of `topics`, sent with
+   * `after` 0 only, the largest counts first; pairs past
+   * MAX_SUMMARY_PAIRS are left out (and so offered whole).
+   */
+  have?: PairSummary[];
+}
+
+/** How many rows of one publisher on one topic a store holds, and the sum of their fingerprints. */
+export interface PairSummary {
+  topic: string;
+  publisher: string;
+  count: number;
+  sum: number;
 }
 
 export interface Key {
@@ -70,7 +101,33 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export function encodeRequest(request: Request): Uint8Array {
-  return encodeFrame({ topics: request.topics, after: request.after, store: request.store ?? null });
+  const frame: Record<string, unknown> = { topics: request.topics, after: request.after, store: request.store ?? null };
+  if (request.have) frame.have = encodeSummary(request.have, request.topics);
+  return encodeFrame(frame);
+}
+
+/**
+ * A summary as `{ publishers, pairs: [[topic index, publisher index, count,
+ * sum], …] }`: each publisher named once, each topic by its place in the
+ * request's `topics`, as a keys frame names publishers.
+ */
+function encodeSummary(have: PairSummary[], topics: string[]): unknown {
+  const topicIndex = new Map(topics.map((topic, i) => [topic, i]));
+  const publishers: string[] = [];
+  const publisherIndex = new Map<string, number>();
+  const pairs: number[][] = [];
+  for (const { topic, publisher, count, sum } of have) {
+    const t = topicIndex.get(topic);
+    if (t === undefined) continue;
+    if (pairs.length === MAX_SUMMARY_PAIRS) break;
+    let p = publisherIndex.get(publisher);
+    if (p === undefined) {
+      p = publishers.push(publisher) - 1;
+      publisherIndex.set(publisher, p);
+    }
+    pairs.push([t, p, count, sum]);
+  }
+  return { publishers, pairs };
 }
 
 export function encodeKeys(frame: KeysFrame): Uint8Array {
@@ -141,7 +198,41 @@ export function decodeRequest(bytes: Uint8Array): Request {
   }
   const after = sequence(frame.after, "after");
   if (frame.store != null && typeof frame.store !== "string") throw new ProtocolError("store must be a string");
-  return { topics, after, store: frame.store ?? undefined };
+  const request: Request = { topics, after, store: frame.store ?? undefined };
+  if (frame.have != null) request.have = decodeSummary(frame.have, topics);
+  return request;
+}
+
+function decodeSummary(value: unknown, topics: string[]): PairSummary[] {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ProtocolError("have must be an object of publishers and pairs");
+  }
+  const { publishers, pairs } = value as Record<string, unknown>;
+  if (
+    !Array.isArray(publishers) || publishers.length > MAX_SUMMARY_PAIRS ||
+    !publishers.every((p) => typeof p === "string" && p.length > 0 && p.length <= 128)
+  ) {
+    throw new ProtocolError(`have.publishers must be a list of at most ${MAX_SUMMARY_PAIRS} peer ids`);
+  }
+  if (!Array.isArray(pairs) || pairs.length > MAX_SUMMARY_PAIRS) {
+    throw new ProtocolError(`have.pairs must be a list of at most ${MAX_SUMMARY_PAIRS}`);
+  }
+  const seen = new Set<string>();
+  return pairs.map((pair): PairSummary => {
+    if (!Array.isArray(pair) || pair.length !== 4 || !pair.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      throw new ProtocolError("a pair must be [topic index, publisher index, count, sum] of whole numbers");
+    }
+    const [t, p, count, sum] = pair as number[];
+    const topic = topics[t];
+    const publisher = publishers[p] as string | undefined;
+    if (topic === undefined || publisher === undefined) throw new ProtocolError("a pair names no topic or publisher");
+    if (count === 0) throw new ProtocolError("a pair must count at least one event");
+    // A second (count, sum) for one pair would leave which one counts to the responder's reading order.
+    const key = `${t} ${publisher}`;
+    if (seen.has(key)) throw new ProtocolError(`a pair is listed twice (${topic}, ${publisher})`);
+    seen.add(key);
+    return { topic, publisher, count, sum };
+  });
 }
 
 export function decodeKeys(bytes: Uint8Array): KeysFrame {

@@ -14,6 +14,7 @@ import {
   type Key,
   KEYS_PER_FRAME,
   MAX_FRAME_BYTES,
+  MAX_SUMMARY_PAIRS,
   PeerRefusedError,
   ProtocolError,
   recordFrameBytes,
@@ -121,6 +122,127 @@ Deno.test("decodeRequest() throws ProtocolError on a hostile request", async (t)
   ];
   for (const c of cases) {
     await t.step(c.name, () => assertProtocolError(() => decodeRequest(frame(c.value))));
+  }
+});
+
+const VALID_HAVE = { publishers: [PEER_A, PEER_B], pairs: [[0, 0, 3, 12], [1, 1, 1, 0]] };
+
+Deno.test("encodeRequest() and decodeRequest() round trip a summary of what the requester holds", async (t) => {
+  const topics = ["default", "builds"];
+  const cases = [
+    { name: "none", have: [] },
+    {
+      name: "pairs of two topics and publishers",
+      have: [
+        { topic: "builds", publisher: PEER_A, count: 25_000, sum: 25_000 * (2 ** 32 - 1) },
+        { topic: "default", publisher: PEER_A, count: 2, sum: 0 },
+        { topic: "builds", publisher: PEER_B, count: 1, sum: 7 },
+      ],
+    },
+    { name: "the largest safe sum", have: [{ topic: "default", publisher: PEER_B, count: 1, sum: 2 ** 53 - 1 }] },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const decoded = decodeRequest(encodeRequest({ topics, after: 0, have: c.have }));
+      assert.deepEqual(decoded, { topics, after: 0, store: undefined, have: c.have });
+    });
+  }
+  await t.step("each publisher is named once", () => {
+    const have = [
+      { topic: "default", publisher: PEER_A, count: 2, sum: 3 },
+      { topic: "builds", publisher: PEER_A, count: 1, sum: 4 },
+    ];
+    assert.deepEqual(json(encodeRequest({ topics, after: 0, have })).have, {
+      publishers: [PEER_A],
+      pairs: [[0, 0, 2, 3], [1, 0, 1, 4]],
+    });
+  });
+  await t.step("a pair on a topic not requested is left out", () => {
+    const have = [{ topic: "other", publisher: PEER_A, count: 2, sum: 3 }];
+    assert.deepEqual(decodeRequest(encodeRequest({ topics, after: 0, have })).have, []);
+  });
+  await t.step("without a summary the frame is as before", () => {
+    assert.deepEqual(Object.keys(json(encodeRequest({ topics, after: 0 }))), ["topics", "after", "store"]);
+    assert.equal(decodeRequest(encodeRequest({ topics, after: 0 })).have, undefined);
+  });
+});
+
+Deno.test("encodeRequest() keeps the first MAX_SUMMARY_PAIRS pairs, well within the frame limit", () => {
+  // Real peer ids (52 characters), every pair a publisher of its own, counts and sums at their largest.
+  const publisher = (i: number) => `12D3KooW${String(i).padStart(44, "x")}`;
+  const have = Array.from({ length: MAX_SUMMARY_PAIRS + 500 }, (_, i) => ({
+    topic: "default",
+    publisher: publisher(i),
+    count: 25_000,
+    sum: 25_000 * (2 ** 32 - 1),
+  }));
+  const bytes = encodeRequest({
+    topics: Array.from({ length: 256 }, (_, i) => i ? `t${i}` : "default"),
+    after: 0,
+    have,
+  });
+  assert.ok(bytes.length < MAX_FRAME_BYTES / 2, `${bytes.length} bytes`);
+  const decoded = decodeRequest(bytes).have!;
+  assert.equal(decoded.length, MAX_SUMMARY_PAIRS);
+  assert.deepEqual(decoded.at(-1), have[MAX_SUMMARY_PAIRS - 1]);
+});
+
+Deno.test("decodeRequest() ignores fields it does not know, as agents before the summary ignore it", () => {
+  const request = { ...VALID_REQUEST, topics: ["default", "builds"], have: VALID_HAVE, later: { anything: [1, 2] } };
+  assert.deepEqual(Object.keys(decodeRequest(frame(request))), ["topics", "after", "store", "have"]);
+  assert.deepEqual(decodeRequest(frame({ ...VALID_REQUEST, later: 1 })), {
+    topics: ["default"],
+    after: 0,
+    store: undefined,
+  });
+  assert.equal(decodeRequest(frame({ ...VALID_REQUEST, have: null })).have, undefined, "null is no summary");
+});
+
+Deno.test("decodeRequest() throws ProtocolError on a malformed summary", async (t) => {
+  const request = { ...VALID_REQUEST, topics: ["default", "builds"] };
+  assert.equal(decodeRequest(frame({ ...request, have: VALID_HAVE })).have!.length, 2, "the fixture is valid");
+  const pairs = (...list: unknown[]) => ({ ...VALID_HAVE, pairs: list });
+  const cases: { name: string; have: unknown }[] = [
+    { name: "a list", have: [] },
+    { name: "a number", have: 5 },
+    { name: "a string", have: "all" },
+    { name: "publishers missing", have: { pairs: [] } },
+    { name: "publishers not a list", have: { ...VALID_HAVE, publishers: PEER_A } },
+    { name: "a publisher a number", have: { ...VALID_HAVE, publishers: [5] } },
+    { name: "an empty publisher", have: { ...VALID_HAVE, publishers: [""] } },
+    { name: "a publisher of 129 characters", have: { ...VALID_HAVE, publishers: ["p".repeat(129)] } },
+    {
+      name: `${MAX_SUMMARY_PAIRS + 1} publishers`,
+      have: { publishers: Array.from({ length: MAX_SUMMARY_PAIRS + 1 }, (_, i) => `p${i}`), pairs: [] },
+    },
+    { name: "pairs missing", have: { publishers: [] } },
+    { name: "pairs an object", have: { ...VALID_HAVE, pairs: { 0: [0, 0, 1, 1] } } },
+    {
+      name: `${MAX_SUMMARY_PAIRS + 1} pairs`,
+      have: pairs(...Array.from({ length: MAX_SUMMARY_PAIRS + 1 }, () => [0, 0, 1, 1])),
+    },
+    { name: "a pair of three", have: pairs([0, 0, 1]) },
+    { name: "a pair of five", have: pairs([0, 0, 1, 1, 1]) },
+    { name: "a pair an object", have: pairs({ t: 0, p: 0, count: 1, sum: 1 }) },
+    { name: "a topic index past the topics", have: pairs([2, 0, 1, 1]) },
+    { name: "a publisher index past the publishers", have: pairs([0, 2, 1, 1]) },
+    { name: "a negative index", have: pairs([-1, 0, 1, 1]) },
+    { name: "a fractional index", have: pairs([0.5, 0, 1, 1]) },
+    { name: "an index as a string", have: pairs(["0", 0, 1, 1]) },
+    { name: "a count of 0", have: pairs([0, 0, 0, 0]) },
+    { name: "a negative count", have: pairs([0, 0, -1, 1]) },
+    { name: "a fractional count", have: pairs([0, 0, 1.5, 1]) },
+    { name: "a negative sum", have: pairs([0, 0, 1, -1]) },
+    { name: "an unsafe sum", have: pairs([0, 0, 1, 2 ** 53]) },
+    { name: "a sum of null", have: pairs([0, 0, 1, null]) },
+    { name: "a pair twice", have: pairs([0, 0, 1, 1], [0, 0, 2, 2]) },
+    {
+      name: "a pair twice by two names of one publisher",
+      have: { publishers: [PEER_A, PEER_A], pairs: [[0, 0, 1, 1], [0, 1, 1, 1]] },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => assertProtocolError(() => decodeRequest(frame({ ...request, have: c.have }))));
   }
 });
 

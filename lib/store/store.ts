@@ -85,6 +85,18 @@ export interface ServedRow {
   signed?: { seqno: Uint8Array; signature: Uint8Array };
 }
 
+/** A publisher's events on one topic. */
+export interface PairKey {
+  topic: string;
+  publisher: string;
+}
+
+/** What a store holds of one (topic, publisher) pair: how many rows, and their fingerprints' sum. */
+export interface PairSummary extends PairKey {
+  count: number;
+  sum: number;
+}
+
 /** How far this agent has caught up with a peer's store. */
 export interface SyncPoint {
   /** The peer's store id: a new store on the peer starts the count again. */
@@ -527,14 +539,58 @@ export class EventStore {
     return { released, withdrawn };
   }
 
-  /** Keys of the first `limit` events after `seq` on `topics`, for a peer catching up. */
-  keysAfter(seq: number, topics: string[], limit: number): { seq: number; publisher: string; id: string }[] {
+  /**
+   * Keys of the first `limit` events after `seq` on `topics`, for a peer
+   * catching up; every row, held ones included (`pairSummaries` counts the
+   * same rows). Rows up to `skip.upto` of the (topic, publisher) pairs in
+   * `skip.pairs` are left out: the peer holds the same of those already.
+   */
+  keysAfter(
+    seq: number,
+    topics: string[],
+    limit: number,
+    skip?: { pairs: readonly PairKey[]; upto: number },
+  ): { seq: number; publisher: string; id: string }[] {
+    if (topics.length === 0) return [];
+    const inTopics = `topic IN (${topics.map(() => "?").join(", ")})`;
+    if (!skip || skip.pairs.length === 0) {
+      return this.#prepared(`SELECT seq, publisher, id FROM events WHERE seq > ? AND ${inTopics} ORDER BY seq LIMIT ?`)
+        .all(seq, ...topics, limit) as { seq: number; publisher: string; id: string }[];
+    }
+    // One parameter for all pairs (a JSON list), which SQLite reads into a lookup table once per query: a list
+    // of 10,000 pairs as parameters would be a new statement each time, and past SQLite's parameter limit.
+    return this.#prepared(
+      `SELECT seq, publisher, id FROM events WHERE seq > ? AND ${inTopics}
+         AND NOT (seq <= ? AND (topic, publisher) IN (
+           SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)))
+       ORDER BY seq LIMIT ?`,
+    ).all(
+      seq,
+      ...topics,
+      skip.upto,
+      JSON.stringify(skip.pairs.map(({ topic, publisher }) => [topic, publisher])),
+      limit,
+    ) as { seq: number; publisher: string; id: string }[];
+  }
+
+  /**
+   * Per (topic, publisher) on `topics`: how many rows are stored and the sum
+   * of their fingerprints, over the rows `keysAfter` offers from the start
+   * (held ones included), the largest counts first, at most `limit`. Two
+   * stores holding the same events of a pair agree on both, since an
+   * event's fingerprint is a hash of its bytes as published. The sum is
+   * taken modulo 2^53 so it stays an exact number in JSON however large a
+   * store grows (below about two million rows a pair, it is the sum itself).
+   * A pair with a negative fingerprint (none is, unless written by hand) is
+   * left out, and so offered whole.
+   */
+  pairSummaries(topics: string[], limit = -1): PairSummary[] {
     if (topics.length === 0) return [];
     return this.#prepared(
-      `SELECT seq, publisher, id FROM events WHERE seq > ? AND topic IN (${
-        topics.map(() => "?").join(", ")
-      }) ORDER BY seq LIMIT ?`,
-    ).all(seq, ...topics, limit) as { seq: number; publisher: string; id: string }[];
+      `SELECT topic, publisher, count(*) AS count, sum(fingerprint) % 9007199254740992 AS sum
+       FROM events WHERE topic IN (${topics.map(() => "?").join(", ")})
+       GROUP BY topic, publisher HAVING min(fingerprint) >= 0 ORDER BY count DESC, topic, publisher LIMIT ?`,
+    ).all(...topics, limit) as unknown as PairSummary[];
   }
 
   /**

@@ -746,6 +746,117 @@ Deno.test("EventStore.keysAfter() lists the keys after a sequence number on some
   });
 });
 
+Deno.test("EventStore.pairSummaries() counts and sums fingerprints per topic and publisher, largest first", async (t) => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, async (store) => {
+      const add = (topic: string, peer: string, print: number, due?: string) => {
+        const event = { ...makeEvent({ topic, peer }), ...(due ? { due } : {}) };
+        store.append(event, print, arrival(event));
+      };
+      add("a", PEER_A, 1);
+      add("a", PEER_A, 2 ** 32 - 1);
+      add("a", PEER_A, 7);
+      add("a", PEER_B, 5);
+      add("b", PEER_A, 11);
+      add("b", PEER_A, 13);
+      // Held until due: keysAfter offers it, so it is counted.
+      add("b", PEER_A, 17, new Date(Date.now() + 3_600_000).toISOString());
+      add("c", PEER_B, -3);
+      add("c", PEER_B, 4);
+
+      await t.step("every pair of the topics asked for, held rows included", () => {
+        assert.deepEqual(plain(store.pairSummaries(["a", "b"])), [
+          { topic: "a", publisher: PEER_A, count: 3, sum: 2 ** 32 + 7 },
+          { topic: "b", publisher: PEER_A, count: 3, sum: 41 },
+          { topic: "a", publisher: PEER_B, count: 1, sum: 5 },
+        ]);
+      });
+      await t.step("limited to the largest counts", () => {
+        assert.deepEqual(plain(store.pairSummaries(["a", "b"], 2)).map((pair) => pair.count), [3, 3]);
+      });
+      await t.step("a pair with a negative fingerprint is left out", () => {
+        assert.deepEqual(plain(store.pairSummaries(["c"])), []);
+      });
+      await t.step("no topics", () => assert.deepEqual(store.pairSummaries([]), []));
+    });
+  });
+});
+
+Deno.test("EventStore.keysAfter() leaves out the skipped pairs' rows up to a point", async (t) => {
+  await withStateDir(async (dir) => {
+    await withStore(dir, {}, async (store) => {
+      const specs: EventSpec[] = [
+        { topic: "a", peer: PEER_A },
+        { topic: "a", peer: PEER_B },
+        { topic: "b", peer: PEER_A },
+        { topic: "a", peer: PEER_A },
+        { topic: "a", peer: PEER_B },
+      ];
+      const events = specs.map((spec) => makeEvent(spec));
+      const seqs = events.map((event) => store.append(event, 0, arrival(event))!);
+      const key = (i: number) => ({ seq: seqs[i], publisher: events[i].source.peer, id: events[i].id });
+      const all = { upto: seqs[4] };
+
+      const cases: {
+        name: string;
+        seq: number;
+        skip: { pairs: { topic: string; publisher: string }[]; upto: number };
+        limit: number;
+        want: number[];
+      }[] = [
+        {
+          name: "one pair",
+          seq: 0,
+          skip: { ...all, pairs: [{ topic: "a", publisher: PEER_A }] },
+          limit: 10,
+          want: [1, 2, 4],
+        },
+        {
+          name: "two pairs",
+          seq: 0,
+          skip: { ...all, pairs: [{ topic: "a", publisher: PEER_B }, { topic: "b", publisher: PEER_A }] },
+          limit: 10,
+          want: [0, 3],
+        },
+        {
+          name: "a pair on another topic only",
+          seq: 0,
+          skip: { ...all, pairs: [{ topic: "c", publisher: PEER_A }] },
+          limit: 10,
+          want: [0, 1, 2, 3, 4],
+        },
+        {
+          name: "rows after the point are offered",
+          seq: 0,
+          skip: { upto: seqs[2], pairs: [{ topic: "a", publisher: PEER_A }, { topic: "a", publisher: PEER_B }] },
+          limit: 10,
+          want: [2, 3, 4],
+        },
+        {
+          name: "a full page holds only keys to offer",
+          seq: 0,
+          skip: { ...all, pairs: [{ topic: "a", publisher: PEER_A }] },
+          limit: 2,
+          want: [1, 2],
+        },
+        {
+          name: "after a sequence number",
+          seq: seqs[1],
+          skip: { ...all, pairs: [{ topic: "a", publisher: PEER_A }] },
+          limit: 10,
+          want: [2, 4],
+        },
+        { name: "no pairs", seq: 0, skip: { ...all, pairs: [] }, limit: 10, want: [0, 1, 2, 3, 4] },
+      ];
+      for (const c of cases) {
+        await t.step(c.name, () => {
+          assert.deepEqual(plain(store.keysAfter(c.seq, ["a", "b"], c.limit, c.skip)), c.want.map(key));
+        });
+      }
+    });
+  });
+});
+
 Deno.test("EventStore.served() returns the servable events with their bytes, in local order", async () => {
   await withStateDir(async (dir) => {
     await withStore(dir, {}, (store) => {
