@@ -13,13 +13,13 @@ import { type AgentProcess, loopbackConfig, startAgent, TEST_NETWORK } from "./h
 import { waitFor } from "./helpers/wait.ts";
 import { PeerBook } from "../lib/connect/peer_book.ts";
 import { mdnsServiceTag, saveNetwork } from "../lib/mesh/network.ts";
-import type { ConnectionStats } from "../lib/connect/connection_trimmer.ts";
+import type { MeshConnectionStats } from "../lib/mesh/mesh.ts";
 
 const LEAVES = 12;
 const MAX = 10;
 
 /** `hark status --json`'s `connections`, as the agent reports them. */
-type Connections = ConnectionStats;
+type Connections = MeshConnectionStats;
 
 async function connections(agent: AgentProcess): Promise<Connections> {
   const reply = await agent.request({ op: "status" });
@@ -72,6 +72,10 @@ Deno.test({
       assert.equal(calm.connects, LEAVES, `peers connected to the hub ${calm.connects} times\n${hub.stderr}`);
       const told = (await Promise.all(leaves.map(connections))).filter((c) => c.released > 0).length;
       assert.equal(told, calm.trimmed, "each peer let go was told so");
+      // Each one let go is a connection closed; none was dropped for want of a ping answer.
+      const { closed, unanswered } = await connections(hub);
+      assert.ok(closed >= calm.trimmed, `the hub counted ${closed} closes for ${calm.trimmed} trimmed`);
+      assert.equal(unanswered, 0);
 
       // Delivery through the others: from a leaf the hub let go, and from the hub.
       const released = [];

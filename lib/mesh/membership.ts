@@ -59,9 +59,16 @@ const HEARD_CAPACITY = 10_000;
  * every status, so with a fixed interval each one's share grows with the
  * network: at 1,000 agents and 5 minutes, 200 a minute into every agent and
  * store. Beyond this many, the interval grows in step: by default 5 min up to
- * 300 members, then 1 s per member, about 60 statuses a minute into each.
+ * 60 members, then 5 s per member, about 12 statuses a minute into each.
+ *
+ * Why so few: statuses are an idle fleet's traffic, and each costs every
+ * agent about 3 ms of CPU (checked, stored, passed on, advertised). At 300
+ * agents and 60 a minute they were half an idle agent's CPU (docs/scale.md).
+ * Nothing waits on them: a newcomer learns the members from the statuses its
+ * first peer's store holds (catch-up), and departures are noticed from
+ * connections, not from statuses that stop.
  */
-export const STATUS_MEMBERS = 300;
+export const STATUS_MEMBERS = 60;
 /** Each status waits this share of the interval more or less, at random, so agents started together drift apart. */
 const STATUS_JITTER = 0.1;
 
