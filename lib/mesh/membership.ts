@@ -61,9 +61,10 @@ const HEARD_CAPACITY = 10_000;
  * store. Beyond this many, the interval grows in step: by default 5 min up to
  * 60 members, then 5 s per member, about 12 statuses a minute into each.
  *
- * Why so few: statuses are an idle fleet's traffic, and each costs every
- * agent about 3 ms of CPU (checked, stored, passed on, advertised). At 300
- * agents and 60 a minute they were half an idle agent's CPU (docs/scale.md).
+ * Why so few: statuses are an idle fleet's traffic, and every agent checks,
+ * stores, passes on and advertises each one. At 300 agents on one LAN,
+ * cutting them from 60 to 12 a minute into each agent halved the time the
+ * simulator took to publish 100 events (docs/scale.md, fifth round).
  * Nothing waits on them: a newcomer learns the members from the statuses its
  * first peer's store holds (catch-up), and departures are noticed from
  * connections, not from statuses that stop.
