@@ -167,6 +167,12 @@ export function libp2pOptions(spec: NodeSpec): Libp2pOptions {
         Dscore: 2,
         Dout: 1,
         Dlazy: 3,
+        // IHAVE gossip goes to Dlazy peers outside a topic's mesh each
+        // heartbeat, not to a quarter of them (the default factor, 0.25):
+        // at 48 connections that was 11 peers a topic, and advertising a
+        // message cost each agent more CPU than receiving it (a profile of 60
+        // agents, docs/scale.md). Catch-up repairs what gossip misses.
+        gossipFactor: 0,
         fallbackToFloodsub: false,
         // Agents behind NAT may have only relayed (limited) connections.
         runOnLimitedConnection: true,
