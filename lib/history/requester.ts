@@ -88,11 +88,9 @@ export async function pullHistory(peer: PeerId, init: PullInit): Promise<PullRes
   try {
     // From the start, the peer would offer every key it holds; a summary of what this agent holds lets it
     // leave out the (topic, publisher) pairs both hold alike.
-    const have = (point?.seq ?? 0) === 0 ? store.pairSummaries(init.topics, MAX_SUMMARY_PAIRS) : undefined;
-    await lp.write(encodeRequest({ topics: init.topics, after: point?.seq ?? 0, store: point?.store, have }), {
-      signal: step(),
-    });
     let after = point?.seq ?? 0;
+    const have = after === 0 ? store.pairSummaries(init.topics, MAX_SUMMARY_PAIRS) : undefined;
+    await lp.write(encodeRequest({ topics: init.topics, after, store: point?.store, have }), { signal: step() });
     let pointStore = point?.store;
     for (let frames = 0; frames < (init.maxFrames ?? 40); frames++) {
       const keys = decodeKeys(await read());

@@ -32,6 +32,7 @@
 
 import { TOPIC_PATTERN } from "../event/event.ts";
 import type { SignedRecord } from "../event/signed_record.ts";
+import type { PairSummary } from "../store/store.ts";
 
 export const HISTORY_PROTOCOL = "/hark/history/1.0.0";
 /**
@@ -69,13 +70,8 @@ export interface Request {
   have?: PairSummary[];
 }
 
-/** How many rows of one publisher on one topic a store holds, and the sum of their fingerprints. */
-export interface PairSummary {
-  topic: string;
-  publisher: string;
-  count: number;
-  sum: number;
-}
+/** How many rows of one publisher on one topic a store holds, and the sum of their fingerprints (the store's own). */
+export type { PairSummary };
 
 export interface Key {
   publisher: string;

@@ -78,8 +78,8 @@ export interface MeshInit {
   /** Serve as a circuit relay for agents behind NAT. */
   relay?: boolean;
   /**
-   * How long a ping may go unanswered before its link counts as dead.
-   * @default 10000. The fleet simulator (tests/sim/) raises it: its agents
+   * How long a ping may go unanswered before its link counts as dead
+   * (LinkMonitor's default, 10 s, when unset). The fleet simulator (tests/sim/) raises it: its agents
    * share a thread that stalls for longer than a host of their own would.
    */
   linkTimeoutMs?: number;
@@ -367,7 +367,7 @@ export class Mesh {
     this.#keeper.start();
     this.#trimmer!.start();
     // Every 15 s, and a dead link after 10 s without an answer: found within 25 s.
-    this.#links = new LinkMonitor(node, { intervalMs: 15_000, timeoutMs: this.#init.linkTimeoutMs ?? 10_000 });
+    this.#links = new LinkMonitor(node, { intervalMs: 15_000, timeoutMs: this.#init.linkTimeoutMs });
     this.#links.start();
     this.#exchange!.start();
     this.#relayUse = new RelayUse(node, { reserve: () => node.services.circuitListen.listen() });
