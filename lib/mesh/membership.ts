@@ -229,19 +229,40 @@ export class Membership {
     if (this.#running) return;
     this.#running = true;
     this.#lonelyJoin = setTimeout(() => this.#join(), LONELY_JOIN_MS);
-    this.#scheduleStatus();
+    this.#scheduleStatus(true);
   }
 
-  /** One timer at a time, set again after each status: the member count may have changed since. */
-  #scheduleStatus(): void {
+  /**
+   * One timer at a time. The wait is a share of the interval for the member
+   * count: a uniform share of it for the first status, so that a fleet
+   * started together (a restart after an upgrade) spreads its first statuses
+   * over the whole interval instead of sending them all one interval after
+   * start; then about one interval (±10%) after each. When the timer fires
+   * the count may have grown: if the interval for it ends later, the status
+   * waits for that instead (an agent starts knowing no member and learns a
+   * thousand within seconds).
+   */
+  #scheduleStatus(first = false): void {
     const interval = this.#init.statusIntervalMs ?? STATUS_INTERVAL_DEFAULT_MS;
     if (interval <= 0 || !this.#running) return;
-    // This agent and the others it knows of.
-    const members = this.#members.size + 1;
-    this.#statusTimer = setTimeout(() => {
+    const random = (this.#init.random ?? Math.random)();
+    // Time is counted in the timers' own waits, so fake timers in tests need no fake clock.
+    let waited = 0;
+    const wait = () => {
+      // This agent and the others it knows of.
+      const members = this.#members.size + 1;
+      const due = first
+        ? Math.max(1, random * statusDelayMs(interval, members, 0.5))
+        : statusDelayMs(interval, members, random);
+      if (due > waited) {
+        this.#statusTimer = setTimeout(wait, due - waited);
+        waited = due;
+        return;
+      }
       this.#announce(STATUS_TOPIC, 2, "is up");
       this.#scheduleStatus();
-    }, statusDelayMs(interval, members, (this.#init.random ?? Math.random)()));
+    };
+    wait();
   }
 
   /** Says goodbye (when it has joined) and releases every timer. Idempotent. */

@@ -13,7 +13,10 @@ import {
 } from "./membership.ts";
 
 /** A Membership for agent `self`, its publications, and who it is connected to. */
-function harness(self: string, options: { statusIntervalMs?: number; now?: () => number } = {}) {
+function harness(
+  self: string,
+  options: { statusIntervalMs?: number; now?: () => number; random?: () => number } = {},
+) {
   const published: EventDraft[] = [];
   const connected = new Set<string>();
   const membership = new Membership({
@@ -29,8 +32,8 @@ function harness(self: string, options: { statusIntervalMs?: number; now?: () =>
     leaveAfterMs: 30_000,
     staggerMs: 1_000,
     now: options.now,
-    // The middle of the spread: statuses exactly on the interval.
-    random: () => 0.5,
+    // The middle of the spread: statuses exactly on the interval, the first after half of it.
+    random: options.random ?? (() => 0.5),
   });
   const leaves = () => published.filter((draft) => draft.topic === LEAVE_TOPIC).map((draft) => draft.data);
   return { membership, published, connected, leaves };
@@ -109,25 +112,65 @@ Deno.test("statusDelayMs() keeps the interval up to STATUS_MEMBERS members, then
 });
 
 Deno.test(
-  "an agent's status interval grows once it knows more than STATUS_MEMBERS members",
+  "an agent's status interval grows once it knows more than STATUS_MEMBERS members, also for a status already due",
   withClock(async (clock) => {
     const { membership, published } = harness("a", { statusIntervalMs: 60_000 });
     membership.start();
     const statuses = () => published.filter((draft) => draft.topic === STATUS_TOPIC).length;
-    await clock.tickAsync(60_000);
-    assert.equal(statuses(), 1);
-    // Twice STATUS_MEMBERS members (this one and the others), so the next status waits twice the interval.
+    await clock.tickAsync(30_000);
+    assert.equal(statuses(), 1, "the first after half the interval (random 0.5)");
+    // Twice STATUS_MEMBERS members (this one and the others): the next status, already waiting, waits twice the interval.
     for (let i = 0; i < 2 * STATUS_MEMBERS - 1; i++) {
       const peer = `p${String(i).padStart(4, "0")}`;
       membership.observe(membershipEvent(STATUS_TOPIC, peer, { peer }));
     }
-    await clock.tickAsync(60_000);
-    assert.equal(statuses(), 2, "the status already due goes out on the old interval");
+    await clock.tickAsync(119_999);
+    assert.equal(statuses(), 1);
+    await clock.tickAsync(1);
+    assert.equal(statuses(), 2);
     await clock.tickAsync(119_999);
     assert.equal(statuses(), 2);
     await clock.tickAsync(1);
     assert.equal(statuses(), 3);
     await membership.stop();
+  }),
+);
+
+Deno.test(
+  "agents started together spread their first statuses over the interval for the members they learn meanwhile",
+  withClock(async (clock) => {
+    const interval = 60_000;
+    const agents = 2 * STATUS_MEMBERS;
+    // Their first shares of the interval evenly apart, the way Math.random spreads them; no jitter after.
+    const fleet = Array.from({ length: agents }, (_, i) => {
+      const self = `a${String(i).padStart(4, "0")}`;
+      const draws = [(i + 0.5) / agents];
+      return harness(self, { statusIntervalMs: interval, random: () => draws.shift() ?? 0.5 });
+    });
+    for (const agent of fleet) agent.membership.start();
+    // Each learns every other within the first second, from their joins.
+    await clock.tickAsync(1_000);
+    for (const agent of fleet) {
+      for (const other of fleet) {
+        const peer = other.membership === agent.membership
+          ? undefined
+          : `a${String(fleet.indexOf(other)).padStart(4, "0")}`;
+        if (peer) agent.membership.observe(membershipEvent(JOIN_TOPIC, peer, { peer }));
+      }
+    }
+    const statuses = () =>
+      fleet.reduce((sum, agent) => sum + agent.published.filter((draft) => draft.topic === STATUS_TOPIC).length, 0);
+    const perMinute: number[] = [];
+    for (let minute = 0; minute < 2; minute++) {
+      const before = statuses();
+      await clock.tickAsync(60_000);
+      perMinute.push(statuses() - before);
+    }
+    // The stretched interval is 2 minutes: half the fleet each minute, not all of it one interval (1 min) after start.
+    // (The two whose share fell in the first second went before they knew the others.)
+    assert.ok(perMinute.every((count) => Math.abs(count - agents / 2) <= 2), `${perMinute}`);
+    assert.ok(fleet.every((agent) => agent.published.some((draft) => draft.topic === STATUS_TOPIC)));
+    for (const agent of fleet) await agent.membership.stop();
   }),
 );
 
