@@ -14,6 +14,8 @@ export const TOPOLOGIES: readonly Topology[] = ["lan", "subnets", "relay"];
 export const SUBNET_SIZE = 10;
 /** One relay per this many agents, at least one. */
 export const AGENTS_PER_RELAY = 100;
+/** Relays each agent names in `network.peers`: a deployment names a few, not every one it runs. */
+export const RELAYS_PER_AGENT = 3;
 
 export interface AgentPlan {
   index: number;
@@ -68,7 +70,11 @@ function subnetPlan(count: number): AgentPlan[][] {
   return waves;
 }
 
-/** No mDNS: relays first, each dialing the ones before it; every other agent dials every relay. */
+/**
+ * No mDNS: relays first, each dialing the ones before it; every other agent
+ * dials RELAYS_PER_AGENT of them, consecutive from one of its own (agent i
+ * starting at relay i mod relays), so each relay serves about as many.
+ */
 function relayPlan(count: number): AgentPlan[][] {
   const relays = Math.min(count, Math.max(1, Math.ceil(count / AGENTS_PER_RELAY)));
   const waves: AgentPlan[][] = Array.from({ length: relays }, (_, index) => [{
@@ -77,9 +83,12 @@ function relayPlan(count: number): AgentPlan[][] {
     dials: Array.from({ length: index }, (_, earlier) => earlier),
     found: [],
   }]);
-  const all = Array.from({ length: relays }, (_, relay) => relay);
+  const named = Math.min(relays, RELAYS_PER_AGENT);
   const rest: AgentPlan[] = [];
-  for (let index = relays; index < count; index++) rest.push({ index, relay: false, dials: all, found: [] });
+  for (let index = relays; index < count; index++) {
+    const dials = Array.from({ length: named }, (_, k) => (index + k) % relays);
+    rest.push({ index, relay: false, dials, found: [] });
+  }
   if (rest.length > 0) waves.push(rest);
   return waves;
 }

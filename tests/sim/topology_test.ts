@@ -41,3 +41,14 @@ Deno.test("plan() gives the relay topology one relay per hundred agents", () => 
   assert.equal(agents.filter((agent) => agent.relay).length, 3);
   assert.ok(agents.filter((agent) => !agent.relay).every((agent) => agent.dials.length === 3));
 });
+
+Deno.test("plan() has each agent of a large relay fleet name three relays, spread evenly over them", () => {
+  const agents = plan(1000, "relay").flat();
+  const relays = agents.filter((agent) => agent.relay);
+  assert.equal(relays.length, 10);
+  const others = agents.filter((agent) => !agent.relay);
+  assert.ok(others.every((agent) => agent.dials.length === 3 && new Set(agent.dials).size === 3));
+  assert.ok(others.every((agent) => agent.dials.every((relay) => relay < 10)));
+  const named = relays.map((relay) => others.filter((agent) => agent.dials.includes(relay.index)).length);
+  assert.ok(Math.max(...named) - Math.min(...named) <= 3, `${named}`);
+});
