@@ -36,7 +36,12 @@ export interface LinkMonitorInit {
    * @default 10000
    */
   timeoutMs?: number;
-  /** How often connections are looked at for a ping that is due. @default 1000 */
+  /**
+   * How often connections are looked at for a ping that is due: a fifth of
+   * the interval, so a ping goes out at most that much late. Looking at
+   * every connection each second was a twentieth of an idle agent's CPU at
+   * 50 connections (docs/scale.md). @default intervalMs / 5
+   */
   tickMs?: number;
 }
 
@@ -68,6 +73,8 @@ export function muxerPing(connection: Connection): PingingMuxer | undefined {
 }
 
 const PING_PROTOCOL = "/ipfs/ping/1.0.0";
+/** The reason pings are aborted with when the monitor stops. */
+const STOPPED = new Error("link monitor stopped");
 const PING_BYTES = 32;
 
 /**
@@ -105,7 +112,8 @@ export class LinkMonitor {
   #timeoutMs: number;
   #tickMs: number;
   #timer?: ReturnType<typeof setInterval>;
-  #abort?: AbortController;
+  /** Pings awaiting their answer, each with its own deadline; stop() ends them. */
+  #pings = new Set<AbortController>();
   #links = new Map<Connection, Link>();
   #dropped = 0;
 
@@ -113,12 +121,11 @@ export class LinkMonitor {
     this.#node = node;
     this.#intervalMs = init.intervalMs ?? 15_000;
     this.#timeoutMs = init.timeoutMs ?? 10_000;
-    this.#tickMs = init.tickMs ?? 1000;
+    this.#tickMs = init.tickMs ?? this.#intervalMs / 5;
   }
 
   start(): void {
     if (this.#timer) return;
-    this.#abort = new AbortController();
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
 
@@ -126,8 +133,8 @@ export class LinkMonitor {
     if (!this.#timer) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#abort?.abort();
-    this.#abort = undefined;
+    for (const ping of this.#pings) ping.abort(STOPPED);
+    this.#pings.clear();
     for (const link of this.#links.values()) link.unlisten?.();
     this.#links.clear();
   }
@@ -176,16 +183,20 @@ export class LinkMonitor {
   }
 
   async #ping(connection: Connection, link: Link): Promise<void> {
-    const stopped = this.#abort!.signal;
-    const signal = AbortSignal.any([stopped, AbortSignal.timeout(this.#timeoutMs)]);
+    // A controller and a timer cleared on the answer: AbortSignal.timeout
+    // would fire after every answered ping too, building an exception with
+    // its stack trace each time, and AbortSignal.any a signal more per ping.
+    const ping = new AbortController();
+    const deadline = setTimeout(() => ping.abort(new Error("no answer to ping")), this.#timeoutMs);
+    this.#pings.add(ping);
     const sentAt = Date.now();
     link.pinging = true;
     try {
-      connection.rtt = await pingConnection(connection, signal);
+      connection.rtt = await pingConnection(connection, ping.signal);
       // The answer itself was heard, also where nothing listens for arrivals.
       link.heardAt = Math.max(link.heardAt, Date.now());
     } catch (error) {
-      if (stopped.aborted || connection.status !== "open") return;
+      if (ping.signal.reason === STOPPED || connection.status !== "open") return;
       if (link.heardAt > sentAt) {
         log.debug("No answer from {peer} to a ping within {timeoutMs} ms, but data arrived meanwhile; keeping it", {
           peer: connection.remotePeer.toString(),
@@ -201,6 +212,8 @@ export class LinkMonitor {
       this.#dropped++;
       connection.abort(new Error(`no answer to a ping within ${this.#timeoutMs} ms`));
     } finally {
+      clearTimeout(deadline);
+      this.#pings.delete(ping);
       link.pinging = false;
     }
   }
