@@ -14,7 +14,7 @@ export interface AddressWatchInit {
   onChange: (added: string[], removed: string[]) => void;
   /** @default 2000 */
   intervalMs?: number;
-  /** For tests. @default Deno.networkInterfaces */
+  /** For tests. @default the host's addresses, read at most once a second in a process */
   read?: () => string[];
 }
 
@@ -51,11 +51,26 @@ export class AddressWatch {
 
   #read(): string[] {
     try {
-      return (this.#init.read ?? hostAddresses)();
+      return (this.#init.read ?? sharedHostAddresses)();
     } catch {
       return [...this.#known];
     }
   }
+}
+
+/** The last reading of the host's addresses, and when it was taken (performance.now()). */
+let lastReading: { at: number; addresses: string[] } | undefined;
+const READING_MAX_AGE_MS = 1000;
+
+/**
+ * hostAddresses(), read at most once a second for every watch in the
+ * process: the simulator runs hundreds of agents in one, and their reads of
+ * the interface list showed in its idle profile.
+ */
+function sharedHostAddresses(): string[] {
+  const now = performance.now();
+  if (!lastReading || now - lastReading.at >= READING_MAX_AGE_MS) lastReading = { at: now, addresses: hostAddresses() };
+  return lastReading.addresses;
 }
 
 /** This host's addresses that can carry mesh traffic to other hosts: no loopback, no link-local. */
