@@ -15,6 +15,7 @@ import {
   MEMBERSHIP_TOPICS,
   STATUS_TOPIC,
 } from "./mesh/membership.ts";
+import { TopicPeers } from "./connect/topic_peers.ts";
 import { HostNames } from "./mesh/host_names.ts";
 import { Catalog } from "./event/catalog.ts";
 import { peerIdFromPrivateKey } from "./mesh/libp2p.ts";
@@ -55,6 +56,8 @@ const log = getLogger(["hark", "agent"]);
 const SEND_WAIT_MS = 10_000;
 /** Longest the first subscriber of a topic just followed waits for peers' history of it. */
 const FIRST_CATCH_UP_MS = 3000;
+/** Addresses a join or status names, so followers of a topic can dial this agent (public ones first). */
+const MAX_ANNOUNCED_ADDRESSES = 8;
 
 export interface AgentInit {
   config: HarkConfig;
@@ -81,6 +84,7 @@ export class Agent {
   #schedule?: Schedule;
   #sources: Source[] = [];
   #membership?: Membership;
+  #topicPeers?: TopicPeers;
   #escalator?: Escalator;
   #catalog?: Catalog;
   #hostNames?: HostNames;
@@ -241,6 +245,7 @@ export class Agent {
       linkTimeoutMs: this.#init.linkTimeoutMs,
       maxConnections: config.network.max_connections === 0 ? Infinity : config.network.max_connections,
       reportedPeers: (peer) => this.#membership?.reportedPeers(peer),
+      keep: (peer) => this.#topicPeers?.isKept(peer) ?? false,
       topics: [...this.#topics],
       limits: { maxEventBytes: config.agent.max_event_bytes },
       check: (event) => checkMembershipEvent(event) ?? this.#membership?.checkReport(event) ?? catalog.check(event),
@@ -359,6 +364,8 @@ export class Agent {
     this.#sources = [];
     this.#escalator?.stop();
     this.#escalator = undefined;
+    this.#topicPeers?.stop();
+    this.#topicPeers = undefined;
     // Then the goodbye, while the mesh can still carry it.
     await this.#membership?.stop();
     this.#membership = undefined;
@@ -449,6 +456,9 @@ export class Agent {
     const reserved = isReservedTopic(event.topic);
     if (reserved) {
       this.#membership?.observe(event);
+      if (event.topic === JOIN_TOPIC || event.topic === STATUS_TOPIC) {
+        this.#topicPeers?.heard((event.data as Partial<MemberFacts>).topics);
+      }
       this.#catalog?.observe(event);
     }
     this.#escalator?.observe(event, seq);
@@ -469,6 +479,7 @@ export class Agent {
         topics: config.agent.topics,
         uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
         peers: mesh.peerCount,
+        addresses: mesh.addresses().slice(0, MAX_ANNOUNCED_ADDRESSES),
         catalog: this.#catalog?.announcement(),
       }),
       connected: (peer) => mesh.isConnected(peer),
@@ -485,6 +496,16 @@ export class Agent {
     });
     this.#membership = membership;
     membership.start();
+    this.#topicPeers = new TopicPeers({
+      self: mesh.peerId,
+      topics: () => mesh.eventTopics,
+      followersOf: (topic) => membership.followersOf(topic),
+      subscribers: (topic) => mesh.subscribers(topic).map(String),
+      isConnected: (peer) => mesh.isConnected(peer),
+      dial: (peer, addresses, signal) => mesh.dialFollower(peer, addresses, signal),
+      parted: (peer) => mesh.parted(peer),
+    });
+    this.#topicPeers.start();
   }
 
   /** `[[escalate]]` rules: timers from the store, then from every event delivered here. */

@@ -51,6 +51,10 @@ const LONELY_JOIN_MS = 10_000;
  * agent's last event reached this one.
  */
 const REPORT_ALLOWANCE_MS = 2_000;
+/** What is kept of a member's topics and addresses: a member cannot make others hold more. */
+const MAX_TOPICS_HEARD = 64;
+const MAX_ADDRESSES_HEARD = 8;
+const MAX_FACT_CHARS = 256;
 /** Publishers whose last event's arrival is remembered; the oldest are forgotten beyond this. */
 const HEARD_CAPACITY = 10_000;
 
@@ -94,6 +98,8 @@ export interface MemberFacts {
   uptime_s?: number;
   /** Agents this one is connected to. */
   peers?: number;
+  /** Where other agents can dial it (each ending in its peer id), so followers of a topic can find each other. */
+  addresses?: string[];
   /** Leaves only. */
   reason?: LeaveReason;
   /** What this agent's config says about its topics (lib/event/catalog.ts). */
@@ -149,6 +155,9 @@ interface Member {
   host: string;
   /** How many peers it said it had, in its last join or status. */
   peers?: number;
+  /** The topics it said it follows, and where to dial it. */
+  topics?: string[];
+  addresses?: string[];
   /** Set while the member is disconnected: its report is due then. */
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -207,6 +216,15 @@ export class Membership {
   /** How many peers `peer` said it had in its last join or status, if it said. */
   reportedPeers(peer: string): number | undefined {
     return this.#members.get(peer)?.peers;
+  }
+
+  /** Members that said they follow `topic`, with the addresses they gave. */
+  followersOf(topic: string): { peer: string; addresses: string[] }[] {
+    const followers: { peer: string; addresses: string[] }[] = [];
+    for (const [peer, member] of this.#members) {
+      if (member.topics?.includes(topic)) followers.push({ peer, addresses: member.addresses ?? [] });
+    }
+    return followers;
   }
 
   get members(): { peer: string; host: string }[] {
@@ -322,8 +340,16 @@ export class Membership {
     // The signer's host as this agent judged it (`name?` when the name is another's).
     const host = event.source.peer === facts.peer ? event.source.host : facts.host;
     const peers = typeof facts.peers === "number" ? facts.peers : undefined;
-    if (member) Object.assign(member, { host, peers: peers ?? member.peers });
-    else this.#members.set(facts.peer, { host, peers });
+    const topics = stringsIn(facts.topics, MAX_TOPICS_HEARD);
+    const addresses = stringsIn(facts.addresses, MAX_ADDRESSES_HEARD);
+    if (member) {
+      Object.assign(member, {
+        host,
+        peers: peers ?? member.peers,
+        topics: topics ?? member.topics,
+        addresses: addresses ?? member.addresses,
+      });
+    } else this.#members.set(facts.peer, { host, peers, topics, addresses });
     // A member heard from while disconnected from this agent is alive elsewhere.
     if (member?.timer !== undefined && !this.#init.connected(facts.peer)) {
       clearTimeout(member.timer);
@@ -369,4 +395,13 @@ export class Membership {
     if (rank === 0) return report();
     member.timer = setTimeout(report, rank * (this.#init.staggerMs ?? 1_000));
   }
+}
+
+/** The strings of a list from an event's data (at most `max`, each short), or undefined when it is no list. */
+function stringsIn(value: unknown, max: number): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.filter((item): item is string => typeof item === "string" && item.length <= MAX_FACT_CHARS).slice(
+    0,
+    max,
+  );
 }

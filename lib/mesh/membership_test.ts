@@ -369,3 +369,21 @@ Deno.test("rankedBefore() counts connected agents with a lower peer id, announce
   assert.equal(membership.rankedBefore(), 1);
   await membership.stop();
 });
+
+Deno.test("followersOf() names the members that said they follow a topic, with at most 8 of the addresses they gave", () => {
+  const { membership } = harness("a");
+  const many = Array.from({ length: 20 }, (_, i) => `/ip4/198.18.0.${i}/tcp/4001/p2p/b`);
+  membership.observe(membershipEvent(JOIN_TOPIC, "b", { peer: "b", topics: ["builds"], addresses: many }));
+  membership.observe(membershipEvent(JOIN_TOPIC, "c", { peer: "c", topics: ["deploys"] }));
+  // Not strings, or absurdly long: left out.
+  const odd = { peer: "d", topics: ["builds", 7, "x".repeat(300)], addresses: [null, "/ip4/198.18.0.9/tcp/1/p2p/d"] };
+  membership.observe(membershipEvent(STATUS_TOPIC, "d", odd as unknown as Partial<MemberFacts>));
+  assert.deepEqual(membership.followersOf("builds"), [
+    { peer: "b", addresses: many.slice(0, 8) },
+    { peer: "d", addresses: ["/ip4/198.18.0.9/tcp/1/p2p/d"] },
+  ]);
+  assert.deepEqual(membership.followersOf("deploys"), [{ peer: "c", addresses: [] }]);
+  // A later status without the lists keeps what the join said.
+  membership.observe(membershipEvent(STATUS_TOPIC, "b", { peer: "b" }));
+  assert.equal(membership.followersOf("builds")[0].addresses.length, 8);
+});

@@ -87,6 +87,8 @@ export interface MeshInit {
   maxConnections?: number;
   /** How many peers `peer` said it had in its last membership status, if known. */
   reportedPeers?: (peer: string) => number | undefined;
+  /** Peers the connection limit must not close, besides those the mesh keeps itself (followers of a topic). */
+  keep?: (peer: string) => boolean;
   topics: string[];
   limits: EventLimits;
   /** Announced through identify; other agents show it as this agent's host. */
@@ -125,7 +127,7 @@ export interface PeerChangeListener {
 }
 
 /** How this agent came to be connected to a peer. */
-export type PeerOrigin = KeptOrigin | "mdns" | "exchange" | "inbound" | "dialed";
+export type PeerOrigin = KeptOrigin | "mdns" | "exchange" | "topic" | "inbound" | "dialed";
 
 export interface MeshPeer {
   peer: string;
@@ -273,6 +275,34 @@ export class Mesh {
     return this.#keyMismatches.recent;
   }
 
+  /** The topics this agent follows for events (not the agents' own `hark.*`). */
+  get eventTopics(): string[] {
+    return [...this.#topics].filter((topic) => !isReservedTopic(topic));
+  }
+
+  /**
+   * Dials `peer` at `addresses` (a member's own, from its join or status),
+   * for a topic both follow; Noise proves the peer id whatever the addresses
+   * say. Rejects when no address parses or the dial fails.
+   */
+  async dialFollower(peer: string, addresses: string[], signal: AbortSignal): Promise<void> {
+    const node = this.#requireNode();
+    const id = peerIdFromString(peer);
+    const parsed = parseAddresses(addresses).filter((address) => {
+      const named = address.getComponents().findLast((component) => component.name === "p2p")?.value;
+      return named === undefined || named === peer;
+    });
+    if (parsed.length === 0) throw new Error(`no usable address among ${addresses.length}`);
+    await node.peerStore.merge(id, { multiaddrs: parsed });
+    await node.dial(id, { signal });
+    this.#origins.set(peer, "topic");
+  }
+
+  /** Whether this agent and `peer` let each other go lately to stay within the connection limit. */
+  parted(peer: string): boolean {
+    return this.#trimmer?.parted(peer) ?? false;
+  }
+
   /** Peers that told this agent they subscribe to `topic`. */
   subscribers(topic: string): PeerId[] {
     return this.#requireNode().services.pubsub.getSubscribers(TOPIC_PREFIX + topic);
@@ -324,7 +354,7 @@ export class Mesh {
       const trimmer = new ConnectionTrimmer(node, {
         high: this.#init.maxConnections ?? Infinity,
         meshPeers: () => meshPeersOf(pubsub),
-        kept: (peer) => this.#keeper?.isConfigured(peer) ?? false,
+        kept: (peer) => (this.#keeper?.isConfigured(peer) ?? false) || (this.#init.keep?.(peer) ?? false),
         reportedPeers: this.#init.reportedPeers,
         busyProtocols: [HISTORY_PROTOCOL],
         farewell: (peer) => this.#exchange?.farewell(peer) ?? Promise.resolve(),
