@@ -13,7 +13,7 @@
  * this process.
  *
  * Idle figures are measured over `--idle` seconds (default: two status rounds) after one round
- * of `--status-interval` (default 20 s) has passed.
+ * of `--status-interval` (default 20 s; 0 for no statuses) has passed.
  *
  * `--ping-timeout` (default 60 s) is how long an agent's ping may go
  * unanswered before it drops the link. An agent on a host of its own waits
@@ -70,9 +70,14 @@ const agents = count("agents", 2);
 const events = count("events", 1);
 const topics = count("topics", 1);
 const spacingMs = count("spacing", 0);
-const statusIntervalMs = count("status-interval", 1) * 1000;
-// Two status rounds by default, so every agent's status shows in the idle figures.
-const idleMs = values.idle === undefined ? 2 * statusIntervalMs : count("idle", 1) * 1000;
+// 0 for none: an idle fleet without messages, to measure what connections alone cost.
+const statusIntervalMs = count("status-interval", 0) * 1000;
+// Two status rounds by default, so every agent's status shows in the idle figures (a minute without statuses).
+const idleMs = values.idle !== undefined
+  ? count("idle", 1) * 1000
+  : statusIntervalMs > 0
+  ? 2 * statusIntervalMs
+  : 60_000;
 const random = seededRandom(count("seed", 0));
 const procs = Math.min(count("procs", 1), agents);
 const linkTimeoutMs = count("ping-timeout", 1) * 1000;
