@@ -13,7 +13,7 @@
  * this process.
  *
  * Idle figures are measured over `--idle` seconds (default: two status rounds) after one round
- * of `--status-interval` (default 20 s; 0 for no statuses) has passed.
+ * of `--status-interval` (default 20 s; 0 for no statuses, and a minute) has passed.
  *
  * `--ping-timeout` (default 60 s) is how long an agent's ping may go
  * unanswered before it drops the link. An agent on a host of its own waits
@@ -177,8 +177,10 @@ const eventBytes =
   new TextEncoder().encode(JSON.stringify(published.length ? await fleet.firstEvent(published[0]) : {})).byteLength;
 
 // One status round first: every agent has announced itself once, so what follows is the steady rate.
-say(`idle for ${(statusIntervalMs + idleMs) / 1000} s, measuring the last ${idleMs / 1000} s`);
-await delay(statusIntervalMs);
+// A status round first, or a minute without statuses: the start's catch-up sessions and joins are over by then.
+const settleMs = statusIntervalMs > 0 ? statusIntervalMs : 60_000;
+say(`idle for ${(settleMs + idleMs) / 1000} s, measuring the last ${idleMs / 1000} s`);
+await delay(settleMs);
 const idleStatus = await fleet.counters();
 const idleRows = meanStoreRows(await fleet.storeRows());
 const idleBefore = await fleet.meters();
