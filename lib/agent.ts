@@ -500,8 +500,9 @@ export class Agent {
       self: mesh.peerId,
       topics: () => mesh.eventTopics,
       followersOf: (topic) => membership.followersOf(topic),
+      follows: (peer, topic) => membership.follows(peer, topic),
       subscribers: (topic) => mesh.subscribers(topic).map(String),
-      isConnected: (peer) => mesh.isConnected(peer),
+      connectedPeers: () => mesh.connectedPeers,
       dial: (peer, addresses, signal) => mesh.dialFollower(peer, addresses, signal),
       parted: (peer) => mesh.parted(peer),
     });

@@ -20,7 +20,8 @@
  * a second failure, and so on up to `RETRY_MAX_MS`.
  *
  * Idle cost: one look every `CHECK_MS`, over the topics followed and the
- * members known, and nothing else while every topic has its followers.
+ * connections, and nothing else while every topic has its followers. The
+ * members known are walked only for a topic that lacks followers.
  */
 
 import { getLogger } from "@logtape/logtape";
@@ -46,9 +47,12 @@ export interface TopicPeersInit {
   topics: () => string[];
   /** Members that said they follow `topic`, with where to dial them. */
   followersOf: (topic: string) => { peer: string; addresses: string[] }[];
+  /** Whether member `peer` said it follows `topic`. */
+  follows: (peer: string, topic: string) => boolean;
   /** Connected peers that told gossipsub they subscribe to `topic`. */
   subscribers: (topic: string) => string[];
-  isConnected: (peer: string) => boolean;
+  /** The peers this agent has a connection to now. */
+  connectedPeers: () => string[];
   /** Dials `peer` at `addresses`; rejects when that fails or `signal` ends. */
   dial: (peer: string, addresses: string[], signal: AbortSignal) => Promise<void>;
   /** Whether this agent and `peer` let each other go lately (connection limit). */
@@ -132,12 +136,12 @@ export class TopicPeers {
     const chosen = new Set<string>();
     for (const topic of this.#init.topics()) {
       const connected = this.#connectedFollowers(topic);
-      const followers = this.#init.followersOf(topic);
-      const inFlight = followers.filter(({ peer }) => this.#dialing.has(peer) || chosen.has(peer)).length;
+      let inFlight = 0;
+      for (const peer of [...this.#dialing, ...chosen]) if (this.#init.follows(peer, topic)) inFlight++;
       let missing = WANTED - connected.size - inFlight;
       if (missing <= 0) continue;
       const candidates = shuffle(
-        followers.filter(({ peer, addresses }) =>
+        this.#init.followersOf(topic).filter(({ peer, addresses }) =>
           peer !== this.#init.self && addresses.length > 0 && !connected.has(peer) && !this.#dialing.has(peer) &&
           !chosen.has(peer) && !this.#waiting(peer, now) && !(this.#init.parted?.(peer) ?? false)
         ),
@@ -177,11 +181,16 @@ export class TopicPeers {
     }
   }
 
-  /** Connected peers that follow `topic`: those gossipsub knows subscribe, and members that said so. */
+  /**
+   * Connected peers that follow `topic`: those gossipsub knows subscribe, and
+   * members that said so. Walks the connections, not the members: this runs
+   * for every join and status heard, and a fleet has far more members than
+   * an agent has connections.
+   */
   #connectedFollowers(topic: string): Set<string> {
     const followers = new Set(this.#init.subscribers(topic));
-    for (const { peer } of this.#init.followersOf(topic)) {
-      if (this.#init.isConnected(peer)) followers.add(peer);
+    for (const peer of this.#init.connectedPeers()) {
+      if (this.#init.follows(peer, topic)) followers.add(peer);
     }
     return followers;
   }

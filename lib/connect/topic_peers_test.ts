@@ -8,17 +8,22 @@ function fleet(options: { topics?: string[]; failing?: Set<string>; parted?: Set
   const connected = new Set<string>();
   const subscribed = new Map<string, Set<string>>();
   const dials: string[] = [];
+  /** How many times the members were walked for a topic's followers. */
+  const walks = { count: 0 };
   let now = 0;
   const peers = new TopicPeers({
     self: "me",
     topics: () => options.topics ?? ["builds"],
-    followersOf: (topic) =>
-      [...members].filter(([, topics]) => topics.includes(topic)).map(([peer]) => ({
+    followersOf: (topic) => {
+      walks.count++;
+      return [...members].filter(([, topics]) => topics.includes(topic)).map(([peer]) => ({
         peer,
         addresses: [`/ip4/198.18.0.1/tcp/4001/p2p/${peer}`],
-      })),
+      }));
+    },
+    follows: (peer, topic) => members.get(peer)?.includes(topic) ?? false,
     subscribers: (topic) => [...subscribed.get(topic) ?? []],
-    isConnected: (peer) => connected.has(peer),
+    connectedPeers: () => [...connected],
     dial: (peer) => {
       dials.push(peer);
       if (options.failing?.has(peer)) return Promise.reject(new Error("refused"));
@@ -34,6 +39,7 @@ function fleet(options: { topics?: string[]; failing?: Set<string>; parted?: Set
     connected,
     subscribed,
     dials,
+    walks,
     advance: (ms: number) => now += ms,
   };
 }
@@ -52,6 +58,24 @@ Deno.test("a topic with too few connected followers gets dials to followers it k
     await peers.check();
     assert.equal(dials.length, WANTED - 1, "nothing more once it has WANTED");
     assert.equal(peers.dialed, WANTED - 1);
+  } finally {
+    peers.stop();
+  }
+});
+
+Deno.test("hearing of followers, and looking while every topic has its followers, does not walk the members", async () => {
+  const { peers, members, connected, walks } = fleet();
+  // A big fleet: every join or status heard would walk all of it.
+  for (let i = 0; i < 1000; i++) members.set(`m${i}`, ["builds"]);
+  for (const peer of ["m1", "m2", "m3"]) connected.add(peer);
+  peers.start();
+  try {
+    for (let i = 0; i < 100; i++) peers.heard(["builds"]);
+    await peers.check();
+    assert.equal(walks.count, 0);
+    connected.delete("m3");
+    await peers.check();
+    assert.equal(walks.count, 1, "a topic short of followers walks them once");
   } finally {
     peers.stop();
   }

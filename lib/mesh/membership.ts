@@ -212,10 +212,14 @@ export class Membership {
     return (this.#init.now ?? Date.now)();
   }
 
-  /** Agents known to be in the network now (from their join and status events), with their hosts. */
   /** How many peers `peer` said it had in its last join or status, if it said. */
   reportedPeers(peer: string): number | undefined {
     return this.#members.get(peer)?.peers;
+  }
+
+  /** Whether member `peer` said it follows `topic`. */
+  follows(peer: string, topic: string): boolean {
+    return this.#members.get(peer)?.topics?.includes(topic) ?? false;
   }
 
   /** Members that said they follow `topic`, with the addresses they gave. */
@@ -227,6 +231,7 @@ export class Membership {
     return followers;
   }
 
+  /** Agents known to be in the network now (from their join and status events), with their hosts. */
   get members(): { peer: string; host: string }[] {
     return [...this.#members].map(([peer, member]) => ({ peer, host: member.host }));
   }

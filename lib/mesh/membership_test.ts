@@ -370,7 +370,7 @@ Deno.test("rankedBefore() counts connected agents with a lower peer id, announce
   await membership.stop();
 });
 
-Deno.test("followersOf() names the members that said they follow a topic, with at most 8 of the addresses they gave", () => {
+Deno.test("followersOf() and follows() name the members that said they follow a topic, with at most 8 of the addresses they gave", () => {
   const { membership } = harness("a");
   const many = Array.from({ length: 20 }, (_, i) => `/ip4/198.18.0.${i}/tcp/4001/p2p/b`);
   membership.observe(membershipEvent(JOIN_TOPIC, "b", { peer: "b", topics: ["builds"], addresses: many }));
@@ -383,6 +383,9 @@ Deno.test("followersOf() names the members that said they follow a topic, with a
     { peer: "d", addresses: ["/ip4/198.18.0.9/tcp/1/p2p/d"] },
   ]);
   assert.deepEqual(membership.followersOf("deploys"), [{ peer: "c", addresses: [] }]);
+  assert.equal(membership.follows("d", "builds"), true);
+  assert.equal(membership.follows("c", "builds"), false);
+  assert.equal(membership.follows("nobody", "builds"), false);
   // A later status without the lists keeps what the join said.
   membership.observe(membershipEvent(STATUS_TOPIC, "b", { peer: "b" }));
   assert.equal(membership.followersOf("builds")[0].addresses.length, 8);
