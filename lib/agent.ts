@@ -10,6 +10,7 @@ import { createEvent, DEFAULT_TOPIC, type EventDraft, type HarkEvent, isReserved
 import {
   checkMembershipEvent,
   JOIN_TOPIC,
+  MAX_TOPICS_HEARD,
   type MemberFacts,
   Membership,
   MEMBERSHIP_TOPICS,
@@ -410,11 +411,13 @@ export class Agent {
       onFollow: (topic) => {
         this.#topics.add(topic);
         this.#mesh?.follow(topic);
+        this.#membership?.factsChanged();
         log.info("Following topic {topic} for subscribers", { topic });
       },
       onUnfollow: (topic) => {
         this.#topics.delete(topic);
         this.#mesh?.unfollow(topic);
+        this.#membership?.factsChanged();
         log.info("No longer following topic {topic}: unused for the store's retention", { topic });
       },
     });
@@ -476,7 +479,8 @@ export class Agent {
         peer: mesh.peerId,
         host: config.agent.host,
         version: VERSION,
-        topics: config.agent.topics,
+        // Those taken up for subscribers too, so their other followers find this agent.
+        topics: mesh.eventTopics.slice(0, MAX_TOPICS_HEARD),
         uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
         peers: mesh.peerCount,
         addresses: mesh.addresses().slice(0, MAX_ANNOUNCED_ADDRESSES),

@@ -79,3 +79,26 @@ Deno.test("deno task sim --topics 8: followers of each topic find each other, an
   assert.equal(Number(match[2]), 10 * 4);
   assert.equal(match[1], match[2], stdout);
 });
+
+Deno.test("deno task sim --topics 8 --follow ntfy: topics followed on the fly are announced, and their followers find each other", async () => {
+  // As above, but no agent names its topic in its config: an ntfy client subscribes to it on the agent's http source.
+  // The agents announce the topics they take up in a status (Membership.factsChanged); without it their joins name
+  // only "default", no follower learns of another, and events reach only the followers that happen to be connected.
+  const stdout = await sim(40, [
+    "--procs",
+    "1",
+    "--topology",
+    "subnets",
+    "--topics",
+    "8",
+    "--follow",
+    "ntfy",
+    "--status-interval",
+    "20",
+  ]);
+  const last = stdout.trimEnd().split("\n").at(-1)!;
+  const match = last.match(/^sim: 40 agents, 10 events, delivered (\d+)\/(\d+), duplicates 0, /);
+  assert.ok(match, `last line: ${last}`);
+  assert.equal(Number(match[2]), 10 * 4);
+  assert.equal(match[1], match[2], stdout);
+});

@@ -52,9 +52,18 @@ const LONELY_JOIN_MS = 10_000;
  */
 const REPORT_ALLOWANCE_MS = 2_000;
 /** What is kept of a member's topics and addresses: a member cannot make others hold more. */
-const MAX_TOPICS_HEARD = 64;
+export const MAX_TOPICS_HEARD = 64;
 const MAX_ADDRESSES_HEARD = 8;
 const MAX_FACT_CHARS = 256;
+/**
+ * When the topics an agent follows change (an ntfy client or `hark tail`
+ * subscribes to a new one), a status says so after this long, gathering a
+ * burst of changes into one, and never sooner than `CHANGED_GAP_MS` (or
+ * the status interval, when shorter) after the last join or status: every
+ * member receives each one.
+ */
+const CHANGED_DELAY_MS = 5_000;
+const CHANGED_GAP_MS = 60_000;
 /** Publishers whose last event's arrival is remembered; the oldest are forgotten beyond this. */
 const HEARD_CAPACITY = 10_000;
 
@@ -169,6 +178,9 @@ export class Membership {
   #running = false;
   #lonelyJoin?: ReturnType<typeof setTimeout>;
   #statusTimer?: ReturnType<typeof setTimeout>;
+  #changedTimer?: ReturnType<typeof setTimeout>;
+  /** When this agent's last join or status went out. */
+  #announcedAt = -Infinity;
   /** When a live event signed by each agent last arrived; insertion order is age. */
   #heard = new Map<string, number>();
 
@@ -288,12 +300,34 @@ export class Membership {
     wait();
   }
 
+  /**
+   * The facts this agent announces changed (the topics it follows): a
+   * status tells the members soon, so followers of a topic taken up on the
+   * fly find this agent (lib/connect/topic_peers.ts). The regular statuses
+   * count from it. Nothing before the join, which carries the facts anyway,
+   * nor with statuses off.
+   */
+  factsChanged(): void {
+    const interval = this.#init.statusIntervalMs ?? STATUS_INTERVAL_DEFAULT_MS;
+    if (interval <= 0 || !this.#running || !this.#joined || this.#changedTimer !== undefined) return;
+    const gap = Math.min(CHANGED_GAP_MS, interval);
+    const wait = Math.max(CHANGED_DELAY_MS, this.#announcedAt + gap - this.#now());
+    this.#changedTimer = setTimeout(() => {
+      this.#changedTimer = undefined;
+      clearTimeout(this.#statusTimer);
+      this.#announce(STATUS_TOPIC, 2, "is up");
+      this.#scheduleStatus();
+    }, wait);
+  }
+
   /** Says goodbye (when it has joined) and releases every timer. Idempotent. */
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
     clearTimeout(this.#lonelyJoin);
     clearTimeout(this.#statusTimer);
+    clearTimeout(this.#changedTimer);
+    this.#changedTimer = undefined;
     for (const member of this.#members.values()) clearTimeout(member.timer);
     this.#members.clear();
     if (!this.#joined) return;
@@ -371,6 +405,7 @@ export class Membership {
   }
 
   #announce(topic: string, priority: number, verb: string): void {
+    this.#announcedAt = this.#now();
     const facts = this.#init.facts();
     this.#init.publish({ topic, title: `${facts.host} ${verb}`, priority, data: facts }).catch((error) => {
       log.warn("Could not publish {topic}: {error}", { topic, error: (error as Error).message });

@@ -88,6 +88,49 @@ Deno.test(
   }),
 );
 
+Deno.test(
+  "a change of the topics followed goes out in a status 5 s later, at most one a minute, and the regular statuses count from it",
+  withClock(async (clock) => {
+    const { membership, published } = harness("a", { statusIntervalMs: 600_000, now: () => clock.now });
+    const statuses = () => published.filter((draft) => draft.topic === STATUS_TOPIC).length;
+    membership.start();
+    membership.factsChanged();
+    await clock.tickAsync(5_000);
+    assert.equal(statuses(), 0, "before the join, which carries the facts");
+    membership.peerSubscribed();
+    assert.deepEqual(published.map((draft) => draft.topic), [JOIN_TOPIC]);
+    for (let i = 0; i < 3; i++) membership.factsChanged();
+    await clock.tickAsync(59_999);
+    assert.equal(statuses(), 0, "not within a minute of the join");
+    await clock.tickAsync(1);
+    assert.equal(statuses(), 1, "one status for the three changes");
+    await clock.tickAsync(599_999);
+    assert.equal(statuses(), 1);
+    await clock.tickAsync(1);
+    assert.equal(statuses(), 2, "the regular status, an interval after the change's");
+    await clock.tickAsync(120_000);
+    membership.factsChanged();
+    await clock.tickAsync(4_999);
+    assert.equal(statuses(), 2);
+    await clock.tickAsync(1);
+    assert.equal(statuses(), 3, "5 s after a change long after the last status");
+    await membership.stop();
+  }),
+);
+
+Deno.test(
+  "with statuses off a change of the topics followed sends nothing",
+  withClock(async (clock) => {
+    const { membership, published } = harness("a", { statusIntervalMs: 0, now: () => clock.now });
+    membership.start();
+    membership.peerSubscribed();
+    membership.factsChanged();
+    await clock.tickAsync(120_000);
+    assert.deepEqual(published.map((draft) => draft.topic), [JOIN_TOPIC]);
+    await membership.stop();
+  }),
+);
+
 Deno.test("statusDelayMs() keeps the interval up to STATUS_MEMBERS members, then grows it with them, spread ±10%", async (t) => {
   const FIVE_MIN = 5 * 60_000;
   const cases: [string, number, number, number][] = [

@@ -60,13 +60,14 @@ export class Cluster implements AsyncDisposable {
     try {
       const network = newNetwork("sim");
       const secret = Array.from(network.secret, (byte) => byte.toString(16).padStart(2, "0")).join("");
-      const { count, topology, topics, statusIntervalMs, linkTimeoutMs } = options;
+      const { count, topology, topics, statusIntervalMs, linkTimeoutMs, follow } = options;
       await cluster.#all("start", {
         count,
         topology,
         topics,
         statusIntervalMs,
         linkTimeoutMs,
+        follow,
         network: { name: network.name, secret },
       });
       cluster.baseline = await cluster.meters();

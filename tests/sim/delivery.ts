@@ -1,12 +1,14 @@
 /**
  * Who got which event, when: one subscription per agent over its control
- * socket (what `hark tail` does), recording the arrival of every event in
- * the process that runs the agent. Publishing goes through a random agent's
+ * socket (what `hark tail` does), or with `--follow ntfy` an ntfy client's
+ * `GET /<topic>/json` on its http source, recording the arrival of every
+ * event in the process that runs the agent. Publishing goes through a random agent's
  * control socket, as `hark send`. Times are `Date.now()`, one clock for
  * every process on the machine.
  */
 
 import type { HarkEvent, Subscription } from "../../lib/client/mod.ts";
+import { readLines } from "../../lib/util/lines.ts";
 import type { Fleet, SimAgent } from "./fleet.ts";
 
 /** event id → agent index → arrival times (ms since the epoch). */
@@ -35,13 +37,16 @@ export function seededRandom(seed: number): () => number {
 
 export class Receivers {
   readonly arrivals: Arrivals = new Map();
-  #subscriptions: Subscription[] = [];
+  #subscriptions: Pick<Subscription, "ready" | "close">[] = [];
   #loops: Promise<void>[] = [];
 
   /** Subscribes every agent to its topic; resolves once each follows it. */
   static async open(fleet: Fleet): Promise<Receivers> {
     const receivers = new Receivers();
-    for (const agent of fleet.agents) receivers.#follow(agent);
+    for (const agent of fleet.agents) {
+      if (fleet.options.follow === "ntfy") receivers.#followNtfy(agent);
+      else receivers.#follow(agent);
+    }
     await Promise.all(receivers.#subscriptions.map((subscription) => subscription.ready));
     return receivers;
   }
@@ -58,7 +63,34 @@ export class Receivers {
     })());
   }
 
-  #arrived(event: HarkEvent, index: number): void {
+  /** As an ntfy app: a streamed `GET /<topic>/json`; ready once the agent says `open`, so it follows the topic. */
+  #followNtfy(agent: SimAgent): void {
+    const abort = new AbortController();
+    let opened!: () => void;
+    const ready = new Promise<void>((resolve) => opened = resolve);
+    this.#subscriptions.push({ ready, close: () => abort.abort() });
+    this.#loops.push((async () => {
+      try {
+        const { sources } = await agent.client.status() as { sources: { name: string; listen?: string }[] };
+        const listen = sources.find((source) => source.name === "http")?.listen;
+        if (!listen) throw new Error(`agent ${agent.index} has no http source`);
+        const response = await fetch(`http://${listen}/${agent.topic}/json`, { signal: abort.signal });
+        if (!response.ok || !response.body) throw new Error(`agent ${agent.index}: ${response.status}`);
+        for await (const line of readLines(response.body, 1024 * 1024)) {
+          const message = JSON.parse(line) as { id: string; event: string };
+          if (message.event === "open") opened();
+          if (message.event === "message") this.#arrived(message, agent.index);
+        }
+      } catch (error) {
+        // Closed at the end of the run, or the agent stopped; anything else leaves the subscription not ready.
+        if (!abort.signal.aborted) console.error(`sim: ntfy subscription of agent ${agent.index}: ${error}`);
+      } finally {
+        opened();
+      }
+    })());
+  }
+
+  #arrived(event: Pick<HarkEvent, "id">, index: number): void {
     const now = Date.now();
     let byAgent = this.arrivals.get(event.id);
     if (!byAgent) this.arrivals.set(event.id, byAgent = new Map());

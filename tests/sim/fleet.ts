@@ -29,7 +29,16 @@ export interface FleetOptions {
    * one thread and stalls for longer than any one of them would.
    */
   linkTimeoutMs: number;
+  /**
+   * How an agent comes to follow its topic: `config` names it in
+   * `agent.topics`; `ntfy` has an ntfy client subscribe to it on the
+   * agent's http source, which follows it on the fly, as a phone's topic.
+   */
+  follow: FollowMode;
 }
+
+export const FOLLOW_MODES = ["config", "ntfy"] as const;
+export type FollowMode = typeof FOLLOW_MODES[number];
 
 /** One agent to start: its plan, the addresses it names in `network.peers`, and those it heard on its segment. */
 export interface FleetEntry {
@@ -64,7 +73,7 @@ publisher_burst = 1000
 
 [agent]
 host = "sim-${agent.index}"
-topics = ["${topicOf(agent.index, options.topics)}"]
+${options.follow === "ntfy" ? "" : `topics = ["${topicOf(agent.index, options.topics)}"]`}
 
 [membership]
 status_interval = "${options.statusIntervalMs}ms"
@@ -72,7 +81,15 @@ status_interval = "${options.statusIntervalMs}ms"
 [[sink]]
 type = "file"
 queue = 10000
-`;
+${
+    options.follow === "ntfy"
+      ? `
+[[source]]
+type = "http"
+listen = "127.0.0.1:0"
+`
+      : ""
+  }`;
 }
 
 export class Fleet implements AsyncDisposable {

@@ -5,9 +5,13 @@
  * publishing events from random agents. Prints one table; its last line
  * sums up delivery.
  *
- *   deno task sim [--agents N] [--events E] [--topology lan|subnets|relay] [--topics T]
+ *   deno task sim [--agents N] [--events E] [--topology lan|subnets|relay] [--topics T] [--follow config|ntfy]
  *                 [--procs P] [--spacing MS] [--idle S] [--status-interval S] [--seed N]
  *                 [--ping-timeout S]
+ *
+ * `--follow ntfy` leaves the topics out of the agents' config: an ntfy
+ * client subscribes to each agent's topic over its http source instead, so
+ * the agents follow them on the fly, as for phones.
  *
  * `--procs` defaults to the number of cores; `--procs 1` runs every agent in
  * this process.
@@ -26,6 +30,7 @@
 
 import { parseArgs } from "node:util";
 import { Cluster } from "./cluster.ts";
+import { FOLLOW_MODES, type FollowMode } from "./fleet.ts";
 import { type Published, seededRandom, tally } from "./delivery.ts";
 import { distances } from "./graph.ts";
 import { relayReach } from "./relay_reach.ts";
@@ -46,6 +51,7 @@ const { values } = parseArgs({
     events: { type: "string", default: "100" },
     topology: { type: "string", default: "lan" },
     topics: { type: "string", default: "1" },
+    follow: { type: "string", default: "config" },
     spacing: { type: "string", default: "50" },
     idle: { type: "string" },
     "status-interval": { type: "string", default: "20" },
@@ -81,6 +87,11 @@ const idleMs = values.idle !== undefined
 const random = seededRandom(count("seed", 0));
 const procs = Math.min(count("procs", 1), agents);
 const linkTimeoutMs = count("ping-timeout", 1) * 1000;
+const follow = values.follow as FollowMode;
+if (!FOLLOW_MODES.includes(follow)) {
+  console.error(`sim: --follow must be one of ${FOLLOW_MODES.join(", ")}, not "${follow}"`);
+  Deno.exit(2);
+}
 const topology = values.topology as Topology;
 if (!TOPOLOGIES.includes(topology)) {
   console.error(`sim: --topology must be one of ${TOPOLOGIES.join(", ")}, not "${topology}"`);
@@ -106,10 +117,14 @@ function say(message: string): void {
   console.error(`[sim ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 }
 
-say(`starting ${agents} agents in ${procs} process(es), topology ${topology}, ${topics} topic(s)`);
+say(
+  `starting ${agents} agents in ${procs} process(es), topology ${topology}, ${topics} topic(s)${
+    follow === "ntfy" ? " followed by ntfy clients" : ""
+  }`,
+);
 let reported = 0;
 await using fleet = await Cluster.start(
-  { count: agents, topology, topics, statusIntervalMs, linkTimeoutMs, procs },
+  { count: agents, topology, topics, statusIntervalMs, linkTimeoutMs, procs, follow },
   (up) => {
     if (up - reported < 50 && up !== agents) return;
     reported = up;
