@@ -255,9 +255,18 @@ export class Membership {
    * must act alone, as for an escalation (lib/notifications/escalator.ts).
    */
   rankedBefore(): number {
-    const live = new Set(this.#init.connectedPeers?.() ?? []);
-    for (const member of this.#members.keys()) if (this.#init.connected(member)) live.add(member);
+    const live = new Set([...this.#init.connectedPeers?.() ?? [], ...this.#connectedMembers()]);
     return [...live].filter((other) => other < this.#init.self).length;
+  }
+
+  /**
+   * The members this agent is connected to. From the connections when it
+   * can list them: a fleet has far more members than an agent connections.
+   */
+  #connectedMembers(): string[] {
+    const connected = this.#init.connectedPeers?.();
+    if (connected) return connected.filter((peer) => this.#members.has(peer));
+    return [...this.#members.keys()].filter((member) => this.#init.connected(member));
   }
 
   start(): void {
@@ -418,8 +427,7 @@ export class Membership {
     if (!member || !this.#running) return;
     member.timer = undefined;
     if (this.#init.connected(peer)) return;
-    const rank = [...this.#members.keys()]
-      .filter((other) => other !== peer && other < this.#init.self && this.#init.connected(other)).length;
+    const rank = this.#connectedMembers().filter((other) => other !== peer && other < this.#init.self).length;
     const report = () => {
       const current = this.#members.get(peer);
       if (!this.#running || current !== member || this.#init.connected(peer)) return;
