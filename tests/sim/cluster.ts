@@ -37,6 +37,8 @@ class LocalShard implements ShardHandle {
 export interface ClusterOptions extends FleetOptions {
   /** Processes to spread the agents over; 1 runs them in this process. */
   procs: number;
+  /** Child process i listens for a debugger on this port + i (`--inspect-port`). */
+  inspectPort?: number;
 }
 
 export class Cluster implements AsyncDisposable {
@@ -49,9 +51,14 @@ export class Cluster implements AsyncDisposable {
 
   private constructor(options: ClusterOptions) {
     this.options = options;
-    this.#shards = options.procs === 1
-      ? [new LocalShard()]
-      : Array.from({ length: options.procs }, (_, shard) => new RemoteShard(`sim process ${shard}`));
+    this.#shards = options.procs === 1 ? [new LocalShard()] : Array.from(
+      { length: options.procs },
+      (_, shard) =>
+        new RemoteShard(
+          `sim process ${shard}`,
+          options.inspectPort === undefined ? undefined : options.inspectPort + shard,
+        ),
+    );
   }
 
   /** Starts every agent, wave by wave; `onProgress` hears how many are up. */

@@ -7,7 +7,7 @@
  *
  *   deno task sim [--agents N] [--events E] [--topology lan|subnets|relay] [--topics T] [--follow config|ntfy]
  *                 [--procs P] [--spacing MS] [--idle S] [--status-interval S] [--seed N]
- *                 [--ping-timeout S]
+ *                 [--ping-timeout S] [--inspect-port P]
  *
  * `--follow ntfy` leaves the topics out of the agents' config: an ntfy
  * client subscribes to each agent's topic over its http source instead, so
@@ -24,6 +24,9 @@
  * 10 s; here one thread runs a process's share of the fleet, and under load it
  * stalls for longer than one agent's host would, so with 10 s the agents drop
  * live links because the simulator is slow, not the network.
+ *
+ * `--inspect-port P` lets a debugger attach to child process i at port
+ * P + i, to take a CPU profile of a running fleet.
  *
  * Every phase has a deadline and the run stops on its own.
  */
@@ -58,6 +61,7 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     procs: { type: "string", default: String(navigator.hardwareConcurrency || 1) },
     "ping-timeout": { type: "string", default: "60" },
+    "inspect-port": { type: "string" },
   },
 });
 
@@ -124,7 +128,16 @@ say(
 );
 let reported = 0;
 await using fleet = await Cluster.start(
-  { count: agents, topology, topics, statusIntervalMs, linkTimeoutMs, procs, follow },
+  {
+    count: agents,
+    topology,
+    topics,
+    statusIntervalMs,
+    linkTimeoutMs,
+    procs,
+    follow,
+    inspectPort: values["inspect-port"] === undefined ? undefined : count("inspect-port", 1),
+  },
   (up) => {
     if (up - reported < 50 && up !== agents) return;
     reported = up;

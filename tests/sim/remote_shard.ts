@@ -24,10 +24,12 @@ export class RemoteShard {
   #stopped?: Promise<void>;
   #reading: Promise<void>;
 
-  constructor(name: string) {
+  /** `inspectPort`: the child listens for a debugger there, to take a CPU profile of a running fleet. */
+  constructor(name: string, inspectPort?: number) {
     this.name = name;
+    const inspect = inspectPort === undefined ? [] : [`--inspect=127.0.0.1:${inspectPort}`];
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--config", CONFIG, CHILD],
+      args: ["run", "--allow-all", ...inspect, "--config", CONFIG, CHILD],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
