@@ -105,8 +105,7 @@ if (!TOPOLOGIES.includes(topology)) {
  * Longest wait for the first event of each topic to reach every follower.
  * Every agent receives every other's join as the fleet starts, so the
  * simulator's work before it settles grows with the square of the agents:
- * 1,000 agents spent 13 minutes of CPU in their first 6 (about 0.8 ms per
- * join per agent, catch-up included), which 2 cores cannot keep up with.
+ * 1,000 agents do not settle within 1,000 s on 2 cores (docs/scale.md).
  */
 const WARM_UP_MS = Math.max(60_000, agents * 300, agents * agents);
 /** Longest wait for the measured events after the last one left. */
