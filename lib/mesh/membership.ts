@@ -56,8 +56,8 @@ export const MAX_TOPICS_HEARD = 64;
 const MAX_ADDRESSES_HEARD = 8;
 const MAX_FACT_CHARS = 256;
 /**
- * When the topics an agent follows change (an ntfy client or `hark tail`
- * subscribes to a new one), a status says so after this long, gathering a
+ * When the topics an agent follows change (an ntfy client subscribes to a
+ * new one, or one goes unused), a status says so after this long, gathering a
  * burst of changes into one, and never sooner than `CHANGED_GAP_MS` (or
  * the status interval, when shorter) after the last join or status: every
  * member receives each one.
