@@ -145,7 +145,7 @@ export interface MembershipInit {
   /** Whether this agent has a connection to `peer` now. */
   connected: (peer: string) => boolean;
   /**
-   * The agents this one has a connection to now. Known at once, unlike
+   * The agents this one has a connection to now, each once. Known at once, unlike
    * members, which an agent learns from joins and statuses (a restarted
    * agent may wait a whole `status_interval` for them).
    */
@@ -255,8 +255,8 @@ export class Membership {
    * must act alone, as for an escalation (lib/notifications/escalator.ts).
    */
   rankedBefore(): number {
-    const live = new Set([...this.#init.connectedPeers?.() ?? [], ...this.#connectedMembers()]);
-    return [...live].filter((other) => other < this.#init.self).length;
+    const live = this.#init.connectedPeers?.() ?? this.#connectedMembers();
+    return live.filter((other) => other < this.#init.self).length;
   }
 
   /**
@@ -303,10 +303,16 @@ export class Membership {
         waited = due;
         return;
       }
-      this.#announce(STATUS_TOPIC, 2, "is up");
-      this.#scheduleStatus();
+      this.#sendStatus();
     };
     wait();
+  }
+
+  /** A status now; the next one an interval from it. */
+  #sendStatus(): void {
+    clearTimeout(this.#statusTimer);
+    this.#announce(STATUS_TOPIC, 2, "is up");
+    this.#scheduleStatus();
   }
 
   /**
@@ -323,9 +329,7 @@ export class Membership {
     const wait = Math.max(CHANGED_DELAY_MS, this.#announcedAt + gap - this.#now());
     this.#changedTimer = setTimeout(() => {
       this.#changedTimer = undefined;
-      clearTimeout(this.#statusTimer);
-      this.#announce(STATUS_TOPIC, 2, "is up");
-      this.#scheduleStatus();
+      this.#sendStatus();
     }, wait);
   }
 
