@@ -222,14 +222,24 @@ function membersLine(members: { peer: string; host: string }[]): string {
 }
 
 /**
- * Peers held against network.max_connections, how many were let go since
- * start, and how many links were dropped for an unanswered ping (a flaky
- * network, or peers too busy to answer).
+ * Peers held against network.max_connections, up to how many this agent
+ * dials (fewer than the low watermark after a full peer let it go), how many
+ * were let go since start, and how many links were dropped for an unanswered
+ * ping (a flaky network, or peers too busy to answer).
  */
 export function connectionsLine(
-  c: { peers: number; max: number | null; low: number | null; trimmed: number; unanswered?: number },
+  c: {
+    peers: number;
+    max: number | null;
+    low: number | null;
+    target?: number | null;
+    trimmed: number;
+    unanswered?: number;
+  },
 ): string {
   const dropped = c.unanswered ? `; ${c.unanswered} dropped for an unanswered ping` : "";
   if (c.max === null) return `${c.peers} connected (no max_connections${dropped})`;
-  return `${c.peers} connected (max_connections ${c.max}, trimmed to ${c.low}; ${c.trimmed} let go since start${dropped})`;
+  const target = c.target ?? c.low;
+  const lowered = target !== c.low ? ` (${c.low} once peers have room)` : "";
+  return `${c.peers} connected (max_connections ${c.max}, dials up to ${target}${lowered}; ${c.trimmed} let go since start${dropped})`;
 }

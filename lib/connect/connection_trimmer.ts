@@ -24,6 +24,18 @@
  * came back after being trimmed (they name this agent in `network.peers`, or
  * have nobody else: refusing them again would only make them redial).
  *
+ * What the network let this agent keep: a peer that lets it go is full,
+ * and so, most likely, are the others this agent has not dialed yet (on a
+ * LAN started one machine after another, the first ones are). Dialing on
+ * toward `low` would only be let go again, and every disconnect woke the
+ * dialers for the next try: in the simulator (300 agents on one LAN) the
+ * agents short of `low` kept that up once their partings lapsed, 2.7 new
+ * connections, 6 catch-up sessions and 400 ms of CPU a minute each, idle.
+ * So a farewell lowers the dial target to the peers left after it (never
+ * below WELL_CONNECTED), and it grows back by one peer for each
+ * `partedForMs` without another: a fleet with room finds it again, one
+ * probe at a time. Below that target, peers lost are replaced as before.
+ *
  * Trimming runs on `peer:connect`, coalesced over `settleMs`: an agent below
  * `high` sets no timer, and an idle one does nothing.
  */
@@ -51,7 +63,7 @@ export function lowWatermark(high: number): number {
 export interface DialPolicy {
   /** Whether to dial `peer` now: below the low watermark, and not parted lately. */
   mayDial(peer: string): boolean;
-  /** How many more peers dialers may add before reaching the low watermark. */
+  /** How many more peers dialers may add before reaching the low watermark, or what the network let this agent keep. */
   room(): number;
   /** Whether this agent and `peer` let each other go lately. */
   parted(peer: string): boolean;
@@ -60,7 +72,7 @@ export interface DialPolicy {
 export interface ConnectionTrimmerInit {
   /** Past this many peers, connections are closed. Infinity for no limit. */
   high: number;
-  /** Dialers stop at this many. @default lowWatermark(high) */
+  /** Dialers stop at this many, or fewer after a peer let this agent go. @default lowWatermark(high) */
   low?: number;
   /** Peers in this agent's gossipsub mesh, for every topic it subscribes to. */
   meshPeers: () => Iterable<string>;
@@ -89,6 +101,8 @@ export interface ConnectionStats {
   connects: number;
   /** Peers this agent let go to stay under the high watermark. */
   trimmed: number;
+  /** Where dialers stop now: `low`, or fewer after a peer let this agent go; null for no limit. */
+  target: number | null;
   /** Peers that let this agent go (they said farewell). */
   released: number;
 }
@@ -107,6 +121,10 @@ export class ConnectionTrimmer implements DialPolicy {
   #releasedAt = new Map<string, number>();
   /** Peers that came back after being trimmed: kept while connected. */
   #insisting = new Set<string>();
+  /** Peers that said farewell and have not hung up yet. */
+  #leaving = new Set<string>();
+  /** The dial target a farewell set, and when; none while it is `low`. */
+  #lowered?: { peers: number; at: number };
   /**
    * The connected peers, kept from connect and disconnect events while
    * running: libp2p's getPeers() builds a list of every connection each time,
@@ -141,6 +159,7 @@ export class ConnectionTrimmer implements DialPolicy {
     this.#node.removeEventListener("peer:connect", this.#onConnect);
     this.#node.removeEventListener("peer:disconnect", this.#onDisconnect);
     this.#peers.clear();
+    this.#leaving.clear();
   }
 
   /** How many peers are connected. */
@@ -153,6 +172,7 @@ export class ConnectionTrimmer implements DialPolicy {
       peers: this.#peerCount,
       max: Number.isFinite(this.high) ? this.high : null,
       low: Number.isFinite(this.low) ? this.low : null,
+      target: Number.isFinite(this.low) ? this.#target() : null,
       connects: this.#connects,
       trimmed: this.#trimmed,
       released: this.#released,
@@ -160,7 +180,17 @@ export class ConnectionTrimmer implements DialPolicy {
   }
 
   room(): number {
-    return Math.max(0, this.low - this.#peerCount);
+    return Math.max(0, this.#target() - this.#peerCount);
+  }
+
+  /** Where dialers stop: `low`, or what a farewell left, grown by one peer for each `partedForMs` since. */
+  #target(): number {
+    if (this.#lowered === undefined) return this.low;
+    const elapsed = (this.#init.now ?? Date.now)() - this.#lowered.at;
+    const target = this.#lowered.peers + Math.floor(elapsed / (this.#init.partedForMs ?? PARTED_FOR_MS));
+    if (target < this.low) return target;
+    this.#lowered = undefined;
+    return this.low;
   }
 
   mayDial(peer: string): boolean {
@@ -180,11 +210,20 @@ export class ConnectionTrimmer implements DialPolicy {
     });
   }
 
-  /** `peer` said it is letting this agent go (farewell): it is not redialed for a while. */
+  /**
+   * `peer` said it is letting this agent go (farewell): it is not redialed
+   * for a while, and dialers stop at the peers left without it.
+   */
   releasedBy(peer: string): void {
+    const now = (this.#init.now ?? Date.now)();
     this.#forgetOld(this.#releasedAt);
-    this.#releasedAt.set(peer, (this.#init.now ?? Date.now)());
+    this.#releasedAt.set(peer, now);
     this.#released++;
+    // The farewell comes before the hang-up, and a few full peers may say it at once.
+    this.#leaving.add(peer);
+    const left = Math.max(this.#peerCount - this.#leaving.size, Math.min(WELL_CONNECTED, this.low));
+    const target = Math.min(this.#target(), left);
+    if (target < this.low) this.#lowered = { peers: target, at: now };
   }
 
   #onConnect = (event: CustomEvent<PeerId>): void => {
@@ -206,6 +245,7 @@ export class ConnectionTrimmer implements DialPolicy {
     const id = event.detail.toString();
     this.#peers.delete(id);
     this.#insisting.delete(id);
+    this.#leaving.delete(id);
   };
 
   /** One trim for every connection within `settleMs`, and none while at or below `high`. */

@@ -109,3 +109,83 @@ Deno.test("ConnectionTrimmer never closes a peer in the gossipsub mesh", async (
     await Promise.all(meshes.map((mesh) => mesh.stop()));
   }
 });
+
+/** A node that only has peers come and go: enough for the trimmer's dial policy. */
+class PeersOnly extends EventTarget {
+  #peers = new Set<string>();
+  constructor(count: number) {
+    super();
+    for (let i = 0; i < count; i++) this.#peers.add(`peer-${i}`);
+  }
+  getPeers(): string[] {
+    return [...this.#peers];
+  }
+  disconnect(peer: string): void {
+    this.#peers.delete(peer);
+    this.dispatchEvent(new CustomEvent("peer:disconnect", { detail: peer }));
+  }
+}
+
+function trimmerOf(node: PeersOnly, init: { high: number; now?: () => number }): ConnectionTrimmer {
+  const trimmer = new ConnectionTrimmer(node as unknown as Libp2p, {
+    ...init,
+    meshPeers: () => [],
+    kept: () => false,
+    partedForMs: 600_000,
+  });
+  trimmer.start();
+  return trimmer;
+}
+
+Deno.test("ConnectionTrimmer: a farewell lowers where dialers stop to the peers left, which grows back one peer per parting", () => {
+  let now = 0;
+  const node = new PeersOnly(30);
+  const trimmer = trimmerOf(node, { high: 64, now: () => now });
+  try {
+    assert.equal(trimmer.room(), 18);
+    // A full peer lets this agent go: 29 left once it hangs up, and no more dials toward 48.
+    trimmer.releasedBy("peer-0");
+    assert.equal(trimmer.stats.target, 29);
+    node.disconnect("peer-0");
+    assert.equal(trimmer.room(), 0);
+    assert.equal(trimmer.mayDial("other"), false);
+    // Two more say farewell before either hangs up: 27 will be left.
+    trimmer.releasedBy("peer-1");
+    trimmer.releasedBy("peer-2");
+    assert.equal(trimmer.stats.target, 27);
+    node.disconnect("peer-1");
+    node.disconnect("peer-2");
+    assert.equal(trimmer.room(), 0);
+    // Peers lost otherwise are replaced, up to what the network let it keep.
+    for (const peer of ["peer-3", "peer-4"]) node.disconnect(peer);
+    assert.equal(trimmer.room(), 2);
+    // One more peer for each parting without a farewell, and `low` once reached.
+    now += 600_000;
+    assert.equal(trimmer.stats.target, 28);
+    now += 20 * 600_000;
+    assert.equal(trimmer.stats.target, 48);
+    now += 600_000;
+    assert.equal(trimmer.stats.target, 48);
+  } finally {
+    trimmer.stop();
+  }
+});
+
+Deno.test("ConnectionTrimmer: a farewell never lowers the dial target below a well-connected agent's peers", () => {
+  const node = new PeersOnly(3);
+  const trimmer = trimmerOf(node, { high: 64 });
+  const small = trimmerOf(new PeersOnly(3), { high: 8 });
+  try {
+    trimmer.releasedBy("peer-0");
+    // Still dials the peers the farewell named, up to 8: it is not stranded.
+    assert.equal(trimmer.stats.target, 8);
+    node.disconnect("peer-0");
+    assert.equal(trimmer.room(), 6);
+    // With a limit below that, the low watermark is the floor.
+    small.releasedBy("peer-0");
+    assert.equal(small.stats.target, 6);
+  } finally {
+    trimmer.stop();
+    small.stop();
+  }
+});
