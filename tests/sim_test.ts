@@ -68,6 +68,15 @@ Deno.test("deno task sim --agents 6 --procs 2 runs the agents in two processes a
   assert.ok(bytes && Number(bytes[1]) > 0, stdout);
 });
 
+Deno.test("deno task sim --settle waits for a quiet fleet before it publishes, and says how long that took", async () => {
+  // Windows of a quarter of 20 s: the first has the start's catch-up sessions, a later one none.
+  const stdout = await sim(5, ["--procs", "1", "--settle", "20"]);
+  assertEveryEventOnce(stdout, 5);
+  const settled = stdout.match(/published once settled after (\d+) s/);
+  assert.ok(settled, stdout);
+  assert.ok(Number(settled[1]) >= 5 && Number(settled[1]) < 20, settled[0]);
+});
+
 Deno.test("deno task sim --topics 8: followers of each topic find each other, and every event reaches every follower", async () => {
   // 40 agents in subnets of 10, each following one of 8 topics: a subnet's agents follow different topics, and
   // neither mDNS nor peer exchange looks at topics. Without lib/connect/topic_peers.ts 107 of 160 arrived.

@@ -7,7 +7,7 @@
  *
  *   deno task sim [--agents N] [--events E] [--topology lan|subnets|relay] [--topics T] [--follow config|ntfy]
  *                 [--procs P] [--spacing MS] [--idle S] [--status-interval S] [--seed N]
- *                 [--ping-timeout S] [--inspect-port P]
+ *                 [--ping-timeout S] [--inspect-port P] [--settle S]
  *
  * `--follow ntfy` leaves the topics out of the agents' config: an ntfy
  * client subscribes to each agent's topic over its http source instead, so
@@ -24,6 +24,11 @@
  * 10 s; here one thread runs a process's share of the fleet, and under load it
  * stalls for longer than one agent's host would, so with 10 s the agents drop
  * live links because the simulator is slow, not the network.
+ *
+ * `--settle S` waits, after the warm-up and for at most S seconds, until the
+ * fleet is quiet (SETTLED) before it publishes: a large fleet is still
+ * connecting and catching up when its first event has gone round, and
+ * events published then measure that, not a settled fleet.
  *
  * `--inspect-port P` lets a debugger attach to child process i at port
  * P + i, to take a CPU profile of a running fleet.
@@ -62,6 +67,7 @@ const { values } = parseArgs({
     procs: { type: "string", default: String(navigator.hardwareConcurrency || 1) },
     "ping-timeout": { type: "string", default: "60" },
     "inspect-port": { type: "string" },
+    settle: { type: "string", default: "0" },
   },
 });
 
@@ -108,6 +114,13 @@ if (!TOPOLOGIES.includes(topology)) {
  * 1,000 agents do not settle within 1,000 s on 2 cores (docs/scale.md).
  */
 const WARM_UP_MS = Math.max(60_000, agents * 300, agents * agents);
+const settleLimitMs = count("settle", 0) * 1000;
+/**
+ * Quiet, per agent and minute over a window (a minute, or a quarter of a
+ * shorter `--settle`): hardly a new connection, and catch-up no busier than
+ * its round of one session a minute (an idle fleet's figure).
+ */
+const SETTLED = { windowMs: Math.min(60_000, settleLimitMs / 4), connects: 0.05, sessions: 1.5 };
 /** Longest wait for the measured events after the last one left. */
 const DELIVERY_DEADLINE_MS = 30_000;
 
@@ -118,6 +131,30 @@ guardProcess();
 const began = performance.now();
 function say(message: string): void {
   console.error(`[sim ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+}
+
+/** Waits for a window as quiet as SETTLED, at most `limitMs`; says how quiet the last window was. */
+async function settle(limitMs: number): Promise<string> {
+  const since = performance.now();
+  let rates = { connects: Infinity, sessions: Infinity };
+  while (true) {
+    const before = await fleet.counters();
+    const windowMs = Math.min(SETTLED.windowMs, limitMs - (performance.now() - since));
+    if (windowMs <= 0) break;
+    await delay(windowMs);
+    const after = await fleet.counters();
+    const perAgentMin = (key: "connects" | "sessions") => (after[key] - before[key]) / agents / (windowMs / 60_000);
+    rates = { connects: perAgentMin("connects"), sessions: perAgentMin("sessions") };
+    if (rates.connects <= SETTLED.connects && rates.sessions <= SETTLED.sessions) break;
+  }
+  const quiet = rates.connects <= SETTLED.connects && rates.sessions <= SETTLED.sessions;
+  const outcome = `${quiet ? "settled" : "not settled"} after ${((performance.now() - since) / 1000).toFixed(0)} s`;
+  say(
+    `${outcome}: ${rates.connects.toFixed(2)} new connections and ${
+      rates.sessions.toFixed(2)
+    } catch-up sessions per agent a minute`,
+  );
+  return outcome;
 }
 
 say(
@@ -168,6 +205,7 @@ if (warmReach) {
     } peers`,
   );
 }
+const settled = settleLimitMs > 0 ? await settle(settleLimitMs) : undefined;
 const memoryAfter = await fleet.meters();
 
 say(`publishing ${events} events, one per ${spacingMs} ms`);
@@ -243,7 +281,7 @@ const table: Row[] = [
     figure: "delivered",
     value: `${delivery.delivered}/${delivery.expected}`,
     unit: "deliveries",
-    note: `${failed} publishes refused`,
+    note: `${failed} publishes refused${settled ? `; published once ${settled}` : ""}`,
   },
   { figure: "duplicates at subscribers", value: delivery.duplicates, unit: "deliveries" },
   {
