@@ -219,6 +219,8 @@ export class ConnectionTrimmer implements DialPolicy {
     this.#forgetOld(this.#releasedAt);
     this.#releasedAt.set(peer, now);
     this.#released++;
+    // An agent with no limit (a relay) has no target to lower.
+    if (!Number.isFinite(this.low)) return;
     // The farewell comes before the hang-up, and a few full peers may say it at once.
     this.#leaving.add(peer);
     const left = Math.max(this.#peerCount - this.#leaving.size, Math.min(WELL_CONNECTED, this.low));

@@ -171,10 +171,11 @@ Deno.test("ConnectionTrimmer: a farewell lowers where dialers stop to the peers 
   }
 });
 
-Deno.test("ConnectionTrimmer: a farewell never lowers the dial target below a well-connected agent's peers", () => {
+Deno.test("ConnectionTrimmer: a farewell never lowers the dial target below a well-connected agent's peers, nor sets one where there is no limit", () => {
   const node = new PeersOnly(3);
   const trimmer = trimmerOf(node, { high: 64 });
   const small = trimmerOf(new PeersOnly(3), { high: 8 });
+  const unlimited = trimmerOf(new PeersOnly(3), { high: Infinity });
   try {
     trimmer.releasedBy("peer-0");
     // Still dials the peers the farewell named, up to 8: it is not stranded.
@@ -184,8 +185,12 @@ Deno.test("ConnectionTrimmer: a farewell never lowers the dial target below a we
     // With a limit below that, the low watermark is the floor.
     small.releasedBy("peer-0");
     assert.equal(small.stats.target, 6);
+    // With no limit (a relay), nothing to lower.
+    unlimited.releasedBy("peer-0");
+    assert.equal(unlimited.room(), Infinity);
   } finally {
     trimmer.stop();
     small.stop();
+    unlimited.stop();
   }
 });
