@@ -119,9 +119,12 @@ export function libp2pOptions(spec: NodeSpec): Libp2pOptions {
       maxIncomingPendingConnections: 100,
       // hark trims to network.max_connections itself (connection_trimmer.ts), and
       // accepts past it until it trims; libp2p's cap of 300 must not come first.
-      ...(spec.maxConnections !== undefined && Number.isFinite(spec.maxConnections)
-        ? { maxConnections: Math.max(300, 2 * spec.maxConnections) }
-        : {}),
+      // With no limit (a relay's default) none at all: libp2p refused every
+      // connection past 300 before any handshake, and a relay serves more
+      // than that by design (1,000 agents naming 3 of 10 relays each).
+      maxConnections: spec.maxConnections !== undefined && Number.isFinite(spec.maxConnections)
+        ? Math.max(300, 2 * spec.maxConnections)
+        : Infinity,
     },
     services: {
       identify: identify(),
