@@ -162,6 +162,10 @@ export class ConnectionTrimmer implements DialPolicy {
     this.#leaving.clear();
   }
 
+  #now(): number {
+    return (this.#init.now ?? Date.now)();
+  }
+
   /** How many peers are connected. */
   get #peerCount(): number {
     return this.#running ? this.#peers.size : this.#node.getPeers().length;
@@ -186,7 +190,7 @@ export class ConnectionTrimmer implements DialPolicy {
   /** Where dialers stop: `low`, or what a farewell left, grown by one peer for each `partedForMs` since. */
   #target(): number {
     if (this.#lowered === undefined) return this.low;
-    const elapsed = (this.#init.now ?? Date.now)() - this.#lowered.at;
+    const elapsed = this.#now() - this.#lowered.at;
     const target = this.#lowered.peers + Math.floor(elapsed / (this.#init.partedForMs ?? PARTED_FOR_MS));
     if (target < this.low) return target;
     this.#lowered = undefined;
@@ -199,7 +203,7 @@ export class ConnectionTrimmer implements DialPolicy {
 
   /** Whether this agent and `peer` let each other go lately, so neither should dial the other. */
   parted(peer: string): boolean {
-    const now = (this.#init.now ?? Date.now)();
+    const now = this.#now();
     const forMs = this.#init.partedForMs ?? PARTED_FOR_MS;
     return [this.#trimmedAt, this.#releasedAt].some((parted) => {
       const at = parted.get(peer);
@@ -215,7 +219,7 @@ export class ConnectionTrimmer implements DialPolicy {
    * for a while, and dialers stop at the peers left without it.
    */
   releasedBy(peer: string): void {
-    const now = (this.#init.now ?? Date.now)();
+    const now = this.#now();
     this.#forgetOld(this.#releasedAt);
     this.#releasedAt.set(peer, now);
     this.#released++;
@@ -296,7 +300,7 @@ export class ConnectionTrimmer implements DialPolicy {
         });
         return;
       }
-      const now = (this.#init.now ?? Date.now)();
+      const now = this.#now();
       this.#forgetOld(this.#trimmedAt);
       for (const { id } of chosen) this.#trimmedAt.set(id, now);
       this.#trimmed += chosen.length;
@@ -344,7 +348,7 @@ export class ConnectionTrimmer implements DialPolicy {
 
   #forgetOld(parted: Map<string, number>): void {
     if (parted.size < 1000) return;
-    const now = (this.#init.now ?? Date.now)();
+    const now = this.#now();
     const forMs = this.#init.partedForMs ?? PARTED_FOR_MS;
     for (const [peer, at] of parted) if (now - at >= forMs) parted.delete(peer);
   }

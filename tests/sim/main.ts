@@ -121,6 +121,8 @@ const settleLimitMs = count("settle", 0) * 1000;
  * its round of one session a minute (an idle fleet's figure).
  */
 const SETTLED = { windowMs: Math.min(60_000, settleLimitMs / 4), connects: 0.05, sessions: 1.5 };
+const isQuiet = (rates: { connects: number; sessions: number }) =>
+  rates.connects <= SETTLED.connects && rates.sessions <= SETTLED.sessions;
 /** Longest wait for the measured events after the last one left. */
 const DELIVERY_DEADLINE_MS = 30_000;
 
@@ -145,10 +147,11 @@ async function settle(limitMs: number): Promise<string> {
     const after = await fleet.counters();
     const perAgentMin = (key: "connects" | "sessions") => (after[key] - before[key]) / agents / (windowMs / 60_000);
     rates = { connects: perAgentMin("connects"), sessions: perAgentMin("sessions") };
-    if (rates.connects <= SETTLED.connects && rates.sessions <= SETTLED.sessions) break;
+    if (isQuiet(rates)) break;
   }
-  const quiet = rates.connects <= SETTLED.connects && rates.sessions <= SETTLED.sessions;
-  const outcome = `${quiet ? "settled" : "not settled"} after ${((performance.now() - since) / 1000).toFixed(0)} s`;
+  const outcome = `${isQuiet(rates) ? "settled" : "not settled"} after ${
+    ((performance.now() - since) / 1000).toFixed(0)
+  } s`;
   say(
     `${outcome}: ${rates.connects.toFixed(2)} new connections and ${
       rates.sessions.toFixed(2)
